@@ -1,0 +1,1 @@
+"""log_analytics_engine (work in progress)."""
