@@ -1,1 +1,54 @@
-"""log_analytics_engine (work in progress)."""
+"""log_analytics_engine: an embeddable, thread-safe, in-process log analytics engine.
+
+>>> from log_analytics_engine import LogAnalyticsEngine, LogEntry
+>>> engine = LogAnalyticsEngine()
+>>> engine.ingest_log(LogEntry("2025-07-21T10:00:00Z", "ERROR", "payment failed", source="api"))
+1
+>>> engine.count_logs({"level": "ERROR", "source": "api"})
+1
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .alerts import Alert, AlertRule, AlertSeverity
+from .engine import LogAnalyticsEngine
+from .entry import LogEntry, LogLevel
+from .errors import (
+    InvalidEntryError,
+    InvalidFieldError,
+    InvalidFilterError,
+    InvalidLevelError,
+    InvalidTimestampError,
+    LogAnalyticsError,
+    MissingFieldError,
+    ParseError,
+)
+from .query import And, Node, Not, Or, compile_filters
+
+try:
+    __version__ = version("log-analytics-engine")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "Alert",
+    "AlertRule",
+    "AlertSeverity",
+    "And",
+    "InvalidEntryError",
+    "InvalidFieldError",
+    "InvalidFilterError",
+    "InvalidLevelError",
+    "InvalidTimestampError",
+    "LogAnalyticsEngine",
+    "LogAnalyticsError",
+    "LogEntry",
+    "LogLevel",
+    "MissingFieldError",
+    "Node",
+    "Not",
+    "Or",
+    "ParseError",
+    "__version__",
+    "compile_filters",
+]

@@ -1,0 +1,7 @@
+"""``python -m log_analytics_engine`` runs the ``log-analytics`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,358 @@
+"""The engine: a thin facade that wires store, indexes, queries and alerts under one lock."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from .aggregate import aggregate_entries, aggregate_ids
+from .alerts import Alert, AlertManager, AlertRule
+from .entry import LEVELS, LogEntry, normalize_level
+from .errors import InvalidEntryError
+from .export import MetricFamily, render_prometheus
+from .indexes import IndexSet
+from .ingest import IngestReport, open_lines, read_entries
+from .processors import Processor, ProcessorChain
+from .query import (
+    Node,
+    QueryContext,
+    compile_filters,
+    execute,
+    order_ids,
+    page_window,
+)
+from .store import EntriesView, Store
+from .timeparse import format_instant
+from .tokenize import tokenize
+
+__all__ = ["LogAnalyticsEngine"]
+
+log = logging.getLogger(__name__)
+
+Filters = Mapping[str, Any] | Node | None
+
+
+class _LevelIndexView(Mapping[str, EntriesView]):
+    """``engine.level_index[level]``: entries of a level in ingestion order (live, no copy)."""
+
+    def __init__(self, engine: LogAnalyticsEngine) -> None:
+        self._engine = engine
+
+    def __getitem__(self, level: str) -> EntriesView:
+        try:
+            canonical = normalize_level(level)
+        except ValueError:
+            raise KeyError(level) from None
+        e = self._engine
+        return EntriesView(e._store, e._indexes.level.get(canonical))
+
+    def __iter__(self) -> Any:
+        return iter([lv for lv in LEVELS if self._engine._indexes.level.count(lv)])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class LogAnalyticsEngine:
+    """An in-process log store with indexes, queries, aggregations and alerts.
+
+    >>> engine = LogAnalyticsEngine()
+    >>> engine.ingest_log(LogEntry("2025-07-21T10:00:00Z", "ERROR", "db timeout", source="api"))
+    1
+    >>> [e.message for e in engine.query_logs({"level": "ERROR", "keyword": "timeout"})]
+    ['db timeout']
+
+    Every public method is thread-safe. Processors run before the engine lock is taken and
+    notification hooks after it is released.
+    """
+
+    def __init__(self, *, index_fields: Sequence[str] = (), max_alert_history: int = 10_000) -> None:
+        self._lock = threading.RLock()
+        self._store = Store()
+        self._indexes = IndexSet(index_fields)
+        self._ctx = QueryContext(self._store, self._indexes)
+        self._processors = ProcessorChain()
+        self._alerts = AlertManager(max_alert_history)
+        self._ingested_total = 0
+        self._rejected_total = 0
+        self._created = time.time()
+
+    # -- ingestion ------------------------------------------------------------------------
+    def add_pre_ingest_hook(self, fn: Processor) -> None:
+        """Run ``fn(entry)`` on every entry before indexing; it returns the entry or ``None``."""
+        self._processors.add(fn)
+
+    def ingest_log(self, entry: LogEntry | Mapping[str, Any]) -> int:
+        """Ingest one entry (or a dict for :meth:`LogEntry.from_dict`); return 1, or 0 if a
+        processor dropped it. Runtime complexity: O(t + log n) for t message words."""
+        return self.ingest_logs((entry,))
+
+    def ingest_logs(self, entries: Iterable[LogEntry | Mapping[str, Any]]) -> int:
+        """Ingest a batch under one lock acquisition; return how many were stored.
+
+        Runtime complexity: O(m (t + log n)) for m entries. Dicts are converted with
+        :meth:`LogEntry.from_dict`; anything else raises ``TypeError`` before any is stored.
+        """
+        batch = [e if isinstance(e, LogEntry) else self._coerce(e) for e in entries]
+        if self._processors:
+            run = self._processors.run
+            batch = [r for r in map(run, batch) if r is not None]
+        if not batch:
+            return 0
+        tokens = [tokenize(e.message) for e in batch]
+        with self._lock:
+            first = self._store.append(batch)
+            self._indexes.add_batch(first, batch, tokens)
+            self._ingested_total += len(batch)
+            alerts = self._alerts.observe(batch) if self._alerts.rules else []
+        if alerts:
+            self._alerts.notify(alerts)
+        return len(batch)
+
+    @staticmethod
+    def _coerce(value: Any) -> LogEntry:
+        if isinstance(value, Mapping):
+            return LogEntry.from_dict(value)
+        raise TypeError(f"expected a LogEntry or a dict, got {type(value).__name__}")
+
+    def ingest_logs_from_file(
+        self,
+        path: str | os.PathLike[str],
+        file_type: str = "jsonl",
+        *,
+        batch_size: int = 8192,
+        progress: Callable[[int], None] | None = None,
+    ) -> dict[str, Any]:
+        """Ingest a JSONL or text file, plain or gzip; bad lines are rejected and reported.
+
+        Returns ``{"file", "type", "count", "errors", "rejected", "duration_sec",
+        "logs_per_sec"}``; ``rejected`` lists up to 100 ``{"line", "reason"}`` (1-based).
+        ``progress(bytes_read)`` is called after each batch.
+        """
+        if file_type not in ("jsonl", "text"):
+            raise ValueError(f"unknown file_type {file_type!r}; expected 'jsonl' or 'text'")
+        report = IngestReport(str(path), file_type)
+        started = time.perf_counter()
+        with open_lines(path) as lines:
+            for batch in read_entries(lines, file_type, report, batch_size, progress):
+                report.count += self.ingest_logs(batch)
+        report.duration_sec = time.perf_counter() - started
+        with self._lock:
+            self._rejected_total += report.errors
+        return report.to_dict()
+
+    def ingest_stream(self, lines: Iterable[str | bytes], file_type: str = "jsonl",
+                      batch_size: int = 1024) -> dict[str, Any]:
+        """Ingest lines from any iterable (a socket, a pipe, a generator) in batches."""
+        report = IngestReport("<stream>", file_type)
+        started = time.perf_counter()
+        encoded = (ln.encode() if isinstance(ln, str) else ln for ln in lines)
+        for batch in read_entries(encoded, file_type, report, batch_size):  # type: ignore[arg-type]
+            report.count += self.ingest_logs(batch)
+        report.duration_sec = time.perf_counter() - started
+        with self._lock:
+            self._rejected_total += report.errors
+        return report.to_dict()
+
+    # -- queries --------------------------------------------------------------------------
+    def query_logs(
+        self,
+        filters: Filters = None,
+        sort_by: str | None = None,
+        sort_desc: bool = False,
+        page: int | None = None,
+        page_size: int | None = None,
+    ) -> list[LogEntry]:
+        """Entries matching every filter, in time order (ties in ingestion order) by default.
+
+        Runtime complexity: O(p + k log k) for posting lists of total size p and k hits, or
+        O(page_size * n / k) for a first page of a large result in time order.
+        """
+        node = compile_filters(filters)
+        offset, limit = page_window(page, page_size)
+        with self._lock:
+            ids = execute(node, self._ctx)
+            wanted = None if limit is None else offset + limit
+            ordered = order_ids(self._ctx, ids, sort_by, sort_desc, wanted)
+            get = self._store.get
+            return [get(i) for i in ordered[offset:]]
+
+    def count_logs(self, filters: Filters = None) -> int:
+        """How many entries match, without building them. O(1) for one indexed term."""
+        node = compile_filters(filters)
+        with self._lock:
+            return len(execute(node, self._ctx))
+
+    def aggregate(
+        self,
+        filters: Filters = None,
+        group_by: str | Sequence[str] | None = None,
+        interval: str | float | None = None,
+        metrics: Iterable[Any] | None = None,
+    ) -> dict[Any, Any]:
+        """Grouped metrics of the matching entries.
+
+        ``metrics``: ``"count"`` (default), ``"sum|avg|min|max|p50|p95|p99:field"``,
+        ``"distinct:field"``. Without ``group_by``/``interval`` the result is one dict of
+        metrics; otherwise a dict keyed by group value (a tuple for several fields;
+        the bucket's ISO start comes first when ``interval`` is given).
+
+        >>> e = LogAnalyticsEngine()
+        >>> _ = e.ingest_logs([LogEntry(0, "INFO", "a", "api"), LogEntry(1, "ERROR", "b", "api")])
+        >>> e.aggregate(group_by="level")
+        {'INFO': {'count': 1}, 'ERROR': {'count': 1}}
+        """
+        node = compile_filters(filters)
+        with self._lock:
+            ids = execute(node, self._ctx)
+            return aggregate_ids(self._ctx, ids, group_by, interval, metrics)
+
+    @staticmethod
+    def aggregate_logs(
+        logs: Iterable[LogEntry],
+        group_by: str | None = None,
+        histogram: str | None = None,
+        top_n: int | tuple[str, int] | Mapping[str, int] | None = None,
+    ) -> dict[str, Any]:
+        """Counts over a given list of entries: ``group_by``, ``histogram``, ``top_{n}_{field}``."""
+        return aggregate_entries(logs, group_by, histogram, top_n)
+
+    @property
+    def all_logs(self) -> EntriesView:
+        """Every entry in ingestion order (a read-only live view, not a copy)."""
+        return EntriesView(self._store)
+
+    @property
+    def level_index(self) -> Mapping[str, EntriesView]:
+        """``level_index["ERROR"]``: entries of a level in ingestion order (live views)."""
+        return _LevelIndexView(self)
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    # -- alerts ---------------------------------------------------------------------------
+    def add_alert_rule(self, rule: AlertRule) -> None:
+        """Evaluate ``rule`` on every entry ingested from now on."""
+        with self._lock:
+            self._alerts.add_rule(rule)
+
+    def remove_alert_rule(self, name: str) -> None:
+        with self._lock:
+            self._alerts.remove_rule(name)
+
+    def add_alert_notification_hook(self, hook: Callable[[Alert], None]) -> None:
+        """Call ``hook(alert)`` for every alert, after the engine lock is released."""
+        with self._lock:
+            self._alerts.hooks.append(hook)
+
+    def get_alerts(self) -> list[Alert]:
+        """Alerts fired so far (oldest first, bounded history)."""
+        with self._lock:
+            return list(self._alerts.history)
+
+    # -- statistics and export ------------------------------------------------------------
+    def get_stats(self) -> dict[str, Any]:
+        """Counts by level, source and tag, the number of distinct keywords, the time span."""
+        with self._lock:
+            store = self._store
+            stats: dict[str, Any] = {
+                "total_logs": len(store),
+                "levels": {lv: n for lv in LEVELS if (n := self._indexes.level.count(lv))},
+                "sources": self._indexes.source.counts(),
+                "keywords": len(self._indexes.token),
+                "tags": self._indexes.tag.counts(),
+                "ingested_total": self._ingested_total,
+                "rejected_total": self._rejected_total,
+                "dropped_total": self._processors.dropped,
+                "alerts_total": sum(self._alerts.fired_total.values()),
+            }
+            if len(store):
+                ti = store.time_index
+                stats["oldest"] = format_instant(store.instant(ti[0]))
+                stats["newest"] = format_instant(store.instant(ti[-1]))
+            return stats
+
+    def metric_families(self) -> list[MetricFamily]:
+        """A snapshot of the engine's metrics as families (taken under the lock)."""
+        with self._lock:
+            ingested = self._ingested_total
+            rejected = self._rejected_total
+            dropped = self._processors.dropped
+            proc_errors = self._processors.errors
+            levels = {lv: self._indexes.level.count(lv) for lv in LEVELS}
+            sources = self._indexes.source.counts()
+            tags = self._indexes.tag.counts()
+            keywords = len(self._indexes.token)
+            fired = dict(self._alerts.fired_total)
+            hook_errors = self._alerts.hook_errors
+        p = "log_analytics_"
+        fams = [
+            MetricFamily(p + "ingested_entries_total", "counter", "Entries stored since start.")
+            .add(ingested),
+            MetricFamily(p + "rejected_entries_total", "counter",
+                         "File or stream lines rejected as invalid.").add(rejected),
+            MetricFamily(p + "dropped_entries_total", "counter",
+                         "Entries dropped by pre-ingest processors.").add(dropped),
+            MetricFamily(p + "processor_errors_total", "counter",
+                         "Exceptions raised by pre-ingest processors.").add(proc_errors),
+            MetricFamily(p + "entries", "gauge", "Entries currently stored."),
+            MetricFamily(p + "entries_by_level", "gauge", "Stored entries per level."),
+            MetricFamily(p + "entries_by_source", "gauge", "Stored entries per source."),
+            MetricFamily(p + "entries_by_tag", "gauge", "Stored entries per tag."),
+            MetricFamily(p + "distinct_keywords", "gauge", "Distinct words in messages.")
+            .add(keywords),
+            MetricFamily(p + "alerts_total", "counter", "Alerts fired per rule and severity."),
+            MetricFamily(p + "alert_hook_errors_total", "counter",
+                         "Exceptions raised by alert notification hooks.").add(hook_errors),
+        ]
+        fams[4].add(sum(levels.values()))
+        for lv, n in levels.items():
+            fams[5].add(n, level=lv)
+        for src, n in sorted(sources.items()):
+            fams[6].add(n, source=src)
+        for tag, n in sorted(tags.items()):
+            fams[7].add(n, tag=tag)
+        for (rule, severity), n in sorted(fired.items()):
+            fams[9].add(n, rule=rule, severity=severity)
+        return fams
+
+    def export_metrics_prometheus(self) -> str:
+        """The engine's metrics in Prometheus text format 0.0.4."""
+        return render_prometheus(self.metric_families())
+
+    def export_metrics_json(self) -> str:
+        """:meth:`get_stats` as a JSON document."""
+        return orjson.dumps(self.get_stats(), option=orjson.OPT_NON_STR_KEYS).decode()
+
+    # -- invariants -----------------------------------------------------------------------
+    def _check(self) -> None:
+        """Assert every invariant of store and indexes (tests call it after mutations)."""
+        with self._lock:
+            store, idx = self._store, self._indexes
+            store._check()
+            live = store.live
+            total_levels = 0
+            for index in idx.all_indexes():
+                for _term, posting in index.items():
+                    assert posting.issubset(live), "posting points at a dead entry"
+            for lv, posting in idx.level.items():
+                total_levels += len(posting)
+                assert all(store.get(i).level == lv for i in posting)
+            assert total_levels == len(store)
+            assert sum(len(p) for _, p in idx.source.items()) == len(store)
+            for entry_id in live:
+                entry = store.get(entry_id)
+                for t in entry.tags:
+                    assert entry_id in idx.tag.get(t)
+                for w in tokenize(entry.message):
+                    assert entry_id in idx.token.get(w)
+
+
+def _reject_reason(exc: InvalidEntryError) -> str:
+    return exc.reason

@@ -1,0 +1,280 @@
+"""Log entries and levels.
+
+A :class:`LogEntry` is created once, enriched by processors, then indexed and never mutated.
+Its timestamp is parsed to a UTC instant (:attr:`LogEntry.ts`, float epoch seconds) at
+construction; the original value is kept in :attr:`LogEntry.timestamp` for display.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from .errors import InvalidFieldError, InvalidLevelError, MissingFieldError
+from .timeparse import parse_instant, to_datetime
+
+__all__ = ["LEVELS", "SEVERITY", "LogEntry", "LogLevel", "normalize_level"]
+
+
+class LogLevel(str, Enum):
+    """Log levels, lowest to highest severity. ``WARNING`` and ``CRITICAL`` are aliases."""
+
+    TRACE = "TRACE"
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARN = "WARN"
+    ERROR = "ERROR"
+    FATAL = "FATAL"
+    WARNING = "WARN"
+    CRITICAL = "FATAL"
+
+    @property
+    def severity(self) -> int:
+        """The severity score: TRACE 0, DEBUG 10, INFO 20, WARN 30, ERROR 40, FATAL 50."""
+        return SEVERITY[self.value]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: Canonical level names in order of severity.
+LEVELS: tuple[str, ...] = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+#: Severity score per canonical level.
+SEVERITY: dict[str, int] = {name: 10 * i for i, name in enumerate(LEVELS)}
+
+_ALIASES = {"WARNING": "WARN", "CRITICAL": "FATAL"}
+# Every spelling seen so far -> canonical name; grows only with valid spellings (bounded by
+# the number of case variants of eight words).
+_LEVEL_CACHE: dict[str, str] = {name: name for name in LEVELS}
+_LEVEL_CACHE.update(_ALIASES)
+
+
+def normalize_level(value: Any, field: str = "level") -> str:
+    """The canonical upper-case name of a level given in any case, or as :class:`LogLevel`.
+
+    >>> normalize_level("warning"), normalize_level(LogLevel.CRITICAL), normalize_level("Info")
+    ('WARN', 'FATAL', 'INFO')
+    """
+    if isinstance(value, str):
+        cached = _LEVEL_CACHE.get(value)
+        if cached is not None:
+            return cached
+        upper = value.strip().upper()
+        canonical = _ALIASES.get(upper, upper)
+        if canonical in SEVERITY:
+            _LEVEL_CACHE[value] = canonical
+            return canonical
+    raise InvalidLevelError(value, field)
+
+
+def _check_optional_str(field: str, value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise InvalidFieldError(field, value, "expected a string")
+
+
+_EMPTY_TAGS: tuple[str, ...] = ()
+
+
+class LogEntry:
+    """One log record.
+
+    >>> e = LogEntry("2025-07-21T10:00:00Z", "warning", "disk almost full", source="db")
+    >>> e.level, e.severity_score, e.datetime.isoformat()
+    ('WARN', 30, '2025-07-21T10:00:00+00:00')
+
+    ``tags`` is a list of strings and ``metadata`` a dict; both belong to the entry and must
+    not be changed once the entry has been ingested (the indexes were built from them).
+    """
+
+    __slots__ = (
+        "level",
+        "message",
+        "metadata",
+        "request_id",
+        "source",
+        "tags",
+        "thread_id",
+        "timestamp",
+        "ts",
+        "user_id",
+    )
+
+    timestamp: Any
+    ts: float
+    level: str
+    message: str
+    source: str
+    thread_id: str | None
+    request_id: str | None
+    user_id: str | None
+    tags: list[str]
+    metadata: dict[str, Any]
+
+    def __init__(
+        self,
+        timestamp: Any,
+        level: str | LogLevel = "INFO",
+        message: str = "",
+        source: str = "",
+        thread_id: str | int | None = None,
+        request_id: str | None = None,
+        user_id: str | None = None,
+        tags: list[str] | tuple[str, ...] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        if timestamp is None:
+            raise MissingFieldError("timestamp")
+        self.ts = parse_instant(timestamp)
+        self.timestamp = timestamp
+        self.level = normalize_level(level)
+        if not isinstance(message, str):
+            raise InvalidFieldError("message", message, "expected a string")
+        self.message = message
+        if source is None:
+            source = ""
+        elif not isinstance(source, str):
+            raise InvalidFieldError("source", source, "expected a string")
+        self.source = source
+        self.thread_id = _check_optional_str("thread_id", thread_id)
+        self.request_id = _check_optional_str("request_id", request_id)
+        self.user_id = _check_optional_str("user_id", user_id)
+        if tags is None:
+            self.tags = []
+        elif isinstance(tags, (list, tuple)) and all(isinstance(t, str) for t in tags):
+            self.tags = list(tags)
+        else:
+            raise InvalidFieldError("tags", tags, "expected a list of strings")
+        if metadata is None:
+            self.metadata = {}
+        elif isinstance(metadata, Mapping):
+            self.metadata = dict(metadata)
+        else:
+            raise InvalidFieldError("metadata", metadata, "expected an object")
+
+    # -- derived values -------------------------------------------------------------------
+    @property
+    def datetime(self) -> datetime:
+        """The timestamp as a timezone-aware UTC :class:`datetime`."""
+        return to_datetime(self.ts)
+
+    @property
+    def severity_score(self) -> int:
+        """TRACE 0, DEBUG 10, INFO 20, WARN 30, ERROR 40, FATAL 50."""
+        return SEVERITY[self.level]
+
+    @property
+    def age_seconds(self) -> float:
+        """Seconds between the entry's timestamp and now (negative for future entries)."""
+        return time.time() - self.ts
+
+    def get(self, field: str, default: Any = None) -> Any:
+        """The value of ``field``: the entry attribute when set, else the metadata key.
+
+        This is how filters, group-bys and sort keys resolve a name.
+
+        >>> LogEntry(0, metadata={"user_id": "u1", "region": "eu"}).get("region")
+        'eu'
+        """
+        if field in _ATTRIBUTES:
+            value = getattr(self, field)
+            if value is not None and (value != "" or field != "source"):
+                return value
+            if field in _CORE_ATTRIBUTES:
+                return value
+        return self.metadata.get(field, default)
+
+    # -- conversion -----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict that :meth:`from_dict` turns back into an equal entry."""
+        return {
+            "timestamp": self.timestamp if isinstance(self.timestamp, (str, int, float))
+            else self.datetime.isoformat(),
+            "level": self.level,
+            "message": self.message,
+            "source": self.source,
+            "thread_id": self.thread_id,
+            "request_id": self.request_id,
+            "user_id": self.user_id,
+            "tags": list(self.tags),
+            "metadata": dict(self.metadata),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LogEntry:
+        """Build an entry from a dict such as one JSON log line.
+
+        Unknown keys go to ``metadata``; a missing level is INFO, a missing message ``""``.
+        ``@timestamp`` is accepted when ``timestamp`` is absent.
+
+        >>> LogEntry.from_dict({"timestamp": 0, "msg_id": 7}).metadata
+        {'msg_id': 7}
+        """
+        if not isinstance(data, Mapping):
+            raise InvalidFieldError("entry", data, "expected a JSON object")
+        timestamp = data.get("timestamp")
+        if timestamp is None:
+            timestamp = data.get("@timestamp")
+            if timestamp is None:
+                raise MissingFieldError("timestamp")
+        metadata = data.get("metadata")
+        extra = None
+        for key in data:
+            if key not in _KNOWN_KEYS:
+                if extra is None:
+                    extra = {}
+                extra[key] = data[key]
+        if extra:
+            if metadata is None:
+                metadata = extra
+            elif isinstance(metadata, Mapping):
+                metadata = {**extra, **metadata}
+        return cls(
+            timestamp,
+            data.get("level") or "INFO",
+            data.get("message", ""),
+            data.get("source") or "",
+            data.get("thread_id"),
+            data.get("request_id"),
+            data.get("user_id"),
+            data.get("tags"),
+            metadata,
+        )
+
+    def matches_filter(self, filters: Mapping[str, Any] | None) -> bool:
+        """Whether this entry passes ``filters``, with exactly the semantics of queries.
+
+        >>> LogEntry(0, "ERROR", "disk full").matches_filter({"min_severity": "WARN"})
+        True
+        """
+        from .query import compile_filters
+
+        return compile_filters(filters).match(self)
+
+    def summary(self, width: int = 80) -> str:
+        """One line for humans: time, level, source and the start of the message."""
+        msg = self.message if len(self.message) <= width else self.message[: width - 1] + "…"
+        src = f" [{self.source}]" if self.source else ""
+        return f"{self.timestamp} {self.level}{src} {msg}"
+
+    def __repr__(self) -> str:
+        return (
+            f"LogEntry(timestamp={self.timestamp!r}, level={self.level!r}, "
+            f"message={self.message!r}, source={self.source!r})"
+        )
+
+
+_KNOWN_KEYS = frozenset(
+    ("timestamp", "level", "message", "source", "thread_id", "request_id", "user_id", "tags",
+     "metadata")
+)
+_ATTRIBUTES = frozenset(
+    ("timestamp", "level", "message", "source", "thread_id", "request_id", "user_id", "tags")
+)
+# Attributes that always win over a metadata key of the same name.
+_CORE_ATTRIBUTES = frozenset(("timestamp", "level", "message", "tags"))

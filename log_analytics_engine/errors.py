@@ -1,0 +1,89 @@
+"""Exception types of log_analytics_engine.
+
+Every error derives from :class:`LogAnalyticsError`; errors about a wrong *value* also derive
+from :class:`ValueError`, so ``except ValueError`` keeps working for callers who do not know
+this library. Each carries the offending data as attributes (field, value, line number).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "InvalidEntryError",
+    "InvalidFieldError",
+    "InvalidFilterError",
+    "InvalidLevelError",
+    "InvalidTimestampError",
+    "LogAnalyticsError",
+    "MissingFieldError",
+    "ParseError",
+]
+
+
+class LogAnalyticsError(Exception):
+    """Base class of every error raised by log_analytics_engine."""
+
+
+class InvalidEntryError(LogAnalyticsError, ValueError):
+    """A log entry (or one line of a file) cannot be turned into a :class:`LogEntry`.
+
+    ``line`` is the 1-based line number when the entry came from a file, else ``None``.
+    """
+
+    def __init__(self, message: str, *, line: int | None = None) -> None:
+        self.line = line
+        super().__init__(message if line is None else f"line {line}: {message}")
+        self.reason = message
+
+
+class InvalidFieldError(InvalidEntryError):
+    """A field of an entry has a wrong type or value."""
+
+    def __init__(self, field: str, value: Any, reason: str, *, line: int | None = None) -> None:
+        self.field = field
+        self.value = value
+        super().__init__(f"invalid {field} {value!r}: {reason}", line=line)
+
+
+class MissingFieldError(InvalidEntryError):
+    """A required field of an entry is absent."""
+
+    def __init__(self, field: str, *, line: int | None = None) -> None:
+        self.field = field
+        super().__init__(f"missing required field {field!r}", line=line)
+
+
+class InvalidTimestampError(InvalidFieldError):
+    """A timestamp that none of the supported formats can parse."""
+
+    def __init__(self, value: Any, field: str = "timestamp", *, line: int | None = None) -> None:
+        super().__init__(
+            field,
+            value,
+            "expected ISO 8601, epoch seconds/milliseconds or Apache/CLF time",
+            line=line,
+        )
+
+
+class InvalidLevelError(InvalidFieldError):
+    """A log level that is not one of TRACE, DEBUG, INFO, WARN(ING), ERROR, FATAL/CRITICAL."""
+
+    def __init__(self, value: Any, field: str = "level") -> None:
+        super().__init__(
+            field, value, "expected one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL"
+        )
+
+
+class ParseError(InvalidEntryError):
+    """A line of a file that is not valid JSON, or not a JSON object."""
+
+
+class InvalidFilterError(LogAnalyticsError, ValueError):
+    """A query filter, sort key, page or aggregation argument with a wrong value."""
+
+    def __init__(self, key: str, value: Any, reason: str) -> None:
+        self.key = key
+        self.value = value
+        self.reason = reason
+        super().__init__(f"invalid filter {key}={value!r}: {reason}")

@@ -1,0 +1,20 @@
+"""Readers that turn files and streams into :class:`~log_analytics_engine.LogEntry` batches.
+
+Each reader yields ``(line_number, entry_or_error)`` so one bad line is reported with its
+1-based line number and never stops the lines around it from being ingested.
+"""
+
+from __future__ import annotations
+
+from .files import FILE_TYPES, IngestReport, open_lines, read_entries
+from .jsonl import parse_json_line
+from .text import parse_text_line
+
+__all__ = [
+    "FILE_TYPES",
+    "IngestReport",
+    "open_lines",
+    "parse_json_line",
+    "parse_text_line",
+    "read_entries",
+]

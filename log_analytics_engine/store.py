@@ -1,0 +1,242 @@
+"""The append-only entry store: dense ids, per-id instants, a time index and zone maps.
+
+Ids are dense integers in ingestion order. ``entries[id - base]`` is the entry with that id;
+``base`` moves forward only when retention evicts the oldest entries. Beside the entries the
+store keeps:
+
+* ``ts``: the UTC instant of every live id (``array('d')``), for sorting and residual checks;
+* ``time_index``: a :class:`sortedcontainers.SortedKeyList` of ids keyed by instant. Adding an
+  id uses ``bisect_right`` on the key, so ties keep ingestion order;
+* zone maps: the minimum and maximum instant of every block of ``BLOCK`` consecutive ids, so a
+  time range becomes whole id ranges plus a few boundary blocks (as column stores prune
+  row groups).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, overload
+
+from pyroaring import BitMap
+from sortedcontainers import SortedKeyList
+
+if TYPE_CHECKING:
+    from .entry import LogEntry
+
+__all__ = ["BLOCK_BITS", "EntriesView", "Store"]
+
+BLOCK_BITS = 10
+BLOCK = 1 << BLOCK_BITS
+
+
+class Store:
+    """Entries by id, their instants, the time index and the zone maps."""
+
+    __slots__ = ("base", "entries", "live", "time_index", "ts", "zmax", "zmin")
+
+    def __init__(self) -> None:
+        self.entries: list[LogEntry] = []
+        self.ts = array("d")
+        self.base = 0
+        self.live = BitMap()
+        self.time_index = SortedKeyList(key=self._key)
+        self.zmin = array("d")
+        self.zmax = array("d")
+
+    def _key(self, entry_id: int) -> float:
+        return self.ts[entry_id - self.base]
+
+    # -- size and ids ---------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @property
+    def next_id(self) -> int:
+        """The id the next appended entry gets."""
+        return self.base + len(self.entries)
+
+    def get(self, entry_id: int) -> LogEntry:
+        """The entry with ``entry_id``. Runtime complexity: O(1)."""
+        return self.entries[entry_id - self.base]
+
+    def instant(self, entry_id: int) -> float:
+        """The UTC instant of ``entry_id``. Runtime complexity: O(1)."""
+        return self.ts[entry_id - self.base]
+
+    # -- mutation -------------------------------------------------------------------------
+    def append(self, entries: Sequence[LogEntry]) -> int:
+        """Append ``entries`` and return the id of the first. Runtime: O(m log n)."""
+        first = self.next_id
+        if not entries:
+            return first
+        stamps = [e.ts for e in entries]
+        self.entries.extend(entries)
+        self.ts.extend(stamps)
+        end = first + len(entries)
+        self.live.add_range(first, end)
+        self.time_index.update(range(first, end))
+        zmin, zmax = self.zmin, self.zmax
+        pos = first
+        while pos < end:
+            block = pos >> BLOCK_BITS
+            stop = min(end, (block + 1) << BLOCK_BITS)
+            chunk = stamps[pos - first : stop - first]
+            lo, hi = min(chunk), max(chunk)
+            if block < len(zmin):
+                if lo < zmin[block]:
+                    zmin[block] = lo
+                if hi > zmax[block]:
+                    zmax[block] = hi
+            else:
+                zmin.append(lo)
+                zmax.append(hi)
+            pos = stop
+        return first
+
+    def evict_before(self, first_live: int) -> list[LogEntry]:
+        """Remove every id below ``first_live``; return the removed entries, oldest id first.
+
+        Callers also remove the ids from the indexes. Runtime: O(k log n + live).
+        """
+        count = min(first_live, self.next_id) - self.base
+        if count <= 0:
+            return []
+        removed = self.entries[:count]
+        ti = self.time_index
+        for entry_id in range(self.base, self.base + count):
+            ti.remove(entry_id)
+        del self.entries[:count]
+        del self.ts[:count]
+        self.live.remove_range(self.base, self.base + count)
+        self.base += count
+        return removed
+
+    # -- time -----------------------------------------------------------------------------
+    def ids_in_time_range(self, lo: float, hi: float, candidates: BitMap | None) -> BitMap:
+        """Ids (a superset restricted to ``candidates``) whose instant is in ``[lo, hi]``.
+
+        Whole blocks inside the range are added as id ranges; blocks that straddle a bound
+        are checked id by id, only for ``candidates`` when given. Runtime: O(B + s) for B
+        blocks and s ids in straddling blocks.
+        """
+        out = BitMap()
+        zmin, zmax, ts, base = self.zmin, self.zmax, self.ts, self.base
+        first_block = base >> BLOCK_BITS
+        end_id = self.next_id
+        run_start = -1
+        for block in range(first_block, len(zmin)):
+            mn = zmin[block]
+            mx = zmax[block]
+            if mx < lo or mn > hi:
+                if run_start >= 0:
+                    out.add_range(run_start, block << BLOCK_BITS)
+                    run_start = -1
+                continue
+            if lo <= mn and mx <= hi:
+                if run_start < 0:
+                    run_start = block << BLOCK_BITS
+                continue
+            if run_start >= 0:
+                out.add_range(run_start, block << BLOCK_BITS)
+                run_start = -1
+            start = max(block << BLOCK_BITS, base)
+            stop = min((block + 1) << BLOCK_BITS, end_id)
+            if candidates is None:
+                ids = range(start, stop)
+            else:
+                window = BitMap()
+                window.add_range(start, stop)
+                ids = candidates & window
+            out.update([i for i in ids if lo <= ts[i - base] <= hi])
+        if run_start >= 0:
+            out.add_range(run_start, end_id)
+        # ids below base may sit in the first block's range: keep only live ones
+        if base & (BLOCK - 1):
+            out.remove_range(0, base)
+        return out
+
+    def sorted_ids(self, ids: BitMap | Sequence[int], descending: bool = False) -> list[int]:
+        """``ids`` in time order, ties in ingestion order (reversed when ``descending``).
+
+        Runtime complexity: O(k log k), near O(k) for the mostly ordered ids of logs.
+        """
+        base = self.base
+        ts = self.ts
+        if base == 0:
+            ordered = sorted(ids, key=ts.__getitem__)
+        else:
+            ordered = sorted(ids, key=lambda i: ts[i - base])
+        if descending:
+            ordered.reverse()
+        return ordered
+
+    def walk_time(self, descending: bool = False) -> Iterator[int]:
+        """All live ids in time order (ties in ingestion order). O(1) per step."""
+        ti = self.time_index
+        return reversed(ti) if descending else iter(ti)
+
+    def time_range(self, lo: float, hi: float) -> Iterator[int]:
+        """Live ids with instant in ``[lo, hi]`` in time order. Runtime: O(log n + k)."""
+        return self.time_index.irange_key(lo, hi)
+
+    # -- invariants -----------------------------------------------------------------------
+    def _check(self) -> None:
+        """Assert the store's invariants (used by tests after every mutation)."""
+        n = len(self.entries)
+        assert len(self.ts) == n
+        assert len(self.time_index) == n
+        assert len(self.live) == n
+        if n:
+            assert self.live.min() == self.base and self.live.max() == self.base + n - 1
+        previous = None
+        for entry_id in self.time_index:
+            key = (self.ts[entry_id - self.base], entry_id)
+            assert previous is None or previous[0] <= key[0]
+            previous = key
+        for i, entry in enumerate(self.entries):
+            assert self.ts[i] == entry.ts
+            block = (i + self.base) >> BLOCK_BITS
+            assert self.zmin[block] <= entry.ts <= self.zmax[block]
+
+
+class EntriesView(Sequence["LogEntry"]):
+    """A read-only, live view of entries by a list of ids or a bitmap (no copy)."""
+
+    __slots__ = ("_ids", "_store")
+
+    def __init__(self, store: Store, ids: BitMap | None = None) -> None:
+        self._store = store
+        self._ids = ids
+
+    def __len__(self) -> int:
+        if self._ids is None:
+            return len(self._store.entries)
+        return len(self._ids)
+
+    @overload
+    def __getitem__(self, index: int) -> LogEntry: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[LogEntry]: ...
+
+    def __getitem__(self, index: int | slice) -> LogEntry | list[LogEntry]:
+        if self._ids is None:
+            return self._store.entries[index]
+        if isinstance(index, slice):
+            return [self._store.get(i) for i in list(self._ids)[index]]
+        n = len(self._ids)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError("index out of range")
+        return self._store.get(self._ids[index])
+
+    def __iter__(self) -> Iterator[LogEntry]:
+        if self._ids is None:
+            return iter(list(self._store.entries))
+        get = self._store.get
+        return (get(i) for i in list(self._ids))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} of {len(self)} entries>"

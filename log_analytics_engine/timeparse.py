@@ -1,0 +1,133 @@
+"""Timestamps to UTC instants (float epoch seconds).
+
+One function, :func:`parse_instant`, is used for entries, filters, alert windows and buckets,
+so every comparison in the engine is between UTC instants. Parsing uses the standard library
+(``datetime.fromisoformat``, ``strptime``); a small regular expression covers the ISO 8601
+forms that Python 3.10's ``fromisoformat`` does not accept.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from .errors import InvalidTimestampError
+
+__all__ = ["format_instant", "parse_instant", "to_datetime"]
+
+UTC = timezone.utc
+# Numbers at or above this are taken as epoch milliseconds (1e11 s is the year 5138).
+_MS_THRESHOLD = 1e11
+
+_ISO_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?"
+    r"\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$"
+)
+_CLF_RE = re.compile(r"^\d{2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2}(?:\s*[+-]\d{4})?$")
+_NUMERIC_RE = re.compile(r"^-?\d+(?:\.\d+)?$")
+
+
+def _from_datetime(dt: datetime) -> float:
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
+
+
+def _parse_iso_fallback(s: str) -> float | None:
+    m = _ISO_RE.match(s)
+    if m is None:
+        return None
+    year, month, day, hh, mm, ss, frac, tz = m.groups()
+    try:
+        dt = datetime(
+            int(year), int(month), int(day), int(hh or 0), int(mm or 0), int(ss or 0),
+            tzinfo=UTC,
+        )
+    except ValueError:
+        return None
+    value = dt.timestamp()
+    if frac:
+        value += int(frac) / 10 ** len(frac)
+    if tz and tz not in ("Z", "z"):
+        sign = -1 if tz[0] == "-" else 1
+        digits = tz[1:].replace(":", "")
+        offset = int(digits[:2]) * 3600 + (int(digits[2:4]) * 60 if len(digits) > 2 else 0)
+        value -= sign * offset
+    return value
+
+
+def parse_instant(value: Any, field: str = "timestamp") -> float:
+    """Return the UTC instant of ``value`` as float epoch seconds.
+
+    Accepts ISO 8601 (``Z``, an offset or none; naive means UTC; ``T`` or space; fractions),
+    epoch seconds or milliseconds as numbers or digit strings, Apache/CLF
+    ``21/Jul/2025:12:00:00 +0000`` and :class:`datetime` objects. Raises
+    :class:`~log_analytics_engine.errors.InvalidTimestampError` (a ``ValueError``) otherwise.
+
+    >>> parse_instant("2025-07-21T12:00:00Z")
+    1753099200.0
+    >>> parse_instant("21/Jul/2025:14:00:00 +0200")
+    1753099200.0
+    >>> parse_instant(1753099200000)
+    1753099200.0
+    """
+    if isinstance(value, str):
+        s = value.strip()
+        try:
+            return _from_datetime(datetime.fromisoformat(s))
+        except ValueError:
+            pass
+        result = _parse_iso_fallback(s)
+        if result is not None:
+            return result
+        if _CLF_RE.match(s):
+            fmt = "%d/%b/%Y:%H:%M:%S %z" if ("+" in s or s.count("-") == 1) else "%d/%b/%Y:%H:%M:%S"
+            try:
+                return _from_datetime(datetime.strptime(s.replace("  ", " "), fmt))
+            except ValueError:
+                pass
+        if _NUMERIC_RE.match(s):
+            return parse_instant(float(s), field)
+        raise InvalidTimestampError(value, field)
+    if isinstance(value, bool):
+        raise InvalidTimestampError(value, field)
+    if isinstance(value, (int, float)):
+        v = float(value)
+        if not math.isfinite(v):
+            raise InvalidTimestampError(value, field)
+        if abs(v) >= _MS_THRESHOLD:
+            v /= 1000.0
+        if abs(v) > 253402300799:  # 9999-12-31T23:59:59Z
+            raise InvalidTimestampError(value, field)
+        return v
+    if isinstance(value, datetime):
+        return _from_datetime(value)
+    raise InvalidTimestampError(value, field)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_datetime(instant: float) -> datetime:
+    """The timezone-aware UTC :class:`datetime` of an instant (exact to the microsecond).
+
+    >>> to_datetime(1753099200.5).isoformat()
+    '2025-07-21T12:00:00.500000+00:00'
+    """
+    return _EPOCH + timedelta(microseconds=round(instant * 1_000_000))
+
+
+def format_instant(instant: float) -> str:
+    """ISO 8601 text of an instant in UTC with a ``Z`` suffix.
+
+    >>> format_instant(1753099200.0)
+    '2025-07-21T12:00:00Z'
+    """
+    dt = to_datetime(instant)
+    text = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    if dt.microsecond:
+        text += f".{dt.microsecond:06d}".rstrip("0")
+    return text + "Z"
