@@ -209,7 +209,7 @@ def aggregate_ids(
         if seconds is not None:
             keys = [(format_instant(bucket_start(ts[i - base], seconds)),)]
         for f in fields:
-            keys = [k + (v,) for k in keys for v in _group_values(entry, f)]
+            keys = [(*k, v) for k in keys for v in _group_values(entry, f)]
         for k in keys:
             bucket = groups.get(k)
             if bucket is None:

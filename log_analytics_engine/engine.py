@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from ._gc import gc_paused
 from .aggregate import aggregate_entries, aggregate_ids
 from .alerts import Alert, AlertManager, AlertRule
 from .entry import LEVELS, LogEntry, normalize_level
@@ -72,7 +73,9 @@ class LogAnalyticsEngine:
     notification hooks after it is released.
     """
 
-    def __init__(self, *, index_fields: Sequence[str] = (), max_alert_history: int = 10_000) -> None:
+    def __init__(
+        self, *, index_fields: Sequence[str] = (), max_alert_history: int = 10_000
+    ) -> None:
         self._lock = threading.RLock()
         self._store = Store()
         self._indexes = IndexSet(index_fields)
@@ -99,7 +102,11 @@ class LogAnalyticsEngine:
         Runtime complexity: O(m (t + log n)) for m entries. Dicts are converted with
         :meth:`LogEntry.from_dict`; anything else raises ``TypeError`` before any is stored.
         """
-        batch = [e if isinstance(e, LogEntry) else self._coerce(e) for e in entries]
+        with gc_paused():
+            return self._ingest_batch(
+                [e if isinstance(e, LogEntry) else self._coerce(e) for e in entries])
+
+    def _ingest_batch(self, batch: list[LogEntry]) -> int:
         if self._processors:
             run = self._processors.run
             batch = [r for r in map(run, batch) if r is not None]
@@ -139,7 +146,7 @@ class LogAnalyticsEngine:
             raise ValueError(f"unknown file_type {file_type!r}; expected 'jsonl' or 'text'")
         report = IngestReport(str(path), file_type)
         started = time.perf_counter()
-        with open_lines(path) as lines:
+        with open_lines(path) as lines, gc_paused():
             for batch in read_entries(lines, file_type, report, batch_size, progress):
                 report.count += self.ingest_logs(batch)
         report.duration_sec = time.perf_counter() - started

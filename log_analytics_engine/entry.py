@@ -14,7 +14,8 @@ from enum import Enum
 from typing import Any
 
 from .errors import InvalidFieldError, InvalidLevelError, MissingFieldError
-from .timeparse import parse_instant, to_datetime
+from .timeparse import fast_instant as _instant
+from .timeparse import to_datetime
 
 __all__ = ["LEVELS", "SEVERITY", "LogEntry", "LogLevel", "normalize_level"]
 
@@ -130,29 +131,37 @@ class LogEntry:
     ) -> None:
         if timestamp is None:
             raise MissingFieldError("timestamp")
-        self.ts = parse_instant(timestamp)
+        self.ts = _instant(timestamp)
         self.timestamp = timestamp
-        self.level = normalize_level(level)
-        if not isinstance(message, str):
-            raise InvalidFieldError("message", message, "expected a string")
+        level_name = _LEVEL_CACHE.get(level) if type(level) is str else None
+        self.level = level_name if level_name is not None else normalize_level(level)
+        if type(message) is not str and not isinstance(message, str):
+                raise InvalidFieldError("message", message, "expected a string")
         self.message = message
-        if source is None:
-            source = ""
-        elif not isinstance(source, str):
-            raise InvalidFieldError("source", source, "expected a string")
+        if type(source) is not str:
+            if source is None:
+                source = ""
+            elif not isinstance(source, str):
+                raise InvalidFieldError("source", source, "expected a string")
         self.source = source
-        self.thread_id = _check_optional_str("thread_id", thread_id)
-        self.request_id = _check_optional_str("request_id", request_id)
-        self.user_id = _check_optional_str("user_id", user_id)
-        if tags is None:
+        self.thread_id = thread_id if thread_id is None or type(thread_id) is str else (
+            _check_optional_str("thread_id", thread_id))
+        self.request_id = request_id if request_id is None or type(request_id) is str else (
+            _check_optional_str("request_id", request_id))
+        self.user_id = user_id if user_id is None or type(user_id) is str else (
+            _check_optional_str("user_id", user_id))
+        if not tags:
+            if tags is not None and not isinstance(tags, (list, tuple)):
+                raise InvalidFieldError("tags", tags, "expected a list of strings")
             self.tags = []
-        elif isinstance(tags, (list, tuple)) and all(isinstance(t, str) for t in tags):
+        elif isinstance(tags, (list, tuple)) and all(type(t) is str or isinstance(t, str)
+                                                     for t in tags):
             self.tags = list(tags)
         else:
             raise InvalidFieldError("tags", tags, "expected a list of strings")
         if metadata is None:
             self.metadata = {}
-        elif isinstance(metadata, Mapping):
+        elif type(metadata) is dict or isinstance(metadata, Mapping):
             self.metadata = dict(metadata)
         else:
             raise InvalidFieldError("metadata", metadata, "expected an object")
@@ -224,11 +233,8 @@ class LogEntry:
                 raise MissingFieldError("timestamp")
         metadata = data.get("metadata")
         extra = None
-        for key in data:
-            if key not in _KNOWN_KEYS:
-                if extra is None:
-                    extra = {}
-                extra[key] = data[key]
+        if not data.keys() <= _KNOWN_KEYS:
+            extra = {k: v for k, v in data.items() if k not in _KNOWN_KEYS}
         if extra:
             if metadata is None:
                 metadata = extra

@@ -7,7 +7,9 @@ lists of levels and sources, and intersections, unions and counts run in C
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Hashable, Iterable, Iterator, Sequence
+from itertools import count
 from typing import Any
 
 from pyroaring import BitMap, FrozenBitMap
@@ -114,35 +116,17 @@ class IndexSet:
         Postings are gathered per batch in plain lists and merged into the bitmaps once per
         term. Runtime complexity: O(total terms of the batch).
         """
-        levels: dict[str, list[int]] = {}
-        sources: dict[str, list[int]] = {}
-        tags: dict[str, list[int]] = {}
-        words: dict[str, list[int]] = {}
-        i = first_id
-        for entry, toks in zip(entries, tokens):
-            lv = levels.get(entry.level)
-            if lv is None:
-                levels[entry.level] = [i]
-            else:
-                lv.append(i)
-            sv = sources.get(entry.source)
-            if sv is None:
-                sources[entry.source] = [i]
-            else:
-                sv.append(i)
+        levels: defaultdict[str, list[int]] = defaultdict(list)
+        sources: defaultdict[str, list[int]] = defaultdict(list)
+        tags: defaultdict[str, list[int]] = defaultdict(list)
+        words: defaultdict[str, list[int]] = defaultdict(list)
+        for i, entry, toks in zip(count(first_id), entries, tokens):
+            levels[entry.level].append(i)
+            sources[entry.source].append(i)
             for t in entry.tags:
-                tv = tags.get(t)
-                if tv is None:
-                    tags[t] = [i]
-                else:
-                    tv.append(i)
+                tags[t].append(i)
             for w in toks:
-                wv = words.get(w)
-                if wv is None:
-                    words[w] = [i]
-                else:
-                    wv.append(i)
-            i += 1
+                words[w].append(i)
         self.level.add_batch(levels)
         self.source.add_batch(sources)
         self.tag.add_batch(tags)

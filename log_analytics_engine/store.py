@@ -15,10 +15,10 @@ store keeps:
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, overload
 
-from pyroaring import BitMap
+from pyroaring import BitMap, FrozenBitMap
 from sortedcontainers import SortedKeyList
 
 if TYPE_CHECKING:
@@ -113,7 +113,9 @@ class Store:
         return removed
 
     # -- time -----------------------------------------------------------------------------
-    def ids_in_time_range(self, lo: float, hi: float, candidates: BitMap | None) -> BitMap:
+    def ids_in_time_range(
+        self, lo: float, hi: float, candidates: BitMap | FrozenBitMap | None
+    ) -> BitMap:
         """Ids (a superset restricted to ``candidates``) whose instant is in ``[lo, hi]``.
 
         Whole blocks inside the range are added as id ranges; blocks that straddle a bound
@@ -142,6 +144,7 @@ class Store:
                 run_start = -1
             start = max(block << BLOCK_BITS, base)
             stop = min((block + 1) << BLOCK_BITS, end_id)
+            ids: Iterable[int]
             if candidates is None:
                 ids = range(start, stop)
             else:
@@ -156,7 +159,9 @@ class Store:
             out.remove_range(0, base)
         return out
 
-    def sorted_ids(self, ids: BitMap | Sequence[int], descending: bool = False) -> list[int]:
+    def sorted_ids(
+        self, ids: BitMap | FrozenBitMap | Sequence[int], descending: bool = False
+    ) -> list[int]:
         """``ids`` in time order, ties in ingestion order (reversed when ``descending``).
 
         Runtime complexity: O(k log k), near O(k) for the mostly ordered ids of logs.
@@ -178,7 +183,8 @@ class Store:
 
     def time_range(self, lo: float, hi: float) -> Iterator[int]:
         """Live ids with instant in ``[lo, hi]`` in time order. Runtime: O(log n + k)."""
-        return self.time_index.irange_key(lo, hi)
+        it: Iterator[int] = self.time_index.irange_key(lo, hi)
+        return it
 
     # -- invariants -----------------------------------------------------------------------
     def _check(self) -> None:
@@ -188,7 +194,8 @@ class Store:
         assert len(self.time_index) == n
         assert len(self.live) == n
         if n:
-            assert self.live.min() == self.base and self.live.max() == self.base + n - 1
+            assert self.live.min() == self.base
+            assert self.live.max() == self.base + n - 1
         previous = None
         for entry_id in self.time_index:
             key = (self.ts[entry_id - self.base], entry_id)
@@ -205,7 +212,7 @@ class EntriesView(Sequence["LogEntry"]):
 
     __slots__ = ("_ids", "_store")
 
-    def __init__(self, store: Store, ids: BitMap | None = None) -> None:
+    def __init__(self, store: Store, ids: BitMap | FrozenBitMap | None = None) -> None:
         self._store = store
         self._ids = ids
 
