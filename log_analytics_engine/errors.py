@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "InvalidAlertRuleError",
     "InvalidEntryError",
     "InvalidFieldError",
     "InvalidFilterError",
@@ -87,3 +88,24 @@ class InvalidFilterError(LogAnalyticsError, ValueError):
         self.value = value
         self.reason = reason
         super().__init__(f"invalid filter {key}={value!r}: {reason}")
+
+
+class InvalidAlertRuleError(LogAnalyticsError, ValueError):
+    """An alert rule definition with a wrong value (unknown kind, negative window, bad filter).
+
+    ``rule`` is the rule's name when known, ``field`` the offending key, ``value`` its value and
+    ``index`` the 0-based position of the rule in a rule file (else ``None``).
+    """
+
+    def __init__(
+        self, field: str, value: Any, reason: str, *, rule: str | None = None,
+        index: int | None = None,
+    ) -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        self.rule = rule
+        self.index = index
+        where = "" if index is None else f"rule #{index}: "
+        who = "" if rule is None else f"rule {rule!r}: "
+        super().__init__(f"{where}{who}invalid {field} {value!r}: {reason}")
