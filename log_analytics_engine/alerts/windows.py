@@ -99,14 +99,15 @@ class RuleRuntime:
             return hashable(value), value
 
     def _alert(self, e: float, count: int, samples: list[LogEntry], value: Any, message: str,
-               **extra: Any) -> Alert:
+               extra: dict[str, Any] | None = None) -> Alert:
         rule = self.rule
         meta: dict[str, Any] = {"kind": self.kind, "window_start": _iso(e - self.window),
                                 "window_end": _iso(e), "threshold": self.threshold}
         if self.group_by:
             meta[self.group_by] = value
             message += f" for {self.group_by}={value}"
-        meta.update(extra)
+        if extra:
+            meta.update(extra)
         if rule.last_triggered is None or e > rule.last_triggered:
             rule.last_triggered = e
         return Alert(rule.name, message, rule.severity, to_datetime(e), count, samples, meta)
@@ -286,7 +287,7 @@ class WindowRuntime(RuleRuntime):
             extra["previous_count"] = prev
         else:
             message = f"{self.rule.name}: {count} matching entries in {w:g}s"
-        return self._alert(e, count, samples, g.value, message, **extra)
+        return self._alert(e, count, samples, g.value, message, extra)
 
     def _group_to_dict(self, g: _Series) -> dict[str, Any]:
         h = g.head
@@ -451,7 +452,7 @@ class NewTermRuntime(RuleRuntime):
         if len(g.fired) > 64:
             del g.fired[: bisect_left(g.fired, g.fired[-1] - self.horizon - self.cooldown)]
         message = f"{self.rule.name}: new {self.field} value {term!r} (count 1)"
-        return self._alert(t, 1, [entry], g.value, message, **{self.field: term})
+        return self._alert(t, 1, [entry], g.value, message, {self.field: term})
 
     def _group_to_dict(self, g: _Terms) -> dict[str, Any]:
         return {"value": g.value, "seen": [list(s) if isinstance(s, tuple) else s
