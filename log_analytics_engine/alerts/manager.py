@@ -54,7 +54,7 @@ class AlertManager:
         self._table: DispatchTable[RuleRuntime] = DispatchTable(())
         self._unstarted: list[RuleRuntime] = []
         self._absence: list[AbsenceRuntime] = []
-        self._absence_due = _INF
+        self._due = [_INF]  # earliest absence deadline, shared with the absence runtimes
         self._pending_state: dict[str, dict[str, Any]] = {}
 
     @staticmethod
@@ -120,10 +120,12 @@ class AlertManager:
         rts = list(self._runtimes.values())
         self._table = DispatchTable((rt, dispatch_keys(rt.rule.node)) for rt in rts)
         self._absence = [rt for rt in rts if isinstance(rt, AbsenceRuntime)]
+        for rt in self._absence:
+            rt.due_box = self._due
         self._refresh_due()
 
     def _refresh_due(self) -> None:
-        self._absence_due = min((rt.due() for rt in self._absence), default=_INF)
+        self._due[0] = min((rt.due() for rt in self._absence), default=_INF)
 
     # -- evaluation -----------------------------------------------------------------------
     def observe(self, entries: Sequence[LogEntry],
@@ -150,6 +152,7 @@ class AlertManager:
         by_token = table["token"]
         multi = table.multi
         absence = self._absence
+        due = self._due
         clock = self.clock
         for k, entry in enumerate(entries):
             cands = by_level[entry.level]
@@ -186,7 +189,7 @@ class AlertManager:
                 t = entry.ts
                 if t > clock:
                     clock = t
-                    if clock >= self._absence_due:
+                    if clock >= due[0]:
                         self._check_absence(clock, fired)
         self.clock = clock
         alerts = [a for _, a in fired]

@@ -329,11 +329,13 @@ class AbsenceRuntime(RuleRuntime):
     per group while the group stays quiet.
     """
 
-    __slots__ = ("keep",)
+    __slots__ = ("due_box", "keep")
 
     def __init__(self, rule: AlertRule, seq: int, residual: Node | None, horizon: float) -> None:
         super().__init__(rule, seq, residual, horizon)
         self.keep = max(self.threshold, _SAMPLES)
+        #: The manager's earliest deadline (shared): a new group may bring it forward.
+        self.due_box = [_INF]
 
     def begin(self, t: float) -> None:
         super().begin(t)
@@ -355,6 +357,7 @@ class AbsenceRuntime(RuleRuntime):
         key, value = self._group_key(entry)
         t = entry.ts
         g = self.groups.get(key)
+        new = g is None
         if g is None:
             g = self.groups[key] = _Quiet(value, t)
         ts = g.ts
@@ -369,6 +372,8 @@ class AbsenceRuntime(RuleRuntime):
             del ts[0]
             del g.ents[0]
         self._deadline(g)
+        if new and g.deadline < self.due_box[0]:
+            self.due_box[0] = g.deadline
         return None
 
     def due(self) -> float:
