@@ -300,19 +300,24 @@ def test_rule_is_only_checked_against_entries_it_can_match() -> None:
     assert len(engine.get_alerts()) == 1
 
 
-@pytest.mark.parametrize(("conditions", "keys", "residual"), [
-    ({"level": "ERROR"}, {("level", "ERROR")}, None),
-    ({"min_severity": "ERROR"}, {("level", "ERROR"), ("level", "FATAL")}, None),
-    ({"source": "api", "level": "ERROR"}, {("source", "api")}, "IndexTerm"),
-    ({"keyword": "disk full"}, {("token", "disk")}, "IndexTerm"),
-    ({"tags": ["a", "b"]}, {("tag", "a"), ("tag", "b")}, None),
-    ({"regex": "x"}, None, "Regex"),
-    ({}, None, None),
+ALL = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
+
+
+@pytest.mark.parametrize(("conditions", "levels", "keys", "residual"), [
+    ({"level": "ERROR"}, {"ERROR"}, None, None),
+    ({"min_severity": "ERROR"}, {"ERROR", "FATAL"}, None, None),
+    ({"source": "api", "level": "ERROR"}, {"ERROR"}, {("source", "api")}, None),
+    ({"keyword": "disk full"}, ALL, {("token", "disk")}, "IndexTerm"),
+    ({"tags": ["a", "b"]}, ALL, {("tag", "a"), ("tag", "b")}, None),
+    ({"regex": "x"}, ALL, None, "Regex"),
+    ({"level": "WARN", "regex": "x", "source": "db"}, {"WARN"}, {("source", "db")}, "Regex"),
+    ({}, ALL, None, None),
 ])
-def test_dispatch_keys_of_condition_shapes(conditions: dict[str, object],
+def test_dispatch_keys_of_condition_shapes(conditions: dict[str, object], levels: set[str],
                                            keys: set[tuple[str, str]] | None,
                                            residual: str | None) -> None:
     dk = dispatch_keys(compile_filters(conditions))
+    assert set(dk.levels) == levels
     assert (None if dk.keys is None else set(dk.keys)) == keys
     assert (None if dk.residual is None else type(dk.residual).__name__) == residual
 

@@ -18,7 +18,7 @@ from ..export import MetricFamily
 from ..timeparse import parse_instant
 from ..tokenize import tokenize
 from .delivery import AlertDelivery, Hook, HookRunner
-from .dispatch import DispatchTable, dispatch_keys
+from .dispatch import DispatchKeys, DispatchTable, dispatch_keys
 from .model import Alert, AlertRule, AlertSeverity
 from .windows import AbsenceRuntime, RuleRuntime, make_runtime
 
@@ -44,6 +44,7 @@ class AlertManager:
     def __init__(self, max_history: int = 10_000, late_horizon: float = 600.0) -> None:
         self.rules: dict[str, AlertRule] = {}
         self._runtimes: dict[str, RuleRuntime] = {}
+        self._keys: dict[str, DispatchKeys] = {}
         self._seq = 0
         self.history: deque[Alert] = deque(maxlen=self._check_history(max_history))
         self.runner = HookRunner()
@@ -95,7 +96,7 @@ class AlertManager:
         if not isinstance(rule, AlertRule):
             raise TypeError(f"expected an AlertRule, got {type(rule).__name__}")
         self.remove_rule(rule.name)
-        dk = dispatch_keys(rule.node)
+        self._keys[rule.name] = dk = dispatch_keys(rule.node)
         rt = make_runtime(rule, self._seq, dk.residual, self.late_horizon)
         self._seq += 1
         self.rules[rule.name] = rule
@@ -111,6 +112,7 @@ class AlertManager:
         """Forget a rule and its state (no error when absent)."""
         rt = self._runtimes.pop(name, None)
         self.rules.pop(name, None)
+        self._keys.pop(name, None)
         if rt is not None:
             if rt in self._unstarted:
                 self._unstarted.remove(rt)
@@ -118,7 +120,7 @@ class AlertManager:
 
     def _rebuild(self) -> None:
         rts = list(self._runtimes.values())
-        self._table = DispatchTable((rt, dispatch_keys(rt.rule.node)) for rt in rts)
+        self._table = DispatchTable((rt, self._keys[rt.rule.name]) for rt in rts)
         self._absence = [rt for rt in rts if isinstance(rt, AbsenceRuntime)]
         for rt in self._absence:
             rt.due_box = self._due
@@ -145,32 +147,27 @@ class AlertManager:
             self._unstarted.clear()
             self._refresh_due()
         fired: list[tuple[int, Alert]] = []
-        table = self._table
-        by_level = table.by_level
-        by_source = table["source"]
-        by_tag = table["tag"]
-        by_token = table["token"]
-        multi = table.multi
+        tables = self._table.tables
+        multi = self._table.multi
         absence = self._absence
         due = self._due
         clock = self.clock
         for k, entry in enumerate(entries):
-            cands = by_level[entry.level]
-            if by_source:
-                extra = by_source.get(entry.source)
+            lt = tables[entry.level]
+            cands = lt.always
+            if lt.source:
+                extra = lt.source.get(entry.source)
                 if extra:
                     cands = cands + extra
-            if by_tag and entry.tags:
+            if lt.tag and entry.tags:
                 for tag in entry.tags:
-                    extra = by_tag.get(tag)
+                    extra = lt.tag.get(tag)
                     if extra:
                         cands = cands + extra
-            if by_token:
+            if lt.token_keys:
                 words = tokens[k] if tokens is not None else tokenize(entry.message)
-                for word in words:
-                    extra = by_token.get(word)
-                    if extra:
-                        cands = cands + extra
+                for word in lt.token_keys.intersection(words):
+                    cands = cands + lt.token[word]
             if cands:
                 if multi:
                     cands = tuple(dict.fromkeys(cands))

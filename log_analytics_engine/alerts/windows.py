@@ -63,6 +63,14 @@ def _cool(fired: list[float], e: float, cooldown: float) -> bool:
     return k == 0 or e - fired[k - 1] >= cooldown
 
 
+def _cooling(fired: list[float], lo: float, hi: float, cooldown: float) -> bool:
+    """Whether every instant of ``[lo, hi)`` is closer than ``cooldown`` to one alert."""
+    if not cooldown or not fired:
+        return False
+    k = bisect_left(fired, lo)
+    return any(f - cooldown < lo and hi <= f + cooldown for f in fired[max(k - 1, 0):k + 1])
+
+
 class RuleRuntime:
     """The evaluation state of one rule (all groups); guarded by the engine lock."""
 
@@ -155,28 +163,32 @@ class _Series:
 class WindowRuntime(RuleRuntime):
     """``threshold`` and ``spike`` rules: sliding event-time windows."""
 
-    __slots__ = ("keep", "ratio", "spike")
+    __slots__ = ("keep", "ratio", "single", "spike")
 
     def __init__(self, rule: AlertRule, seq: int, residual: Node | None, horizon: float) -> None:
         super().__init__(rule, seq, residual, horizon)
+        self.single: _Series | None = None  # the only group of a rule without group_by
         self.spike = rule.kind == "spike"
         self.ratio = float(rule.spike_ratio)
         self.keep = horizon + self.window * (2 if self.spike else 1)
 
     def on_match(self, entry: LogEntry) -> Alert | None:
         """Record a match and return the alert it completes, if any. O(1) amortised in order."""
-        key, value = self._group_key(entry)
-        g = self.groups.get(key)
+        g = self.single
         if g is None:
-            g = self.groups[key] = _Series(value)
+            key, value = self._group_key(entry)
+            g = self.groups.get(key)
+            if g is None:
+                g = self.groups[key] = _Series(value)
+                if not self.group_by:
+                    self.single = g
         t = entry.ts
         ts = g.ts
         if ts and t < ts[-1]:
             return self._late(g, entry, t)
         ts.append(t)
         g.ents.append(entry)
-        head = g.head
-        if ts[head] <= t - self.keep:
+        if not len(ts) & 63:  # trim every 64 appends: O(1) amortised
             self._trim(g, t)
         w = self.window
         ws = g.ws if g.ws > g.head else g.head
@@ -242,11 +254,15 @@ class WindowRuntime(RuleRuntime):
             return None  # counted in later windows, but too late to fire itself
         n = len(ts)
         head = g.head
+        need = self.threshold
+        limit = t + w
+        if bisect_left(ts, limit, i, n) - bisect_right(ts, t - w, head, i) < need:
+            return None  # even all matches within w of t cannot reach the threshold
+        if _cooling(g.fired, t, limit, self.cooldown):
+            return None  # every window containing t ends inside one alert's cooldown
         lo = bisect_right(ts, t - w, head, i)
         lo2 = bisect_right(ts, t - 2 * w, head, lo) if self.spike else 0
         j = i
-        limit = t + w
-        need = self.threshold
         while j < n:
             e = ts[j]
             if e >= limit:
@@ -288,6 +304,10 @@ class WindowRuntime(RuleRuntime):
         else:
             message = f"{self.rule.name}: {count} matching entries in {w:g}s"
         return self._alert(e, count, samples, g.value, message, extra)
+
+    def load_state(self, data: dict[str, Any]) -> None:
+        super().load_state(data)
+        self.single = None if self.group_by else self.groups.get(None)
 
     def _group_to_dict(self, g: _Series) -> dict[str, Any]:
         h = g.head
