@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import logging
 import os
 import threading
@@ -18,6 +19,7 @@ from .errors import InvalidEntryError
 from .export import MetricFamily, render_prometheus
 from .indexes import IndexSet
 from .ingest import IngestReport, open_lines, read_entries
+from .pagination import Page
 from .processors import Processor, ProcessorChain
 from .query import (
     Node,
@@ -329,6 +331,73 @@ class LogAnalyticsEngine:
     def export_metrics_json(self) -> str:
         """:meth:`get_stats` as a JSON document."""
         return orjson.dumps(self.get_stats(), option=orjson.OPT_NON_STR_KEYS).decode()
+
+    # -- ecosystem: query language, cursor pages, integrations ----------------------------
+    def search(
+        self,
+        q: str,
+        sort_by: str | None = None,
+        sort_desc: bool = False,
+        page: int | None = None,
+        page_size: int | None = None,
+    ) -> list[LogEntry]:
+        """Entries matching a query string such as ``'level:ERROR "connection refused"'``
+        (see :mod:`log_analytics_engine.querystring`); otherwise exactly :meth:`query_logs`.
+
+        Runtime complexity: O(len(q)) to compile, then as :meth:`query_logs`.
+        """
+        from .querystring import parse_query
+
+        return self.query_logs(parse_query(q), sort_by, sort_desc, page, page_size)
+
+    def query_page(
+        self,
+        filters: Filters | str = None,
+        page_size: int = 100,
+        cursor: str | None = None,
+        sort_desc: bool = False,
+    ) -> Page:
+        """One page in time order and a cursor that fetches exactly the next one, even while
+        entries arrive (see :mod:`log_analytics_engine.pagination`). ``filters`` may be a
+        dict, a Node or a query string.
+
+        Runtime complexity: O(p + page_size * n / k) or O(p + k log k) for k remaining hits.
+        """
+        from .pagination import decode_cursor, encode_cursor, page_ids
+        from .querystring import parse_query
+
+        node = parse_query(filters) if isinstance(filters, str) else compile_filters(filters)
+        page_window(None, page_size)
+        after = None if cursor is None else decode_cursor(cursor, sort_desc, node)
+        with self._lock:
+            ids = page_ids(self._ctx, node, after, sort_desc, page_size + 1)
+            shown = ids[:page_size]
+            entries = [self._store.get(i) for i in shown]
+            last = (self._store.instant(shown[-1]), shown[-1]) if shown else after
+        next_cursor = None if last is None else encode_cursor(*last, sort_desc, node)
+        return Page(entries, next_cursor, len(ids) > page_size)
+
+    def top_keywords(self, n: int = 10) -> list[tuple[str, int]]:
+        """The ``n`` most frequent message words with their entry counts. O(w log n) for w words."""
+        with self._lock:
+            counts = self._indexes.token.counts()
+        return heapq.nlargest(n, counts.items(), key=lambda kv: (kv[1], kv[0]))
+
+    def prometheus_collector(self) -> Any:
+        """A ``prometheus_client`` collector yielding :meth:`metric_families` on every scrape;
+        register it in your own ``CollectorRegistry`` (needs the ``prometheus`` extra)."""
+        from .integrations.prometheus import EngineCollector
+
+        return EngineCollector(self)
+
+    def to_pandas(self, filters: Filters | str = None) -> Any:
+        """Matching entries as a ``pandas.DataFrame`` with typed columns (needs the ``pandas``
+        extra; see :mod:`log_analytics_engine.integrations.pandas`). O(k * columns)."""
+        from .integrations.pandas import entries_to_frame
+
+        if isinstance(filters, str):
+            return entries_to_frame(self.search(filters))
+        return entries_to_frame(self.query_logs(filters))
 
     # -- invariants -----------------------------------------------------------------------
     def _check(self) -> None:
