@@ -18,7 +18,7 @@ import binascii
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from pyroaring import BitMap
 
@@ -111,4 +111,5 @@ def page_ids(
                 if len(out) >= limit:
                     break
         return out
-    return store.sorted_ids(ids, descending)[:limit]
+    # a FrozenBitMap from an index iterates like a BitMap
+    return store.sorted_ids(cast(BitMap, ids), descending)[:limit]

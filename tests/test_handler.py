@@ -69,7 +69,8 @@ def test_extra_fields_go_to_metadata_and_are_queryable(
     attach(logger, LogAnalyticsHandler(engine))
     logger.info("order placed", extra={"order_id": 42, "region": "eu", "obj": object()})
     entry = engine.query_logs()[0]
-    assert entry.metadata["order_id"] == 42 and entry.metadata["region"] == "eu"
+    assert entry.metadata["order_id"] == 42
+    assert entry.metadata["region"] == "eu"
     assert isinstance(entry.metadata["obj"], str)
     assert engine.search("region:eu order_id:42") == [entry]
 
@@ -139,7 +140,8 @@ def test_failure_goes_to_handle_error_not_the_application(
     monkeypatch.setattr(handler, "handleError", failures.append)
     bad = logging.LogRecord("app", logging.INFO, __file__, 1, "%d items", ("x",), None)
     handler.handle(bad)  # getMessage() raises TypeError inside emit
-    assert len(failures) == 1 and len(engine) == 0
+    assert len(failures) == 1
+    assert len(engine) == 0
 
 
 def test_non_blocking_mode_ingests_in_the_background_and_flushes(
@@ -185,7 +187,8 @@ def test_close_ingests_queued_entries_and_stops_the_thread(
     thread = handler._thread
     logger.removeHandler(handler)
     handler.close()
-    assert thread is not None and not thread.is_alive()
+    assert thread is not None
+    assert not thread.is_alive()
     assert engine.count_logs() == 1
 
 
@@ -193,7 +196,8 @@ def test_records_after_close_are_counted_as_dropped(engine: LogAnalyticsEngine) 
     handler = LogAnalyticsHandler(engine, non_blocking=True)
     handler.close()
     handler.handle(logging.LogRecord("app", logging.INFO, __file__, 1, "late", None, None))
-    assert handler.dropped == 1 and len(engine) == 0
+    assert handler.dropped == 1
+    assert len(engine) == 0
 
 
 def test_many_threads_logging_at_once_lose_nothing(

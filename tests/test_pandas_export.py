@@ -33,7 +33,8 @@ def test_timestamp_column_is_utc_datetime(engine: LogAnalyticsEngine) -> None:
 
 def test_level_is_an_ordered_categorical(engine: LogAnalyticsEngine) -> None:
     df = engine.to_pandas()
-    assert isinstance(df["level"].dtype, pd.CategoricalDtype) and df["level"].cat.ordered
+    assert isinstance(df["level"].dtype, pd.CategoricalDtype)
+    assert df["level"].cat.ordered
     assert list(df[df["level"] >= "WARN"]["message"]) == ["db down"]
 
 
@@ -45,8 +46,10 @@ def test_source_is_categorical(engine: LogAnalyticsEngine) -> None:
 
 def test_metadata_is_flattened_to_typed_columns(engine: LogAnalyticsEngine) -> None:
     df = engine.to_pandas()
-    assert df["http.status"].iloc[0] == 500 and df["http.method"].iloc[0] == "GET"
-    assert df["latency_ms"].dtype == "float64" and pd.isna(df["latency_ms"].iloc[1])
+    assert df["http.status"].iloc[0] == 500
+    assert df["http.method"].iloc[0] == "GET"
+    assert df["latency_ms"].dtype == "float64"
+    assert pd.isna(df["latency_ms"].iloc[1])
 
 
 def test_metadata_key_clashing_with_a_column_is_prefixed(engine: LogAnalyticsEngine) -> None:
@@ -57,7 +60,8 @@ def test_metadata_key_clashing_with_a_column_is_prefixed(engine: LogAnalyticsEng
 
 def test_id_columns_resolve_like_entry_get(engine: LogAnalyticsEngine) -> None:
     users = engine.to_pandas()["user_id"]
-    assert pd.isna(users.iloc[0]) and users.iloc[1] == "u1"
+    assert pd.isna(users.iloc[0])
+    assert users.iloc[1] == "u1"
 
 
 def test_filters_and_query_strings_select_rows(engine: LogAnalyticsEngine) -> None:
@@ -76,4 +80,5 @@ def test_missing_pandas_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setitem(sys.modules, "pandas", None)
     with pytest.raises(MissingExtraError, match=r"log-analytics-engine\[pandas\]") as info:
         LogAnalyticsEngine().to_pandas()
-    assert isinstance(info.value, ImportError) and info.value.extra == "pandas"
+    assert isinstance(info.value, ImportError)
+    assert info.value.extra == "pandas"

@@ -37,7 +37,7 @@ def corpus() -> tuple[LogAnalyticsEngine, tuple[LogEntry, ...]]:
     """A small engine where every generated term matches something (built once)."""
     rng = random.Random(7)
     entries = []
-    for i in range(400):
+    for _ in range(400):
         meta: dict[str, Any] = {"latency_ms": round(rng.uniform(0, 600), 1)}
         if rng.random() < 0.3:
             meta["status"] = rng.choice((200, 404, 500, "500"))
@@ -169,7 +169,8 @@ def test_field_term_compiles_like_filter_dict(q: str, filters: dict[str, Any]) -
 def test_time_bounds_merge_into_one_inclusive_range() -> None:
     node = parse_query("after:2025-07-21T10:00 before:2025-07-21T11:00")
     assert node == TimeRange(T0, T0 + 3600)
-    assert node.match(LogEntry(T0, "INFO")) and node.match(LogEntry(T0 + 3600, "INFO"))
+    assert node.match(LogEntry(T0, "INFO"))
+    assert node.match(LogEntry(T0 + 3600, "INFO"))
 
 
 def test_quoted_phrase_is_a_phrase_node() -> None:

@@ -53,7 +53,9 @@ def test_event_is_passed_on_unchanged_to_the_next_processor(
 ) -> None:
     log.info("hello", user="u1")
     (seen,) = log.rendered
-    assert seen["event"] == "hello" and seen["user"] == "u1" and seen["level"] == "info"
+    assert seen["event"] == "hello"
+    assert seen["user"] == "u1"
+    assert seen["level"] == "info"
 
 
 def test_timestamp_from_the_event_is_the_entry_time(engine: LogAnalyticsEngine) -> None:
@@ -81,4 +83,5 @@ def test_bad_event_is_counted_not_raised(engine: LogAnalyticsEngine) -> None:
     tee = StructlogTee(engine)
     event = {"event": "x", "timestamp": "not a time"}
     assert tee(None, "info", event) is event
-    assert tee.errors == 1 and len(engine) == 0
+    assert tee.errors == 1
+    assert len(engine) == 0

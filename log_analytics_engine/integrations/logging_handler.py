@@ -28,11 +28,11 @@ import threading
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from ..entry import LogEntry, normalize_level
-from ..errors import InvalidLevelError
+from log_analytics_engine.entry import LogEntry, normalize_level
+from log_analytics_engine.errors import InvalidLevelError
 
 if TYPE_CHECKING:
-    from ..engine import LogAnalyticsEngine
+    from log_analytics_engine.engine import LogAnalyticsEngine
 
 __all__ = ["LogAnalyticsHandler", "record_to_entry"]
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..entry import LEVELS
-from ..errors import MissingExtraError
+from log_analytics_engine.entry import LEVELS
+from log_analytics_engine.errors import MissingExtraError
 
 if TYPE_CHECKING:
-    from ..entry import LogEntry
+    from log_analytics_engine.entry import LogEntry
 
 __all__ = ["CORE_COLUMNS", "entries_to_frame"]
 

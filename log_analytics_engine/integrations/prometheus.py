@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..errors import MissingExtraError
+from log_analytics_engine.errors import MissingExtraError
 
 if TYPE_CHECKING:
-    from ..engine import LogAnalyticsEngine
-    from ..export import MetricFamily
+    from log_analytics_engine.engine import LogAnalyticsEngine
+    from log_analytics_engine.export import MetricFamily
 
 __all__ = ["EngineCollector", "to_prometheus_metric"]
 

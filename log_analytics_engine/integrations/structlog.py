@@ -25,12 +25,13 @@ import traceback
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from ..entry import LogEntry, normalize_level
-from ..errors import InvalidEntryError
+from log_analytics_engine.entry import LogEntry, normalize_level
+from log_analytics_engine.errors import InvalidEntryError
+
 from .logging_handler import _plain
 
 if TYPE_CHECKING:
-    from ..engine import LogAnalyticsEngine
+    from log_analytics_engine.engine import LogAnalyticsEngine
 
 __all__ = ["StructlogTee", "event_to_entry"]
 
