@@ -213,7 +213,7 @@ class LogAnalyticsEngine:
         >>> e = LogAnalyticsEngine()
         >>> _ = e.ingest_logs([LogEntry(0, "INFO", "a", "api"), LogEntry(1, "ERROR", "b", "api")])
         >>> e.aggregate(group_by="level")
-        {'INFO': {'count': 1}, 'ERROR': {'count': 1}}
+        {'ERROR': {'count': 1}, 'INFO': {'count': 1}}
         """
         node = compile_filters(filters)
         with self._lock:

@@ -17,7 +17,7 @@ from .errors import InvalidFieldError, InvalidLevelError, MissingFieldError
 from .timeparse import fast_instant as _instant
 from .timeparse import to_datetime
 
-__all__ = ["LEVELS", "SEVERITY", "LogEntry", "LogLevel", "normalize_level"]
+__all__ = ["ATTRIBUTES", "LEVELS", "SEVERITY", "LogEntry", "LogLevel", "normalize_level"]
 
 
 class LogLevel(str, Enum):
@@ -136,7 +136,7 @@ class LogEntry:
         level_name = _LEVEL_CACHE.get(level) if type(level) is str else None
         self.level = level_name if level_name is not None else normalize_level(level)
         if type(message) is not str and not isinstance(message, str):
-                raise InvalidFieldError("message", message, "expected a string")
+            raise InvalidFieldError("message", message, "expected a string")
         self.message = message
         if type(source) is not str:
             if source is None:
@@ -279,7 +279,7 @@ _KNOWN_KEYS = frozenset(
     ("timestamp", "level", "message", "source", "thread_id", "request_id", "user_id", "tags",
      "metadata")
 )
-_ATTRIBUTES = frozenset(
+ATTRIBUTES = _ATTRIBUTES = frozenset(
     ("timestamp", "level", "message", "source", "thread_id", "request_id", "user_id", "tags")
 )
 # Attributes that always win over a metadata key of the same name.
