@@ -30,7 +30,7 @@ from .query import (
 )
 from .store import EntriesView, Store
 from .timeparse import format_instant
-from .tokenize import tokenize
+from .tokenize import tokenize, tokenize_many
 
 __all__ = ["LogAnalyticsEngine"]
 
@@ -112,10 +112,14 @@ class LogAnalyticsEngine:
             batch = [r for r in map(run, batch) if r is not None]
         if not batch:
             return 0
-        tokens = [tokenize(e.message) for e in batch]
+        # Postings are gathered outside the lock, numbered from the id the batch will most
+        # likely get; merge() shifts them if another writer appended first.
+        postings = self._indexes.gather(
+            batch, tokenize_many([e.message for e in batch]), self._store.next_id
+        )
         with self._lock:
             first = self._store.append(batch)
-            self._indexes.add_batch(first, batch, tokens)
+            self._indexes.merge(postings, first)
             self._ingested_total += len(batch)
             alerts = self._alerts.observe(batch) if self._alerts.rules else []
         if alerts:
@@ -133,7 +137,7 @@ class LogAnalyticsEngine:
         path: str | os.PathLike[str],
         file_type: str = "jsonl",
         *,
-        batch_size: int = 8192,
+        batch_size: int = 32768,
         progress: Callable[[int], None] | None = None,
     ) -> dict[str, Any]:
         """Ingest a JSONL or text file, plain or gzip; bad lines are rejected and reported.
