@@ -68,7 +68,7 @@ class AlertRule:
         return self._node.match(entry)
 
     def should_trigger(self, count: int, current_time: Any) -> bool:
-        """Enabled, ``count`` reaches the threshold, and outside the cooldown at ``current_time``."""
+        """Enabled, ``count`` reaches the threshold, and outside the cooldown."""
         if not self.enabled or count < self.threshold:
             return False
         if self.last_triggered is None:

@@ -33,7 +33,9 @@ def _progress(total: int, desc: str) -> tuple[Callable[[int], None], Callable[[]
     return bar.update, bar.close
 
 
-def ingest_files(engine: Any, paths: Sequence[str], file_type: str | None = None) -> list[dict[str, Any]]:
+def ingest_files(
+    engine: Any, paths: Sequence[str], file_type: str | None = None
+) -> list[dict[str, Any]]:
     """Ingest files with a progress bar; file type from the suffix unless given."""
     reports = []
     for path in paths:

@@ -14,9 +14,18 @@ from enum import Enum
 from typing import Any
 
 from .errors import InvalidFieldError, InvalidLevelError, MissingFieldError
-from .timeparse import parse_instant, to_datetime
+from .timeparse import fast_instant as _instant
+from .timeparse import to_datetime
 
-__all__ = ["LEVELS", "SEVERITY", "LogEntry", "LogLevel", "normalize_level"]
+__all__ = [
+    "ATTRIBUTES",
+    "LEVELS",
+    "SEVERITY",
+    "LogEntry",
+    "LogLevel",
+    "entry_from_json",
+    "normalize_level",
+]
 
 
 class LogLevel(str, Enum):
@@ -130,29 +139,37 @@ class LogEntry:
     ) -> None:
         if timestamp is None:
             raise MissingFieldError("timestamp")
-        self.ts = parse_instant(timestamp)
+        self.ts = _instant(timestamp)
         self.timestamp = timestamp
-        self.level = normalize_level(level)
-        if not isinstance(message, str):
+        level_name = _LEVEL_CACHE.get(level) if type(level) is str else None
+        self.level = level_name if level_name is not None else normalize_level(level)
+        if type(message) is not str and not isinstance(message, str):
             raise InvalidFieldError("message", message, "expected a string")
         self.message = message
-        if source is None:
-            source = ""
-        elif not isinstance(source, str):
-            raise InvalidFieldError("source", source, "expected a string")
+        if type(source) is not str:
+            if source is None:
+                source = ""
+            elif not isinstance(source, str):
+                raise InvalidFieldError("source", source, "expected a string")
         self.source = source
-        self.thread_id = _check_optional_str("thread_id", thread_id)
-        self.request_id = _check_optional_str("request_id", request_id)
-        self.user_id = _check_optional_str("user_id", user_id)
-        if tags is None:
+        self.thread_id = thread_id if thread_id is None or type(thread_id) is str else (
+            _check_optional_str("thread_id", thread_id))
+        self.request_id = request_id if request_id is None or type(request_id) is str else (
+            _check_optional_str("request_id", request_id))
+        self.user_id = user_id if user_id is None or type(user_id) is str else (
+            _check_optional_str("user_id", user_id))
+        if not tags:
+            if tags is not None and not isinstance(tags, (list, tuple)):
+                raise InvalidFieldError("tags", tags, "expected a list of strings")
             self.tags = []
-        elif isinstance(tags, (list, tuple)) and all(isinstance(t, str) for t in tags):
+        elif isinstance(tags, (list, tuple)) and all(type(t) is str or isinstance(t, str)
+                                                     for t in tags):
             self.tags = list(tags)
         else:
             raise InvalidFieldError("tags", tags, "expected a list of strings")
         if metadata is None:
             self.metadata = {}
-        elif isinstance(metadata, Mapping):
+        elif type(metadata) is dict or isinstance(metadata, Mapping):
             self.metadata = dict(metadata)
         else:
             raise InvalidFieldError("metadata", metadata, "expected an object")
@@ -224,11 +241,8 @@ class LogEntry:
                 raise MissingFieldError("timestamp")
         metadata = data.get("metadata")
         extra = None
-        for key in data:
-            if key not in _KNOWN_KEYS:
-                if extra is None:
-                    extra = {}
-                extra[key] = data[key]
+        if not data.keys() <= _KNOWN_KEYS:
+            extra = {k: v for k, v in data.items() if k not in _KNOWN_KEYS}
         if extra:
             if metadata is None:
                 metadata = extra
@@ -273,8 +287,62 @@ _KNOWN_KEYS = frozenset(
     ("timestamp", "level", "message", "source", "thread_id", "request_id", "user_id", "tags",
      "metadata")
 )
-_ATTRIBUTES = frozenset(
+ATTRIBUTES = _ATTRIBUTES = frozenset(
     ("timestamp", "level", "message", "source", "thread_id", "request_id", "user_id", "tags")
 )
 # Attributes that always win over a metadata key of the same name.
 _CORE_ATTRIBUTES = frozenset(("timestamp", "level", "message", "tags"))
+
+
+_new = object.__new__
+_from_dict = LogEntry.from_dict
+
+
+def entry_from_json(data: dict[str, Any]) -> LogEntry:
+    """:meth:`LogEntry.from_dict` for a dict the caller owns (a freshly parsed JSON line).
+
+    The common shape (known keys, string fields, a list of tags, a metadata object) is built
+    without copying ``tags`` and ``metadata``; anything else goes through ``from_dict``,
+    which raises the precise error. Same result as ``from_dict`` in every case.
+    """
+    if not data.keys() <= _KNOWN_KEYS:
+        return _from_dict(data)
+    get = data.get
+    raw = get("timestamp")
+    level = get("level") or "INFO"
+    message = get("message", "")
+    source = get("source") or ""
+    tags = get("tags")
+    metadata = get("metadata")
+    thread_id = get("thread_id")
+    request_id = get("request_id")
+    user_id = get("user_id")
+    canonical = _LEVEL_CACHE.get(level) if type(level) is str else None
+    if (
+        canonical is None
+        or type(raw) is not str
+        or type(message) is not str
+        or type(source) is not str
+        or (tags is not None and type(tags) is not list)
+        or (metadata is not None and type(metadata) is not dict)
+        or (thread_id is not None and type(thread_id) is not str)
+        or (request_id is not None and type(request_id) is not str)
+        or (user_id is not None and type(user_id) is not str)
+    ):
+        return _from_dict(data)
+    if tags:
+        for t in tags:
+            if type(t) is not str:
+                return _from_dict(data)
+    entry = _new(LogEntry)
+    entry.ts = _instant(raw)
+    entry.timestamp = raw
+    entry.level = canonical
+    entry.message = message
+    entry.source = source
+    entry.thread_id = thread_id
+    entry.request_id = request_id
+    entry.user_id = user_id
+    entry.tags = tags if tags is not None else []
+    entry.metadata = metadata if metadata is not None else {}
+    return entry

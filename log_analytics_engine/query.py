@@ -506,8 +506,8 @@ def order_ids(
     if sort_by in ("level", "severity", "severity_score"):
         ordered.sort(key=lambda i: SEVERITY[get(i).level], reverse=descending)
         return ordered if limit is None else ordered[:limit]
-    present = []
-    missing = []
+    present: list[tuple[int, tuple[int, Any]]] = []
+    missing: list[tuple[int, tuple[int, Any]]] = []
     for i in ordered:
         value = get(i).get(sort_by)
         (missing if value is None else present).append((i, _sort_value(value)))

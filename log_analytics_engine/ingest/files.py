@@ -10,7 +10,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from ..entry import LogEntry
+import orjson
+
+from ..entry import LogEntry, entry_from_json
 from ..errors import InvalidEntryError
 from .jsonl import parse_json_line
 from .text import parse_text_line
@@ -19,6 +21,8 @@ __all__ = ["FILE_TYPES", "IngestReport", "open_lines", "read_entries"]
 
 FILE_TYPES = ("jsonl", "text")
 MAX_REJECTED = 100
+_loads = orjson.loads
+_from_json = entry_from_json
 
 
 @dataclass
@@ -81,14 +85,21 @@ def read_entries(
     for raw in lines:
         line_no += 1
         nbytes += len(raw)
-        if not raw.strip():
-            continue
         try:
             if is_json:
-                append(parse_json_line(raw, line_no))
+                data = _loads(raw)
+                if type(data) is dict:
+                    append(_from_json(data))
+                else:
+                    append(parse_json_line(raw, line_no))  # raises the right error
+            elif not raw.strip():
+                continue
             else:
                 text = raw.decode("utf-8", errors="replace")
                 append(parse_text_line(text, now))
+        except orjson.JSONDecodeError as exc:
+            if raw.strip():
+                report.reject(line_no, f"malformed JSON: {exc}")
         except InvalidEntryError as exc:
             report.reject(line_no, exc.reason)
         except (ValueError, TypeError, OverflowError) as exc:
