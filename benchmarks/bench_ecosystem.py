@@ -2,42 +2,20 @@
 logging handler, pandas export.
 
 Run: python -m pytest benchmarks/bench_ecosystem.py --benchmark-only -q
-Sizes: ECO_BENCH_SIZES="100000,1000000" (default). The corpus is /work/corpus/c{N}.jsonl when
-present, else generated once into the temp directory with log_analytics_engine.sample.
+The engine is the shared ``loaded_engine`` fixture of ``benchmarks/conftest.py`` (the generated
+corpus, ``LAE_BENCH_LINES`` lines, default 1,000,000).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-import os
-import tempfile
 from typing import Any
 
 import pytest
 
 from log_analytics_engine import LogAnalyticsEngine, LogAnalyticsHandler, parse_query
-from log_analytics_engine.sample import write_jsonl
 
-SIZES = [int(s) for s in os.environ.get("ECO_BENCH_SIZES", "100000,1000000").split(",")]
 QUERY = 'level:ERROR "request" -tag:debug latency_ms:>250 after:2025-07-20T09:00'
-
-
-def corpus_path(n: int) -> str:
-    name = {100_000: "c100k.jsonl", 1_000_000: "c1m.jsonl"}.get(n)
-    if name and os.path.exists(f"/work/corpus/{name}"):
-        return f"/work/corpus/{name}"
-    path = os.path.join(tempfile.gettempdir(), f"lae-bench-{n}.jsonl")
-    if not os.path.exists(path):
-        write_jsonl(path, n)
-    return path
-
-
-@functools.cache
-def loaded(n: int) -> LogAnalyticsEngine:
-    engine = LogAnalyticsEngine()
-    engine.ingest_logs_from_file(corpus_path(n))
-    return engine
 
 
 def test_parse_query(benchmark: Any) -> None:
@@ -45,35 +23,33 @@ def test_parse_query(benchmark: Any) -> None:
     assert node is not None
 
 
-@pytest.mark.parametrize("n", SIZES)
-def test_search_query_string(benchmark: Any, n: int) -> None:
-    engine = loaded(n)
+def test_search_query_string(benchmark: Any, loaded_engine: LogAnalyticsEngine) -> None:
+    engine = loaded_engine
     hits = benchmark(engine.search, QUERY, None, True, None, 50)
     assert len(hits) <= 50
 
 
-@pytest.mark.parametrize("n", SIZES)
-def test_query_logs_same_node(benchmark: Any, n: int) -> None:
-    engine = loaded(n)
+def test_query_logs_same_node(benchmark: Any, loaded_engine: LogAnalyticsEngine) -> None:
+    engine = loaded_engine
     node = parse_query(QUERY)
     hits = benchmark(engine.query_logs, node, None, True, None, 50)
     assert len(hits) <= 50
 
 
-@pytest.mark.parametrize("n", SIZES)
-def test_cursor_page_deep(benchmark: Any, n: int) -> None:
+def test_cursor_page_deep(benchmark: Any, loaded_engine: LogAnalyticsEngine) -> None:
     """One 100-entry page of all entries, positioned half-way through the result."""
-    engine = loaded(n)
+    engine = loaded_engine
+    n = len(engine)
     page = engine.query_page(None, n // 2)
     cursor = page.next_cursor
     got = benchmark(engine.query_page, None, 100, cursor)
     assert len(got.entries) == 100
 
 
-@pytest.mark.parametrize("n", SIZES)
-def test_offset_page_deep(benchmark: Any, n: int) -> None:
+def test_offset_page_deep(benchmark: Any, loaded_engine: LogAnalyticsEngine) -> None:
     """The same page by offset (``page=``), for comparison."""
-    engine = loaded(n)
+    engine = loaded_engine
+    n = len(engine)
     got = benchmark(engine.query_logs, None, None, False, n // 200 + 1, 100)
     assert len(got) == 100
 
@@ -102,9 +78,8 @@ def test_handler_10k_records_app_thread(benchmark: Any, non_blocking: bool) -> N
         assert len(engine) + handler.dropped == 10_000
 
 
-@pytest.mark.parametrize("n", SIZES)
-def test_to_pandas_errors(benchmark: Any, n: int) -> None:
+def test_to_pandas_errors(benchmark: Any, loaded_engine: LogAnalyticsEngine) -> None:
     pytest.importorskip("pandas")
-    engine = loaded(n)
+    engine = loaded_engine
     df = benchmark.pedantic(engine.to_pandas, args=({"level": "ERROR"},), rounds=3)
     assert len(df) == engine.count_logs({"level": "ERROR"})
