@@ -232,3 +232,15 @@ def test_syntax_error_is_an_invalid_filter_error_and_a_value_error() -> None:
         parse_query("(")
     with pytest.raises(ValueError):
         LogAnalyticsEngine().search("level:")
+
+
+QUERY_CHARS = st.sampled_from(list('ab:()"-\\ <>=.19OR ANDNOT\t@_xé'))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(QUERY_CHARS, max_size=30) | st.text(max_size=30))
+def test_any_text_parses_or_raises_a_syntax_error_with_a_column_inside_it(q: str) -> None:
+    try:
+        parse_query(q)
+    except QuerySyntaxError as exc:
+        assert 1 <= exc.column <= len(q) + 1
