@@ -308,7 +308,7 @@ def load_rules(path: str) -> list[AlertRule]:
                 if "severity" in d:
                     d["severity"] = AlertSeverity(str(d["severity"]).upper())
                 rule = AlertRule(**d)
-        except (TypeError, ValueError, KeyError) as exc:
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
             raise CliError(f"{path}: rule {i}: {exc}") from None
         rules.append(rule)
     return rules

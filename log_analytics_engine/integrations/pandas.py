@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from log_analytics_engine._gc import gc_paused
 from log_analytics_engine.entry import LEVELS
 from log_analytics_engine.errors import MissingExtraError
 
@@ -24,7 +25,8 @@ __all__ = ["CORE_COLUMNS", "entries_to_frame"]
 
 CORE_COLUMNS = ("timestamp", "level", "source", "message", "thread_id", "request_id",
                 "user_id", "tags")
-_ID_COLUMNS = frozenset(("thread_id", "request_id", "user_id"))
+_ID_POS = {"thread_id": 0, "request_id": 1, "user_id": 2}
+_CORE = frozenset(CORE_COLUMNS)
 
 
 def _flatten(prefix: str, value: Mapping[str, Any], out: dict[str, Any]) -> None:
@@ -39,36 +41,57 @@ def _flatten(prefix: str, value: Mapping[str, Any], out: dict[str, Any]) -> None
 def entries_to_frame(entries: Iterable[LogEntry]) -> Any:
     """A DataFrame of ``entries`` (columns in the module docstring). O(k * columns)."""
     try:
+        import numpy as np
         import pandas as pd
     except ImportError:
         raise MissingExtraError("to_pandas()", "pandas", "pandas") from None
-    rows = list(entries)
+    with gc_paused():  # hundreds of thousands of small lists, no cycles
+        return _frame(pd, np, list(entries))
+
+
+def _frame(pd: Any, np: Any, rows: list[LogEntry]) -> Any:
     n = len(rows)
-    columns: dict[str, Any] = {
-        "timestamp": pd.to_datetime([round(e.ts * 1_000_000) for e in rows], unit="us",
-                                    utc=True),
-        "level": pd.Categorical([e.level for e in rows], categories=list(LEVELS), ordered=True),
-        "source": pd.Categorical([e.source for e in rows]),
-        "message": [e.message for e in rows],
-        "thread_id": [e.get("thread_id") for e in rows],
-        "request_id": [e.get("request_id") for e in rows],
-        "user_id": [e.get("user_id") for e in rows],
-        "tags": [list(e.tags) for e in rows],
-    }
+    stamps = np.fromiter((e.ts for e in rows), dtype="float64", count=n)
+    core: dict[str, list[Any]] = {name: [] for name in CORE_COLUMNS[1:]}
+    levels, sources, messages = core["level"], core["source"], core["message"]
+    threads, requests, users, tags = (core["thread_id"], core["request_id"], core["user_id"],
+                                      core["tags"])
     meta: dict[str, list[Any]] = {}
     for i, e in enumerate(rows):
-        if not e.metadata:
-            continue
-        flat: dict[str, Any] = {}
-        _flatten("", e.metadata, flat)
-        for key, value in flat.items():
-            if key in _ID_COLUMNS and getattr(e, key) is None:
-                continue  # already shown in the id column, as entry.get() resolves it
-            name = f"metadata.{key}" if key in columns else key
-            col = meta.get(name)
-            if col is None:
-                col = meta[name] = [None] * n
-            col[i] = value
+        levels.append(e.level)
+        sources.append(e.source)
+        messages.append(e.message)
+        tags.append(list(e.tags))
+        ids = [e.thread_id, e.request_id, e.user_id]
+        md = e.metadata
+        if md:
+            for key, value in md.items():
+                if key in _ID_POS and ids[_ID_POS[key]] is None and getattr(e, key) is None:
+                    ids[_ID_POS[key]] = value  # shown in the id column, as entry.get() does
+                    continue
+                if type(value) is dict and value:
+                    flat: dict[str, Any] = {}
+                    _flatten(key + ".", value, flat)
+                    items = list(flat.items())
+                else:
+                    items = [(key, value)]
+                for name, v in items:
+                    if name in _CORE:
+                        name = "metadata." + name
+                    col = meta.get(name)
+                    if col is None:
+                        col = meta[name] = [None] * n
+                    col[i] = v
+        threads.append(ids[0])
+        requests.append(ids[1])
+        users.append(ids[2])
+    micros = np.round(stamps * 1_000_000).astype("int64")
+    columns: dict[str, Any] = {
+        "timestamp": pd.to_datetime(micros, unit="us", utc=True),
+        "level": pd.Categorical(levels, categories=list(LEVELS), ordered=True),
+        "source": pd.Categorical(sources),
+        **{name: core[name] for name in CORE_COLUMNS[3:]},
+    }
     frame = pd.DataFrame(columns, index=pd.RangeIndex(n))
     if meta:
         extra = pd.DataFrame(meta, index=frame.index).infer_objects()
