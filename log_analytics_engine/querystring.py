@@ -9,14 +9,15 @@ Grammar (``AND`` binds tighter than ``OR``; juxtaposition is ``AND``)::
     or_expr := and_expr ("OR" and_expr)*
     and_expr:= unary (["AND"] unary)*
     unary   := ("-" | "NOT") unary | primary
-    primary := "(" or_expr ")" | '"phrase"' | field ":" value | word
+    primary := "(" or_expr ")" | '"phrase"' | field ":" value | field ":(" or_expr ")" | word
     value   := '"text"' | (">" | ">=" | "<" | "<=") number | text
 
 Every field term ``f:v`` compiles through :func:`~log_analytics_engine.query.compile_filters`
 as ``{f: v}``, so ``level:ERROR`` means exactly ``{"level": "ERROR"}``; ``tag:x`` is one tag,
 ``after:``/``before:`` are the inclusive ``start_time``/``end_time`` bounds, an unquoted
 number on another field matches the number or its text (``status:500`` is
-``{"status": [500, "500"]}``). A bare word is ``{"keyword": word}``, a quoted phrase is a
+``{"status": [500, "500"]}``); in a group ``level:(ERROR OR WARN)`` every word or phrase is a
+value of the field. A bare word is ``{"keyword": word}``, a quoted phrase is a
 :class:`~log_analytics_engine.query.Phrase` (words in order), ``f:>250`` is a
 :class:`~log_analytics_engine.query.Compare`. ``AND``, ``OR`` and ``NOT`` are operators only in
 upper case. Errors raise :class:`~log_analytics_engine.errors.QuerySyntaxError` with the
@@ -58,7 +59,7 @@ _EXPECTED_VALUE = {
 
 @dataclass(frozen=True, slots=True)
 class _Token:
-    kind: str  # "(" ")" "-" "AND" "OR" "NOT" "phrase" "word" "field" "end"
+    kind: str  # "(" ")" "-" "AND" "OR" "NOT" "phrase" "word" "field" "group" "end"
     col: int  # 1-based column of the token's first character
     text: str = ""  # the source text (phrase contents without quotes)
     field: str = ""  # for "field": the field name
@@ -145,6 +146,9 @@ class _Lexer:
             return _Token(text if text in _OPERATORS else "word", col, text)
         name = m.group(1)
         vstart = m.end()
+        if vstart < len(q) and q[vstart] == "(":
+            self.i = vstart  # the "(" is the next token
+            return _Token("group", col, q[start:vstart], name, value_col=vstart + 1)
         if vstart < len(q) and q[vstart] == '"':
             self.i = vstart
             value, self.i = self._quoted()
@@ -163,6 +167,7 @@ class _Parser:
         self.lexer = _Lexer(query)
         self.toks = self.lexer.tokens()
         self.pos = 0
+        self.field: str | None = None  # inside "field:( ... )": words are values of it
 
     @property
     def peek(self) -> _Token:
@@ -198,7 +203,7 @@ class _Parser:
             if kind == "AND":
                 self.take()
                 parts.append(self.unary())
-            elif kind in ("(", "-", "NOT", "phrase", "word", "field"):
+            elif kind in ("(", "-", "NOT", "phrase", "word", "field", "group"):
                 parts.append(self.unary())
             else:
                 return _combine(parts, And)
@@ -211,6 +216,11 @@ class _Parser:
 
     def primary(self) -> Node:
         tok = self.take()
+        if tok.kind == "group":
+            return self._group(tok)
+        if self.field is not None and tok.kind in ("word", "phrase"):
+            return self._field(_Token("field", tok.col, tok.text, self.field, tok.text,
+                                      tok.kind == "phrase", tok.col + (tok.kind == "phrase")))
         if tok.kind == "(":
             inner = self.or_expr()
             if self.peek.kind != ")":
@@ -228,6 +238,19 @@ class _Parser:
         if tok.kind == "field":
             return self._field(tok)
         raise self.error(tok, "a term (a word, a \"phrase\", field:value or '(')")
+
+    def _group(self, tok: _Token) -> Node:
+        """``field:( ... )``: the words and phrases inside are values of ``field``."""
+        opening = self.take()  # the lexer put a "(" right after the field name
+        outer, self.field = self.field, tok.field
+        try:
+            inner = self.or_expr()
+        finally:
+            self.field = outer
+        if self.peek.kind != ")":
+            raise self.error(self.peek, f"')' to close the '(' at column {opening.col}")
+        self.take()
+        return inner
 
     def _field(self, tok: _Token) -> Node:
         key = _ALIASES.get(tok.field, tok.field)

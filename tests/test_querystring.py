@@ -74,6 +74,10 @@ TERMS = st.one_of(
     st.sampled_from((200, 404, 500)).map(lambda v: f"status:{v}"),
     st.tuples(st.sampled_from(("after", "before")), st.integers(-3600, 7200)).map(
         lambda t: f"{t[0]}:{_iso(t[1])}"),
+    st.lists(st.sampled_from(LEVELS), min_size=1, max_size=3).map(
+        lambda v: "level:(" + " OR ".join(v) + ")"),
+    st.tuples(st.sampled_from(SOURCES), st.sampled_from(SOURCES)).map(
+        lambda t: f"source:({t[0]} OR -{t[1]})"),
 )
 
 
@@ -164,6 +168,24 @@ def test_stray_closing_parenthesis_error_names_its_column(q: str) -> None:
 ])
 def test_field_term_compiles_like_filter_dict(q: str, filters: dict[str, Any]) -> None:
     assert parse_query(q) == compile_filters(filters)
+
+
+def test_field_group_applies_the_field_to_every_word_inside() -> None:
+    assert parse_query("level:(ERROR OR warning)") == Or(
+        (compile_filters({"level": "ERROR"}), compile_filters({"level": "WARN"})))
+    assert parse_query('source:("my api" -web)') == And(
+        (compile_filters({"source": "my api"}), Not(compile_filters({"source": "web"}))))
+
+
+def test_field_group_of_comparisons_is_a_range() -> None:
+    assert parse_query("latency_ms:(>100 AND <=200)") == And(
+        (Compare("latency_ms", ">", 100.0), Compare("latency_ms", "<=", 200.0)))
+
+
+def test_unclosed_field_group_names_its_opening_column() -> None:
+    with pytest.raises(QuerySyntaxError, match="column 13: expected '\\)' to close the '\\(' "
+                       "at column 7"):
+        parse_query("level:(ERROR")
 
 
 def test_time_bounds_merge_into_one_inclusive_range() -> None:
