@@ -127,8 +127,11 @@ def _add_type(p: argparse.ArgumentParser) -> None:
 
 
 def _parser(sub: Any, name: str, help_text: str, description: str) -> argparse.ArgumentParser:
+    """A sub-command parser; the text after ``examples:`` becomes the epilog (shown last)."""
+    text, _, examples = description.partition("\n\nexamples:\n")
     p: argparse.ArgumentParser = sub.add_parser(
-        name, help=help_text, description=description,
+        name, help=help_text, description=text,
+        epilog="examples:\n" + examples if examples else None,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     return p
 
@@ -170,13 +173,15 @@ def register_query(sub: Any) -> None:
                 "  log-analytics query a.jsonl b.log.gz -q '\"connection refused\" "
                 "-tag:debug' --format jsonl\n"
                 "  log-analytics query app.jsonl -q 'latency_ms:>250 after:2025-07-21T10:00' "
-                "--limit 20 --desc")
+                "--limit 20 --desc\n"
+                "  log-analytics query app.jsonl -q 'level:(ERROR OR FATAL)' --count")
     p.add_argument("files", nargs="+", metavar="FILE", help="JSONL or text files (gzip ok)")
     p.add_argument("-q", "--query", default="", help="the query (default: every entry)")
     p.add_argument("--format", choices=("table", "json", "jsonl"), default="table",
                    help="output format (default: table)")
     p.add_argument("--limit", type=_positive, default=None, help="print at most N entries")
     p.add_argument("--desc", action="store_true", help="newest first")
+    p.add_argument("--count", action="store_true", help="print only the number of matches")
     _add_type(p)
     p.set_defaults(func=_guarded(cmd_query))
 
@@ -185,8 +190,11 @@ def cmd_query(args: argparse.Namespace) -> int:
     node = _query_node(args.query)  # syntax errors before any file work
     engine = _engine()
     _ingest(engine, args.files, args.type)
-    entries = engine.query_logs(node, sort_desc=args.desc, page_size=args.limit)
     out = _Out()
+    if args.count:
+        out.line(str(engine.count_logs(node)))
+        return 0
+    entries = engine.query_logs(node, sort_desc=args.desc, page_size=args.limit)
     if args.format == "table":
         _print_table(out, entries)
     elif args.format == "jsonl":

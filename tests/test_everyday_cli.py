@@ -68,6 +68,13 @@ def test_query_jsonl_respects_limit(corpus: Path) -> None:
     assert all(json.loads(line)["level"] == "INFO" for line in lines)
 
 
+def test_query_count_prints_the_number_of_matches(
+    corpus: Path, engine: LogAnalyticsEngine
+) -> None:
+    result = run("query", str(corpus), "-q", "level:(ERROR OR FATAL)", "--count")
+    assert result.stdout.strip() == str(engine.count_logs({"level": ["ERROR", "FATAL"]}))
+
+
 def test_query_output_has_no_colour_when_not_a_terminal(corpus: Path) -> None:
     assert ANSI not in run("query", str(corpus), "-q", "level:ERROR", "--limit", "5").stdout
 
