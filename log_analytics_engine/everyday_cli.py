@@ -12,6 +12,7 @@ import argparse
 import os
 import shutil
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Sequence
 from typing import IO, Any
@@ -129,6 +130,8 @@ def _add_type(p: argparse.ArgumentParser) -> None:
 def _parser(sub: Any, name: str, help_text: str, description: str) -> argparse.ArgumentParser:
     """A sub-command parser; the text after ``examples:`` becomes the epilog (shown last)."""
     text, _, examples = description.partition("\n\nexamples:\n")
+    text = "\n".join(line if line.startswith(" ") else textwrap.fill(line, 78)
+                     for line in text.splitlines())
     p: argparse.ArgumentParser = sub.add_parser(
         name, help=help_text, description=text,
         epilog="examples:\n" + examples if examples else None,
