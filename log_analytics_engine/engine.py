@@ -191,8 +191,7 @@ class LogAnalyticsEngine:
             ids = execute(node, self._ctx)
             wanted = None if limit is None else offset + limit
             ordered = order_ids(self._ctx, ids, sort_by, sort_desc, wanted)
-            get = self._store.get
-            return [get(i) for i in ordered[offset:]]
+            return self._store.materialize(ordered[offset:] if offset else ordered)
 
     def count_logs(self, filters: Filters = None) -> int:
         """How many entries match, without building them. O(1) for one indexed term."""
