@@ -164,8 +164,9 @@ class LogAnalyticsEngine:
         report = IngestReport("<stream>", file_type)
         started = time.perf_counter()
         encoded = (ln.encode() if isinstance(ln, str) else ln for ln in lines)
-        for batch in read_entries(encoded, file_type, report, batch_size):  # type: ignore[arg-type]
-            report.count += self.ingest_logs(batch)
+        with gc_paused():
+            for batch in read_entries(encoded, file_type, report, batch_size):  # type: ignore[arg-type]
+                report.count += self.ingest_logs(batch)
         report.duration_sec = time.perf_counter() - started
         with self._lock:
             self._rejected_total += report.errors
