@@ -37,6 +37,8 @@ from .tokenize import words
 
 __all__ = ["parse_query"]
 
+#: Deeper nesting is a syntax error (the parser is recursive).
+MAX_DEPTH = 64
 _FIELD = re.compile(r"([A-Za-z_@][\w.@]*):")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _OPERATORS = frozenset(("AND", "OR", "NOT"))
@@ -168,6 +170,7 @@ class _Parser:
         self.toks = self.lexer.tokens()
         self.pos = 0
         self.field: str | None = None  # inside "field:( ... )": words are values of it
+        self.depth = 0
 
     @property
     def peek(self) -> _Token:
@@ -209,10 +212,17 @@ class _Parser:
                 return _combine(parts, And)
 
     def unary(self) -> Node:
-        if self.peek.kind in ("-", "NOT"):
+        negations = 0
+        while self.peek.kind in ("-", "NOT"):
             self.take()
-            return Not(self.unary())
-        return self.primary()
+            negations += 1
+        node = self.primary()
+        return Not(node) if negations % 2 else node  # NOT NOT a is a
+
+    def _enter(self, tok: _Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(tok, f"at most {MAX_DEPTH} nested parentheses")
 
     def primary(self) -> Node:
         tok = self.take()
@@ -222,10 +232,12 @@ class _Parser:
             return self._field(_Token("field", tok.col, tok.text, self.field, tok.text,
                                       tok.kind == "phrase", tok.col + (tok.kind == "phrase")))
         if tok.kind == "(":
+            self._enter(tok)
             inner = self.or_expr()
             if self.peek.kind != ")":
                 raise self.error(self.peek, "')' to close the '(' at column " + str(tok.col))
             self.take()
+            self.depth -= 1
             return inner
         if tok.kind == "phrase":
             ws = tuple(words(tok.text))
@@ -242,6 +254,7 @@ class _Parser:
     def _group(self, tok: _Token) -> Node:
         """``field:( ... )``: the words and phrases inside are values of ``field``."""
         opening = self.take()  # the lexer put a "(" right after the field name
+        self._enter(opening)
         outer, self.field = self.field, tok.field
         try:
             inner = self.or_expr()
@@ -250,6 +263,7 @@ class _Parser:
         if self.peek.kind != ")":
             raise self.error(self.peek, f"')' to close the '(' at column {opening.col}")
         self.take()
+        self.depth -= 1
         return inner
 
     def _field(self, tok: _Token) -> Node:

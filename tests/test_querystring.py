@@ -249,6 +249,18 @@ def test_syntax_error_names_column_and_expectation(q: str, column: int, expected
     assert f"column {column}" in str(info.value)
 
 
+def test_too_deep_nesting_is_a_syntax_error_not_a_recursion_error() -> None:
+    with pytest.raises(QuerySyntaxError, match="nested") as info:
+        parse_query("(" * 1000 + "a" + ")" * 1000)
+    assert info.value.column == 65
+
+
+def test_chain_of_negations_cancels_in_pairs() -> None:
+    a = compile_filters({"keyword": "a"})
+    assert parse_query("NOT " * 2000 + "a") == a
+    assert parse_query("-NOT " * 1000 + "-a") == Not(a)
+
+
 def test_syntax_error_is_an_invalid_filter_error_and_a_value_error() -> None:
     with pytest.raises(InvalidFilterError):
         parse_query("(")
