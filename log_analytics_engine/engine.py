@@ -20,7 +20,7 @@ from .errors import InvalidEntryError
 from .export import MetricFamily, render_prometheus
 from .indexes import IndexSet
 from .ingest import IngestReport, open_lines, read_entries
-from .pagination import Page
+from .pagination import Page, fetch_page
 from .processors import Processor, ProcessorChain
 from .query import (
     Node,
@@ -30,6 +30,7 @@ from .query import (
     order_ids,
     page_window,
 )
+from .querystring import parse_query
 from .store import EntriesView, Store
 from .timeparse import format_instant
 from .tokenize import tokenize, tokenize_many
@@ -356,9 +357,12 @@ class LogAnalyticsEngine:
         (see :mod:`log_analytics_engine.querystring`); otherwise exactly :meth:`query_logs`.
 
         Runtime complexity: O(len(q)) to compile, then as :meth:`query_logs`.
-        """
-        from .querystring import parse_query
 
+        >>> e = LogAnalyticsEngine()
+        >>> _ = e.ingest_logs([LogEntry(0, "ERROR", "db timeout", "api"), LogEntry(1, "INFO", "ok")])
+        >>> [x.message for x in e.search('level:ERROR source:api timeout')]
+        ['db timeout']
+        """
         return self.query_logs(parse_query(q), sort_by, sort_desc, page, page_size)
 
     def query_page(
@@ -373,20 +377,17 @@ class LogAnalyticsEngine:
         dict, a Node or a query string.
 
         Runtime complexity: O(p + page_size * n / k) or O(p + k log k) for k remaining hits.
-        """
-        from .pagination import decode_cursor, encode_cursor, page_ids
-        from .querystring import parse_query
 
+        >>> e = LogAnalyticsEngine()
+        >>> _ = e.ingest_logs([LogEntry(0, "INFO", "first"), LogEntry(1, "INFO", "second")])
+        >>> page = e.query_page("level:INFO", page_size=1)
+        >>> [x.message for x in page.entries], page.has_more
+        (['first'], True)
+        >>> [x.message for x in e.query_page("level:INFO", 1, page.next_cursor).entries]
+        ['second']
+        """
         node = parse_query(filters) if isinstance(filters, str) else compile_filters(filters)
-        page_window(None, page_size)
-        after = None if cursor is None else decode_cursor(cursor, sort_desc, node)
-        with self._lock:
-            ids = page_ids(self._ctx, node, after, sort_desc, page_size + 1)
-            shown = ids[:page_size]
-            entries = [self._store.get(i) for i in shown]
-            last = (self._store.instant(shown[-1]), shown[-1]) if shown else after
-        next_cursor = None if last is None else encode_cursor(*last, sort_desc, node)
-        return Page(entries, next_cursor, len(ids) > page_size)
+        return fetch_page(self._ctx, self._lock, node, page_size, cursor, sort_desc)
 
     def top_keywords(self, n: int = 10) -> list[tuple[str, int]]:
         """The ``n`` most frequent message words with their entry counts. O(w log n) for w words."""

@@ -18,17 +18,17 @@ import binascii
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from pyroaring import BitMap
 
 from .errors import InvalidFilterError
-from .query import Node, QueryContext, TimeRange, execute
+from .query import Node, QueryContext, TimeRange, execute, page_window
 
 if TYPE_CHECKING:
     from .entry import LogEntry
 
-__all__ = ["Page", "decode_cursor", "encode_cursor", "page_ids"]
+__all__ = ["Page", "decode_cursor", "encode_cursor", "fetch_page", "page_ids"]
 
 _FORMAT = struct.Struct(">BBdQI")  # version, descending, instant, id, query checksum
 _VERSION = 1
@@ -113,3 +113,20 @@ def page_ids(
         return out
     # a FrozenBitMap from an index iterates like a BitMap
     return store.sorted_ids(cast(BitMap, ids), descending)[:limit]
+
+
+def fetch_page(
+    ctx: QueryContext, lock: Any, node: Node, page_size: int, cursor: str | None,
+    descending: bool,
+) -> Page:
+    """The page of ``node`` after ``cursor`` (``None``: the first page), ids read under
+    ``lock``, the cursor encoded outside it."""
+    page_window(None, page_size)
+    after = None if cursor is None else decode_cursor(cursor, descending, node)
+    with lock:
+        ids = page_ids(ctx, node, after, descending, page_size + 1)
+        shown = ids[:page_size]
+        entries = [ctx.store.get(i) for i in shown]
+        last = (ctx.store.instant(shown[-1]), shown[-1]) if shown else after
+    next_cursor = None if last is None else encode_cursor(*last, descending, node)
+    return Page(entries, next_cursor, len(ids) > page_size)
