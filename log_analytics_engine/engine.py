@@ -359,7 +359,7 @@ class LogAnalyticsEngine:
         Runtime complexity: O(len(q)) to compile, then as :meth:`query_logs`.
 
         >>> e = LogAnalyticsEngine()
-        >>> _ = e.ingest_logs([LogEntry(0, "ERROR", "db timeout", "api"), LogEntry(1, "INFO", "ok")])
+        >>> _ = e.ingest_logs([LogEntry(0, "ERROR", "db timeout", "api"), LogEntry(1, "INFO")])
         >>> [x.message for x in e.search('level:ERROR source:api timeout')]
         ['db timeout']
         """
