@@ -222,3 +222,26 @@ def test_handler_is_exported_from_the_package() -> None:
     import log_analytics_engine
 
     assert "LogAnalyticsHandler" in log_analytics_engine.__all__
+
+
+def test_engine_log_messages_reaching_a_root_handler_do_not_loop_back(
+    engine: LogAnalyticsEngine,
+) -> None:
+    from log_analytics_engine import AlertRule
+
+    def failing_hook(alert: object) -> None:
+        raise RuntimeError("hook down")  # the engine logs this on log_analytics_engine.alerts
+
+    root = logging.getLogger()
+    handler = LogAnalyticsHandler(engine)
+    root.addHandler(handler)
+    try:
+        engine.add_alert_rule(AlertRule("any", conditions={"level": "ERROR"}))
+        engine.add_alert_notification_hook(failing_hook)
+        logging.getLogger("app.root_test").error("boom")
+    finally:
+        root.removeHandler(handler)
+    assert [e.message for e in engine.query_logs()] == ["boom"]
+    hook_errors = next(f for f in engine.metric_families()
+                       if f.name == "log_analytics_alert_hook_errors_total")
+    assert hook_errors.samples[0].value == 1  # the failure happened and was logged
