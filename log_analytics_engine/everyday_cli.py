@@ -9,11 +9,13 @@ stderr and exits non-zero.
 from __future__ import annotations
 
 import argparse
+import gzip
 import os
 import shutil
 import sys
 import textwrap
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
@@ -91,7 +93,12 @@ def _engine() -> Any:
 
 def _ingest(engine: Any, paths: Sequence[str], file_type: str | None) -> list[dict[str, Any]]:
     """Ingest ``paths``; warn on stderr (one line per file) about rejected lines."""
-    reports = ingest_files(engine, paths, file_type)
+    reports = []
+    for path in paths:
+        try:
+            reports += ingest_files(engine, [path], file_type)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise CliError(f"{path}: damaged compressed file: {exc}") from None
     for r in reports:
         if r["errors"]:
             first = r["rejected"][0] if r["rejected"] else {"line": "?", "reason": "?"}

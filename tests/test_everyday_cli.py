@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -90,6 +91,22 @@ def test_query_missing_file_is_one_line(tmp_path: Path) -> None:
     result = run("query", str(tmp_path / "nope.jsonl"), "-q", "x")
     assert_one_line_error(result)
     assert "no such file" in result.stderr
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupted"])
+def test_damaged_gzip_is_one_line_naming_the_file(
+    corpus: Path, tmp_path: Path, damage: str
+) -> None:
+    data = bytearray(gzip.compress(corpus.read_bytes()[:300_000]))
+    if damage == "truncated":
+        del data[len(data) // 2:]
+    else:
+        data[len(data) // 2:len(data) // 2 + 64] = b"x" * 64
+    path = tmp_path / "damaged.jsonl.gz"
+    path.write_bytes(bytes(data))
+    result = run("query", str(path), "--count")
+    assert_one_line_error(result)
+    assert "damaged.jsonl.gz" in result.stderr
 
 
 def test_query_bad_limit_is_rejected_without_traceback(corpus: Path) -> None:
