@@ -66,7 +66,9 @@ def _plain(value: Any) -> Any:
 
 def record_to_entry(record: logging.LogRecord) -> LogEntry:
     """The :class:`LogEntry` of a log record (see the module docstring for the mapping)."""
-    metadata = {k: _plain(v) for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS}
+    attrs = record.__dict__
+    extra = attrs.keys() - _STANDARD_ATTRS  # set difference in C; usually empty or small
+    metadata = {k: _plain(v) for k, v in attrs.items() if k in extra} if extra else {}
     if record.exc_info and record.exc_info[0] is not None:
         metadata["exc_info"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
     elif record.exc_text:
