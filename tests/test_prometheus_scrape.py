@@ -60,11 +60,12 @@ def test_prometheus_reads_back_our_series(tmp_path: Path, token: str | None) -> 
         config = tmp_path / "prometheus.yml"
         config.write_text(scrape_config(server.port, token))
         log = tmp_path / "prometheus.log"
+        log_file = log.open("wb")
         proc = subprocess.Popen(
             [str(PROMETHEUS), f"--config.file={config}",
              f"--storage.tsdb.path={tmp_path / 'data'}",
              f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"],
-            stdout=subprocess.DEVNULL, stderr=log.open("wb"))
+            stdout=subprocess.DEVNULL, stderr=log_file)
         try:
             deadline = time.monotonic() + WAIT_S
             processed: list[dict[str, Any]] = []
@@ -89,4 +90,5 @@ def test_prometheus_reads_back_our_series(tmp_path: Path, token: str | None) -> 
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+            log_file.close()
 
