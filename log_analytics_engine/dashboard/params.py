@@ -87,9 +87,8 @@ def _scalar(key: str, text: str) -> Any:
 def parse_log_query(items: Iterable[tuple[str, str]]) -> LogQuery:
     """Parse ``(name, value)`` pairs; unknown names and repeated single filters are errors.
 
-    >>> parse_log_query([("level", "ERROR"), ("level", "FATAL"), ("field.status", "500")])
-    LogQuery(filters={'level': ['ERROR', 'FATAL'], 'status': ['500', 500]}, q=None, \
-page=1, page_size=50, sort_by=None, descending=True)
+    >>> parse_log_query([("level", "ERROR"), ("level", "FATAL"), ("field.status", "500")]).filters
+    {'status': ['500', 500], 'level': ['ERROR', 'FATAL']}
     """
     query = LogQuery()
     lists: dict[str, list[str]] = {}

@@ -1,0 +1,129 @@
+"""Processor overhead: ingestion of prebuilt entries with and without four traced processors.
+
+Run: ``python -m pytest benchmarks/bench_processors.py --benchmark-only -q``
+(``LAE_BENCH_LINES=1000000`` for the 1M corpus; default 100000).
+
+``test_overhead_ratio`` measures both configurations in the same run, interleaved round by
+round so machine load hits both alike, and reports ``median(plain) / median(processors)``
+as ``ratio_median`` (the share of the speed kept; the goal is >= 0.70).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from log_analytics_engine import LogAnalyticsEngine, LogEntry
+from log_analytics_engine.sample import write_jsonl
+
+LINES = int(os.environ.get("LAE_BENCH_LINES", "100000"))
+ROUNDS = int(os.environ.get("LAE_BENCH_ROUNDS", "7"))
+GOAL = 0.70
+
+
+def corpus_path(lines: int) -> Path:
+    """The shared corpus when present, else one generated once into a cache folder."""
+    name = {100_000: "c100k.jsonl", 1_000_000: "c1m.jsonl"}.get(lines, f"c{lines}.jsonl")
+    shared = Path("/work/corpus") / name
+    if shared.is_file():
+        return shared
+    cached = Path(tempfile.gettempdir()) / "log_analytics_bench" / name
+    if not cached.is_file():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        write_jsonl(str(cached), lines)
+    return cached
+
+
+@pytest.fixture(scope="module")
+def entries() -> list[LogEntry]:
+    with corpus_path(LINES).open("rb") as fh:
+        return [LogEntry.from_dict(orjson.loads(line)) for line in fh]
+
+
+def start(e: LogEntry) -> LogEntry:
+    return e
+
+
+def warn(e: LogEntry) -> LogEntry:
+    return e
+
+
+def error(e: LogEntry) -> LogEntry:
+    return e
+
+
+def general(e: LogEntry) -> LogEntry:
+    return e
+
+
+def plain_engine() -> LogAnalyticsEngine:
+    return LogAnalyticsEngine()
+
+
+def processor_engine(traces: bool = True) -> LogAnalyticsEngine:
+    engine = LogAnalyticsEngine()
+    for fn in (start, warn, error, general):
+        engine.add_pre_ingest_hook(fn)
+    if not traces:
+        engine.set_trace_limit(0)
+    return engine
+
+
+def timed_ingest(engine: LogAnalyticsEngine, entries: list[LogEntry]) -> float:
+    started = time.perf_counter()
+    engine.ingest_logs(entries)
+    return time.perf_counter() - started
+
+
+def test_ingest_without_processors(benchmark: Any, entries: list[LogEntry]) -> None:
+    benchmark.pedantic(lambda eng: eng.ingest_logs(entries),
+                       setup=lambda: ((plain_engine(),), {}), rounds=ROUNDS)
+
+
+def test_ingest_four_processors_traced(benchmark: Any,
+                                       entries: list[LogEntry]) -> None:
+    benchmark.pedantic(lambda eng: eng.ingest_logs(entries),
+                       setup=lambda: ((processor_engine(),), {}), rounds=ROUNDS)
+
+
+def test_ingest_four_processors_untraced(benchmark: Any,
+                                         entries: list[LogEntry]) -> None:
+    benchmark.pedantic(lambda eng: eng.ingest_logs(entries),
+                       setup=lambda: ((processor_engine(traces=False),), {}), rounds=ROUNDS)
+
+
+def test_ingest_file_batches_four_processors_traced(benchmark: Any) -> None:
+    """File ingestion (8192-line batches: each batch records up to 1,000 traces)."""
+    path = corpus_path(LINES)
+    benchmark.pedantic(lambda eng: eng.ingest_logs_from_file(path),
+                       setup=lambda: ((processor_engine(),), {}), rounds=3)
+
+
+def test_overhead_ratio(benchmark: Any, entries: list[LogEntry]) -> None:
+    """Plain and traced-processor ingestion interleaved; the ratio of the medians."""
+    plain: list[float] = []
+    procs: list[float] = []
+
+    def pair() -> None:
+        plain.append(timed_ingest(plain_engine(), entries))
+        procs.append(timed_ingest(processor_engine(), entries))
+
+    benchmark.pedantic(pair, rounds=ROUNDS)
+    ratio = statistics.median(plain) / statistics.median(procs)
+    benchmark.extra_info.update(
+        lines=len(entries), rounds=ROUNDS,
+        plain_median_s=statistics.median(plain), processors_median_s=statistics.median(procs),
+        plain_lines_per_s=len(entries) / statistics.median(plain),
+        processors_lines_per_s=len(entries) / statistics.median(procs),
+        ratio_median=ratio)
+    print(f"\nplain {len(entries) / statistics.median(plain):,.0f} lines/s, four traced "
+          f"processors {len(entries) / statistics.median(procs):,.0f} lines/s: "
+          f"ratio of medians {ratio:.3f} (goal >= {GOAL})")
+    assert ratio >= GOAL, f"processors keep only {ratio:.0%} of the ingestion speed"
