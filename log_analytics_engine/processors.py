@@ -6,8 +6,9 @@ runs before the engine lock is taken, from any number of threads at once:
 * processors run in registration order; each one sees the entries of a batch in order;
 * ``when`` (a filter dict with query semantics, a query :class:`~.query.Node`, or a predicate)
   limits which entries a processor runs on; it is compiled once, at registration;
-* a processor that raises is counted as an error for that processor, the exception is kept in a
-  bounded log, and the entry continues *unchanged* to the next processor;
+* a processor that raises (or returns something that is not a ``LogEntry``) is counted as an
+  error for that processor, the exception is kept in a bounded log, and the entry continues
+  *unchanged* to the next processor;
 * the names of the processors that ran on an entry form its *trace*; the last ``max_traces``
   traces are kept (``0`` turns tracing off).
 
@@ -322,6 +323,10 @@ def _failure(proc: _Proc, entry: LogEntry, exc: Exception, stats: _Batch, i: int
                     proc.name, exc)
 
 
+def _not_an_entry(result: Any) -> TypeError:
+    return TypeError(f"a processor must return a LogEntry or None, got {type(result).__name__}")
+
+
 def _select(proc: _Proc, i: int, entries: list[LogEntry], stats: _Batch) -> list[bool] | None:
     """Which entries ``proc`` runs on (``None``: all). A predicate that raises counts as an
     error of the processor, which then does not run on that entry."""
@@ -361,8 +366,11 @@ def _step(proc: _Proc, i: int, entries: list[LogEntry], stats: _Batch) -> list[L
                 result = entry
             if result is None:
                 dropped += 1
-            else:
+            elif result is entry or isinstance(result, LogEntry):
                 append(result)
+            else:
+                _failure(proc, entry, _not_an_entry(result), stats, i)
+                append(entry)
     else:
         for entry, selected in zip(entries, mask, strict=True):
             if not selected:
@@ -376,8 +384,11 @@ def _step(proc: _Proc, i: int, entries: list[LogEntry], stats: _Batch) -> list[L
                 result = entry
             if result is None:
                 dropped += 1
-            else:
+            elif result is entry or isinstance(result, LogEntry):
                 append(result)
+            else:
+                _failure(proc, entry, _not_an_entry(result), stats, i)
+                append(entry)
     stats.seconds[i] += time.perf_counter() - started
     stats.processed[i] += ran
     stats.dropped[i] += dropped
@@ -411,9 +422,12 @@ def _step_traced(proc: _Proc, i: int, entries: list[LogEntry], traces: list[list
             result = entry
         if result is None:
             dropped += 1
-        else:
-            out.append(result)
-            out_traces.append(trace)
+            continue
+        if result is not entry and not isinstance(result, LogEntry):
+            _failure(proc, entry, _not_an_entry(result), stats, i)
+            result = entry
+        out.append(result)
+        out_traces.append(trace)
     stats.seconds[i] += time.perf_counter() - started
     stats.processed[i] += ran
     stats.dropped[i] += dropped

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sys
+import types
 import warnings
 from typing import Any
 
@@ -16,7 +18,7 @@ with warnings.catch_warnings():
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-from log_analytics_engine import AlertRule, LogAnalyticsEngine, LogEntry
+from log_analytics_engine import AlertRule, LogAnalyticsEngine, LogEntry, compile_filters
 from log_analytics_engine.dashboard import MAX_PAGE_SIZE, create_app, create_router
 from log_analytics_engine.sample import generate_records
 
@@ -150,7 +152,26 @@ def test_q_is_a_keyword_filter_when_the_engine_has_no_search(
     assert page["total"] == engine.count_logs({"keyword": "timeout"})
 
 
-def test_q_uses_engine_search_when_present() -> None:
+def test_q_goes_through_the_query_language_when_installed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    class SearchingEngine(LogAnalyticsEngine):
+        def search(self, query: str) -> list[LogEntry]:
+            raise AssertionError("the compiled query is used, with count and pages")
+
+    fake = types.ModuleType("querystring")
+    fake.parse_query = lambda q: compile_filters({"level": q.split(":")[1]})  # type: ignore
+    monkeypatch.setitem(sys.modules, "log_analytics_engine.querystring", fake)
+    eng = SearchingEngine()
+    eng.ingest_logs(generate_records(500, seed=5))
+    page = get(TestClient(create_app(eng)), "/api/logs?q=level:WARN&source=svc-login2")
+    assert page["q_mode"] == "search"
+    assert page["total"] == eng.count_logs({"level": "WARN", "source": "svc-login2"})
+
+
+def test_q_calls_engine_search_without_the_query_language(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "log_analytics_engine.querystring", None)
+
     class SearchingEngine(LogAnalyticsEngine):
         queries: list[str] = []
 
@@ -166,7 +187,8 @@ def test_q_uses_engine_search_when_present() -> None:
     assert page["total"] == eng.count_logs({"level": "ERROR", "source": "svc-login2"})
 
 
-def test_search_syntax_error_is_a_400() -> None:
+def test_search_syntax_error_is_a_400(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "log_analytics_engine.querystring", None)
     class StrictEngine(LogAnalyticsEngine):
         def search(self, query: str) -> list[LogEntry]:
             raise ValueError(f"column 1: expected a term, got {query!r}")

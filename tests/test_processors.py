@@ -188,6 +188,15 @@ def test_raising_processor_is_counted_and_the_entry_continues_unchanged(
     assert seen == [e.message for e in batch]
 
 
+def test_processor_returning_a_non_entry_is_an_error_and_the_entry_continues(
+        engine: LogAnalyticsEngine) -> None:
+    engine.add_pre_ingest_hook(lambda e: {"message": "a dict"}, name="wrong")  # type: ignore
+    engine.ingest_logs(entries(3))
+    assert (len(engine), engine.processor_errors()["wrong"]) == (3, 3)
+    assert engine.recent_processor_errors()[0]["type"] == "TypeError"
+    engine._check()
+
+
 def test_processor_errors_maps_every_processor_to_its_count(engine: LogAnalyticsEngine) -> None:
     engine.add_pre_ingest_hook(identity)
     engine.add_pre_ingest_hook(broken, when={"level": "ERROR"})

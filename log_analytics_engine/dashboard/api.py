@@ -9,6 +9,7 @@ blocks the event loop, and the engine's lock keeps readers consistent with inges
 from __future__ import annotations
 
 import hmac
+import importlib
 import math
 from collections.abc import Callable, Coroutine
 from importlib import resources
@@ -102,12 +103,29 @@ def _page_html() -> str:
     return html.replace("/*{{style}}*/", css).replace("/*{{script}}*/", js)
 
 
-def _search(engine: Any, q: str, node: Node, descending: bool) -> list[LogEntry] | None:
-    """Entries for the query language when the engine has it (``engine.search``), else None."""
-    search = getattr(engine, "search", None)
-    if not callable(search):
+def _query_language() -> Callable[[str], Any] | None:
+    """``querystring.parse_query`` when the query language is installed (issue 7), else None."""
+    try:
+        module = importlib.import_module(__name__.rsplit(".", 2)[0] + ".querystring")
+    except ImportError:
         return None
-    hits = list(search(q))
+    parse = getattr(module, "parse_query", None)
+    return parse if callable(parse) else None
+
+
+def _compile_q(engine: Any, q: str) -> tuple[str, Node | None]:
+    """How ``q`` is answered: ``("search", node)`` through the query language, ``("search",
+    None)`` by calling ``engine.search(q)``, or ``("keyword", node)`` without a search."""
+    if not hasattr(engine, "search"):
+        return "keyword", _keyword_node(q)
+    parse = _query_language()
+    compiled = parse(q) if parse is not None else None
+    return "search", compiled if isinstance(compiled, Node) else None
+
+
+def _search_hits(engine: Any, q: str, node: Node, descending: bool) -> list[LogEntry]:
+    """``engine.search(q)`` results that also pass ``node``, newest first unless asked."""
+    hits = list(engine.search(q))
     if not isinstance(node, MatchAll):
         hits = [e for e in hits if node.match(e)]
     hits.sort(key=lambda e: e.ts, reverse=descending)
@@ -190,16 +208,13 @@ def create_router(engine: Any, token: str | None = None) -> APIRouter:
         lq = parse_log_query(request.query_params.multi_items())
         node = compile_filters(lq.filters)
         offset = (lq.page - 1) * lq.page_size
-        mode = None
-        hits = None
+        mode, hits = None, None
         if lq.q is not None:
-            hits = _search(engine, lq.q, node, lq.descending)
-            if hits is None:
-                kw = _keyword_node(lq.q)
-                node = kw if isinstance(node, MatchAll) else node & kw
-                mode = "keyword"
+            mode, compiled = _compile_q(engine, lq.q)
+            if compiled is None:
+                hits = _search_hits(engine, lq.q, node, lq.descending)
             else:
-                mode = "search"
+                node = compiled if isinstance(node, MatchAll) else node & compiled
         if hits is not None:
             total = len(hits)
             items = hits[offset:offset + lq.page_size]
