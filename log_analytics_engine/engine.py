@@ -30,7 +30,7 @@ from .query import (
 )
 from .store import EntriesView, Store
 from .timeparse import format_instant
-from .tokenize import tokenize
+from .tokenize import tokenize, tokenize_many
 
 if TYPE_CHECKING:
     from .dashboard import DashboardServer
@@ -110,10 +110,14 @@ class LogAnalyticsEngine:
             batch = self._processors.run_batch(batch)
         if not batch:
             return 0
-        tokens = [tokenize(e.message) for e in batch]
+        # Postings are gathered outside the lock, numbered from the id the batch will most
+        # likely get; merge() shifts them if another writer appended first.
+        postings = self._indexes.gather(
+            batch, tokenize_many([e.message for e in batch]), self._store.next_id
+        )
         with self._lock:
             first = self._store.append(batch)
-            self._indexes.add_batch(first, batch, tokens)
+            self._indexes.merge(postings, first)
             self._ingested_total += len(batch)
             alerts = self._alerts.observe(batch) if self._alerts.rules else []
         if alerts:
@@ -131,7 +135,7 @@ class LogAnalyticsEngine:
         path: str | os.PathLike[str],
         file_type: str = "jsonl",
         *,
-        batch_size: int = 8192,
+        batch_size: int = 32768,
         progress: Callable[[int], None] | None = None,
     ) -> dict[str, Any]:
         """Ingest a JSONL or text file, plain or gzip; bad lines are rejected and reported.
@@ -211,7 +215,7 @@ class LogAnalyticsEngine:
         >>> e = LogAnalyticsEngine()
         >>> _ = e.ingest_logs([LogEntry(0, "INFO", "a", "api"), LogEntry(1, "ERROR", "b", "api")])
         >>> e.aggregate(group_by="level")
-        {'INFO': {'count': 1}, 'ERROR': {'count': 1}}
+        {'ERROR': {'count': 1}, 'INFO': {'count': 1}}
         """
         node = compile_filters(filters)
         with self._lock:
