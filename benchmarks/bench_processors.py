@@ -1,7 +1,8 @@
 """Processor overhead: ingestion of prebuilt entries with and without four traced processors.
 
 Run: ``python -m pytest benchmarks/bench_processors.py --benchmark-only -q``
-(``LAE_BENCH_LINES=1000000`` for the 1M corpus; default 100000).
+The corpus comes from ``benchmarks/conftest.py`` (``LAE_BENCH_LINES``, default 1,000,000;
+``LAE_BENCH_LINES=100000`` for a quick run); ``LAE_BENCH_ROUNDS`` sets the rounds (7).
 
 ``test_overhead_ratio`` measures both configurations in the same run, interleaved round by
 round so machine load hits both alike, and reports ``median(plain) / median(processors)``
@@ -12,39 +13,14 @@ from __future__ import annotations
 
 import os
 import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import orjson
-import pytest
-
 from log_analytics_engine import LogAnalyticsEngine, LogEntry
-from log_analytics_engine.sample import write_jsonl
 
-LINES = int(os.environ.get("LAE_BENCH_LINES", "100000"))
 ROUNDS = int(os.environ.get("LAE_BENCH_ROUNDS", "7"))
 GOAL = 0.70
-
-
-def corpus_path(lines: int) -> Path:
-    """The shared corpus when present, else one generated once into a cache folder."""
-    name = {100_000: "c100k.jsonl", 1_000_000: "c1m.jsonl"}.get(lines, f"c{lines}.jsonl")
-    shared = Path("/work/corpus") / name
-    if shared.is_file():
-        return shared
-    cached = Path(tempfile.gettempdir()) / "log_analytics_bench" / name
-    if not cached.is_file():
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        write_jsonl(str(cached), lines)
-    return cached
-
-
-@pytest.fixture(scope="module")
-def entries() -> list[LogEntry]:
-    with corpus_path(LINES).open("rb") as fh:
-        return [LogEntry.from_dict(orjson.loads(line)) for line in fh]
 
 
 def start(e: LogEntry) -> LogEntry:
@@ -82,48 +58,47 @@ def timed_ingest(engine: LogAnalyticsEngine, entries: list[LogEntry]) -> float:
     return time.perf_counter() - started
 
 
-def test_ingest_without_processors(benchmark: Any, entries: list[LogEntry]) -> None:
-    benchmark.pedantic(lambda eng: eng.ingest_logs(entries),
+def test_ingest_without_processors(benchmark: Any, corpus_entries: list[LogEntry]) -> None:
+    benchmark.pedantic(lambda eng: eng.ingest_logs(corpus_entries),
                        setup=lambda: ((plain_engine(),), {}), rounds=ROUNDS)
 
 
 def test_ingest_four_processors_traced(benchmark: Any,
-                                       entries: list[LogEntry]) -> None:
-    benchmark.pedantic(lambda eng: eng.ingest_logs(entries),
+                                       corpus_entries: list[LogEntry]) -> None:
+    benchmark.pedantic(lambda eng: eng.ingest_logs(corpus_entries),
                        setup=lambda: ((processor_engine(),), {}), rounds=ROUNDS)
 
 
 def test_ingest_four_processors_untraced(benchmark: Any,
-                                         entries: list[LogEntry]) -> None:
-    benchmark.pedantic(lambda eng: eng.ingest_logs(entries),
+                                         corpus_entries: list[LogEntry]) -> None:
+    benchmark.pedantic(lambda eng: eng.ingest_logs(corpus_entries),
                        setup=lambda: ((processor_engine(traces=False),), {}), rounds=ROUNDS)
 
 
-def test_ingest_file_batches_four_processors_traced(benchmark: Any) -> None:
+def test_ingest_file_batches_four_processors_traced(benchmark: Any, corpus_path: Path) -> None:
     """File ingestion (8192-line batches: each batch records up to 1,000 traces)."""
-    path = corpus_path(LINES)
-    benchmark.pedantic(lambda eng: eng.ingest_logs_from_file(path),
+    benchmark.pedantic(lambda eng: eng.ingest_logs_from_file(corpus_path),
                        setup=lambda: ((processor_engine(),), {}), rounds=3)
 
 
-def test_overhead_ratio(benchmark: Any, entries: list[LogEntry]) -> None:
+def test_overhead_ratio(benchmark: Any, corpus_entries: list[LogEntry]) -> None:
     """Plain and traced-processor ingestion interleaved; the ratio of the medians."""
     plain: list[float] = []
     procs: list[float] = []
 
     def pair() -> None:
-        plain.append(timed_ingest(plain_engine(), entries))
-        procs.append(timed_ingest(processor_engine(), entries))
+        plain.append(timed_ingest(plain_engine(), corpus_entries))
+        procs.append(timed_ingest(processor_engine(), corpus_entries))
 
     benchmark.pedantic(pair, rounds=ROUNDS)
     ratio = statistics.median(plain) / statistics.median(procs)
     benchmark.extra_info.update(
-        lines=len(entries), rounds=ROUNDS,
+        lines=len(corpus_entries), rounds=ROUNDS,
         plain_median_s=statistics.median(plain), processors_median_s=statistics.median(procs),
-        plain_lines_per_s=len(entries) / statistics.median(plain),
-        processors_lines_per_s=len(entries) / statistics.median(procs),
+        plain_lines_per_s=len(corpus_entries) / statistics.median(plain),
+        processors_lines_per_s=len(corpus_entries) / statistics.median(procs),
         ratio_median=ratio)
-    print(f"\nplain {len(entries) / statistics.median(plain):,.0f} lines/s, four traced "
-          f"processors {len(entries) / statistics.median(procs):,.0f} lines/s: "
+    print(f"\nplain {len(corpus_entries) / statistics.median(plain):,.0f} lines/s, four traced "
+          f"processors {len(corpus_entries) / statistics.median(procs):,.0f} lines/s: "
           f"ratio of medians {ratio:.3f} (goal >= {GOAL})")
     assert ratio >= GOAL, f"processors keep only {ratio:.0%} of the ingestion speed"
