@@ -121,12 +121,12 @@ class _Batch:
 
     __slots__ = ("dropped", "errors", "failures", "processed", "seconds")
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, max_failures: int) -> None:
         self.processed = [0] * n
         self.errors = [0] * n
         self.dropped = [0] * n
         self.seconds = [0.0] * n
-        self.failures: list[ProcessorError] = []
+        self.failures: deque[ProcessorError] = deque(maxlen=max_failures)
 
 
 class ProcessorChain:
@@ -210,7 +210,7 @@ class ProcessorChain:
         procs = self._procs
         if not procs or not entries:
             return entries
-        stats = _Batch(len(procs))
+        stats = _Batch(len(procs), self._failures.maxlen or 0)
         keep = min(self._traces.maxlen or 0, len(entries))
         head = entries[: len(entries) - keep] if keep else entries
         tail = entries[len(entries) - keep:] if keep else []
@@ -311,7 +311,7 @@ def _avg_ms(seconds: float, n: int) -> float:
 
 def _failure(proc: _Proc, entry: LogEntry, exc: Exception, stats: _Batch, i: int) -> None:
     stats.errors[i] += 1
-    if len(stats.failures) < DEFAULT_MAX_ERRORS:
+    if stats.failures.maxlen:
         try:
             summary = entry.summary(120)
         except Exception:  # a processor may have left an odd object behind

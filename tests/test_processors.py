@@ -215,6 +215,16 @@ def test_error_log_keeps_processor_entry_and_message(engine: LogAnalyticsEngine)
     assert record["time"] > 0
 
 
+def test_error_log_keeps_the_newest_errors_of_a_large_batch(
+        engine: LogAnalyticsEngine) -> None:
+    engine.add_pre_ingest_hook(broken)
+    engine.ingest_logs(entries(300))
+    records = engine.recent_processor_errors(1000)
+    assert [r["error"] for r in records[-2:]] == ["cannot enrich message 298",
+                                                   "cannot enrich message 299"]
+    assert len(records) == 100
+
+
 def test_error_log_is_bounded(engine: LogAnalyticsEngine) -> None:
     engine.add_pre_ingest_hook(broken)
     for start in range(0, 500, 50):
