@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -123,3 +124,26 @@ def test_example_run_exits_by_itself() -> None:
     assert result.returncode == 0, result.stderr
     assert "dashboard: http://127.0.0.1:" in result.stdout
     assert "general" in result.stdout
+
+
+def test_serve_command_serves_until_interrupted(tmp_path: Path) -> None:
+    """As a user runs it: start ``log-analytics serve``, query it, press Ctrl+C."""
+    path = tmp_path / "app.jsonl"
+    write_jsonl(str(path), 200)
+    proc = subprocess.Popen([sys.executable, "-m", "log_analytics_engine", "serve", str(path),
+                             "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline(), proc.stdout.readline()]
+        url = lines[1].split()[1]
+        assert httpx.get(url + "api/summary", timeout=10).json()["total_logs"] == 200
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "stopping" in out
+    assert "Traceback" not in err
