@@ -162,8 +162,9 @@ class LogAnalyticsEngine:
         report = IngestReport("<stream>", file_type)
         started = time.perf_counter()
         encoded = (ln.encode() if isinstance(ln, str) else ln for ln in lines)
-        for batch in read_entries(encoded, file_type, report, batch_size):  # type: ignore[arg-type]
-            report.count += self.ingest_logs(batch)
+        with gc_paused():
+            for batch in read_entries(encoded, file_type, report, batch_size):  # type: ignore[arg-type]
+                report.count += self.ingest_logs(batch)
         report.duration_sec = time.perf_counter() - started
         with self._lock:
             self._rejected_total += report.errors
@@ -189,8 +190,7 @@ class LogAnalyticsEngine:
             ids = execute(node, self._ctx)
             wanted = None if limit is None else offset + limit
             ordered = order_ids(self._ctx, ids, sort_by, sort_desc, wanted)
-            get = self._store.get
-            return [get(i) for i in ordered[offset:]]
+            return self._store.materialize(ordered[offset:] if offset else ordered)
 
     def count_logs(self, filters: Filters = None) -> int:
         """How many entries match, without building them. O(1) for one indexed term."""
