@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "DuplicateProcessorError",
     "InvalidEntryError",
     "InvalidFieldError",
     "InvalidFilterError",
@@ -87,3 +88,11 @@ class InvalidFilterError(LogAnalyticsError, ValueError):
         self.value = value
         self.reason = reason
         super().__init__(f"invalid filter {key}={value!r}: {reason}")
+
+
+class DuplicateProcessorError(LogAnalyticsError, ValueError):
+    """A processor registered under a name that another processor already has."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"a processor named {name!r} is already registered")
