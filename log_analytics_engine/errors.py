@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "DuplicateProcessorError",
     "InvalidEntryError",
     "InvalidFieldError",
     "InvalidFilterError",
@@ -112,3 +113,11 @@ class MissingExtraError(LogAnalyticsError, ImportError):
         self.package = package
         self.extra = extra
         super().__init__(f"{feature} needs {package}: pip install 'log-analytics-engine[{extra}]'")
+
+
+class DuplicateProcessorError(LogAnalyticsError, ValueError):
+    """A processor registered under a name that another processor already has."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"a processor named {name!r} is already registered")
