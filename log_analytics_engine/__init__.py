@@ -21,10 +21,15 @@ from .errors import (
     InvalidLevelError,
     InvalidTimestampError,
     LogAnalyticsError,
+    MissingExtraError,
     MissingFieldError,
     ParseError,
+    QuerySyntaxError,
 )
+from .integrations import LogAnalyticsHandler
+from .pagination import Page
 from .query import And, Node, Not, Or, compile_filters
+from .querystring import parse_query
 
 try:
     __version__ = version("log-analytics-engine")
@@ -44,13 +49,18 @@ __all__ = [
     "InvalidTimestampError",
     "LogAnalyticsEngine",
     "LogAnalyticsError",
+    "LogAnalyticsHandler",
     "LogEntry",
     "LogLevel",
+    "MissingExtraError",
     "MissingFieldError",
     "Node",
     "Not",
     "Or",
+    "Page",
     "ParseError",
+    "QuerySyntaxError",
     "__version__",
     "compile_filters",
+    "parse_query",
 ]

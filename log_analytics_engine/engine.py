@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import logging
 import os
 import threading
@@ -19,6 +20,7 @@ from .errors import InvalidEntryError
 from .export import MetricFamily, render_prometheus
 from .indexes import IndexSet
 from .ingest import IngestReport, open_lines, read_entries
+from .pagination import Page, fetch_page
 from .processors import Processor, ProcessorChain, When
 from .query import (
     Node,
@@ -28,6 +30,7 @@ from .query import (
     order_ids,
     page_window,
 )
+from .querystring import parse_query
 from .store import EntriesView, Store
 from .timeparse import format_instant
 from .tokenize import tokenize, tokenize_many
@@ -341,6 +344,73 @@ class LogAnalyticsEngine:
     def export_metrics_json(self) -> str:
         """:meth:`get_stats` as a JSON document."""
         return orjson.dumps(self.get_stats(), option=orjson.OPT_NON_STR_KEYS).decode()
+
+    # -- ecosystem: query language, cursor pages, integrations ----------------------------
+    def search(
+        self,
+        q: str,
+        sort_by: str | None = None,
+        sort_desc: bool = False,
+        page: int | None = None,
+        page_size: int | None = None,
+    ) -> list[LogEntry]:
+        """Entries matching a query string such as ``'level:ERROR "connection refused"'``
+        (see :mod:`log_analytics_engine.querystring`); otherwise exactly :meth:`query_logs`.
+
+        Runtime complexity: O(len(q)) to compile, then as :meth:`query_logs`.
+
+        >>> e = LogAnalyticsEngine()
+        >>> _ = e.ingest_logs([LogEntry(0, "ERROR", "db timeout", "api"), LogEntry(1, "INFO")])
+        >>> [x.message for x in e.search('level:ERROR source:api timeout')]
+        ['db timeout']
+        """
+        return self.query_logs(parse_query(q), sort_by, sort_desc, page, page_size)
+
+    def query_page(
+        self,
+        filters: Filters | str = None,
+        page_size: int = 100,
+        cursor: str | None = None,
+        sort_desc: bool = False,
+    ) -> Page:
+        """One page in time order and a cursor that fetches exactly the next one, even while
+        entries arrive (see :mod:`log_analytics_engine.pagination`). ``filters`` may be a
+        dict, a Node or a query string.
+
+        Runtime complexity: O(p + page_size * n / k) or O(p + k log k) for k remaining hits.
+
+        >>> e = LogAnalyticsEngine()
+        >>> _ = e.ingest_logs([LogEntry(0, "INFO", "first"), LogEntry(1, "INFO", "second")])
+        >>> page = e.query_page("level:INFO", page_size=1)
+        >>> [x.message for x in page.entries], page.has_more
+        (['first'], True)
+        >>> [x.message for x in e.query_page("level:INFO", 1, page.next_cursor).entries]
+        ['second']
+        """
+        node = parse_query(filters) if isinstance(filters, str) else compile_filters(filters)
+        return fetch_page(self._ctx, self._lock, node, page_size, cursor, sort_desc)
+
+    def top_keywords(self, n: int = 10) -> list[tuple[str, int]]:
+        """The ``n`` most frequent message words with their entry counts. O(w log n) for w words."""
+        with self._lock:
+            counts = self._indexes.token.counts()
+        return heapq.nlargest(n, counts.items(), key=lambda kv: (kv[1], kv[0]))
+
+    def prometheus_collector(self) -> Any:
+        """A ``prometheus_client`` collector yielding :meth:`metric_families` on every scrape;
+        register it in your own ``CollectorRegistry`` (needs the ``prometheus`` extra)."""
+        from .integrations.prometheus import EngineCollector
+
+        return EngineCollector(self)
+
+    def to_pandas(self, filters: Filters | str = None) -> Any:
+        """Matching entries as a ``pandas.DataFrame`` with typed columns (needs the ``pandas``
+        extra; see :mod:`log_analytics_engine.integrations.pandas`). O(k * columns)."""
+        from .integrations.pandas import entries_to_frame
+
+        if isinstance(filters, str):
+            return entries_to_frame(self.search(filters))
+        return entries_to_frame(self.query_logs(filters))
 
     # -- processors and dashboard (issue 5) ----------------------------------------------
     def add_pre_ingest_hook(self, fn: Processor, name: str | None = None,
