@@ -14,6 +14,7 @@ from .alerts import Alert, AlertRule, AlertSeverity
 from .engine import LogAnalyticsEngine
 from .entry import LogEntry, LogLevel
 from .errors import (
+    DuplicateProcessorError,
     InvalidAlertRuleError,
     InvalidEntryError,
     InvalidFieldError,
@@ -21,10 +22,15 @@ from .errors import (
     InvalidLevelError,
     InvalidTimestampError,
     LogAnalyticsError,
+    MissingExtraError,
     MissingFieldError,
     ParseError,
+    QuerySyntaxError,
 )
+from .integrations import LogAnalyticsHandler
+from .pagination import Page
 from .query import And, Node, Not, Or, compile_filters
+from .querystring import parse_query
 
 try:
     __version__ = version("log-analytics-engine")
@@ -36,6 +42,7 @@ __all__ = [
     "AlertRule",
     "AlertSeverity",
     "And",
+    "DuplicateProcessorError",
     "InvalidAlertRuleError",
     "InvalidEntryError",
     "InvalidFieldError",
@@ -44,13 +51,18 @@ __all__ = [
     "InvalidTimestampError",
     "LogAnalyticsEngine",
     "LogAnalyticsError",
+    "LogAnalyticsHandler",
     "LogEntry",
     "LogLevel",
+    "MissingExtraError",
     "MissingFieldError",
     "Node",
     "Not",
     "Or",
+    "Page",
     "ParseError",
+    "QuerySyntaxError",
     "__version__",
     "compile_filters",
+    "parse_query",
 ]

@@ -19,8 +19,9 @@ from ..timeparse import parse_instant
 from ..tokenize import tokenize
 from .delivery import AlertDelivery, Hook, HookRunner
 from .dispatch import DispatchKeys, DispatchTable, dispatch_keys
+from .kinds import AbsenceRuntime, make_runtime
 from .model import Alert, AlertRule, AlertSeverity
-from .windows import AbsenceRuntime, RuleRuntime, make_runtime
+from .windows import RuleRuntime
 
 __all__ = ["AlertManager"]
 
