@@ -134,6 +134,8 @@ def dispatch_keys(node: Node) -> DispatchKeys:
 
 
 T = TypeVar("T")
+Row = tuple[tuple[T, ...], dict[str, tuple[T, ...]] | None, dict[str, tuple[T, ...]] | None,
+            tuple[frozenset[str], dict[str, tuple[T, ...]]] | None]
 
 
 class LevelTable(Generic[T]):
@@ -194,3 +196,9 @@ class DispatchTable(Generic[T]):
             lt.token = {k: tuple(v) for k, v in tab["token"].items()}
             lt.token_keys = frozenset(lt.token)
             self.tables[lv] = lt
+        #: ``rows[level]``: the table as a tuple ``(always, source, tag, (token_keys, token))``
+        #: with ``None`` for empty parts, unpacked once per entry by the hot loop.
+        self.rows: dict[str, Row[T]] = {
+            lv: (lt.always, lt.source or None, lt.tag or None,
+                 (lt.token_keys, lt.token) if lt.token else None)
+            for lv, lt in self.tables.items()}

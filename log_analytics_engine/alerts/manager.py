@@ -148,36 +148,33 @@ class AlertManager:
             self._unstarted.clear()
             self._refresh_due()
         fired: list[tuple[int, Alert]] = []
-        tables = self._table.tables
+        rows = self._table.rows
         multi = self._table.multi
         absence = self._absence
         due = self._due
         clock = self.clock
         for k, entry in enumerate(entries):
-            lt = tables[entry.level]
-            cands = lt.always
-            if lt.source:
-                extra = lt.source.get(entry.source)
+            cands, by_source, by_tag, by_token = rows[entry.level]
+            if by_source is not None:
+                extra = by_source.get(entry.source)
                 if extra:
                     cands = cands + extra
-            if lt.tag and entry.tags:
+            if by_tag is not None and entry.tags:
                 for tag in entry.tags:
-                    extra = lt.tag.get(tag)
+                    extra = by_tag.get(tag)
                     if extra:
                         cands = cands + extra
-            if lt.token_keys:
+            if by_token is not None:
                 words = tokens[k] if tokens is not None else tokenize(entry.message)
-                for word in lt.token_keys.intersection(words):
-                    cands = cands + lt.token[word]
+                token_keys, token_rules = by_token
+                for word in token_keys.intersection(words):
+                    cands = cands + token_rules[word]
             if cands:
                 if multi:
                     cands = tuple(dict.fromkeys(cands))
                 before = len(fired)
                 for rt in cands:
-                    if not rt.rule.enabled:
-                        continue
-                    residual = rt.residual
-                    if residual is None or residual.match(entry):
+                    if rt.rule.enabled and (rt.residual is None or rt.residual.match(entry)):
                         alert = rt.on_match(entry)
                         if alert is not None:
                             fired.append((rt.seq, alert))
