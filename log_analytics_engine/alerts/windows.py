@@ -149,7 +149,7 @@ class RuleRuntime:
 class _Series:
     """Sorted match times of one group (``ts[head:]`` live) with their entries."""
 
-    __slots__ = ("ents", "fired", "head", "ts", "value", "ws", "ws2")
+    __slots__ = ("cool_until", "ents", "fired", "head", "ts", "value", "ws", "ws2")
 
     def __init__(self, value: Any) -> None:
         self.value = value
@@ -159,6 +159,7 @@ class _Series:
         self.ws = 0  # first index with ts > newest - window
         self.ws2 = 0  # first index with ts > newest - 2 * window (spikes)
         self.fired: list[float] = []  # sorted triggered_at values (cooldown)
+        self.cool_until = -_INF  # newest triggered_at + cooldown
 
 
 class WindowRuntime(RuleRuntime):
@@ -189,15 +190,18 @@ class WindowRuntime(RuleRuntime):
             return self._late(g, entry, t)
         ts.append(t)
         g.ents.append(entry)
-        if not len(ts) & 63:  # trim every 64 appends: O(1) amortised
+        n = len(ts)
+        if not n & 63:  # trim every 64 appends: O(1) amortised
             self._trim(g, t)
+            n = len(ts)
+        if t < g.cool_until:
+            return None  # inside the cooldown of the newest alert (pointers catch up later)
         w = self.window
         ws = g.ws if g.ws > g.head else g.head
         lim = t - w
         while ts[ws] <= lim:
             ws += 1
         g.ws = ws
-        n = len(ts)
         count = n - ws
         if count < self.threshold:
             return None
@@ -211,8 +215,6 @@ class WindowRuntime(RuleRuntime):
             prev = ws - ws2
             if not self._spiking(t, count, prev):
                 return None
-        if self.cooldown and g.fired and t - g.fired[-1] < self.cooldown:
-            return None
         return self._fire(g, t, count, prev, ws, n, late=False)
 
     def _trim(self, g: _Series, newest: float) -> None:
@@ -264,10 +266,21 @@ class WindowRuntime(RuleRuntime):
         lo = bisect_right(ts, t - w, head, i)
         lo2 = bisect_right(ts, t - 2 * w, head, lo) if self.spike else 0
         j = i
+        fired = g.fired
+        cooldown = self.cooldown if fired else 0.0
         while j < n:
             e = ts[j]
             if e >= limit:
                 break
+            if cooldown:
+                # Skip, by bisection, the candidates inside one alert's cooldown.
+                k = bisect_left(fired, e)
+                if k < len(fired) and fired[k] - e < cooldown:
+                    j = bisect_left(ts, fired[k] + cooldown, j, n)
+                    continue
+                if k and e - fired[k - 1] < cooldown:
+                    j = bisect_left(ts, fired[k - 1] + cooldown, j, n)
+                    continue
             while j + 1 < n and ts[j + 1] == e:
                 j += 1
             b = e - w
@@ -283,7 +296,7 @@ class WindowRuntime(RuleRuntime):
                         lo2 += 1
                     prev = lo - lo2
                     ok = self._spiking(e, count, prev)
-                if ok and _cool(g.fired, e, self.cooldown):
+                if ok:
                     return self._fire(g, e, count, prev, lo, j + 1, late=True)
             j += 1
         return None
@@ -293,6 +306,8 @@ class WindowRuntime(RuleRuntime):
         fired = g.fired
         if not fired or e >= fired[-1]:
             fired.append(e)
+            if self.cooldown:
+                g.cool_until = e + self.cooldown
         else:
             insort(fired, e)
         samples = g.ents[max(lo, hi - _SAMPLES):hi]
@@ -322,6 +337,8 @@ class WindowRuntime(RuleRuntime):
         if len(g.ts) != len(g.ents) or g.ts != sorted(g.ts):
             raise ValueError("window state is inconsistent")
         g.fired = sorted(float(x) for x in data.get("fired", []))
+        if g.fired and self.cooldown:
+            g.cool_until = g.fired[-1] + self.cooldown
         if g.ts:
             newest = g.ts[-1]
             g.ws = bisect_right(g.ts, newest - self.window)
