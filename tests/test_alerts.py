@@ -339,3 +339,10 @@ def test_alert_rules_example_runs() -> None:
                           capture_output=True, text=True, env=env, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert "High Error Rate" in done.stdout
+
+
+def test_manager_tokenises_messages_when_the_engine_gives_no_words() -> None:
+    manager = AlertManager()
+    manager.add_rule(AlertRule("kw", conditions={"keyword": "timeout"}, threshold=1))
+    fired = manager.observe([LogEntry(1, "INFO", "db Timeout"), LogEntry(2, "INFO", "fine")])
+    assert [a.count for a in fired] == [1]

@@ -11,6 +11,7 @@ import math
 from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from itertools import repeat
 from typing import Any
 
 from ..entry import LogEntry
@@ -153,7 +154,8 @@ class AlertManager:
         absence = self._absence
         due = self._due
         clock = self.clock
-        for k, entry in enumerate(entries):
+        word_lists: Iterable[Iterable[str] | None] = tokens if tokens is not None else repeat(None)
+        for entry, words in zip(entries, word_lists, strict=False):
             cands, by_source, by_tag, by_token = rows[entry.level]
             if by_source is not None:
                 extra = by_source.get(entry.source)
@@ -165,7 +167,8 @@ class AlertManager:
                     if extra:
                         cands = cands + extra
             if by_token is not None:
-                words = tokens[k] if tokens is not None else tokenize(entry.message)
+                if words is None:
+                    words = tokenize(entry.message)
                 token_keys, token_rules = by_token
                 for word in token_keys.intersection(words):
                     cands = cands + token_rules[word]

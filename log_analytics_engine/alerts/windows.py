@@ -101,6 +101,8 @@ class RuleRuntime:
 
     def _group_key(self, entry: LogEntry) -> tuple[Hashable, Any]:
         value = entry.get(self.group_by) if self.group_by else None
+        if value is None or type(value) is str:
+            return value, value
         try:
             hash(value)
             return value, value
