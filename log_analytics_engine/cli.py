@@ -122,6 +122,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 #: Every sub-command's registration function, in ``--help`` order.
 COMMANDS: list[Callable[[Any], None]] = [register_demo]
 
+from .pipeline import register_generate, register_pipeline  # noqa: E402
+
+COMMANDS += [register_generate, register_pipeline]
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(

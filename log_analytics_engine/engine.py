@@ -371,8 +371,9 @@ class LogAnalyticsEngine:
         node = compile_filters(filters)
         with self._lock:
             entries, stamps = snapshot(self._ctx, node)
-        return build_sessions(entries, stamps, key, action_field, start, end,
-                              user_field=user_field, feature_field=feature_field)
+        with gc_paused():
+            return build_sessions(entries, stamps, key, action_field, start, end,
+                                  user_field=user_field, feature_field=feature_field)
 
     # -- invariants -----------------------------------------------------------------------
     def _check(self) -> None:

@@ -256,6 +256,15 @@ def _order(value: Any) -> tuple[bool, str, str]:
     return (value is None, type(value).__name__, str(value))
 
 
+def _sorted(values: Iterable[Any]) -> list[Any]:
+    """Group names in order: natural order when comparable, else by type and text."""
+    items = list(values)
+    try:
+        return sorted(items)
+    except TypeError:
+        return sorted(items, key=_order)
+
+
 def build_sessions(
     entries: Sequence[LogEntry],
     stamps: Sequence[float],
@@ -300,13 +309,16 @@ def build_sessions(
             return [k[i] for k in s_keys]
         return field_column([entries[p] for p in s_pos], name)
 
-    users = metric_values(user_field)
-    features = metric_values(feature_field)
+    if fields == (user_field, feature_field):
+        pairs = s_keys
+    else:
+        pairs = list(zip(metric_values(user_field), metric_values(feature_field)))
+    per_pair = _grouped(pairs, durations)
     result = SessionsResult(
         key=fields,
         incomplete=incomplete,
-        by_feature=_by_feature(features, users, durations),
-        by_user=_by_user(users, features, durations),
+        by_feature=_by_feature(per_pair),
+        by_user=_by_user(per_pair),
         by_hour=_by_hour(starts, durations),
         events=len(keys),
         skipped=skipped,
@@ -319,36 +331,55 @@ def build_sessions(
     return result
 
 
-def _by_feature(
-    features: list[Any], users: list[Any], durations: list[float]
-) -> dict[Any, dict[str, Any]]:
-    users_per_feature = Counter(f for f, _ in set(zip(features, users)))
+def _by_feature(per_pair: dict[Any, list[float]]) -> dict[Any, dict[str, Any]]:
+    """Roll the per-(user, feature) durations up to features: O(p) for p pairs."""
+    acc: dict[Any, list[Any]] = {}
+    for (_user, feature), ds in per_pair.items():
+        a = acc.get(feature)
+        lo, hi = min(ds), max(ds)
+        if a is None:
+            acc[feature] = [len(ds), [sum(ds)], lo, hi, 1]
+        else:
+            a[0] += len(ds)
+            a[1].append(sum(ds))
+            if lo < a[2]:
+                a[2] = lo
+            if hi > a[3]:
+                a[3] = hi
+            a[4] += 1
     out: dict[Any, dict[str, Any]] = {}
-    groups = _grouped(features, durations)
-    for feature in sorted(groups, key=_order):
-        ds = groups[feature]
-        n, total, avg = _stats(ds)
-        out[feature] = {"sessions": n, "total_duration_s": total, "avg_duration_s": avg,
-                        "min_duration_s": round(min(ds), 6),
-                        "max_duration_s": round(max(ds), 6),
-                        "unique_users": users_per_feature[feature]}
+    for feature in _sorted(acc):
+        n, totals, lo, hi, users = acc[feature]
+        total = math.fsum(totals)
+        out[feature] = {"sessions": n, "total_duration_s": round(total, 6),
+                        "avg_duration_s": round(total / n, 6),
+                        "min_duration_s": round(lo, 6), "max_duration_s": round(hi, 6),
+                        "unique_users": users}
     return out
 
 
-def _by_user(
-    users: list[Any], features: list[Any], durations: list[float]
-) -> dict[Any, dict[str, Any]]:
-    per_feature: defaultdict[Any, dict[Any, int]] = defaultdict(dict)
-    for (user, feature), n in Counter(zip(users, features)).items():
-        per_feature[user][feature] = n
+def _by_user(per_pair: dict[Any, list[float]]) -> dict[Any, dict[str, Any]]:
+    """Roll the per-(user, feature) durations up to users: O(p log p) for p pairs."""
+    acc: dict[Any, dict[Any, list[float]]] = defaultdict(dict)
+    for (user, feature), ds in per_pair.items():
+        acc[user][feature] = ds
     out: dict[Any, dict[str, Any]] = {}
-    groups = _grouped(users, durations)
-    for user in sorted(groups, key=_order):
-        n, total, avg = _stats(groups[user])
-        counts = per_feature[user]
-        names = sorted(counts, key=_order)
-        out[user] = {"sessions": n, "total_duration_s": total, "avg_duration_s": avg,
-                     "features": names, "sessions_by_feature": {f: counts[f] for f in names}}
+    fsum = math.fsum
+    for user in _sorted(acc):
+        by_feature = acc[user]
+        names = _sorted(by_feature) if len(by_feature) > 1 else list(by_feature)
+        n = 0
+        totals = []
+        counts = {}
+        for name in names:
+            ds = by_feature[name]
+            n += len(ds)
+            counts[name] = len(ds)
+            totals.append(sum(ds))
+        total = fsum(totals)
+        out[user] = {"sessions": n, "total_duration_s": round(total, 6),
+                     "avg_duration_s": round(total / n, 6),
+                     "features": names, "sessions_by_feature": counts}
     return out
 
 

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import orjson
 
+from ._gc import gc_paused
 from .entry import LogEntry
 from .errors import InvalidEntryError, InvalidFieldError, InvalidTimestampError, MissingFieldError
 
@@ -122,6 +124,11 @@ class EventSchema:
     feature_field: str = "feature"
     action_field: str = "action"
 
+    @cached_property
+    def validator(self) -> Callable[[Any], LogEntry]:
+        """``record -> LogEntry`` for this schema (compiled once); see :func:`validate_event`."""
+        return _compile(self)
+
     def __post_init__(self) -> None:
         for name, kind in self.coerce.items():
             if kind not in _COERCERS:
@@ -154,18 +161,60 @@ def _choices(values: frozenset[Any]) -> str:
 def event_to_entry(record: Mapping[str, Any], schema: EventSchema = DEFAULT_SCHEMA) -> LogEntry:
     """The entry of an already valid record (no checks beyond :class:`LogEntry`'s own).
 
-    Every field but the timestamp and the user goes to metadata; the message is
-    ``"<action> <feature>"``. Runtime complexity: O(fields).
+    Every field but the timestamp and the user goes to metadata (coerced as the schema
+    says); the message is ``"<action> <feature>"``. Runtime complexity: O(fields).
     """
-    metadata = {k: v for k, v in record.items()
-                if k != schema.timestamp_field and k != schema.user_field}
+    metadata = dict(record)
+    stamp = metadata.pop(schema.timestamp_field)
+    user = metadata.pop(schema.user_field, None)
     for name, kind in schema.coerce.items():
         if name in metadata:
             metadata[name] = _COERCERS[kind](metadata[name])
-    action = record.get(schema.action_field)
-    feature = record.get(schema.feature_field)
-    return LogEntry(record[schema.timestamp_field], "INFO", f"{action} {feature}",
-                    user_id=record.get(schema.user_field), metadata=metadata)
+    message = f"{metadata.get(schema.action_field)} {metadata.get(schema.feature_field)}"
+    return LogEntry(stamp, "INFO", message, "", None, None, user, None, metadata)
+
+
+def _compile(schema: EventSchema) -> Callable[[Any], LogEntry]:
+    """A checker specialised for ``schema`` (the work done once, not per record)."""
+    required = tuple(schema.required)
+    non_empty = tuple(schema.non_empty)
+    allowed = tuple(schema.allowed.items())
+    features = schema.features
+    feature_field, ts_field = schema.feature_field, schema.timestamp_field
+
+    def check(record: Any) -> LogEntry:
+        if type(record) is not dict:
+            if not isinstance(record, Mapping):
+                raise InvalidFieldError("event", record, "expected a JSON object")
+            record = dict(record)
+        get = record.get
+        for name in required:
+            if get(name) is None:
+                raise MissingFieldError(name)
+        for name in non_empty:
+            value = get(name)
+            if value is not None and (type(value) is not str or not value or value.isspace()):
+                if not isinstance(value, str) or not value.strip():
+                    raise InvalidFieldError(name, value, "expected a non-empty string")
+        for name, values in allowed:
+            value = get(name)
+            if value is not None and not (value in values if type(value) is str
+                                          else _allowed(value, values)):
+                raise InvalidFieldError(name, value, f"expected one of {_choices(values)}")
+        if features is not None:
+            value = get(feature_field)
+            if value is not None and not _allowed(value, features):
+                raise InvalidFieldError(feature_field, value,
+                                        f"not an allowed feature ({_choices(features)})")
+        stamp = get(ts_field)
+        if stamp is None:
+            raise MissingFieldError(ts_field)
+        try:
+            return event_to_entry(record, schema)
+        except InvalidTimestampError:
+            raise InvalidTimestampError(stamp, ts_field) from None
+
+    return check
 
 
 def validate_event(record: Any, schema: EventSchema = DEFAULT_SCHEMA) -> LogEntry:
@@ -176,31 +225,7 @@ def validate_event(record: Any, schema: EventSchema = DEFAULT_SCHEMA) -> LogEntr
     :class:`~log_analytics_engine.errors.InvalidTimestampError` (all ``ValueError``), each
     carrying the offending field and value. Runtime complexity: O(fields).
     """
-    if not isinstance(record, Mapping):
-        raise InvalidFieldError("event", record, "expected a JSON object")
-    for name in schema.required:
-        if record.get(name) is None:
-            raise MissingFieldError(name)
-    for name in schema.non_empty:
-        value = record.get(name)
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise InvalidFieldError(name, value, "expected a non-empty string")
-    for name, values in schema.allowed.items():
-        value = record.get(name)
-        if value is not None and not _allowed(value, values):
-            raise InvalidFieldError(name, value, f"expected one of {_choices(values)}")
-    if schema.features is not None:
-        value = record.get(schema.feature_field)
-        if value is not None and value not in schema.features:
-            raise InvalidFieldError(schema.feature_field, value,
-                                    f"not an allowed feature ({_choices(schema.features)})")
-    stamp = record.get(schema.timestamp_field)
-    if stamp is None:
-        raise MissingFieldError(schema.timestamp_field)
-    try:
-        return event_to_entry(record, schema)
-    except InvalidTimestampError as exc:
-        raise InvalidTimestampError(stamp, schema.timestamp_field) from exc
+    return schema.validator(record)
 
 
 def _allowed(value: Any, values: frozenset[Any]) -> bool:
@@ -222,12 +247,14 @@ def validate_events(
     schema = schema or DEFAULT_SCHEMA
     entries: list[LogEntry] = []
     errors: list[EventError] = []
-    for position, record in enumerate(records, 1):
-        try:
-            entries.append(validate_event(record, schema))
-        except InvalidEntryError as exc:
-            errors.append(EventError(position, "validation", exc.reason,
-                                     getattr(exc, "field", None)))
+    check = schema.validator
+    with gc_paused():
+        for position, record in enumerate(records, 1):
+            try:
+                entries.append(check(record))
+            except InvalidEntryError as exc:
+                errors.append(EventError(position, "validation", exc.reason,
+                                         getattr(exc, "field", None)))
     return entries, errors
 
 
@@ -262,28 +289,40 @@ def parse_event_lines(
     """
     schema = schema or DEFAULT_SCHEMA
     out = ParsedEvents()
+    with gc_paused():
+        _parse_lines(lines, schema.validator, out)
+    log.debug("parsed %d event lines: %d valid", out.total_lines, out.valid)
+    return out
+
+
+def _parse_lines(
+    lines: Iterable[bytes | str], check: Callable[[Any], LogEntry], out: ParsedEvents
+) -> None:
     loads = orjson.loads
     append = out.entries.append
-    for line_no, raw in enumerate(lines, 1):
-        if not raw.strip():
-            continue
-        out.total_lines += 1
+    errors = out.errors
+    blank = 0
+    line_no = 0
+    for line_no, raw in enumerate(lines, 1):  # noqa: B007 - line_no is used after the loop
         try:
             record = loads(raw)
         except orjson.JSONDecodeError as exc:
+            if not raw.strip():  # blank lines are neither counted nor errors
+                blank += 1
+                continue
             out.parse_errors += 1
-            out.errors.append(EventError(line_no, "parse", f"malformed JSON: {exc}"))
+            errors.append(EventError(
+                line_no, "parse", f"malformed JSON: {exc.msg} (column {exc.colno})"))
             continue
         if type(record) is not dict:
             out.parse_errors += 1
-            out.errors.append(EventError(
+            errors.append(EventError(
                 line_no, "parse", f"expected a JSON object, got {type(record).__name__}"))
             continue
         try:
-            append(validate_event(record, schema))
+            append(check(record))
         except InvalidEntryError as exc:
             out.validation_errors += 1
-            out.errors.append(EventError(line_no, "validation", exc.reason,
-                                         getattr(exc, "field", None)))
-    log.debug("parsed %d event lines: %d valid", out.total_lines, out.valid)
-    return out
+            errors.append(EventError(line_no, "validation", exc.reason,
+                                     getattr(exc, "field", None)))
+    out.total_lines = line_no - blank
