@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter, sub
@@ -183,7 +183,7 @@ def field_column(entries: Sequence[LogEntry], name: str) -> list[Any]:
         values = list(map(attrgetter(name), entries))
         if None in values:
             values = [v if v is not None else e.metadata.get(name)
-                      for v, e in zip(values, entries)]
+                      for v, e in zip(values, entries, strict=True)]
         return values
     if name in ATTRIBUTES:
         return [e.get(name) for e in entries]
@@ -213,7 +213,7 @@ def _pair(
     get, pop = open_starts.get, open_starts.pop
     skipped = 0
     pos = -1
-    for k, action in zip(keys, actions):
+    for k, action in zip(keys, actions, strict=True):
         pos += 1
         if action == start:
             if None in k:
@@ -247,7 +247,7 @@ def _stats(durations: list[float]) -> tuple[int, float, float]:
 
 def _grouped(values: Iterable[Any], durations: Iterable[float]) -> dict[Any, list[float]]:
     groups: defaultdict[Any, list[float]] = defaultdict(list)
-    for v, d in zip(values, durations):
+    for v, d in zip(values, durations, strict=True):
         groups[v].append(d)
     return groups
 
@@ -290,7 +290,7 @@ def build_sessions(
     if start == end:
         raise InvalidFilterError("end", end, "start and end actions must differ")
     columns = [field_column(entries, f) for f in fields]
-    keys = list(zip(*columns))
+    keys = list(zip(*columns, strict=True))
     actions = field_column(entries, action_field)
     try:
         s_pos, e_pos, inc, skipped = _pair(keys, actions, start, end)
@@ -312,7 +312,7 @@ def build_sessions(
     if fields == (user_field, feature_field):
         pairs = s_keys
     else:
-        pairs = list(zip(metric_values(user_field), metric_values(feature_field)))
+        pairs = list(zip(metric_values(user_field), metric_values(feature_field), strict=True))
     per_pair = _grouped(pairs, durations)
     result = SessionsResult(
         key=fields,

@@ -193,9 +193,8 @@ def _compile(schema: EventSchema) -> Callable[[Any], LogEntry]:
                 raise MissingFieldError(name)
         for name in non_empty:
             value = get(name)
-            if value is not None and (type(value) is not str or not value or value.isspace()):
-                if not isinstance(value, str) or not value.strip():
-                    raise InvalidFieldError(name, value, "expected a non-empty string")
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise InvalidFieldError(name, value, "expected a non-empty string")
         for name, values in allowed:
             value = get(name)
             if value is not None and not (value in values if type(value) is str
@@ -303,7 +302,7 @@ def _parse_lines(
     errors = out.errors
     blank = 0
     line_no = 0
-    for line_no, raw in enumerate(lines, 1):  # noqa: B007 - line_no is used after the loop
+    for line_no, raw in enumerate(lines, 1):
         try:
             record = loads(raw)
         except orjson.JSONDecodeError as exc:
