@@ -129,6 +129,10 @@ class EventSchema:
         """``record -> LogEntry`` for this schema (compiled once); see :func:`validate_event`."""
         return _compile(self)
 
+    @cached_property
+    def _owned_validator(self) -> Callable[[Any], LogEntry]:
+        return _compile(self, owned=True)
+
     def __post_init__(self) -> None:
         for name, kind in self.coerce.items():
             if kind not in _COERCERS:
@@ -174,19 +178,27 @@ def event_to_entry(record: Mapping[str, Any], schema: EventSchema = DEFAULT_SCHE
     return LogEntry(stamp, "INFO", message, "", None, None, user, None, metadata)
 
 
-def _compile(schema: EventSchema) -> Callable[[Any], LogEntry]:
-    """A checker specialised for ``schema`` (the work done once, not per record)."""
+def _compile(schema: EventSchema, owned: bool = False) -> Callable[[Any], LogEntry]:
+    """A checker specialised for ``schema`` (the work done once, not per record).
+
+    With ``owned`` the checker may reuse the record dict as the entry's metadata (for
+    records it parsed itself); otherwise it copies it.
+    """
     required = tuple(schema.required)
     non_empty = tuple(schema.non_empty)
     allowed = tuple(schema.allowed.items())
     features = schema.features
+    coercers = tuple((name, _COERCERS[kind]) for name, kind in schema.coerce.items())
     feature_field, ts_field = schema.feature_field, schema.timestamp_field
+    user_field, action_field = schema.user_field, schema.action_field
 
     def check(record: Any) -> LogEntry:
         if type(record) is not dict:
             if not isinstance(record, Mapping):
                 raise InvalidFieldError("event", record, "expected a JSON object")
             record = dict(record)
+        elif not owned:
+            record = record.copy()
         get = record.get
         for name in required:
             if get(name) is None:
@@ -205,11 +217,16 @@ def _compile(schema: EventSchema) -> Callable[[Any], LogEntry]:
             if value is not None and not _allowed(value, features):
                 raise InvalidFieldError(feature_field, value,
                                         f"not an allowed feature ({_choices(features)})")
-        stamp = get(ts_field)
+        stamp = record.pop(ts_field, None)
         if stamp is None:
             raise MissingFieldError(ts_field)
+        user = record.pop(user_field, None)
+        for name, coerce in coercers:
+            if name in record:
+                record[name] = coerce(record[name])
         try:
-            return event_to_entry(record, schema)
+            return LogEntry(stamp, "INFO", f"{get(action_field)} {get(feature_field)}", "",
+                            None, None, user, None, record)
         except InvalidTimestampError:
             raise InvalidTimestampError(stamp, ts_field) from None
 
@@ -289,7 +306,7 @@ def parse_event_lines(
     schema = schema or DEFAULT_SCHEMA
     out = ParsedEvents()
     with gc_paused():
-        _parse_lines(lines, schema.validator, out)
+        _parse_lines(lines, schema._owned_validator, out)
     log.debug("parsed %d event lines: %d valid", out.total_lines, out.valid)
     return out
 
