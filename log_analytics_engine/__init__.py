@@ -24,6 +24,9 @@ from .errors import (
     ParseError,
 )
 from .query import And, Node, Not, Or, compile_filters
+from .sessions import IncompleteSession, Session, SessionsResult
+from .telemetry import TelemetryResult, run_telemetry_pipeline
+from .validation import EventError, EventSchema
 
 try:
     __version__ = version("log-analytics-engine")
@@ -35,6 +38,9 @@ __all__ = [
     "AlertRule",
     "AlertSeverity",
     "And",
+    "EventError",
+    "EventSchema",
+    "IncompleteSession",
     "InvalidEntryError",
     "InvalidFieldError",
     "InvalidFilterError",
@@ -49,6 +55,10 @@ __all__ = [
     "Not",
     "Or",
     "ParseError",
+    "Session",
+    "SessionsResult",
+    "TelemetryResult",
     "__version__",
     "compile_filters",
+    "run_telemetry_pipeline",
 ]
