@@ -27,6 +27,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import count
 from operator import attrgetter, sub
 from typing import TYPE_CHECKING, Any
 
@@ -202,7 +203,8 @@ def _hashable_keys(keys: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
 
 
 def _pair(
-    keys: list[tuple[Any, ...]], actions: list[Any], start: Any, end: Any
+    keys: list[tuple[Any, ...]], actions: list[Any], start: Any, end: Any,
+    check_none: bool = True,
 ) -> tuple[list[int], list[int], list[tuple[int, str]], int]:
     """One pass in time order: (start positions, end positions, incomplete, skipped)."""
     open_starts: dict[tuple[Any, ...], int] = {}
@@ -212,11 +214,9 @@ def _pair(
     add_start, add_end, add_inc = starts.append, ends.append, incomplete.append
     get, pop = open_starts.get, open_starts.pop
     skipped = 0
-    pos = -1
-    for k, action in zip(keys, actions, strict=True):
-        pos += 1
+    for pos, k, action in zip(count(), keys, actions):
         if action == start:
-            if None in k:
+            if check_none and None in k:
                 skipped += 1
                 continue
             prev = get(k)
@@ -224,7 +224,7 @@ def _pair(
                 add_inc((prev, RESTARTED))
             open_starts[k] = pos
         elif action == end:
-            if None in k:
+            if check_none and None in k:
                 skipped += 1
                 continue
             prev = pop(k, None)
@@ -292,11 +292,12 @@ def build_sessions(
     columns = [field_column(entries, f) for f in fields]
     keys = list(zip(*columns, strict=True))
     actions = field_column(entries, action_field)
+    missing = any(None in column for column in columns)  # C-level scans
     try:
-        s_pos, e_pos, inc, skipped = _pair(keys, actions, start, end)
+        s_pos, e_pos, inc, skipped = _pair(keys, actions, start, end, missing)
     except TypeError:  # an unhashable key value (a list or a dict): compare by its repr
         keys = _hashable_keys(keys)
-        s_pos, e_pos, inc, skipped = _pair(keys, actions, start, end)
+        s_pos, e_pos, inc, skipped = _pair(keys, actions, start, end, missing)
     s_keys = list(map(keys.__getitem__, s_pos))
     starts = list(map(stamps.__getitem__, s_pos))
     ends = list(map(stamps.__getitem__, e_pos))
