@@ -314,7 +314,10 @@ def build_sessions(
         pairs = s_keys
     else:
         pairs = list(zip(metric_values(user_field), metric_values(feature_field), strict=True))
-    per_pair = _grouped(pairs, durations)
+    try:
+        per_pair = _grouped(pairs, durations)
+    except TypeError:  # an unhashable user or feature value taken from the start events
+        per_pair = _grouped(_hashable_keys(pairs), durations)
     result = SessionsResult(
         key=fields,
         incomplete=incomplete,

@@ -189,6 +189,15 @@ def test_unhashable_key_values_are_compared_by_repr() -> None:
     assert [s.key for s in engine.sessions().complete] == [("['a']", "f")]
 
 
+def test_unhashable_metric_values_from_start_events_are_compared_by_repr() -> None:
+    engine = LogAnalyticsEngine()
+    engine.ingest_logs([
+        LogEntry(T0, metadata={"sid": "a", "feature": ["x"], "action": "start"}),
+        LogEntry(T0 + 2, metadata={"sid": "a", "feature": ["x"], "action": "end"}),
+    ])
+    assert list(engine.sessions(key="sid").by_feature) == ["['x']"]
+
+
 def test_same_start_and_end_value_is_rejected() -> None:
     with pytest.raises(InvalidFilterError):
         LogAnalyticsEngine().sessions(start="x", end="x")
