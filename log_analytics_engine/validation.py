@@ -127,11 +127,11 @@ class EventSchema:
     @cached_property
     def validator(self) -> Callable[[Any], LogEntry]:
         """``record -> LogEntry`` for this schema (compiled once); see :func:`validate_event`."""
-        return _compile(self)
+        return _compile_fast(self, _compile(self), owned=False)
 
     @cached_property
     def _owned_validator(self) -> Callable[[Any], LogEntry]:
-        return _compile(self, owned=True)
+        return _compile_fast(self, _compile(self, owned=True), owned=True)
 
     def __post_init__(self) -> None:
         for name, kind in self.coerce.items():
@@ -230,6 +230,63 @@ def _compile(schema: EventSchema, owned: bool = False) -> Callable[[Any], LogEnt
         except InvalidTimestampError:
             raise InvalidTimestampError(stamp, ts_field) from None
 
+    return check
+
+
+def _compile_fast(
+    schema: EventSchema, slow: Callable[[Any], LogEntry], owned: bool
+) -> Callable[[Any], LogEntry]:
+    """The checker as straight-line code generated once per schema (as ``namedtuple`` does).
+
+    It accepts the common valid record (a dict whose checked values are strings) with a
+    single combined test and hands everything else to ``slow``, the general checker, which
+    raises the precise error. Field names enter the source only through ``repr``.
+    """
+    checked = list(dict.fromkeys((*schema.required, *schema.non_empty, *schema.allowed,
+                                  schema.timestamp_field, schema.user_field,
+                                  schema.action_field, schema.feature_field)))
+    var = {name: f"v{i}" for i, name in enumerate(checked)}
+    env: dict[str, Any] = {"slow": slow, "LogEntry": LogEntry, "dict": dict,
+                           "InvalidTimestampError": InvalidTimestampError}
+    tests = [f"{var[n]} is None" for n in schema.required]
+    tests += [f"({var[n]} is not None and (type({var[n]}) is not str or not {var[n]} "
+              f"or {var[n]}.isspace()))" for n in schema.non_empty]
+    for i, (name, values) in enumerate(schema.allowed.items()):
+        env[f"allowed{i}"] = values
+        tests.append(f"({var[name]} is not None and (type({var[name]}) is not str "
+                     f"or {var[name]} not in allowed{i}))")
+    if schema.features is not None:
+        env["features"] = schema.features
+        v = var[schema.feature_field]
+        tests.append(f"({v} is not None and (type({v}) is not str or {v} not in features))")
+    tests.append(f"{var[schema.timestamp_field]} is None")
+    lines = [
+        "def check(record):",
+        "    if type(record) is not dict:",
+        "        return slow(record)",
+        "    get = record.get",
+        *(f"    {var[n]} = get({n!r})" for n in checked),
+        f"    if {' or '.join(tests)}:",
+        "        return slow(record)",
+        "    metadata = record" if owned else "    metadata = dict(record)",
+        f"    del metadata[{schema.timestamp_field!r}]",
+        f"    metadata.pop({schema.user_field!r}, None)",
+    ]
+    for i, (name, kind) in enumerate(schema.coerce.items()):
+        env[f"coerce{i}"] = _COERCERS[kind]
+        lines += [f"    if {name!r} in metadata:",
+                  f"        metadata[{name!r}] = coerce{i}(metadata[{name!r}])"]
+    stamp, user = var[schema.timestamp_field], var[schema.user_field]
+    lines += [
+        "    try:",
+        f"        return LogEntry({stamp}, 'INFO', "
+        f"f'{{{var[schema.action_field]}}} {{{var[schema.feature_field]}}}', '', None, None, "
+        f"{user}, None, metadata)",
+        "    except InvalidTimestampError:",
+        f"        raise InvalidTimestampError({stamp}, {schema.timestamp_field!r}) from None",
+    ]
+    exec("\n".join(lines), env)
+    check: Callable[[Any], LogEntry] = env["check"]
     return check
 
 

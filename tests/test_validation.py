@@ -13,6 +13,7 @@ from log_analytics_engine import InvalidFieldError, LogAnalyticsEngine, MissingF
 from log_analytics_engine.errors import InvalidTimestampError
 from log_analytics_engine.validation import (
     EventSchema,
+    _compile,
     coerce_bool,
     coerce_number,
     parse_event_lines,
@@ -173,3 +174,33 @@ def test_error_to_dict_has_line_kind_reason() -> None:
     (error,) = parse_event_lines([b"oops"]).errors
     assert set(error.to_dict()) == {"line", "kind", "reason"}
     assert error.to_dict()["line"] == 1
+
+
+def test_parse_event_lines_reports_an_invalid_timestamp() -> None:
+    (error,) = parse_event_lines([orjson.dumps(with_(timestamp="yesterday"))]).errors
+    assert (error.kind, error.field) == ("validation", "timestamp")
+    assert error.reason.startswith("invalid timestamp 'yesterday'")
+
+
+def _outcome(check: Any, record: Any) -> Any:
+    try:
+        e = check(record)
+    except (InvalidFieldError, MissingFieldError) as exc:
+        return type(exc).__name__, str(exc)
+    return e.ts, e.level, e.message, e.user_id, e.metadata
+
+
+_field_values = st.one_of(st.none(), st.sampled_from(["", " ", "start", "end", "search", "u1",
+                                                      "2025-07-21T10:00:00Z", "bad"]),
+                          st.integers(-2, 2), st.booleans(), st.lists(st.integers(), max_size=1))
+
+
+@given(st.dictionaries(st.sampled_from(["user_id", "feature", "timestamp", "action", "score",
+                                        "flag"]), _field_values),
+       st.sampled_from([EventSchema(), EventSchema(features=frozenset({"search"}),
+                                                   coerce={"score": "number", "flag": "bool"})]))
+def test_generated_checker_agrees_with_the_general_one(record: dict[str, Any],
+                                                       schema: EventSchema) -> None:
+    assert _outcome(schema.validator, dict(record)) == _outcome(_compile(schema), dict(record))
+    assert _outcome(schema._owned_validator, dict(record)) == _outcome(_compile(schema),
+                                                                       dict(record))
