@@ -34,12 +34,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .entry import LogEntry
-from .errors import InvalidFilterError, InvalidTimestampError, LogAnalyticsError
+from .errors import InvalidFilterError, InvalidTimestampError, MissingExtraError
 from .query import Compare, FieldEquals, MatchAll, Node, Or
 from .validation import coerce_bool, coerce_number
 
 __all__ = [
-    "MissingExtraError",
     "TelemetryResult",
     "build_raw_dataframe",
     "clean_sessions",
@@ -54,20 +53,11 @@ MINUTES = "minutes_played"
 _TIME_FIELDS = ("timestamp", "started_at", "start_time")
 
 
-class MissingExtraError(LogAnalyticsError, ImportError):
-    """An optional dependency (an extra) is needed for this call."""
-
-    def __init__(self, what: str, extra: str) -> None:
-        self.extra = extra
-        super().__init__(f"{what} needs the '{extra}' extra: "
-                         f"pip install 'log-analytics-engine[{extra}]'")
-
-
 def _pandas(what: str) -> Any:
     try:
         import pandas
     except ImportError:
-        raise MissingExtraError(what, "pandas") from None
+        raise MissingExtraError(what, "pandas", "pandas") from None
     return pandas
 
 

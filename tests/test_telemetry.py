@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from log_analytics_engine.errors import MissingExtraError
 from log_analytics_engine.telemetry import (
-    MissingExtraError,
     TelemetryResult,
     build_raw_dataframe,
     clean_sessions,
