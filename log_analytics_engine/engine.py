@@ -361,7 +361,7 @@ class LogAnalyticsEngine:
 
     def sessions(
         self,
-        filters: Filters = None,
+        filters: Filters | str = None,
         key: str | Sequence[str] = DEFAULT_KEY,
         action_field: str = "action",
         start: Any = "start",
@@ -372,16 +372,18 @@ class LogAnalyticsEngine:
     ) -> SessionsResult:
         """Pair start/end events of the matching entries per ``key`` into sessions.
 
-        Events are taken in event-time order (ties in ingestion order); see
-        :mod:`log_analytics_engine.sessions`. Runtime complexity: O(p + k log k) for
-        posting lists of total size p and k matching events (O(n) when all match).
+        ``filters`` is a filter dict, a query ``Node`` or a query string. Events are taken
+        in event-time order (ties in ingestion order); see
+        :mod:`log_analytics_engine.sessions`. Runtime complexity: O(p + k log k) for posting
+        lists of total size p and k matching events (O(n) when all match).
         """
-        node = compile_filters(filters)
+        node = parse_query(filters) if isinstance(filters, str) else compile_filters(filters)
         with self._lock:
             entries, stamps = snapshot(self._ctx, node)
         with gc_paused():
             return build_sessions(entries, stamps, key, action_field, start, end,
                                   user_field=user_field, feature_field=feature_field)
+
     # -- ecosystem: query language, cursor pages, integrations ----------------------------
     def search(
         self,

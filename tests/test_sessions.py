@@ -142,6 +142,12 @@ def test_filter_on_a_metadata_field() -> None:
     assert list(engine.sessions({"feature": "cart"}).by_feature) == ["cart"]
 
 
+def test_filter_as_a_query_string() -> None:
+    engine = engine_with(ev(0, "start"), ev(10, "end"), ev(0, "start", feature="cart"),
+                         ev(30, "end", feature="cart"))
+    assert list(engine.sessions("feature:cart").by_feature) == ["cart"]
+
+
 def test_custom_key_action_field_and_values() -> None:
     engine = LogAnalyticsEngine()
     engine.ingest_logs([
