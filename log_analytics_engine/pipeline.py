@@ -187,7 +187,8 @@ def render_report(result: PipelineResult, top_users: int = 10) -> str:
     st = result.parsed.stats()
     fs = result.final_summary
     lines = [
-        f"Parsing: {st['total_lines']:,} lines, {st['valid']:,} valid, "
+        f"Parsing: {st['total_lines']:,} line{'' if st['total_lines'] == 1 else 's'}, "
+        f"{st['valid']:,} valid, "
         f"{st['parse_errors']:,} parse errors, {st['validation_errors']:,} validation errors",
         f"Sessions: {fs['sessions']['complete']:,} complete, "
         f"{fs['sessions']['incomplete']:,} incomplete (excluded from durations)",
@@ -281,6 +282,8 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
                        f"{exc.strerror or exc}") from None
     try:
         result = run_pipeline(args.input, args.out)
+    except EOFError:  # a truncated gzip file
+        raise CliError(f"{args.input}: unexpected end of compressed data") from None
     except OSError as exc:
         where = exc.filename or args.input
         raise CliError(f"{where}: {exc.strerror or exc}") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -204,3 +205,20 @@ def test_generate_rejects_a_non_positive_line_count(tmp_path: Path) -> None:
     proc = run("generate", str(tmp_path / "x.jsonl"), "--lines", "0")
     assert proc.returncode != 0
     assert "--lines" in proc.stderr
+
+
+def test_gzip_input_is_read(generated: Path, tmp_path: Path) -> None:
+    packed = tmp_path / "events.jsonl.gz"
+    packed.write_bytes(gzip.compress(generated.read_bytes()))
+    proc = run("pipeline", str(packed), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 0, proc.stderr
+    assert "Parsing: 3,000 lines" in proc.stdout
+
+
+def test_truncated_gzip_input_is_a_one_line_error(generated: Path, tmp_path: Path) -> None:
+    packed = tmp_path / "cut.jsonl.gz"
+    packed.write_bytes(gzip.compress(generated.read_bytes())[:5000])
+    proc = run("pipeline", str(packed), "--out", str(tmp_path / "o"))
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert "cut.jsonl.gz" in proc.stderr
