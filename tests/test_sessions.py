@@ -278,6 +278,7 @@ def test_pairing_matches_a_naive_per_key_walk(events: list[tuple[int, str, str]]
     engine.ingest_logs([LogEntry(T0 + t, user_id=k, metadata={"feature": "f", "action": a})
                         for t, k, a in events])
     result = engine.sessions()
+    engine._check()
     got = sorted((s.key[0], s.start - T0, s.end - T0) for s in result.complete)
     want, incomplete = _reference([(float(t), k, a) for t, k, a in events])
     assert got == want

@@ -143,6 +143,7 @@ def test_engine_ingest_events_stores_valid_records_only() -> None:
     count, errors = engine.ingest_events([GOOD, with_(user_id=...)])
     assert (count, len(engine), len(errors)) == (1, 1, 1)
     assert engine.count_logs({"keyword": "search", "action": "start"}) == 1
+    engine._check()
 
 
 # -- JSONL lines ---------------------------------------------------------------------------
