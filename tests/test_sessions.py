@@ -204,6 +204,18 @@ def test_unhashable_metric_values_from_start_events_are_compared_by_repr() -> No
     assert list(engine.sessions(key="sid").by_feature) == ["['x']"]
 
 
+def test_sessions_after_the_oldest_entries_were_evicted() -> None:
+    engine = engine_with(ev(0, "start"), ev(10, "end"), ev(20, "start"), ev(35, "end"),
+                         ev(40, "start", "u2"))
+    with engine._lock:  # what retention does: drop ids below 2 from store and indexes
+        engine._store.evict_before(2)
+        engine._indexes.remove_below(2)
+    engine._check()
+    assert [s.duration for s in engine.sessions().complete] == [15]
+    assert [s.key for s in engine.sessions({"start_time": T0 + 30}).incomplete] == [
+        ("u1", "search"), ("u2", "search")]
+
+
 def test_same_start_and_end_value_is_rejected() -> None:
     with pytest.raises(InvalidFilterError):
         LogAnalyticsEngine().sessions(start="x", end="x")
