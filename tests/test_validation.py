@@ -16,6 +16,7 @@ from log_analytics_engine.validation import (
     _compile,
     coerce_bool,
     coerce_number,
+    event_to_entry,
     parse_event_lines,
     validate_event,
     validate_events,
@@ -205,3 +206,8 @@ def test_generated_checker_agrees_with_the_general_one(record: dict[str, Any],
     assert _outcome(schema.validator, dict(record)) == _outcome(_compile(schema), dict(record))
     assert _outcome(schema._owned_validator, dict(record)) == _outcome(_compile(schema),
                                                                        dict(record))
+
+
+def test_event_to_entry_maps_without_checks() -> None:
+    entry = event_to_entry(with_(action="pause", score="5"), EventSchema(coerce={"score": "number"}))
+    assert (entry.message, entry.user_id, entry.metadata["score"]) == ("pause search", "u1", 5)
