@@ -209,5 +209,6 @@ def test_generated_checker_agrees_with_the_general_one(record: dict[str, Any],
 
 
 def test_event_to_entry_maps_without_checks() -> None:
-    entry = event_to_entry(with_(action="pause", score="5"), EventSchema(coerce={"score": "number"}))
+    schema = EventSchema(coerce={"score": "number"})
+    entry = event_to_entry(with_(action="pause", score="5"), schema)
     assert (entry.message, entry.user_id, entry.metadata["score"]) == ("pause search", "u1", 5)
