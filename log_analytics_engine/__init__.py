@@ -31,6 +31,9 @@ from .integrations import LogAnalyticsHandler
 from .pagination import Page
 from .query import And, Node, Not, Or, compile_filters
 from .querystring import parse_query
+from .sessions import IncompleteSession, Session, SessionsResult
+from .telemetry import TelemetryResult, run_telemetry_pipeline
+from .validation import EventError, EventSchema
 
 try:
     __version__ = version("log-analytics-engine")
@@ -43,6 +46,9 @@ __all__ = [
     "AlertSeverity",
     "And",
     "DuplicateProcessorError",
+    "EventError",
+    "EventSchema",
+    "IncompleteSession",
     "InvalidAlertRuleError",
     "InvalidEntryError",
     "InvalidFieldError",
@@ -62,7 +68,11 @@ __all__ = [
     "Page",
     "ParseError",
     "QuerySyntaxError",
+    "Session",
+    "SessionsResult",
+    "TelemetryResult",
     "__version__",
     "compile_filters",
     "parse_query",
+    "run_telemetry_pipeline",
 ]

@@ -135,6 +135,10 @@ def register_everyday(sub: Any) -> None:
 
 COMMANDS.append(register_everyday)
 
+from .pipeline import register_generate, register_pipeline  # noqa: E402
+
+COMMANDS += [register_generate, register_pipeline]
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(

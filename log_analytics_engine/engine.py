@@ -39,9 +39,11 @@ from .query import (
     page_window,
 )
 from .querystring import parse_query
+from .sessions import DEFAULT_KEY, SessionsResult, build_sessions, snapshot
 from .store import EntriesView, Store
 from .timeparse import format_instant
 from .tokenize import tokenize, tokenize_many
+from .validation import EventError, EventSchema, validate_events
 
 if TYPE_CHECKING:
     from .dashboard import DashboardServer
@@ -423,6 +425,43 @@ class LogAnalyticsEngine:
     def export_metrics_json(self) -> str:
         """:meth:`get_stats` as a JSON document."""
         return orjson.dumps(self.get_stats(), option=orjson.OPT_NON_STR_KEYS).decode()
+
+    # -- sessions and events (issue 4) ----------------------------------------------------
+    def ingest_events(
+        self, records: Iterable[Any], schema: EventSchema | None = None
+    ) -> tuple[int, list[EventError]]:
+        """Validate event records against ``schema`` and ingest the valid ones.
+
+        Returns ``(ingested, errors)``; each :class:`EventError` names the 1-based position
+        and the reason. Runtime complexity: O(m (t + log n)) for m records.
+        """
+        entries, errors = validate_events(records, schema)
+        return self.ingest_logs(entries), errors
+
+    def sessions(
+        self,
+        filters: Filters | str = None,
+        key: str | Sequence[str] = DEFAULT_KEY,
+        action_field: str = "action",
+        start: Any = "start",
+        end: Any = "end",
+        *,
+        user_field: str = "user_id",
+        feature_field: str = "feature",
+    ) -> SessionsResult:
+        """Pair start/end events of the matching entries per ``key`` into sessions.
+
+        ``filters`` is a filter dict, a query ``Node`` or a query string. Events are taken
+        in event-time order (ties in ingestion order); see
+        :mod:`log_analytics_engine.sessions`. Runtime complexity: O(p + k log k) for posting
+        lists of total size p and k matching events (O(n) when all match).
+        """
+        node = parse_query(filters) if isinstance(filters, str) else compile_filters(filters)
+        with self._lock:
+            entries, stamps = snapshot(self._ctx, node)
+        with gc_paused():
+            return build_sessions(entries, stamps, key, action_field, start, end,
+                                  user_field=user_field, feature_field=feature_field)
 
     # -- ecosystem: query language, cursor pages, integrations ----------------------------
     def search(
