@@ -346,3 +346,23 @@ def test_manager_tokenises_messages_when_the_engine_gives_no_words() -> None:
     manager.add_rule(AlertRule("kw", conditions={"keyword": "timeout"}, threshold=1))
     fired = manager.observe([LogEntry(1, "INFO", "db Timeout"), LogEntry(2, "INFO", "fine")])
     assert [a.count for a in fired] == [1]
+
+
+def test_negative_late_horizon_is_rejected() -> None:
+    with pytest.raises(ValueError, match="late_horizon"):
+        LogAnalyticsEngine().configure_alerts(late_horizon=-1)
+
+
+def test_state_invariants_hold_after_a_corpus_with_late_entries(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    write_jsonl(str(path), 5000, seed=11)
+    engine = engine_with(
+        AlertRule("e", conditions={"min_severity": "WARN"}, threshold=3, time_window=20,
+                  cooldown=30, group_by="source"),
+        AlertRule("s", conditions={"keyword": "request"}, kind="spike", threshold=5,
+                  time_window=10),
+        AlertRule("q", conditions={"level": "FATAL"}, kind="absence", time_window=30),
+        late_horizon=120)
+    engine.ingest_logs_from_file(path, batch_size=700)
+    engine._alerts._check()
+    assert engine.get_alerts(rule_name="e")

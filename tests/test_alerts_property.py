@@ -99,6 +99,7 @@ def engine_alerts(entries: list[LogEntry], rule: AlertRule, horizon: float = 1e9
     else:
         for e in entries:
             engine.ingest_log(e)
+    engine._alerts._check()
     return [(a.triggered_at.timestamp(), a.count) for a in engine.get_alerts()]
 
 
@@ -174,6 +175,7 @@ def test_batch_equals_one_at_a_time(entries: list[LogEntry], kind: str, group_by
         else:
             for e in entries:
                 engine.ingest_log(e)
+        engine._alerts._check()
         return [a.to_dict() for a in engine.get_alerts()]
 
     assert run(batch=True) == run(batch=False)

@@ -104,6 +104,11 @@ class AbsenceRuntime(RuleRuntime):
                        f"expected at least {self.threshold}")
             out.append(self._alert(clock, count, samples, g.value, message))
 
+    def _check_group(self, g: _Quiet) -> None:
+        assert len(g.ts) == len(g.ents) <= self.keep
+        assert g.ts == sorted(g.ts), "match times are not sorted"
+        assert self.due_box[0] <= g.deadline, "the manager would miss this deadline"
+
     def _group_to_dict(self, g: _Quiet) -> dict[str, Any]:
         return {"value": g.value, "since": g.since, "ts": list(g.ts),
                 "entries": [e.to_dict() for e in g.ents], "last_fired": g.last_fired}
@@ -164,6 +169,9 @@ class NewTermRuntime(RuleRuntime):
             del g.fired[: bisect_left(g.fired, g.fired[-1] - self.horizon - self.cooldown)]
         message = f"{self.rule.name}: new {self.field} value {term!r} (count 1)"
         return self._alert(t, 1, [entry], g.value, message, {self.field: term})
+
+    def _check_group(self, g: _Terms) -> None:
+        assert g.fired == sorted(g.fired), "alert times are not sorted"
 
     def _group_to_dict(self, g: _Terms) -> dict[str, Any]:
         return {"value": g.value, "seen": [list(s) if isinstance(s, tuple) else s

@@ -206,6 +206,13 @@ class AlertManager:
                 fired.extend((rt.seq, a) for a in out[before:])
         self._refresh_due()
 
+    def _check(self) -> None:
+        """Assert the invariants of every rule's state (tests call it after ingesting)."""
+        assert set(self.rules) == set(self._runtimes) == set(self._keys)
+        assert len(self.history) <= (self.history.maxlen or 0)
+        for rt in self._runtimes.values():
+            rt._check()
+
     # -- notification ---------------------------------------------------------------------
     def notify(self, alerts: Sequence[Alert]) -> None:
         """Hand alerts to the hooks (outside the engine lock): directly, or to the queue."""

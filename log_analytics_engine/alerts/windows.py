@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Hashable
+from itertools import pairwise
 from typing import Any
 
 from ..entry import LogEntry
@@ -122,6 +123,14 @@ class RuleRuntime:
         if rule.last_triggered is None or e > rule.last_triggered:
             rule.last_triggered = e
         return Alert(rule.name, message, rule.severity, to_datetime(e), count, samples, meta)
+
+    def _check(self) -> None:
+        """Assert the invariants of the state (tests call it)."""
+        for g in self.groups.values():
+            self._check_group(g)
+
+    def _check_group(self, g: Any) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     # -- state ----------------------------------------------------------------------------
     def state_to_dict(self) -> dict[str, Any]:
@@ -326,6 +335,22 @@ class WindowRuntime(RuleRuntime):
     def load_state(self, data: dict[str, Any]) -> None:
         super().load_state(data)
         self.single = None if self.group_by else self.groups.get(None)
+
+    def _check_group(self, g: _Series) -> None:
+        ts = g.ts
+        assert len(ts) == len(g.ents), "times and entries differ in length"
+        assert all(a <= b for a, b in pairwise(ts)), "match times are not sorted"
+        assert all(e.ts == t for e, t in zip(g.ents, ts, strict=True)), "entry and time disagree"
+        assert 0 <= g.head <= len(ts)
+        if ts:
+            newest = ts[-1]
+            assert g.ws <= bisect_right(ts, newest - self.window), "window pointer overshot"
+            assert g.ws2 <= bisect_right(ts, newest - 2 * self.window)
+        assert g.fired == sorted(g.fired), "alert times are not sorted"
+        if g.fired and self.cooldown:
+            assert g.cool_until >= g.fired[-1] + self.cooldown
+            assert all(b - a >= self.cooldown for a, b in pairwise(g.fired)), (
+                "two alerts closer than the cooldown")
 
     def _group_to_dict(self, g: _Series) -> dict[str, Any]:
         h = g.head
