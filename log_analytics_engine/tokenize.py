@@ -104,7 +104,7 @@ class TokenCache:
             else:
                 if len(cache) + len(sample) > self.max_size:
                     cache.clear()
-                cache.update(zip(sample, tokenize_many(sample)))
+                cache.update(zip(sample, tokenize_many(sample), strict=True))
                 return tokenize_many(texts)
         cache = self._cache
         if len(cache) + len(texts) > self.max_size:
