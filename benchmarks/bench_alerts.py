@@ -7,12 +7,19 @@ The corpus is parsed into entries once (module fixture), so each round times onl
 
 ``ALERTS_BENCH_LINES`` picks the corpus size (default 1,000,000: ``/work/corpus/c1m.jsonl``
 when present, else generated once into the temp folder with the same generator and seed).
+
+``python benchmarks/bench_alerts.py [ROUNDS]`` runs the three configurations interleaved in one
+process (so each sees the same machine load) and prints CPU-time medians, minima and ratios.
 """
 
 from __future__ import annotations
 
+import gc
 import os
+import statistics
+import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +115,32 @@ def test_ingest_with_rules(benchmark: Any, entries: list[LogEntry], n_rules: int
     result = benchmark.pedantic(ingest, setup=setup, rounds=3, iterations=1)
     assert result == len(entries)
     benchmark.extra_info.update(lines=len(entries), rules=len(rules))
+
+
+def _ingest_all(entries: list[LogEntry], n_rules: int) -> float:
+    engine = LogAnalyticsEngine()
+    for rule in make_rules(n_rules):
+        engine.add_alert_rule(rule)
+    started = time.process_time()
+    for i in range(0, len(entries), BATCH):
+        engine.ingest_logs(entries[i:i + BATCH])
+    return time.process_time() - started
+
+
+def main(rounds: int) -> None:
+    with open(corpus_path(LINES), "rb") as fh:
+        entries = [LogEntry.from_dict(orjson.loads(line)) for line in fh]
+    times: dict[int, list[float]] = {0: [], 10: [], 100: []}
+    for _ in range(rounds):
+        for n in (0, 100, 10):
+            times[n].append(_ingest_all(entries, n))
+            gc.collect()
+    base_med, base_min = statistics.median(times[0]), min(times[0])
+    for n, got in times.items():
+        med, low = statistics.median(got), min(got)
+        print(f"{n:>3} rules: median {med:.2f} s, min {low:.2f} s, speed ratio "
+              f"{base_med / med:.2f} (median) / {base_min / low:.2f} (min)")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 4)
