@@ -1,0 +1,520 @@
+"""The durable copy of the entries: SQLite (standard library ``sqlite3``) in WAL mode.
+
+The engine keeps serving every read from memory; this module only keeps a crash-safe copy and
+rebuilds the store and indexes from it when the engine is opened again. Schema version 1:
+
+* ``entries(id INTEGER PRIMARY KEY, ts REAL, data BLOB)``: one compact row per entry, the id is
+  the engine's dense id, ``data`` an orjson array of the entry's fields;
+* ``meta(key TEXT PRIMARY KEY, value BLOB)``: ``evicted_below`` and the alert-rule state blob;
+* ``alert_history(seq INTEGER PRIMARY KEY AUTOINCREMENT, data BLOB)``: fired alerts.
+
+``PRAGMA application_id`` marks the file as the engine's and ``PRAGMA user_version`` holds the
+schema version, so a foreign file or one written by a future version is refused untouched.
+
+Durability (see ``docs/storage.md`` for the exact promises after a crash):
+
+* ``"sync"``: the rows of an ingest call are committed (and fsynced: ``synchronous=FULL``)
+  before the call returns; a failure raises and nothing of that call is kept in memory.
+* ``"batch"``: rows are queued under the engine lock and committed by a background flusher
+  every ``batch_size`` rows or ``batch_interval`` seconds; at most ``max_pending`` rows are ever
+  queued (the caller commits them itself before queueing more).
+* ``"none"``: as ``"batch"`` but without fsync (``synchronous=OFF``): survives a process crash
+  once committed, promises nothing on power loss.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from itertools import count
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from .entry import LogEntry
+from .errors import (
+    StorageCorruptError,
+    StorageError,
+    StorageFullError,
+    StorageNotOursError,
+    StoragePathError,
+    StorageVersionError,
+)
+from .tokenize import tokenize
+
+if TYPE_CHECKING:
+    from .alerts import Alert, AlertManager, AlertRule
+    from .indexes import IndexSet
+    from .store import Store
+
+__all__ = [
+    "APPLICATION_ID",
+    "DURABILITIES",
+    "SCHEMA_VERSION",
+    "Encoded",
+    "Storage",
+    "alert_from_blob",
+    "alert_to_blob",
+    "decode_rows",
+    "encode_entries",
+    "restore_rule_state",
+    "rule_state_blob",
+]
+
+log = logging.getLogger(__name__)
+
+#: ``PRAGMA application_id`` of the engine's files ("LAE1").
+APPLICATION_ID = 0x4C414531
+#: The schema version this code writes and reads (``PRAGMA user_version``).
+SCHEMA_VERSION = 1
+DURABILITIES = ("sync", "batch", "none")
+#: Rows read per ``fetchmany`` and indexed per ``add_batch`` when the engine is reopened.
+LOAD_CHUNK = 50_000
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS entries (id INTEGER PRIMARY KEY, ts REAL NOT NULL, "
+    "data BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS alert_history (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "data BLOB NOT NULL)",
+)
+_INSERT = "INSERT INTO entries (id, ts, data) VALUES (?, ?, ?)"
+_PUT_META = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"
+
+#: The stamps and blobs of a batch, encoded before the engine lock is taken.
+Encoded = tuple[list[float], list[bytes]]
+_Op = tuple[str, Any]
+
+_dumps = orjson.dumps
+_loads = orjson.loads
+_OPTS = orjson.OPT_NON_STR_KEYS
+
+
+def _default(value: Any) -> Any:
+    """orjson fallback: sets become lists, anything else its ``str`` (never fails)."""
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+def encode_entries(entries: Sequence[LogEntry]) -> Encoded:
+    """The instants and row blobs of ``entries`` (an orjson array per entry). O(size)."""
+    blobs = [
+        _dumps(
+            [e.timestamp, e.level, e.message, e.source, e.thread_id, e.request_id, e.user_id,
+             e.tags, e.metadata],
+            default=_default, option=_OPTS,
+        )
+        for e in entries
+    ]
+    return [e.ts for e in entries], blobs
+
+
+def decode_rows(rows: Sequence[tuple[float, bytes]]) -> list[LogEntry]:
+    """Entries from ``(ts, blob)`` rows without re-validating or re-parsing timestamps."""
+    new = LogEntry.__new__
+    out: list[LogEntry] = []
+    append = out.append
+    for ts, blob in rows:
+        e = new(LogEntry)
+        (e.timestamp, e.level, e.message, e.source, e.thread_id, e.request_id, e.user_id,
+         e.tags, e.metadata) = _loads(blob)
+        e.ts = ts
+        append(e)
+    return out
+
+
+def _translate(path: str, exc: sqlite3.Error) -> StorageError:
+    text = str(exc)
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code == getattr(sqlite3, "SQLITE_FULL", 13) or "full" in text:
+        return StorageFullError(path, f"disk or database full: {text}")
+    if "readonly" in text or "unable to open" in text or "disk I/O" in text:
+        return StoragePathError(path, f"cannot write: {text}")
+    if isinstance(exc, sqlite3.IntegrityError):
+        return StorageCorruptError(path, f"inconsistent content: {text}")
+    return StorageError(path, text)
+
+
+class Storage:
+    """A SQLite file holding every live entry, the alert history and the alert-rule state.
+
+    Thread-safe: writes are queued under a short lock and executed in order under the
+    connection lock (by the flusher thread, :meth:`flush`, or the ingesting thread in
+    ``"sync"`` mode).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        durability: str = "batch",
+        batch_size: int = 10_000,
+        batch_interval: float = 0.2,
+        max_pending: int | None = None,
+    ) -> None:
+        if durability not in DURABILITIES:
+            raise ValueError(f"durability must be one of {DURABILITIES}, got {durability!r}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+        if batch_interval <= 0:
+            raise ValueError(f"batch_interval must be > 0, got {batch_interval!r}")
+        self.path = os.fspath(path)
+        self.durability = durability
+        self.batch_size = batch_size
+        self.batch_interval = batch_interval
+        self.max_pending = max_pending if max_pending is not None else 4 * batch_size
+        self.committed_total = 0
+        self.commits_total = 0
+        self.flush_errors_total = 0
+        self._ops: list[_Op] = []
+        self._pending_rows = 0
+        self._error: StorageError | None = None
+        self._pending_lock = threading.Lock()
+        self._db_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._db = self._open()
+
+    # -- opening --------------------------------------------------------------------------
+    def _open(self) -> sqlite3.Connection:
+        path = self.path
+        parent = os.path.dirname(os.path.abspath(path))
+        try:
+            os.makedirs(parent, exist_ok=True)
+        except OSError as exc:
+            raise StoragePathError(path, f"cannot create directory {parent!r}: {exc}") from exc
+        if os.path.isdir(path):
+            raise StoragePathError(path, "is a directory")
+        if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
+            raise StoragePathError(path, "not readable and writable")
+        if not os.access(parent, os.W_OK):
+            raise StoragePathError(path, f"directory {parent!r} is not writable")
+        try:
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoragePathError(path, f"cannot open: {exc}") from exc
+        try:
+            self._prepare(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _prepare(self, db: sqlite3.Connection) -> None:
+        path = self.path
+        try:
+            app_id = db.execute("PRAGMA application_id").fetchone()[0]
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StorageNotOursError(path, f"not a log_analytics_engine database: {exc}") from exc
+        if app_id != APPLICATION_ID and (app_id != 0 or tables):
+            raise StorageNotOursError(
+                path, f"not a log_analytics_engine database (application_id {app_id:#x})")
+        if version > SCHEMA_VERSION:
+            raise StorageVersionError(path, version, SCHEMA_VERSION)
+        try:
+            mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise StoragePathError(path, f"cannot switch to WAL mode (got {mode!r})")
+            sync = "OFF" if self.durability == "none" else "FULL"
+            db.execute(f"PRAGMA synchronous={sync}")
+            if app_id == 0:
+                db.execute("BEGIN IMMEDIATE")
+                for stmt in _SCHEMA:
+                    db.execute(stmt)
+                db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise _translate(path, exc) from exc
+
+    def start(self) -> None:
+        """Start the background flusher (``"batch"`` and ``"none"``); idempotent."""
+        if self.durability == "sync" or self._thread is not None:
+            return
+        self._thread = threading.Thread(
+            target=self._run, name=f"log-analytics-flusher:{self.path}", daemon=True)
+        self._thread.start()
+
+    # -- loading --------------------------------------------------------------------------
+    def load(self, store: Store, indexes: IndexSet) -> int:
+        """Rebuild ``store`` and ``indexes`` (both empty) from the file; return the count.
+
+        One ``SELECT`` in id order, rows decoded with orjson through a fast path, indexed in
+        chunks of :data:`LOAD_CHUNK`. Runtime complexity: O(n log n), near O(n).
+        """
+        with self._db_lock:
+            try:
+                lo, hi, n = (self._db.execute(
+                    "SELECT min(id), max(id), count(*) FROM entries").fetchone())
+                n = int(n)
+                below = self._meta_int("evicted_below")
+            except sqlite3.Error as exc:
+                raise _translate(self.path, exc) from exc
+            if not n:
+                store.start_at(below)
+                return 0
+            if hi - lo + 1 != n or lo < below:
+                raise StorageCorruptError(
+                    self.path, f"ids are not dense: {n} rows between {lo} and {hi}")
+            store.start_at(lo)
+            entries: list[LogEntry] = []
+            cur = self._db.execute("SELECT ts, data FROM entries ORDER BY id")
+            first = lo
+            while True:
+                rows = cur.fetchmany(LOAD_CHUNK)
+                if not rows:
+                    break
+                batch = decode_rows(rows)
+                indexes.add_batch(first, batch, [tokenize(e.message) for e in batch])
+                entries.extend(batch)
+                first += len(batch)
+            store.append(entries)
+            return n
+
+    def _meta_int(self, key: str) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return int(row[0]) if row else 0
+
+    # -- writing --------------------------------------------------------------------------
+    def write(self, first_id: int, encoded: Encoded) -> None:
+        """Store the rows of one ingest call (ids ``first_id, first_id + 1, ...``).
+
+        Called under the engine lock *before* the entries enter the in-memory store: when it
+        raises (:class:`StorageFullError`, ...), nothing of the call is kept or acknowledged.
+        ``"sync"``: commits before returning. Otherwise queues the rows, commits itself
+        first when ``max_pending`` rows are already queued or a background commit failed.
+        """
+        self._check_open()
+        op: _Op = ("rows", (first_id, encoded[0], encoded[1]))
+        n = len(encoded[1])
+        if self.durability == "sync":
+            with self._db_lock:
+                with self._pending_lock:
+                    ops, self._ops = self._ops, []
+                    pending, self._pending_rows = self._pending_rows, 0
+                try:
+                    self._execute([*ops, op])
+                except StorageError:
+                    with self._pending_lock:
+                        self._ops[:0] = ops
+                        self._pending_rows += pending
+                    raise
+                self.committed_total += n + pending
+            return
+        if self._error is not None or self._pending_rows >= self.max_pending:
+            self.flush()  # raises when the disk is still full: the call fails
+        with self._pending_lock:
+            self._ops.append(op)
+            self._pending_rows += n
+            wake = self._pending_rows >= self.batch_size
+        if wake:
+            self._wake.set()
+
+    def delete_below(self, first_live: int) -> None:
+        """Queue the removal of every row with an id below ``first_live`` (eviction)."""
+        self._queue(("delete", first_live))
+
+    def save_alert_state(self, blob: bytes) -> None:
+        """Queue an opaque alert-rule state blob (replaces the previous one)."""
+        self._queue(("meta", ("alert_state", blob)))
+
+    def load_alert_state(self) -> bytes | None:
+        """The last alert-rule state blob (queued or committed), or ``None``."""
+        with self._pending_lock:
+            for kind, arg in reversed(self._ops):
+                if kind == "meta" and arg[0] == "alert_state":
+                    return bytes(arg[1])
+        with self._db_lock:
+            row = self._db.execute(
+                "SELECT value FROM meta WHERE key = 'alert_state'").fetchone()
+        return bytes(row[0]) if row else None
+
+    def append_alert_history(self, blobs: Sequence[bytes], keep: int = 10_000) -> None:
+        """Queue fired alerts (opaque blobs); only the newest ``keep`` are kept on disk."""
+        if blobs:
+            self._queue(("history", (list(blobs), keep)))
+
+    def load_alert_history(self, limit: int = 10_000) -> list[bytes]:
+        """The newest ``limit`` committed alert blobs, oldest first."""
+        with self._db_lock:
+            rows = self._db.execute(
+                "SELECT data FROM alert_history ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+        return [bytes(r[0]) for r in reversed(rows)]
+
+    def _queue(self, op: _Op) -> None:
+        self._check_open()
+        with self._pending_lock:
+            self._ops.append(op)
+
+    # -- committing -----------------------------------------------------------------------
+    @property
+    def pending(self) -> int:
+        """Rows queued and not yet committed (what a crash now would lose)."""
+        return self._pending_rows
+
+    def flush(self) -> None:
+        """Commit everything queued, in order. Raises :class:`StorageError` on failure (the
+        queue is kept and retried by the next flush)."""
+        with self._db_lock:
+            with self._pending_lock:
+                ops, self._ops = self._ops, []
+                pending, self._pending_rows = self._pending_rows, 0
+            if not ops:
+                return
+            try:
+                self._execute(ops)
+            except StorageError as exc:
+                with self._pending_lock:
+                    self._ops[:0] = ops
+                    self._pending_rows += pending
+                self._error = exc
+                self.flush_errors_total += 1
+                raise
+            self._error = None
+            self.committed_total += pending
+
+    def _execute(self, ops: list[_Op]) -> None:
+        """Run ``ops`` in one transaction (caller holds the connection lock)."""
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for kind, arg in ops:
+                    if kind == "rows":
+                        first, stamps, blobs = arg
+                        db.executemany(_INSERT, zip(count(first), stamps, blobs))
+                    elif kind == "delete":
+                        db.execute("DELETE FROM entries WHERE id < ?", (arg,))
+                        db.execute(_PUT_META, ("evicted_below", arg))
+                    elif kind == "meta":
+                        db.execute(_PUT_META, arg)
+                    else:  # history
+                        blobs, keep = arg
+                        db.executemany("INSERT INTO alert_history (data) VALUES (?)",
+                                       [(b,) for b in blobs])
+                        db.execute("DELETE FROM alert_history WHERE seq <= "
+                                   "(SELECT max(seq) FROM alert_history) - ?", (keep,))
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise _translate(self.path, exc) from exc
+        self.commits_total += 1
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.batch_interval)
+            self._wake.clear()
+            try:
+                self.flush()
+            except StorageError as exc:  # surfaced by the next write or flush
+                log.warning("background commit to %s failed: %s", self.path, exc.reason)
+            except Exception:  # pragma: no cover - never let the flusher die silently
+                log.exception("background commit to %s failed", self.path)
+
+    # -- closing --------------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError(self.path, "storage is closed")
+
+    def close(self) -> None:
+        """Stop the flusher, commit what is queued, checkpoint and close. Idempotent."""
+        if self._closed:
+            return
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+        try:
+            self.flush()
+        finally:
+            self._closed = True
+            with self._db_lock:
+                try:
+                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except sqlite3.Error:  # pragma: no cover - best effort
+                    log.warning("checkpoint of %s failed", self.path)
+                self._db.close()
+
+    def stats(self) -> dict[str, Any]:
+        """Path, mode, rows queued and committed, commits, failed background commits."""
+        return {
+            "path": self.path,
+            "durability": self.durability,
+            "pending": self._pending_rows,
+            "committed_total": self.committed_total,
+            "commits_total": self.commits_total,
+            "flush_errors_total": self.flush_errors_total,
+        }
+
+
+# -- alert adapters (for the engine-core AlertManager; opaque blobs to the storage) ---------
+def alert_to_blob(alert: Alert) -> bytes:
+    """One fired alert as a JSON blob for :meth:`Storage.append_alert_history`."""
+    return _dumps({
+        "rule_name": alert.rule_name,
+        "message": alert.message,
+        "severity": alert.severity.value,
+        "triggered_at": alert.triggered_at.isoformat(),
+        "count": alert.count,
+        "sample_logs": [e.to_dict() for e in alert.sample_logs],
+        "metadata": alert.metadata,
+    }, default=_default, option=_OPTS)
+
+
+def alert_from_blob(blob: bytes) -> Alert:
+    """The :class:`Alert` of :func:`alert_to_blob`."""
+    from datetime import datetime
+
+    from .alerts import Alert, AlertSeverity
+
+    d = _loads(blob)
+    return Alert(
+        rule_name=d["rule_name"], message=d["message"], severity=AlertSeverity(d["severity"]),
+        triggered_at=datetime.fromisoformat(d["triggered_at"]), count=d["count"],
+        sample_logs=[LogEntry.from_dict(x) for x in d["sample_logs"]],
+        metadata=d["metadata"],
+    )
+
+
+def rule_state_blob(manager: AlertManager) -> bytes:
+    """Window contents and last trigger of every rule, as one JSON blob."""
+    windows: dict[str, Any] = getattr(manager, "_windows", {})
+    state = {
+        name: {
+            "last_triggered": rule.last_triggered,
+            "window": [[t, e.to_dict()] for t, e in windows.get(name, ())],
+        }
+        for name, rule in manager.rules.items()
+    }
+    return _dumps(state, default=_default, option=_OPTS)
+
+
+def restore_rule_state(
+    manager: AlertManager, rule: AlertRule, state: dict[str, Any],
+    entry_factory: Callable[[dict[str, Any]], LogEntry] = LogEntry.from_dict,
+) -> None:
+    """Give a just-added ``rule`` the saved window and cooldown of the rule of that name."""
+    saved = state.get(rule.name)
+    if not saved:
+        return
+    rule.last_triggered = saved.get("last_triggered")
+    windows: dict[str, Any] | None = getattr(manager, "_windows", None)
+    window = windows.get(rule.name) if windows is not None else None
+    if window is not None:
+        window.extend((t, entry_factory(d)) for t, d in saved.get("window", ()))
