@@ -22,8 +22,15 @@ from .errors import (
     LogAnalyticsError,
     MissingFieldError,
     ParseError,
+    StorageCorruptError,
+    StorageError,
+    StorageFullError,
+    StorageNotOursError,
+    StoragePathError,
+    StorageVersionError,
 )
 from .query import And, Node, Not, Or, compile_filters
+from .retention import Retention
 
 try:
     __version__ = version("log-analytics-engine")
@@ -49,6 +56,13 @@ __all__ = [
     "Not",
     "Or",
     "ParseError",
+    "Retention",
+    "StorageCorruptError",
+    "StorageError",
+    "StorageFullError",
+    "StorageNotOursError",
+    "StoragePathError",
+    "StorageVersionError",
     "__version__",
     "compile_filters",
 ]
