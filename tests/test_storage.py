@@ -247,6 +247,12 @@ def _limit_pages(engine: LogAnalyticsEngine, extra_pages: int) -> None:
     storage._db.execute(f"PRAGMA max_page_count={used + extra_pages}")
 
 
+def _ingest_and_flush_until_error(engine: LogAnalyticsEngine, recs: list[dict[str, Any]]) -> None:
+    for k in range(0, len(recs), 50):
+        engine.ingest_logs(recs[k:k + 50])
+        engine.flush()
+
+
 def test_full_disk_in_sync_mode_fails_the_call_and_keeps_nothing_of_it(tmp_path: Path) -> None:
     db = tmp_path / "logs.db"
     recs = _records(5000)
@@ -269,9 +275,7 @@ def test_full_disk_in_batch_mode_fails_the_next_call(tmp_path: Path) -> None:
                                 batch_interval=60)
     _limit_pages(engine, 40)
     with pytest.raises(StorageFullError):
-        for k in range(0, len(recs), 50):
-            engine.ingest_logs(recs[k:k + 50])
-            engine.flush()
+        _ingest_and_flush_until_error(engine, recs)
     in_memory = len(engine)
     with pytest.raises(StorageFullError):  # still failing: refused, not acknowledged
         engine.ingest_logs(recs[-10:])
@@ -286,8 +290,7 @@ def test_full_disk_error_carries_the_path(tmp_path: Path) -> None:
     _limit_pages(engine, 2)
     recs = _records(3000)
     with pytest.raises(StorageFullError) as info:
-        for k in range(0, len(recs), 50):
-            engine.ingest_logs(recs[k:k + 50])
+        _ingest_and_flush_until_error(engine, recs)
     assert info.value.path == os.fspath(db)
     assert "full" in str(info.value)
 
