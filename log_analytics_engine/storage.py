@@ -289,8 +289,9 @@ class Storage:
 
         Called under the engine lock *before* the entries enter the in-memory store: when it
         raises (:class:`StorageFullError`, ...), nothing of the call is kept or acknowledged.
-        ``"sync"``: commits before returning. Otherwise queues the rows, commits itself
-        first when ``max_pending`` rows are already queued or a background commit failed.
+        ``"sync"``: commits before returning. Otherwise queues the rows, committing the queue
+        itself first when the rows would take it past ``max_pending`` or when a background
+        commit failed (so at most ``max(max_pending, rows of one call)`` are ever queued).
         """
         self._check_open()
         op: _Op = ("rows", (first_id, encoded[0], encoded[1]))
@@ -309,7 +310,7 @@ class Storage:
                     raise
                 self.committed_total += n + pending
             return
-        if self._error is not None or self._pending_rows >= self.max_pending:
+        if self._error is not None or self._pending_rows + n > self.max_pending:
             self.flush()  # raises when the disk is still full: the call fails
         with self._pending_lock:
             self._ops.append(op)
