@@ -299,16 +299,14 @@ class Storage:
         if self.durability == "sync":
             with self._db_lock:
                 with self._pending_lock:
-                    ops, self._ops = self._ops, []
-                    pending, self._pending_rows = self._pending_rows, 0
+                    ops, self._ops = self._ops, []  # evictions, alerts: no rows
                 try:
                     self._execute([*ops, op])
                 except StorageError:
                     with self._pending_lock:
                         self._ops[:0] = ops
-                        self._pending_rows += pending
                     raise
-                self.committed_total += n + pending
+                self.committed_total += n
             return
         if self._error is not None or self._pending_rows + n > self.max_pending:
             self.flush()  # raises when the disk is still full: the call fails
@@ -358,7 +356,8 @@ class Storage:
     # -- committing -----------------------------------------------------------------------
     @property
     def pending(self) -> int:
-        """Rows queued and not yet committed (what a crash now would lose)."""
+        """Rows acknowledged and not yet committed, in flight included (what a crash now
+        could lose)."""
         return self._pending_rows
 
     def flush(self) -> None:
@@ -367,20 +366,21 @@ class Storage:
         with self._db_lock:
             with self._pending_lock:
                 ops, self._ops = self._ops, []
-                pending, self._pending_rows = self._pending_rows, 0
             if not ops:
                 return
+            rows = sum(len(arg[2]) for kind, arg in ops if kind == "rows")
             try:
                 self._execute(ops)
             except StorageError as exc:
                 with self._pending_lock:
                     self._ops[:0] = ops
-                    self._pending_rows += pending
                 self._error = exc
                 self.flush_errors_total += 1
                 raise
+            with self._pending_lock:  # counted until committed: bounds the loss window
+                self._pending_rows -= rows
             self._error = None
-            self.committed_total += pending
+            self.committed_total += rows
 
     def _execute(self, ops: list[_Op]) -> None:
         """Run ``ops`` in one transaction (caller holds the connection lock)."""
