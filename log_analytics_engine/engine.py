@@ -427,10 +427,13 @@ class LogAnalyticsEngine:
         storage = self._storage
         if storage is None:
             return
+        if storage.closed:
+            return
         with self._lock:
-            if self._alerts.rules and not storage.closed:
+            if self._alerts.rules:
                 storage.save_alert_state(rule_state_blob(self._alerts))
-        storage.close()
+            snapshot = storage.word_snapshot(self._indexes, self._store.next_id)
+        storage.close(snapshot)
 
     def __enter__(self) -> LogAnalyticsEngine:
         return self

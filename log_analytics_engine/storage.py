@@ -6,7 +6,11 @@ rebuilds the store and indexes from it when the engine is opened again. Schema v
 * ``entries(id INTEGER PRIMARY KEY, ts REAL, data BLOB)``: one compact row per entry, the id is
   the engine's dense id, ``data`` an orjson array of the entry's fields;
 * ``meta(key TEXT PRIMARY KEY, value BLOB)``: ``evicted_below`` and the alert-rule state blob;
-* ``alert_history(seq INTEGER PRIMARY KEY AUTOINCREMENT, data BLOB)``: fired alerts.
+* ``alert_history(seq INTEGER PRIMARY KEY AUTOINCREMENT, data BLOB)``: fired alerts;
+* ``word_postings(word TEXT PRIMARY KEY, ids BLOB)``: a snapshot of the message-word index
+  (serialized roaring bitmaps) written by :meth:`Storage.close` and covering the ids below
+  ``meta.snapshot_upto``, so reopening tokenizes only the entries written after it. Ids below
+  ``snapshot_upto`` are committed and never reused, so the snapshot stays true for them.
 
 ``PRAGMA application_id`` marks the file as the engine's and ``PRAGMA user_version`` holds the
 schema version, so a foreign file or one written by a future version is refused untouched.
@@ -33,6 +37,7 @@ from itertools import count
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from pyroaring import BitMap
 
 from .entry import LogEntry
 from .errors import (
@@ -80,6 +85,8 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS alert_history (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
     "data BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS word_postings (word TEXT PRIMARY KEY, ids BLOB NOT NULL) "
+    "WITHOUT ROWID",
 )
 _INSERT = "INSERT INTO entries (id, ts, data) VALUES (?, ?, ?)"
 _PUT_META = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"
@@ -265,19 +272,47 @@ class Storage:
                 raise StorageCorruptError(
                     self.path, f"ids are not dense: {n} rows between {lo} and {hi}")
             store.start_at(lo)
+            upto = self._load_word_snapshot(indexes, lo, hi)
             entries: list[LogEntry] = []
             cur = self._db.execute("SELECT ts, data FROM entries ORDER BY id")
             first = lo
+            no_words: list[frozenset[str]] = []
             while True:
                 rows = cur.fetchmany(LOAD_CHUNK)
                 if not rows:
                     break
                 batch = decode_rows(rows)
-                indexes.add_batch(first, batch, [tokenize(e.message) for e in batch])
+                covered = max(0, min(len(batch), upto - first))  # words from the snapshot
+                if len(no_words) < covered:
+                    no_words = [frozenset()] * covered
+                tokens = no_words[:covered] + [tokenize(e.message) for e in batch[covered:]]
+                indexes.add_batch(first, batch, tokens)
                 entries.extend(batch)
                 first += len(batch)
             store.append(entries)
             return n
+
+    def _load_word_snapshot(self, indexes: IndexSet, lo: int, hi: int) -> int:
+        """Load the word postings snapshot; return the first id it does not cover."""
+        upto = self._meta_int("snapshot_upto")
+        if upto <= lo or upto > hi + 1:
+            return lo  # nothing live is covered, or it does not match: tokenize everything
+        postings = indexes.token._postings  # filled directly: the index is empty here
+        deserialize = BitMap.deserialize
+        for word, blob in self._db.execute("SELECT word, ids FROM word_postings"):
+            bm = deserialize(blob)
+            if lo:
+                bm.remove_range(0, lo)
+            if bm:
+                postings[word] = bm
+        return upto
+
+    @staticmethod
+    def word_snapshot(indexes: IndexSet, upto: int) -> _Op:
+        """A snapshot of the message-word postings for :meth:`close`, valid for the ids
+        below ``upto`` (take it under the engine lock, ``upto`` = the next id).
+        Runtime complexity: O(size of the postings)."""
+        return ("snapshot", (upto, [(w, bm.serialize()) for w, bm in indexes.token.items()]))
 
     def _meta_int(self, key: str) -> int:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -397,6 +432,12 @@ class Storage:
                         db.execute(_PUT_META, ("evicted_below", arg))
                     elif kind == "meta":
                         db.execute(_PUT_META, arg)
+                    elif kind == "snapshot":
+                        upto, rows = arg
+                        db.execute("DELETE FROM word_postings")
+                        db.executemany("INSERT INTO word_postings (word, ids) VALUES (?, ?)",
+                                       rows)
+                        db.execute(_PUT_META, ("snapshot_upto", upto))
                     else:  # history
                         blobs, keep = arg
                         db.executemany("INSERT INTO alert_history (data) VALUES (?)",
@@ -433,8 +474,11 @@ class Storage:
         if self._closed:
             raise StorageError(self.path, "storage is closed")
 
-    def close(self) -> None:
-        """Stop the flusher, commit what is queued, checkpoint and close. Idempotent."""
+    def close(self, snapshot: _Op | None = None) -> None:
+        """Stop the flusher, commit what is queued, then the optional word ``snapshot`` (a
+        speed-up only: its failure is logged), checkpoint and close. Idempotent. Raises
+        :class:`StorageError` when queued entries cannot be committed (the file is closed
+        all the same)."""
         if self._closed:
             return
         self._stop.set()
@@ -443,6 +487,12 @@ class Storage:
             self._thread.join()
         try:
             self.flush()
+            if snapshot is not None:
+                with self._db_lock:
+                    try:
+                        self._execute([snapshot])
+                    except StorageError as exc:
+                        log.warning("word index snapshot not written: %s", exc.reason)
         finally:
             self._closed = True
             with self._db_lock:
