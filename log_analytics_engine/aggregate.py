@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .entry import ATTRIBUTES
 from .errors import InvalidFilterError
 from .timeparse import format_instant
 
@@ -105,6 +106,13 @@ def metric_name(metric: Metric) -> str:
     return kind if field is None else f"{kind}_{field}"
 
 
+def _getter(field: str) -> Callable[[LogEntry], Any]:
+    """The fastest way to read ``field`` from entries with ``LogEntry.get`` semantics."""
+    if field in ATTRIBUTES:
+        return lambda e: e.get(field)
+    return lambda e: e.metadata.get(field)
+
+
 def _compute(entries: Sequence[LogEntry], metrics: list[Metric]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     cache: dict[str, list[float]] = {}
@@ -115,21 +123,20 @@ def _compute(entries: Sequence[LogEntry], metrics: list[Metric]) -> dict[str, An
             result[name] = len(entries)
             continue
         assert field is not None
+        get = _getter(field)
         if kind == "distinct":
             seen = set()
-            for e in entries:
-                v = e.get(field)
+            for v in map(get, entries):
                 if v is not None:
                     seen.add(v if not isinstance(v, (list, dict)) else repr(v))
             result[name] = len(seen)
             continue
         values = cache.get(field)
         if values is None:
-            values = []
-            for e in entries:
-                v = e.get(field)
-                if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v:
-                    values.append(v)
+            values = [v for v in map(get, entries)
+                      if type(v) is float or (type(v) is int)
+                      or (isinstance(v, (int, float)) and not isinstance(v, bool))]
+            values = [v for v in values if v == v]  # drop NaN
             values.sort()
             cache[field] = values
         if not values:
@@ -148,12 +155,7 @@ def _compute(entries: Sequence[LogEntry], metrics: list[Metric]) -> dict[str, An
 
 
 def _group_values(entry: LogEntry, field: str) -> list[Any]:
-    value = entry.tags if field in ("tags", "tag") else entry.get(field)
-    if isinstance(value, list):
-        return value or [None]
-    if isinstance(value, dict):
-        return [repr(value)]
-    return [value]
+    return _normalise_group(entry.tags if field in ("tags", "tag") else entry.get(field))
 
 
 def _indexed(ctx: QueryContext, field: str) -> Any:
@@ -195,37 +197,67 @@ def aggregate_ids(
         if index is not None:
             everything = len(ids) == len(ctx.store)
             out: dict[Any, Any] = {}
-            for term, posting in index.items():
+            for term, posting in sorted(index.items(), key=lambda tp: _key_order((tp[0],))):
                 n = len(posting) if everything else ids.intersection_cardinality(posting)
                 if n:
                     out[term] = {metric_name(m): n for m in parsed}
             return out
     store = ctx.store
     entries, base, ts = store.entries, store.base, store.ts
-    groups: dict[Any, list[LogEntry]] = {}
-    for i in ids:
-        entry = entries[i - base]
-        keys: list[Any] = [()]
-        if seconds is not None:
-            keys = [(format_instant(bucket_start(ts[i - base], seconds)),)]
-        for f in fields:
-            keys = [(*k, v) for k in keys for v in _group_values(entry, f)]
-        for k in keys:
-            bucket = groups.get(k)
-            if bucket is None:
-                groups[k] = [entry]
-            else:
-                bucket.append(entry)
     if not fields and seconds is None:
         return _compute([entries[i - base] for i in ids], parsed)
+    groups: dict[Any, list[LogEntry]] = {}
+    if len(fields) == 1 and seconds is None and _indexed(ctx, fields[0]) is not None:
+        # one indexed field: intersect posting lists instead of reading every entry
+        for term, posting in _indexed(ctx, fields[0]).items():
+            hits = ids & posting
+            if hits:
+                groups[(term,)] = [entries[i - base] for i in hits]
+    else:
+        getters = [(lambda e: e.tags) if f in ("tags", "tag") else _getter(f) for f in fields]
+        simple = seconds is None and len(fields) == 1
+        floor = math.floor
+        for i in ids:
+            entry = entries[i - base]
+            if simple:
+                value = getters[0](entry)
+                if not isinstance(value, (list, dict)):
+                    key: tuple[Any, ...] = (value,)
+                    bucket = groups.get(key)
+                    if bucket is None:
+                        groups[key] = [entry]
+                    else:
+                        bucket.append(entry)
+                    continue
+            keys: list[tuple[Any, ...]] = [()]
+            if seconds is not None:
+                keys = [(floor(ts[i - base] / seconds) * seconds,)]
+            for get in getters:
+                keys = [(*k, v) for k in keys for v in _normalise_group(get(entry))]
+            for k in keys:
+                bucket = groups.get(k)
+                if bucket is None:
+                    groups[k] = [entry]
+                else:
+                    bucket.append(entry)
     result = {}
     for key in sorted(groups, key=_key_order):
-        result[key[0] if len(key) == 1 else key] = _compute(groups[key], parsed)
+        shown = key if seconds is None else (format_instant(key[0]), *key[1:])
+        result[shown[0] if len(shown) == 1 else shown] = _compute(groups[key], parsed)
     return result
 
 
+def _normalise_group(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return value or [None]
+    if isinstance(value, dict):
+        return [repr(value)]
+    return [value]
+
+
 def _key_order(key: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple((v is None, str(type(v).__name__), str(v)) for v in key)
+    return tuple((v is None, not isinstance(v, (int, float)), v if isinstance(v, (int, float))
+                  else 0, str(v)) for v in key)
 
 
 def aggregate_entries(

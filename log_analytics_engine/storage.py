@@ -48,7 +48,7 @@ from .errors import (
     StoragePathError,
     StorageVersionError,
 )
-from .tokenize import tokenize
+from .tokenize import tokenize_many
 
 if TYPE_CHECKING:
     from .alerts import Alert, AlertManager, AlertRule
@@ -276,7 +276,7 @@ class Storage:
             entries: list[LogEntry] = []
             cur = self._db.execute("SELECT ts, data FROM entries ORDER BY id")
             first = lo
-            no_words: list[frozenset[str]] = []
+            no_words: list[list[str]] = []
             while True:
                 rows = cur.fetchmany(LOAD_CHUNK)
                 if not rows:
@@ -284,8 +284,8 @@ class Storage:
                 batch = decode_rows(rows)
                 covered = max(0, min(len(batch), upto - first))  # words from the snapshot
                 if len(no_words) < covered:
-                    no_words = [frozenset()] * covered
-                tokens = no_words[:covered] + [tokenize(e.message) for e in batch[covered:]]
+                    no_words = [[]] * covered  # shared, never mutated
+                tokens = no_words[:covered] + tokenize_many([e.message for e in batch[covered:]])
                 indexes.add_batch(first, batch, tokens)
                 entries.extend(batch)
                 first += len(batch)
