@@ -49,9 +49,20 @@ def test_max_entries_keeps_the_newest_ingested(tmp_path: Path) -> None:
     recs = _records(1000)
     engine = LogAnalyticsEngine(retention=Retention(max_entries=300))
     _ingest(engine, recs, 70)
-    assert len(engine) == 300
-    assert [e.message for e in engine.all_logs] == [r["message"] for r in recs[-300:]]
+    kept = len(engine)
+    assert 300 - 300 // 32 <= kept <= 300
+    assert [e.message for e in engine.all_logs] == [r["message"] for r in recs[-kept:]]
     engine._check()
+
+
+def test_eviction_goes_a_step_beyond_the_limit() -> None:
+    """Passing max_entries evicts the excess plus 1/32 of the limit, in one step."""
+    engine = LogAnalyticsEngine(retention=Retention(max_entries=320))
+    engine.ingest_logs(_records(320))
+    assert len(engine) == 320
+    engine.ingest_logs(_records(1))
+    assert len(engine) == 320 - 10
+    assert engine.get_stats()["retention"]["evicted_total"] == 11
 
 
 def test_indexes_agree_with_a_scan_after_every_eviction_step() -> None:
@@ -76,7 +87,9 @@ def test_max_age_evicts_entries_older_than_newest_minus_age() -> None:
     engine = LogAnalyticsEngine(retention=Retention(max_age=timedelta(seconds=100)))
     engine.ingest_logs([LogEntry(t, message=str(t)) for t in range(0, 300, 10)])
     assert min(e.ts for e in engine.all_logs) >= 290 - 100
-    assert engine.get_stats()["retention"]["evicted_total"] == 19
+    # one step: everything older than the limit plus 1/32 of max_age
+    expected = sum(1 for t in range(0, 300, 10) if t < 290 - 100 + 100 / 32)
+    assert engine.get_stats()["retention"]["evicted_total"] == expected
     engine._check()
 
 
@@ -96,7 +109,7 @@ def test_on_evict_receives_every_evicted_entry_once_in_order() -> None:
     assert [e.message for e in got] + [e.message for e in engine.all_logs] == [
         r["message"] for r in recs]
     stats = engine.get_stats()["retention"]
-    assert stats["handed_off_total"] == stats["evicted_total"] == 900
+    assert stats["handed_off_total"] == stats["evicted_total"] == 1000 - len(engine)
     assert stats["dropped_total"] == 0
 
 
@@ -127,9 +140,10 @@ def test_archive_is_readable_back_with_ingest_logs_from_file(tmp_path: Path) -> 
     for name in sorted(os.listdir(archive)):
         report = back.ingest_logs_from_file(archive / name)
         assert report["errors"] == 0
+    gone = len(recs) - len(engine)
     archived = sorted((e.ts, e.message) for e in back.all_logs)
-    assert archived == sorted((r.ts, r.message) for r in map(LogEntry.from_dict, recs[:2500]))
-    assert engine.get_stats()["retention"]["archived_total"] == 2500
+    assert archived == sorted((r.ts, r.message) for r in map(LogEntry.from_dict, recs[:gone]))
+    assert engine.get_stats()["retention"]["archived_total"] == gone
     assert engine.get_stats()["retention"]["dropped_total"] == 0
 
 
@@ -147,8 +161,10 @@ def test_eviction_removes_the_durable_copy(tmp_path: Path) -> None:
     with LogAnalyticsEngine(storage=db, retention=Retention(max_entries=200)) as engine:
         _ingest(engine, recs, 100)
     with LogAnalyticsEngine(storage=db) as reopened:
-        assert [e.message for e in reopened.all_logs] == [r["message"] for r in recs[-200:]]
-        assert reopened._store.base == 600
+        kept = len(reopened)
+        assert 190 < kept <= 200
+        assert [e.message for e in reopened.all_logs] == [r["message"] for r in recs[-kept:]]
+        assert reopened._store.base == 800 - kept
         reopened._check()
         reopened.ingest_logs(recs[:5])
         assert reopened._store.next_id == 805
@@ -161,8 +177,8 @@ def test_retention_applies_when_a_larger_store_is_reopened(tmp_path: Path) -> No
     got: list[LogEntry] = []
     with LogAnalyticsEngine(storage=db, retention=Retention(max_entries=100,
                                                             on_evict=got.extend)) as engine:
-        assert len(engine) == 100
-        assert len(got) == 400
+        assert len(engine) == 100 - 100 // 32
+        assert len(got) == 500 - len(engine)
         engine._check()
 
 
