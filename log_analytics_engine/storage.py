@@ -243,8 +243,9 @@ class Storage:
             raise _translate(path, exc) from exc
 
     def start(self) -> None:
-        """Start the background flusher (``"batch"`` and ``"none"``); idempotent."""
-        if self.durability == "sync" or self._thread is not None:
+        """Start the background flusher; idempotent. In ``"sync"`` mode it only commits what
+        rides along (evictions, alert history and state) within ``batch_interval``."""
+        if self._thread is not None:
             return
         self._thread = threading.Thread(
             target=self._run, name=f"log-analytics-flusher:{self.path}", daemon=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -402,3 +403,21 @@ def test_snapshot_stays_true_after_later_evictions(tmp_path: Path) -> None:
         assert reopened._store.base == 450 - len(reopened) > 200
         reopened._check()
         _assert_indexes_match_scan(reopened)
+
+
+def test_sync_mode_commits_evictions_without_another_call(tmp_path: Path) -> None:
+    from log_analytics_engine import Retention
+
+    db = tmp_path / "logs.db"
+    engine = LogAnalyticsEngine(storage=db, durability="sync", batch_interval=0.01,
+                                retention=Retention(max_entries=10))
+    engine.ingest_logs(_records(25))
+    on_disk = -1
+    for _ in range(1000):  # wait for the flusher thread (a condition, not a duration)
+        with sqlite3.connect(db) as other:
+            on_disk = other.execute("SELECT count(*) FROM entries").fetchone()[0]
+        if on_disk == len(engine):
+            break
+        threading.Event().wait(0.01)
+    assert on_disk == len(engine) == 10
+    engine.close()
