@@ -406,7 +406,8 @@ class LogAnalyticsEngine:
         if retention is not None:
             durable = self._storage is not None and self._storage.durability != "none"
             self._evictor = Evictor(retention, fsync=durable)
-            if self._evictor.evict(self._store, self._indexes, self._storage):
+            store = self._store  # the reopened entries also calibrate a memory budget
+            if self._evictor.evict(store, self._indexes, self._storage, store.entries):
                 self._evictor.deliver()
         if self._storage is not None:
             self._storage.start()

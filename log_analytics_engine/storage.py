@@ -398,7 +398,9 @@ class Storage:
 
     def flush(self) -> None:
         """Commit everything queued, in order. Raises :class:`StorageError` on failure (the
-        queue is kept and retried by the next flush)."""
+        queue is kept and retried by the next flush). A no-op once closed."""
+        if self._closed:
+            return
         with self._db_lock:
             with self._pending_lock:
                 ops, self._ops = self._ops, []

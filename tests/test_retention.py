@@ -269,3 +269,21 @@ def test_evictor_without_limits_never_evicts() -> None:
     store.append([LogEntry(t) for t in range(10)])
     evictor = Evictor(Retention())
     assert evictor.first_live(store) == 0
+
+
+def test_memory_budget_applies_when_a_store_is_reopened(tmp_path: Path) -> None:
+    db = tmp_path / "logs.db"
+    with LogAnalyticsEngine(storage=db) as engine:
+        engine.ingest_logs(_records(3000))
+    with LogAnalyticsEngine(storage=db,
+                            retention=Retention(max_memory_bytes=300_000)) as engine:
+        per_entry = engine.get_stats()["retention"]["bytes_per_entry"]
+        assert 0 < len(engine) <= 300_000 / per_entry < 3000
+        engine._check()
+
+
+def test_flush_after_close_is_a_no_op(tmp_path: Path) -> None:
+    engine = LogAnalyticsEngine(storage=tmp_path / "logs.db")
+    engine.close()
+    engine.flush()
+    assert engine.get_stats()["storage"]["pending"] == 0
