@@ -14,6 +14,7 @@ from .alerts import Alert, AlertRule, AlertSeverity
 from .engine import LogAnalyticsEngine
 from .entry import LogEntry, LogLevel
 from .errors import (
+    DuplicateProcessorError,
     InvalidEntryError,
     InvalidFieldError,
     InvalidFilterError,
@@ -42,6 +43,7 @@ __all__ = [
     "AlertRule",
     "AlertSeverity",
     "And",
+    "DuplicateProcessorError",
     "InvalidEntryError",
     "InvalidFieldError",
     "InvalidFilterError",

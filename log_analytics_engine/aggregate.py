@@ -13,12 +13,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from pyroaring import BitMap, FrozenBitMap
+
 from .entry import ATTRIBUTES
 from .errors import InvalidFilterError
 from .timeparse import format_instant
 
 if TYPE_CHECKING:
-    from pyroaring import BitMap, FrozenBitMap
 
     from .entry import LogEntry
     from .query import QueryContext
@@ -113,6 +114,25 @@ def _getter(field: str) -> Callable[[LogEntry], Any]:
     return lambda e: e.metadata.get(field)
 
 
+def field_values(entries: Sequence[LogEntry], field: str) -> list[Any]:
+    """``[e.get(field) for e in entries]``, without a Python call per entry for metadata."""
+    if field in ATTRIBUTES:
+        return [e.get(field) for e in entries]
+    return [e.metadata.get(field) for e in entries]
+
+
+def numeric_values(entries: Sequence[LogEntry], field: str) -> list[float]:
+    """The sorted int/float values of ``field`` (bools, NaN, missing and text left out)."""
+    raw = field_values(entries, field)
+    values = [v for v in raw if (type(v) is float or type(v) is int) and v == v]
+    if len(values) < len(raw):
+        # numeric subclasses (but not bool) count too
+        values += [v for v in raw if type(v) is not float and type(v) is not int
+                   and isinstance(v, (int, float)) and not isinstance(v, bool) and v == v]
+    values.sort()
+    return values
+
+
 def _compute(entries: Sequence[LogEntry], metrics: list[Metric]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     cache: dict[str, list[float]] = {}
@@ -123,22 +143,16 @@ def _compute(entries: Sequence[LogEntry], metrics: list[Metric]) -> dict[str, An
             result[name] = len(entries)
             continue
         assert field is not None
-        get = _getter(field)
         if kind == "distinct":
             seen = set()
-            for v in map(get, entries):
+            for v in field_values(entries, field):
                 if v is not None:
                     seen.add(v if not isinstance(v, (list, dict)) else repr(v))
             result[name] = len(seen)
             continue
         values = cache.get(field)
         if values is None:
-            values = [v for v in map(get, entries)
-                      if type(v) is float or (type(v) is int)
-                      or (isinstance(v, (int, float)) and not isinstance(v, bool))]
-            values = [v for v in values if v == v]  # drop NaN
-            values.sort()
-            cache[field] = values
+            values = cache[field] = numeric_values(entries, field)
         if not values:
             result[name] = 0 if kind == "sum" else None
         elif kind == "sum":
@@ -204,6 +218,10 @@ def aggregate_ids(
             return out
     store = ctx.store
     entries, base, ts = store.entries, store.base, store.ts
+    if count_only and seconds is not None and len(fields) <= 1 and (
+        not fields or _indexed(ctx, fields[0]) is not None
+    ):
+        return _bucket_counts(ctx, ids, fields[0] if fields else None, seconds, parsed)
     if not fields and seconds is None:
         return _compute([entries[i - base] for i in ids], parsed)
     groups: dict[Any, list[LogEntry]] = {}
@@ -244,6 +262,39 @@ def aggregate_ids(
     for key in sorted(groups, key=_key_order):
         shown = key if seconds is None else (format_instant(key[0]), *key[1:])
         result[shown[0] if len(shown) == 1 else shown] = _compute(groups[key], parsed)
+    return result
+
+
+def _bucket_counts(
+    ctx: QueryContext,
+    ids: BitMap | FrozenBitMap,
+    field: str | None,
+    seconds: float,
+    parsed: list[Metric],
+) -> dict[Any, Any]:
+    """Counts per time bucket (and per term of one indexed field) straight from the instants.
+
+    Runtime complexity: O(k) over the k ids, with no entry read.
+    """
+    store = ctx.store
+    ts, base = store.ts, store.base
+    floor = math.floor
+    parts: list[tuple[Any, BitMap | FrozenBitMap]] = [(None, ids)]
+    if field is not None:
+        index = _indexed(ctx, field)
+        parts = [(term, ids & posting) for term, posting in index.items()]
+    counts: Counter[tuple[Any, ...]] = Counter()
+    names = [metric_name(m) for m in parsed]
+    for term, part in parts:
+        if not part:
+            continue
+        per_bucket = Counter([floor(ts[i - base] / seconds) for i in part])
+        for bucket, n in per_bucket.items():
+            counts[(bucket * seconds,) if field is None else (bucket * seconds, term)] = n
+    result: dict[Any, Any] = {}
+    for key in sorted(counts, key=_key_order):
+        shown = (format_instant(key[0]), *key[1:])
+        result[shown[0] if len(shown) == 1 else shown] = dict.fromkeys(names, counts[key])
     return result
 
 

@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .serve_cli import register_serve
+
 __all__ = ["COMMANDS", "CliError", "main"]
 
 
@@ -120,7 +122,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 #: Every sub-command's registration function, in ``--help`` order.
-COMMANDS: list[Callable[[Any], None]] = [register_demo]
+COMMANDS: list[Callable[[Any], None]] = [register_demo, register_serve]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -20,7 +20,7 @@ from .errors import InvalidEntryError
 from .export import MetricFamily, render_prometheus
 from .indexes import IndexSet
 from .ingest import IngestReport, open_lines, read_entries
-from .processors import Processor, ProcessorChain
+from .processors import Processor, ProcessorChain, When
 from .query import (
     Node,
     QueryContext,
@@ -41,6 +41,9 @@ from .storage import (
 from .store import EntriesView, Store
 from .timeparse import format_instant
 from .tokenize import tokenize, tokenize_many
+
+if TYPE_CHECKING:
+    from .dashboard import DashboardServer
 
 __all__ = ["LogAnalyticsEngine"]
 
@@ -109,10 +112,6 @@ class LogAnalyticsEngine:
         self._open_storage(storage, durability, batch_size, batch_interval, retention)
 
     # -- ingestion ------------------------------------------------------------------------
-    def add_pre_ingest_hook(self, fn: Processor) -> None:
-        """Run ``fn(entry)`` on every entry before indexing; it returns the entry or ``None``."""
-        self._processors.add(fn)
-
     def ingest_log(self, entry: LogEntry | Mapping[str, Any]) -> int:
         """Ingest one entry (or a dict for :meth:`LogEntry.from_dict`); return 1, or 0 if a
         processor dropped it. Runtime complexity: O(t + log n) for t message words."""
@@ -130,8 +129,7 @@ class LogAnalyticsEngine:
 
     def _ingest_batch(self, batch: list[LogEntry]) -> int:
         if self._processors:
-            run = self._processors.run
-            batch = [r for r in map(run, batch) if r is not None]
+            batch = self._processors.run_batch(batch)
         if not batch:
             return 0
         # Postings are gathered outside the lock, numbered from the id the batch will most
@@ -197,8 +195,9 @@ class LogAnalyticsEngine:
         report = IngestReport("<stream>", file_type)
         started = time.perf_counter()
         encoded = (ln.encode() if isinstance(ln, str) else ln for ln in lines)
-        for batch in read_entries(encoded, file_type, report, batch_size):  # type: ignore[arg-type]
-            report.count += self.ingest_logs(batch)
+        with gc_paused():
+            for batch in read_entries(encoded, file_type, report, batch_size):  # type: ignore[arg-type]
+                report.count += self.ingest_logs(batch)
         report.duration_sec = time.perf_counter() - started
         with self._lock:
             self._rejected_total += report.errors
@@ -224,8 +223,7 @@ class LogAnalyticsEngine:
             ids = execute(node, self._ctx)
             wanted = None if limit is None else offset + limit
             ordered = order_ids(self._ctx, ids, sort_by, sort_desc, wanted)
-            get = self._store.get
-            return [get(i) for i in ordered[offset:]]
+            return self._store.materialize(ordered[offset:] if offset else ordered)
 
     def count_logs(self, filters: Filters = None) -> int:
         """How many entries match, without building them. O(1) for one indexed term."""
@@ -329,11 +327,12 @@ class LogAnalyticsEngine:
 
     def metric_families(self) -> list[MetricFamily]:
         """A snapshot of the engine's metrics as families (taken under the lock)."""
+        proc_errors = self._processors.error_counts()
+        proc_families = self._processors.metric_families()
         with self._lock:
             ingested = self._ingested_total
             rejected = self._rejected_total
             dropped = self._processors.dropped
-            proc_errors = self._processors.errors
             levels = {lv: self._indexes.level.count(lv) for lv in LEVELS}
             sources = self._indexes.source.counts()
             tags = self._indexes.tag.counts()
@@ -350,7 +349,7 @@ class LogAnalyticsEngine:
             MetricFamily(p + "dropped_entries_total", "counter",
                          "Entries dropped by pre-ingest processors.").add(dropped),
             MetricFamily(p + "processor_errors_total", "counter",
-                         "Exceptions raised by pre-ingest processors.").add(proc_errors),
+                         "Exceptions raised by pre-ingest processors."),
             MetricFamily(p + "entries", "gauge", "Entries currently stored."),
             MetricFamily(p + "entries_by_level", "gauge", "Stored entries per level."),
             MetricFamily(p + "entries_by_source", "gauge", "Stored entries per source."),
@@ -370,7 +369,9 @@ class LogAnalyticsEngine:
             fams[7].add(n, tag=tag)
         for (rule, severity), n in sorted(fired.items()):
             fams[9].add(n, rule=rule, severity=severity)
-        return fams + durable
+        for name, n in proc_errors.items():
+            fams[3].add(n, processor=name)
+        return fams + proc_families + durable
 
     def export_metrics_prometheus(self) -> str:
         """The engine's metrics in Prometheus text format 0.0.4."""
@@ -477,6 +478,51 @@ class LogAnalyticsEngine:
                              "Background commits that failed.").add(st["flush_errors_total"]),
             ]
         return fams
+
+    # -- processors and dashboard (issue 5) ----------------------------------------------
+    def add_pre_ingest_hook(self, fn: Processor, name: str | None = None,
+                            when: When = None) -> str:
+        """Register a named processor ``fn(entry) -> entry | None`` run before indexing.
+
+        ``when`` (a filter dict with query semantics, a query node or a predicate) limits the
+        entries it runs on. Returns the unique name: a repeated default name gets a numeric
+        suffix, a repeated explicit ``name`` raises :class:`DuplicateProcessorError`.
+        """
+        return self._processors.add(fn, name, when)
+
+    def processor_stats(self) -> dict[str, dict[str, Any]]:
+        """``{name: {"processed": n, "errors": n, "avg_time_ms": float}}`` per processor."""
+        return self._processors.stats()
+
+    def processor_errors(self) -> dict[str, int]:
+        """``{name: error_count}`` per processor."""
+        return self._processors.error_counts()
+
+    def processor_details(self) -> list[dict[str, Any]]:
+        """Every processor with all counters (adds ``dropped``, ``total_time_s``, ``when``)."""
+        return self._processors.details()
+
+    def recent_processor_errors(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The last processor exceptions (time, processor, entry, error, type), oldest first."""
+        return [e.to_dict() for e in self._processors.recent_errors(limit)]
+
+    def get_traces(self, limit: int = 100) -> list[list[str]]:
+        """The ``limit`` most recent traces (names of the processors that ran on an entry)."""
+        return self._processors.traces(limit)
+
+    def set_trace_limit(self, limit: int) -> None:
+        """Keep at most ``limit`` traces (default 1,000); ``0`` turns tracing off."""
+        self._processors.set_max_traces(limit)
+
+    def serve(self, host: str = "127.0.0.1", port: int = 8000,
+              token: str | None = None) -> DashboardServer:
+        """Serve the dashboard in a background thread; returns a handle (``.url``, ``.stop()``).
+
+        Needs the ``dashboard`` extra (FastAPI and uvicorn).
+        """
+        from .dashboard import serve
+
+        return serve(self, host=host, port=port, token=token)
 
     # -- invariants -----------------------------------------------------------------------
     def _check(self) -> None:

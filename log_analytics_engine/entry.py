@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
@@ -295,6 +295,7 @@ _CORE_ATTRIBUTES = frozenset(("timestamp", "level", "message", "tags"))
 
 
 _new = object.__new__
+_fromisoformat = datetime.fromisoformat
 _from_dict = LogEntry.from_dict
 
 
@@ -335,7 +336,14 @@ def entry_from_json(data: dict[str, Any]) -> LogEntry:
             if type(t) is not str:
                 return _from_dict(data)
     entry = _new(LogEntry)
-    entry.ts = _instant(raw)
+    try:
+        dt = _fromisoformat(raw)
+    except ValueError:
+        entry.ts = _instant(raw)
+    else:
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=timezone.utc)
+        entry.ts = dt.timestamp() if not raw.isdigit() else _instant(raw)
     entry.timestamp = raw
     entry.level = canonical
     entry.message = message

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "DuplicateProcessorError",
     "InvalidEntryError",
     "InvalidFieldError",
     "InvalidFilterError",
@@ -131,3 +132,11 @@ class StorageCorruptError(StorageError):
 class StorageFullError(StorageError):
     """The disk (or the database's size limit) is full: the entries of the failing call were
     not stored and not acknowledged."""
+
+
+class DuplicateProcessorError(LogAnalyticsError, ValueError):
+    """A processor registered under a name that another processor already has."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"a processor named {name!r} is already registered")
