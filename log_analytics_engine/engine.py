@@ -35,6 +35,7 @@ from .storage import (
     alert_from_blob,
     alert_to_blob,
     encode_entries,
+    load_rule_state,
     restore_rule_state,
     rule_state_blob,
 )
@@ -399,7 +400,8 @@ class LogAnalyticsEngine:
                     alert_from_blob(b) for b in storage.load_alert_history(
                         self._alerts.history.maxlen or 10_000))
                 blob = storage.load_alert_state()
-                self._saved_rule_state = orjson.loads(blob) if blob else {}
+                if blob:
+                    self._saved_rule_state = load_rule_state(self._alerts, blob)
             except BaseException:
                 storage.close()
                 raise

@@ -65,6 +65,7 @@ __all__ = [
     "alert_to_blob",
     "decode_rows",
     "encode_entries",
+    "load_rule_state",
     "restore_rule_state",
     "rule_state_blob",
 ]
@@ -518,8 +519,13 @@ class Storage:
 
 
 # -- alert adapters (for the engine-core AlertManager; opaque blobs to the storage) ---------
+# Alert models that offer ``to_dict``/``from_dict`` and a manager with ``state_to_dict`` /
+# ``load_state`` are used through those; the engine-core classes through the fallbacks below.
 def alert_to_blob(alert: Alert) -> bytes:
     """One fired alert as a JSON blob for :meth:`Storage.append_alert_history`."""
+    to_dict = getattr(alert, "to_dict", None)
+    if callable(to_dict):
+        return _dumps(to_dict(), default=_default, option=_OPTS)
     return _dumps({
         "rule_name": alert.rule_name,
         "message": alert.message,
@@ -538,6 +544,10 @@ def alert_from_blob(blob: bytes) -> Alert:
     from .alerts import Alert, AlertSeverity
 
     d = _loads(blob)
+    from_dict = getattr(Alert, "from_dict", None)
+    if callable(from_dict):
+        alert: Alert = from_dict(d)
+        return alert
     return Alert(
         rule_name=d["rule_name"], message=d["message"], severity=AlertSeverity(d["severity"]),
         triggered_at=datetime.fromisoformat(d["triggered_at"]), count=d["count"],
@@ -548,6 +558,9 @@ def alert_from_blob(blob: bytes) -> Alert:
 
 def rule_state_blob(manager: AlertManager) -> bytes:
     """Window contents and last trigger of every rule, as one JSON blob."""
+    to_dict = getattr(manager, "state_to_dict", None)
+    if callable(to_dict):
+        return _dumps(to_dict(), default=_default, option=_OPTS)
     windows: dict[str, Any] = getattr(manager, "_windows", {})
     state = {
         name: {
@@ -557,6 +570,22 @@ def rule_state_blob(manager: AlertManager) -> bytes:
         for name, rule in manager.rules.items()
     }
     return _dumps(state, default=_default, option=_OPTS)
+
+
+def load_rule_state(manager: AlertManager, blob: bytes) -> dict[str, Any]:
+    """Apply a saved rule-state blob. A manager with ``load_state`` takes it at once (and
+    keeps the state of rules not added yet); otherwise the per-rule state is returned for
+    :func:`restore_rule_state` when each rule is added. A blob it cannot read is ignored
+    (logged): the rules start with empty windows."""
+    data = _loads(blob)
+    load = getattr(manager, "load_state", None)
+    if callable(load):
+        try:
+            load(data)
+        except ValueError as exc:
+            log.warning("saved alert state not restored: %s", exc)
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def restore_rule_state(
