@@ -421,3 +421,40 @@ def test_sync_mode_commits_evictions_without_another_call(tmp_path: Path) -> Non
         threading.Event().wait(0.01)
     assert on_disk == len(engine) == 10
     engine.close()
+
+
+class _StatefulManager:
+    """A manager offering state_to_dict/load_state, as the alerts issue's manager does."""
+
+    def __init__(self) -> None:
+        self.loaded: list[Any] = []
+        self.rules: dict[str, Any] = {}
+
+    def state_to_dict(self) -> dict[str, Any]:
+        return {"version": 1, "rules": {"r": {"count": 3}}}
+
+    def load_state(self, data: Any) -> list[str]:
+        if data.get("version") != 1:
+            raise ValueError("not version 1")
+        self.loaded.append(data)
+        return ["r"]
+
+
+def test_rule_state_goes_through_a_managers_own_state_methods() -> None:
+    from log_analytics_engine.storage import load_rule_state, rule_state_blob
+
+    manager = _StatefulManager()
+    blob = rule_state_blob(manager)  # type: ignore[arg-type]
+    assert load_rule_state(manager, blob) == {}  # type: ignore[arg-type]
+    assert manager.loaded == [manager.state_to_dict()]
+
+
+def test_unreadable_rule_state_is_ignored_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from log_analytics_engine.storage import load_rule_state
+
+    manager = _StatefulManager()
+    assert load_rule_state(manager, b'{"version": 99}') == {}  # type: ignore[arg-type]
+    assert manager.loaded == []
+    assert "not restored" in caplog.text
