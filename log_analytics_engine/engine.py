@@ -85,6 +85,11 @@ class LogAnalyticsEngine:
 
     Every public method is thread-safe. Processors run before the engine lock is taken and
     notification hooks after it is released.
+
+    ``storage="path.db"`` keeps a durable SQLite copy and rebuilds everything from it on open;
+    ``durability`` is ``"sync"``, ``"batch"`` (default: committed every ``batch_size`` entries
+    or ``batch_interval`` seconds) or ``"none"``; ``retention=Retention(...)`` bounds the
+    entries kept (docs/storage.md). Call :meth:`close` (or use ``with``) when done.
     """
 
     def __init__(
