@@ -445,7 +445,7 @@ class LogAnalyticsEngine:
         with self._lock:
             if self._alerts.rules:
                 storage.save_alert_state(rule_state_blob(self._alerts))
-            snapshot = storage.word_snapshot(self._indexes, self._store.next_id)
+            snapshot = storage.snapshot(self._indexes, self._store.next_id)
         storage.close(snapshot)
 
     def __enter__(self) -> LogAnalyticsEngine:

@@ -7,10 +7,11 @@ rebuilds the store and indexes from it when the engine is opened again. Schema v
   the engine's dense id, ``data`` an orjson array of the entry's fields;
 * ``meta(key TEXT PRIMARY KEY, value BLOB)``: ``evicted_below`` and the alert-rule state blob;
 * ``alert_history(seq INTEGER PRIMARY KEY AUTOINCREMENT, data BLOB)``: fired alerts;
-* ``word_postings(word TEXT PRIMARY KEY, ids BLOB)``: a snapshot of the message-word index
-  (serialized roaring bitmaps) written by :meth:`Storage.close` and covering the ids below
-  ``meta.snapshot_upto``, so reopening tokenizes only the entries written after it. Ids below
-  ``snapshot_upto`` are committed and never reused, so the snapshot stays true for them.
+* ``postings(idx TEXT, term TEXT, ids BLOB)``: a snapshot of the level, source, tag and
+  message-word indexes (serialized roaring bitmaps) written by :meth:`Storage.close` and
+  covering the ids below ``meta.snapshot_upto``, so reopening indexes (and tokenizes) only the
+  entries written after it. Ids below ``snapshot_upto`` are committed and never reused, so the
+  snapshot stays true for them; evicted ids are removed from it on load.
 
 ``PRAGMA application_id`` marks the file as the engine's and ``PRAGMA user_version`` holds the
 schema version, so a foreign file or one written by a future version is refused untouched.
@@ -86,9 +87,11 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS alert_history (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
     "data BLOB NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS word_postings (word TEXT PRIMARY KEY, ids BLOB NOT NULL) "
-    "WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS postings (idx TEXT NOT NULL, term TEXT NOT NULL, "
+    "ids BLOB NOT NULL, PRIMARY KEY (idx, term)) WITHOUT ROWID",
 )
+#: The indexes kept in the snapshot (their terms are always strings).
+SNAPSHOT_INDEXES = ("level", "source", "tag", "token")
 _INSERT = "INSERT INTO entries (id, ts, data) VALUES (?, ?, ?)"
 _PUT_META = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"
 
@@ -121,15 +124,24 @@ def encode_entries(entries: Sequence[LogEntry]) -> Encoded:
     return [e.ts for e in entries], blobs
 
 
-def decode_rows(rows: Sequence[tuple[float, bytes]]) -> list[LogEntry]:
-    """Entries from ``(ts, blob)`` rows without re-validating or re-parsing timestamps."""
+def decode_rows(
+    rows: Sequence[tuple[float, bytes]], strings: dict[str, str] | None = None
+) -> list[LogEntry]:
+    """Entries from ``(ts, blob)`` rows without re-validating or re-parsing timestamps.
+
+    ``strings``: canonical strings; levels, sources and tags are shared through it, not
+    copied (as the indexes share them for ingested entries)."""
     new = LogEntry.__new__
     out: list[LogEntry] = []
     append = out.append
+    canon = (strings if strings is not None else {}).setdefault
     for ts, blob in rows:
         e = new(LogEntry)
-        (e.timestamp, e.level, e.message, e.source, e.thread_id, e.request_id, e.user_id,
-         e.tags, e.metadata) = _loads(blob)
+        (e.timestamp, level, e.message, src, e.thread_id, e.request_id, e.user_id,
+         tags, e.metadata) = _loads(blob)
+        e.level = canon(level, level)
+        e.source = canon(src, src)
+        e.tags = [canon(t, t) for t in tags] if tags else tags
         e.ts = ts
         append(e)
     return out
@@ -274,7 +286,8 @@ class Storage:
                 raise StorageCorruptError(
                     self.path, f"ids are not dense: {n} rows between {lo} and {hi}")
             store.start_at(lo)
-            upto = self._load_word_snapshot(indexes, lo, hi)
+            upto = self._load_snapshot(indexes, lo, hi)
+            strings = indexes._strings  # share sources and tags with the index terms
             entries: list[LogEntry] = []
             cur = self._db.execute("SELECT ts, data FROM entries ORDER BY id")
             first = lo
@@ -283,38 +296,46 @@ class Storage:
                 rows = cur.fetchmany(LOAD_CHUNK)
                 if not rows:
                     break
-                batch = decode_rows(rows)
-                covered = max(0, min(len(batch), upto - first))  # words from the snapshot
-                if len(no_words) < covered:
-                    no_words = [[]] * covered  # shared, never mutated
-                tokens = no_words[:covered] + tokenize_many([e.message for e in batch[covered:]])
-                indexes.add_batch(first, batch, tokens)
+                batch = decode_rows(rows, strings)
+                covered = max(0, min(len(batch), upto - first))  # in the snapshot
+                rest = batch[covered:]
+                if indexes.fields:  # not in the snapshot: index the chunk, words of the rest
+                    if len(no_words) < covered:
+                        no_words = [[]] * covered  # shared, never mutated
+                    words = tokenize_many([e.message for e in rest])
+                    indexes.add_batch(first, batch, no_words[:covered] + words)
+                elif rest:
+                    indexes.add_batch(first + covered, rest,
+                                      tokenize_many([e.message for e in rest]))
                 entries.extend(batch)
                 first += len(batch)
             store.append(entries)
             return n
 
-    def _load_word_snapshot(self, indexes: IndexSet, lo: int, hi: int) -> int:
-        """Load the word postings snapshot; return the first id it does not cover."""
+    def _load_snapshot(self, indexes: IndexSet, lo: int, hi: int) -> int:
+        """Load the postings snapshot; return the first id it does not cover."""
         upto = self._meta_int("snapshot_upto")
         if upto <= lo or upto > hi + 1:
-            return lo  # nothing live is covered, or it does not match: tokenize everything
-        postings = indexes.token._postings  # filled directly: the index is empty here
+            return lo  # nothing live is covered, or it does not match: index everything
+        targets = {name: getattr(indexes, name)._postings for name in SNAPSHOT_INDEXES}
+        canon = indexes._strings.setdefault
         deserialize = BitMap.deserialize
-        for word, blob in self._db.execute("SELECT word, ids FROM word_postings"):
+        for name, term, blob in self._db.execute("SELECT idx, term, ids FROM postings"):
             bm = deserialize(blob)
             if lo:
                 bm.remove_range(0, lo)
-            if bm:
-                postings[word] = bm
+            if bm:  # the indexes are empty here: filled directly
+                targets[name][canon(term, term) if name != "token" else term] = bm
         return upto
 
     @staticmethod
-    def word_snapshot(indexes: IndexSet, upto: int) -> _Op:
-        """A snapshot of the message-word postings for :meth:`close`, valid for the ids
-        below ``upto`` (take it under the engine lock, ``upto`` = the next id).
+    def snapshot(indexes: IndexSet, upto: int) -> _Op:
+        """A snapshot of the level, source, tag and word postings for :meth:`close`, valid
+        for the ids below ``upto`` (take it under the engine lock, ``upto`` = the next id).
         Runtime complexity: O(size of the postings)."""
-        return ("snapshot", (upto, [(w, bm.serialize()) for w, bm in indexes.token.items()]))
+        rows = [(name, term, bm.serialize()) for name in SNAPSHOT_INDEXES
+                for term, bm in getattr(indexes, name).items()]
+        return ("snapshot", (upto, rows))
 
     def _meta_int(self, key: str) -> int:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -438,8 +459,8 @@ class Storage:
                         db.execute(_PUT_META, arg)
                     elif kind == "snapshot":
                         upto, rows = arg
-                        db.execute("DELETE FROM word_postings")
-                        db.executemany("INSERT INTO word_postings (word, ids) VALUES (?, ?)",
+                        db.execute("DELETE FROM postings")
+                        db.executemany("INSERT INTO postings (idx, term, ids) VALUES (?, ?, ?)",
                                        rows)
                         db.execute(_PUT_META, ("snapshot_upto", upto))
                     else:  # history
@@ -479,7 +500,7 @@ class Storage:
             raise StorageError(self.path, "storage is closed")
 
     def close(self, snapshot: _Op | None = None) -> None:
-        """Stop the flusher, commit what is queued, then the optional word ``snapshot`` (a
+        """Stop the flusher, commit what is queued, then the optional index ``snapshot`` (a
         speed-up only: its failure is logged), checkpoint and close. Idempotent. Raises
         :class:`StorageError` when queued entries cannot be committed (the file is closed
         all the same)."""
@@ -496,7 +517,7 @@ class Storage:
                     try:
                         self._execute([snapshot])
                     except StorageError as exc:
-                        log.warning("word index snapshot not written: %s", exc.reason)
+                        log.warning("index snapshot not written: %s", exc.reason)
         finally:
             self._closed = True
             with self._db_lock:
