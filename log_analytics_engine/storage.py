@@ -194,6 +194,7 @@ class Storage:
         self._pending_rows = 0
         self._error: StorageError | None = None
         self._pending_lock = threading.Lock()
+        self._committed = threading.Condition(self._pending_lock)
         self._db_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -347,9 +348,10 @@ class Storage:
 
         Called under the engine lock *before* the entries enter the in-memory store: when it
         raises (:class:`StorageFullError`, ...), nothing of the call is kept or acknowledged.
-        ``"sync"``: commits before returning. Otherwise queues the rows, committing the queue
-        itself first when the rows would take it past ``max_pending`` or when a background
-        commit failed (so at most ``max(max_pending, rows of one call)`` are ever queued).
+        ``"sync"``: commits before returning. Otherwise queues the rows; when they would take
+        the queue past ``max_pending`` it first waits for the flusher (or commits itself when
+        there is none), and when a background commit failed it commits itself, raising if
+        that fails too. So at most ``max(max_pending, rows of one call)`` are ever queued.
         """
         self._check_open()
         op: _Op = ("rows", (first_id, encoded[0], encoded[1]))
@@ -366,6 +368,8 @@ class Storage:
                     raise
                 self.committed_total += n
             return
+        if self._error is None and self._pending_rows + n > self.max_pending:
+            self._wait_for_flusher(n)
         if self._error is not None or self._pending_rows + n > self.max_pending:
             self.flush()  # raises when the disk is still full: the call fails
         with self._pending_lock:
@@ -374,6 +378,18 @@ class Storage:
             wake = self._pending_rows >= self.batch_size
         if wake:
             self._wake.set()
+
+    def _wait_for_flusher(self, n: int) -> None:
+        """Backpressure: wait until the flusher has committed enough for ``n`` more rows to
+        fit in ``max_pending`` (the writer keeps its CPU, the flusher does the I/O)."""
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            return
+        with self._committed:
+            while (self._pending_rows and self._pending_rows + n > self.max_pending
+                   and self._error is None and not self._stop.is_set()):
+                self._wake.set()
+                self._committed.wait(self.batch_interval)
 
     def delete_below(self, first_live: int) -> None:
         """Queue the removal of every row with an id below ``first_live`` (eviction)."""
@@ -434,12 +450,14 @@ class Storage:
             except StorageError as exc:
                 with self._pending_lock:
                     self._ops[:0] = ops
-                self._error = exc
-                self.flush_errors_total += 1
+                    self._error = exc
+                    self.flush_errors_total += 1
+                    self._committed.notify_all()
                 raise
             with self._pending_lock:  # counted until committed: bounds the loss window
                 self._pending_rows -= rows
-            self._error = None
+                self._error = None
+                self._committed.notify_all()
             self.committed_total += rows
 
     def _execute(self, ops: list[_Op]) -> None:
