@@ -7,7 +7,7 @@ Run: ``python -m pytest benchmarks/bench_storage.py --benchmark-only -q`` (the c
   in-memory engine and by one with ``storage=`` in ``"batch"`` mode, flushed (every entry
   committed) inside the timing; the target is batch >= 0.5x the in-memory speed.
 * ``test_reopen[snapshot]`` / ``test_reopen[no-snapshot]``: opening a store of the whole
-  corpus, indexes rebuilt; after ``close()`` (word index snapshot) and after a crash (every
+  corpus, indexes rebuilt; after ``close()`` (postings snapshot) and after a crash (every
   message tokenized again). Target: 300,000 entries/s.
 * ``test_steady_ingest[...]``: the corpus streamed in calls of 1,000 entries with and without
   ``Retention(max_entries=100_000)``; ``extra_info`` holds the worst and median call latency.
@@ -41,7 +41,7 @@ def corpus_lines(corpus_path: Path) -> int:
 
 @pytest.fixture(scope="session")
 def stored_db(corpus_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A storage file holding the whole corpus, closed cleanly (with the word snapshot)."""
+    """A storage file holding the whole corpus, closed cleanly (with the postings snapshot)."""
     db = tmp_path_factory.mktemp("stored") / "logs.db"
     with LogAnalyticsEngine(storage=db) as engine:
         engine.ingest_logs_from_file(corpus_path)
@@ -50,7 +50,7 @@ def stored_db(corpus_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 @pytest.fixture(scope="session")
 def crashed_db(stored_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The same file as after a crash: no word snapshot, so every message is tokenized."""
+    """The same file as after a crash: no postings snapshot, so every entry is indexed again."""
     db = tmp_path_factory.mktemp("crashed") / "logs.db"
     shutil.copyfile(stored_db, db)
     with sqlite3.connect(db) as conn:

@@ -22,7 +22,7 @@ Durability (see ``docs/storage.md`` for the exact promises after a crash):
   before the call returns; a failure raises and nothing of that call is kept in memory.
 * ``"batch"``: rows are queued under the engine lock and committed by a background flusher
   every ``batch_size`` rows or ``batch_interval`` seconds; at most ``max_pending`` rows are ever
-  queued (the caller commits them itself before queueing more).
+  queued (the writer waits for the flusher before queueing more).
 * ``"none"``: as ``"batch"`` but without fsync (``synchronous=OFF``): survives a process crash
   once committed, promises nothing on power loss.
 """
