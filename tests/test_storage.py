@@ -458,3 +458,19 @@ def test_unreadable_rule_state_is_ignored_with_a_warning(
     assert load_rule_state(manager, b'{"version": 99}') == {}  # type: ignore[arg-type]
     assert manager.loaded == []
     assert "not restored" in caplog.text
+
+
+def test_batch_mode_never_queues_more_than_max_pending(tmp_path: Path) -> None:
+    engine = LogAnalyticsEngine(storage=tmp_path / "logs.db", durability="batch",
+                                batch_size=10, batch_interval=60)
+    storage = engine._storage
+    assert storage is not None
+    assert storage.max_pending == 40
+    recs = _records(400)
+    seen = []
+    for k in range(0, len(recs), 7):
+        engine.ingest_logs(recs[k:k + 7])
+        seen.append(storage.pending)
+    assert max(seen) <= 40
+    assert storage.committed_total + storage.pending == 400
+    engine.close()
