@@ -21,8 +21,10 @@ from .errors import (
     InvalidLevelError,
     InvalidTimestampError,
     LogAnalyticsError,
+    MissingExtraError,
     MissingFieldError,
     ParseError,
+    QuerySyntaxError,
     StorageCorruptError,
     StorageError,
     StorageFullError,
@@ -30,8 +32,14 @@ from .errors import (
     StoragePathError,
     StorageVersionError,
 )
+from .integrations import LogAnalyticsHandler
+from .pagination import Page
 from .query import And, Node, Not, Or, compile_filters
+from .querystring import parse_query
 from .retention import Retention
+from .sessions import IncompleteSession, Session, SessionsResult
+from .telemetry import TelemetryResult, run_telemetry_pipeline
+from .validation import EventError, EventSchema
 
 try:
     __version__ = version("log-analytics-engine")
@@ -44,6 +52,9 @@ __all__ = [
     "AlertSeverity",
     "And",
     "DuplicateProcessorError",
+    "EventError",
+    "EventSchema",
+    "IncompleteSession",
     "InvalidEntryError",
     "InvalidFieldError",
     "InvalidFilterError",
@@ -51,20 +62,29 @@ __all__ = [
     "InvalidTimestampError",
     "LogAnalyticsEngine",
     "LogAnalyticsError",
+    "LogAnalyticsHandler",
     "LogEntry",
     "LogLevel",
+    "MissingExtraError",
     "MissingFieldError",
     "Node",
     "Not",
     "Or",
+    "Page",
     "ParseError",
+    "QuerySyntaxError",
     "Retention",
+    "Session",
+    "SessionsResult",
     "StorageCorruptError",
     "StorageError",
     "StorageFullError",
     "StorageNotOursError",
     "StoragePathError",
     "StorageVersionError",
+    "TelemetryResult",
     "__version__",
     "compile_filters",
+    "parse_query",
+    "run_telemetry_pipeline",
 ]

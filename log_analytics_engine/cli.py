@@ -125,6 +125,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
 COMMANDS: list[Callable[[Any], None]] = [register_demo, register_serve]
 
 
+def register_everyday(sub: Any) -> None:
+    """``query``, ``stats``, ``tail`` and ``alerts`` (imported late: that module imports this)."""
+    from .everyday_cli import register_alerts, register_query, register_stats, register_tail
+
+    for register in (register_query, register_stats, register_tail, register_alerts):
+        register(sub)
+
+
+COMMANDS.append(register_everyday)
+
+from .pipeline import register_generate, register_pipeline  # noqa: E402
+
+COMMANDS += [register_generate, register_pipeline]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="log-analytics",

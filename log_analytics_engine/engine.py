@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import logging
 import os
 import threading
@@ -20,6 +21,7 @@ from .errors import InvalidEntryError
 from .export import MetricFamily, render_prometheus
 from .indexes import IndexSet
 from .ingest import IngestReport, open_lines, read_entries
+from .pagination import Page, fetch_page
 from .processors import Processor, ProcessorChain, When
 from .query import (
     Node,
@@ -29,7 +31,9 @@ from .query import (
     order_ids,
     page_window,
 )
+from .querystring import parse_query
 from .retention import Evictor, Retention
+from .sessions import DEFAULT_KEY, SessionsResult, build_sessions, snapshot
 from .storage import (
     Storage,
     alert_from_blob,
@@ -41,7 +45,8 @@ from .storage import (
 )
 from .store import EntriesView, Store
 from .timeparse import format_instant
-from .tokenize import tokenize, tokenize_many
+from .tokenize import TokenCache, tokenize
+from .validation import EventError, EventSchema, validate_events
 
 if TYPE_CHECKING:
     from .dashboard import DashboardServer
@@ -108,6 +113,7 @@ class LogAnalyticsEngine:
         self._indexes = IndexSet(index_fields)
         self._ctx = QueryContext(self._store, self._indexes)
         self._processors = ProcessorChain()
+        self._tokens = TokenCache()
         self._alerts = AlertManager(max_alert_history)
         self._ingested_total = 0
         self._rejected_total = 0
@@ -141,7 +147,7 @@ class LogAnalyticsEngine:
         # Postings are gathered outside the lock, numbered from the id the batch will most
         # likely get; merge() shifts them if another writer appended first.
         postings = self._indexes.gather(
-            batch, tokenize_many([e.message for e in batch]), self._store.next_id
+            batch, self._tokens.tokenize_many([e.message for e in batch]), self._store.next_id
         )
         storage, evictor = self._storage, self._evictor
         encoded = encode_entries(batch) if storage is not None else None
@@ -400,7 +406,7 @@ class LogAnalyticsEngine:
                               batch_interval=batch_interval)
             try:
                 with gc_paused():
-                    storage.load(self._store, self._indexes)
+                    storage.load(self._store, self._indexes, self._tokens.tokenize_many)
                 self._alerts.history.extend(
                     alert_from_blob(b) for b in storage.load_alert_history(
                         self._alerts.history.maxlen or 10_000))
@@ -485,6 +491,110 @@ class LogAnalyticsEngine:
                              "Background commits that failed.").add(st["flush_errors_total"]),
             ]
         return fams
+
+    # -- sessions and events (issue 4) ----------------------------------------------------
+    def ingest_events(
+        self, records: Iterable[Any], schema: EventSchema | None = None
+    ) -> tuple[int, list[EventError]]:
+        """Validate event records against ``schema`` and ingest the valid ones.
+
+        Returns ``(ingested, errors)``; each :class:`EventError` names the 1-based position
+        and the reason. Runtime complexity: O(m (t + log n)) for m records.
+        """
+        entries, errors = validate_events(records, schema)
+        return self.ingest_logs(entries), errors
+
+    def sessions(
+        self,
+        filters: Filters | str = None,
+        key: str | Sequence[str] = DEFAULT_KEY,
+        action_field: str = "action",
+        start: Any = "start",
+        end: Any = "end",
+        *,
+        user_field: str = "user_id",
+        feature_field: str = "feature",
+    ) -> SessionsResult:
+        """Pair start/end events of the matching entries per ``key`` into sessions.
+
+        ``filters`` is a filter dict, a query ``Node`` or a query string. Events are taken
+        in event-time order (ties in ingestion order); see
+        :mod:`log_analytics_engine.sessions`. Runtime complexity: O(p + k log k) for posting
+        lists of total size p and k matching events (O(n) when all match).
+        """
+        node = parse_query(filters) if isinstance(filters, str) else compile_filters(filters)
+        with self._lock:
+            entries, stamps = snapshot(self._ctx, node)
+        with gc_paused():
+            return build_sessions(entries, stamps, key, action_field, start, end,
+                                  user_field=user_field, feature_field=feature_field)
+
+    # -- ecosystem: query language, cursor pages, integrations ----------------------------
+    def search(
+        self,
+        q: str,
+        sort_by: str | None = None,
+        sort_desc: bool = False,
+        page: int | None = None,
+        page_size: int | None = None,
+    ) -> list[LogEntry]:
+        """Entries matching a query string such as ``'level:ERROR "connection refused"'``
+        (see :mod:`log_analytics_engine.querystring`); otherwise exactly :meth:`query_logs`.
+
+        Runtime complexity: O(len(q)) to compile, then as :meth:`query_logs`.
+
+        >>> e = LogAnalyticsEngine()
+        >>> _ = e.ingest_logs([LogEntry(0, "ERROR", "db timeout", "api"), LogEntry(1, "INFO")])
+        >>> [x.message for x in e.search('level:ERROR source:api timeout')]
+        ['db timeout']
+        """
+        return self.query_logs(parse_query(q), sort_by, sort_desc, page, page_size)
+
+    def query_page(
+        self,
+        filters: Filters | str = None,
+        page_size: int = 100,
+        cursor: str | None = None,
+        sort_desc: bool = False,
+    ) -> Page:
+        """One page in time order and a cursor that fetches exactly the next one, even while
+        entries arrive (see :mod:`log_analytics_engine.pagination`). ``filters`` may be a
+        dict, a Node or a query string.
+
+        Runtime complexity: O(p + page_size * n / k) or O(p + k log k) for k remaining hits.
+
+        >>> e = LogAnalyticsEngine()
+        >>> _ = e.ingest_logs([LogEntry(0, "INFO", "first"), LogEntry(1, "INFO", "second")])
+        >>> page = e.query_page("level:INFO", page_size=1)
+        >>> [x.message for x in page.entries], page.has_more
+        (['first'], True)
+        >>> [x.message for x in e.query_page("level:INFO", 1, page.next_cursor).entries]
+        ['second']
+        """
+        node = parse_query(filters) if isinstance(filters, str) else compile_filters(filters)
+        return fetch_page(self._ctx, self._lock, node, page_size, cursor, sort_desc)
+
+    def top_keywords(self, n: int = 10) -> list[tuple[str, int]]:
+        """The ``n`` most frequent message words with their entry counts. O(w log n) for w words."""
+        with self._lock:
+            counts = self._indexes.token.counts()
+        return heapq.nlargest(n, counts.items(), key=lambda kv: (kv[1], kv[0]))
+
+    def prometheus_collector(self) -> Any:
+        """A ``prometheus_client`` collector yielding :meth:`metric_families` on every scrape;
+        register it in your own ``CollectorRegistry`` (needs the ``prometheus`` extra)."""
+        from .integrations.prometheus import EngineCollector
+
+        return EngineCollector(self)
+
+    def to_pandas(self, filters: Filters | str = None) -> Any:
+        """Matching entries as a ``pandas.DataFrame`` with typed columns (needs the ``pandas``
+        extra; see :mod:`log_analytics_engine.integrations.pandas`). O(k * columns)."""
+        from .integrations.pandas import entries_to_frame
+
+        if isinstance(filters, str):
+            return entries_to_frame(self.search(filters))
+        return entries_to_frame(self.query_logs(filters))
 
     # -- processors and dashboard (issue 5) ----------------------------------------------
     def add_pre_ingest_hook(self, fn: Processor, name: str | None = None,

@@ -17,8 +17,10 @@ __all__ = [
     "InvalidLevelError",
     "InvalidTimestampError",
     "LogAnalyticsError",
+    "MissingExtraError",
     "MissingFieldError",
     "ParseError",
+    "QuerySyntaxError",
     "StorageCorruptError",
     "StorageError",
     "StorageFullError",
@@ -132,6 +134,29 @@ class StorageCorruptError(StorageError):
 class StorageFullError(StorageError):
     """The disk (or the database's size limit) is full: the entries of the failing call were
     not stored and not acknowledged."""
+
+
+class QuerySyntaxError(InvalidFilterError):
+    """A query string that does not parse: ``column`` (1-based) and what was ``expected``."""
+
+    def __init__(self, query: str, column: int, expected: str, found: str) -> None:
+        self.query = query
+        self.column = column
+        self.expected = expected
+        self.found = found
+        super().__init__("q", query, f"column {column}: expected {expected}, found {found}")
+        self.args = (f"query syntax error at column {column}: expected {expected}, "
+                     f"found {found}",)
+
+
+class MissingExtraError(LogAnalyticsError, ImportError):
+    """An optional dependency is not installed; ``extra`` names the extra that installs it."""
+
+    def __init__(self, feature: str, package: str, extra: str) -> None:
+        self.feature = feature
+        self.package = package
+        self.extra = extra
+        super().__init__(f"{feature} needs {package}: pip install 'log-analytics-engine[{extra}]'")
 
 
 class DuplicateProcessorError(LogAnalyticsError, ValueError):

@@ -266,8 +266,13 @@ class Storage:
         self._thread.start()
 
     # -- loading --------------------------------------------------------------------------
-    def load(self, store: Store, indexes: IndexSet) -> int:
+    def load(
+        self, store: Store, indexes: IndexSet,
+        tokenize: Callable[[list[str]], list[list[str]]] = tokenize_many,
+    ) -> int:
         """Rebuild ``store`` and ``indexes`` (both empty) from the file; return the count.
+
+        ``tokenize`` turns messages into words (the engine passes its token cache).
 
         One ``SELECT`` in id order, rows decoded with orjson through a fast path, indexed in
         chunks of :data:`LOAD_CHUNK`. Runtime complexity: O(n log n), near O(n).
@@ -303,11 +308,11 @@ class Storage:
                 if indexes.fields:  # not in the snapshot: index the chunk, words of the rest
                     if len(no_words) < covered:
                         no_words = [[]] * covered  # shared, never mutated
-                    words = tokenize_many([e.message for e in rest])
+                    words = tokenize([e.message for e in rest])
                     indexes.add_batch(first, batch, no_words[:covered] + words)
                 elif rest:
                     indexes.add_batch(first + covered, rest,
-                                      tokenize_many([e.message for e in rest]))
+                                      tokenize([e.message for e in rest]))
                 entries.extend(batch)
                 first += len(batch)
             store.append(entries)

@@ -228,6 +228,7 @@ def test_memory_estimate_is_within_thirty_percent_of_tracemalloc(tmp_path: Path)
         engine = LogAnalyticsEngine()
         before = tracemalloc.get_traced_memory()[0]
         engine.ingest_logs_from_file(path)
+        engine._tokens._cache.clear()  # a bounded per-engine cache, not per-entry memory
         gc.collect()
         measured = tracemalloc.get_traced_memory()[0] - before
     finally:
