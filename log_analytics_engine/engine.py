@@ -15,6 +15,13 @@ import orjson
 
 from ._gc import gc_paused
 from .aggregate import aggregate_entries, aggregate_ids
+from .alert_state import (
+    alert_from_blob,
+    alert_to_blob,
+    load_rule_state,
+    restore_rule_state,
+    rule_state_blob,
+)
 from .alerts import Alert, AlertManager, AlertRule
 from .entry import LEVELS, LogEntry, normalize_level
 from .errors import InvalidEntryError
@@ -34,15 +41,7 @@ from .query import (
 from .querystring import parse_query
 from .retention import Evictor, Retention
 from .sessions import DEFAULT_KEY, SessionsResult, build_sessions, snapshot
-from .storage import (
-    Storage,
-    alert_from_blob,
-    alert_to_blob,
-    encode_entries,
-    load_rule_state,
-    restore_rule_state,
-    rule_state_blob,
-)
+from .storage import Storage, encode_entries
 from .store import EntriesView, Store
 from .timeparse import format_instant
 from .tokenize import TokenCache, tokenize

@@ -441,7 +441,7 @@ class _StatefulManager:
 
 
 def test_rule_state_goes_through_a_managers_own_state_methods() -> None:
-    from log_analytics_engine.storage import load_rule_state, rule_state_blob
+    from log_analytics_engine.alert_state import load_rule_state, rule_state_blob
 
     manager = _StatefulManager()
     blob = rule_state_blob(manager)  # type: ignore[arg-type]
@@ -452,7 +452,7 @@ def test_rule_state_goes_through_a_managers_own_state_methods() -> None:
 def test_unreadable_rule_state_is_ignored_with_a_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from log_analytics_engine.storage import load_rule_state
+    from log_analytics_engine.alert_state import load_rule_state
 
     manager = _StatefulManager()
     assert load_rule_state(manager, b'{"version": 99}') == {}  # type: ignore[arg-type]
