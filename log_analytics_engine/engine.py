@@ -8,12 +8,20 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ._gc import gc_paused
 from .aggregate import aggregate_entries, aggregate_ids
+from .alert_state import (
+    alert_from_blob,
+    alert_to_blob,
+    load_rule_state,
+    restore_rule_state,
+    rule_state_blob,
+)
 from .alerts import Alert, AlertDelivery, AlertManager, AlertRule, AlertSeverity
 from .alerts.persistence import (
     load_rules,
@@ -39,7 +47,9 @@ from .query import (
     page_window,
 )
 from .querystring import parse_query
+from .retention import Evictor, Retention
 from .sessions import DEFAULT_KEY, SessionsResult, build_sessions, snapshot
+from .storage import Storage, encode_entries
 from .store import EntriesView, Store
 from .timeparse import format_instant
 from .tokenize import TokenCache, tokenize
@@ -87,10 +97,23 @@ class LogAnalyticsEngine:
 
     Every public method is thread-safe. Processors run before the engine lock is taken and
     notification hooks after it is released.
+
+    ``storage="path.db"`` keeps a durable SQLite copy and rebuilds everything from it on open;
+    ``durability`` is ``"sync"``, ``"batch"`` (default: committed every ``batch_size`` entries
+    or ``batch_interval`` seconds) or ``"none"``; ``retention=Retention(...)`` bounds the
+    entries kept (docs/storage.md). Call :meth:`close` (or use ``with``) when done.
     """
 
     def __init__(
-        self, *, index_fields: Sequence[str] = (), max_alert_history: int = 10_000
+        self,
+        *,
+        index_fields: Sequence[str] = (),
+        max_alert_history: int = 10_000,
+        storage: str | os.PathLike[str] | None = None,
+        durability: str | None = None,
+        batch_size: int = 10_000,
+        batch_interval: float = 0.2,
+        retention: Retention | None = None,
     ) -> None:
         self._lock = threading.RLock()
         self._store = Store()
@@ -102,6 +125,10 @@ class LogAnalyticsEngine:
         self._ingested_total = 0
         self._rejected_total = 0
         self._created = time.time()
+        self._storage: Storage | None = None
+        self._evictor: Evictor | None = None
+        self._saved_rule_state: dict[str, Any] = {}
+        self._open_storage(storage, durability, batch_size, batch_interval, retention)
 
     # -- ingestion ------------------------------------------------------------------------
     def ingest_log(self, entry: LogEntry | Mapping[str, Any]) -> int:
@@ -128,11 +155,22 @@ class LogAnalyticsEngine:
         # likely get; merge() shifts them if another writer appended first.
         words = self._tokens.tokenize_many([e.message for e in batch])
         postings = self._indexes.gather(batch, words, self._store.next_id)
+        storage, evictor = self._storage, self._evictor
+        encoded = encode_entries(batch) if storage is not None else None
+        evicted = False
         with self._lock:
+            if storage is not None and encoded is not None:  # raises before anything is kept
+                storage.write(self._store.next_id, encoded)
             first = self._store.append(batch)
             self._indexes.merge(postings, first)
             self._ingested_total += len(batch)
             alerts = self._alerts.observe(batch, words) if self._alerts.rules else []
+            if alerts and storage is not None:
+                self._persist_alerts(alerts)
+            if evictor is not None:
+                evicted = evictor.evict(self._store, self._indexes, storage, batch)
+        if evicted and evictor is not None:
+            evictor.deliver()
         if alerts:
             self._alerts.notify(alerts)
         return len(batch)
@@ -267,6 +305,8 @@ class LogAnalyticsEngine:
         """
         with self._lock:
             self._alerts.add_rule(rule)
+            if rule.name in self._saved_rule_state:
+                restore_rule_state(self._alerts, rule, self._saved_rule_state)
 
     def remove_alert_rule(self, name: str) -> None:
         """Forget the rule ``name`` and its window state (no error when absent)."""
@@ -370,7 +410,10 @@ class LogAnalyticsEngine:
                 "rejected_total": self._rejected_total,
                 "dropped_total": self._processors.dropped,
                 "alerts_total": sum(self._alerts.fired_total.values()),
+                "retention": self._evictor.stats() if self._evictor else {},
             }
+            if self._storage is not None:
+                stats["storage"] = self._storage.stats()
             if len(store):
                 ti = store.time_index
                 stats["oldest"] = format_instant(store.instant(ti[0]))
@@ -390,6 +433,7 @@ class LogAnalyticsEngine:
             tags = self._indexes.tag.counts()
             keywords = len(self._indexes.token)
             alert_families = self._alerts.metric_families("log_analytics_")
+            durable = self._durability_families()
         p = "log_analytics_"
         fams = [
             MetricFamily(p + "ingested_entries_total", "counter", "Entries stored since start.")
@@ -417,7 +461,7 @@ class LogAnalyticsEngine:
             fams[7].add(n, tag=tag)
         for name, n in proc_errors.items():
             fams[3].add(n, processor=name)
-        return fams + proc_families
+        return fams + proc_families + durable
 
     def export_metrics_prometheus(self) -> str:
         """The engine's metrics in Prometheus text format 0.0.4."""
@@ -426,6 +470,105 @@ class LogAnalyticsEngine:
     def export_metrics_json(self) -> str:
         """:meth:`get_stats` as a JSON document."""
         return orjson.dumps(self.get_stats(), option=orjson.OPT_NON_STR_KEYS).decode()
+
+    # -- storage and retention ------------------------------------------------------------
+    def _open_storage(
+        self, path: str | os.PathLike[str] | None, durability: str | None, batch_size: int,
+        batch_interval: float, retention: Retention | None,
+    ) -> None:
+        """Open the durable copy, rebuild store and indexes from it, apply retention."""
+        if path is None and durability is not None:
+            raise ValueError("durability needs storage=...: an in-memory engine keeps nothing")
+        if path is not None:
+            storage = Storage(path, durability=durability or "batch", batch_size=batch_size,
+                              batch_interval=batch_interval)
+            try:
+                with gc_paused():
+                    storage.load(self._store, self._indexes, self._tokens.tokenize_many)
+                self._alerts.history.extend(
+                    alert_from_blob(b) for b in storage.load_alert_history(
+                        self._alerts.history.maxlen or 10_000))
+                blob = storage.load_alert_state()
+                if blob:
+                    self._saved_rule_state = load_rule_state(self._alerts, blob)
+            except BaseException:
+                storage.close()
+                raise
+            self._storage = storage
+        if retention is not None:
+            durable = self._storage is not None and self._storage.durability != "none"
+            self._evictor = Evictor(retention, fsync=durable)
+            store = self._store  # the reopened entries also calibrate a memory budget
+            if self._evictor.evict(store, self._indexes, self._storage, store.entries):
+                self._evictor.deliver()
+        if self._storage is not None:
+            self._storage.start()
+
+    def _persist_alerts(self, alerts: Sequence[Alert]) -> None:
+        assert self._storage is not None
+        self._storage.append_alert_history(
+            [alert_to_blob(a) for a in alerts], self._alerts.history.maxlen or 10_000)
+
+    def flush(self) -> None:
+        """Commit every queued entry, eviction and the alert state to storage (no-op without
+        storage). Raises :class:`~log_analytics_engine.errors.StorageError` on failure."""
+        if self._storage is None:
+            return
+        with self._lock:
+            if self._alerts.rules:
+                self._storage.save_alert_state(rule_state_blob(self._alerts))
+        self._storage.flush()
+
+    def close(self) -> None:
+        """Flush and release the storage (its file and flusher thread). Idempotent."""
+        storage = self._storage
+        if storage is None:
+            return
+        if storage.closed:
+            return
+        with self._lock:
+            if self._alerts.rules:
+                storage.save_alert_state(rule_state_blob(self._alerts))
+            snapshot = storage.snapshot(self._indexes, self._store.next_id)
+        storage.close(snapshot)
+
+    def __enter__(self) -> LogAnalyticsEngine:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _durability_families(self) -> list[MetricFamily]:
+        p = "log_analytics_"
+        r = self._evictor.stats() if self._evictor else {}
+        fams = [
+            MetricFamily(p + "evicted_entries_total", "counter",
+                         "Entries evicted by retention.").add(r.get("evicted_total", 0)),
+            MetricFamily(p + "archived_entries_total", "counter",
+                         "Evicted entries written to the archive.")
+            .add(r.get("archived_total", 0)),
+            MetricFamily(p + "evicted_handed_off_entries_total", "counter",
+                         "Evicted entries handed to the on_evict callback.")
+            .add(r.get("handed_off_total", 0)),
+            MetricFamily(p + "evicted_dropped_entries_total", "counter",
+                         "Evicted entries neither archived nor handed off.")
+            .add(r.get("dropped_total", 0)),
+        ]
+        if self._storage is not None:
+            st = self._storage.stats()
+            fams += [
+                MetricFamily(p + "storage_committed_entries_total", "counter",
+                             "Entries committed to durable storage.")
+                .add(st["committed_total"]),
+                MetricFamily(p + "storage_pending_entries", "gauge",
+                             "Entries acknowledged and not yet committed.").add(st["pending"]),
+                MetricFamily(p + "storage_flush_errors_total", "counter",
+                             "Background commits that failed.").add(st["flush_errors_total"]),
+            ]
+        return fams
 
     # -- sessions and events (issue 4) ----------------------------------------------------
     def ingest_events(

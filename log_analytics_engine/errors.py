@@ -22,6 +22,12 @@ __all__ = [
     "MissingFieldError",
     "ParseError",
     "QuerySyntaxError",
+    "StorageCorruptError",
+    "StorageError",
+    "StorageFullError",
+    "StorageNotOursError",
+    "StoragePathError",
+    "StorageVersionError",
 ]
 
 
@@ -91,6 +97,44 @@ class InvalidFilterError(LogAnalyticsError, ValueError):
         self.value = value
         self.reason = reason
         super().__init__(f"invalid filter {key}={value!r}: {reason}")
+
+
+class StorageError(LogAnalyticsError):
+    """A problem with the durable copy of the entries (``storage=``); ``path`` names the file."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"storage {path!r}: {reason}")
+
+
+class StoragePathError(StorageError, ValueError):
+    """The storage path cannot be created, opened or written (a wrong path value)."""
+
+
+class StorageNotOursError(StorageError, ValueError):
+    """The file exists but was not written by log_analytics_engine (another database, or not
+    a database at all); it is left untouched."""
+
+
+class StorageVersionError(StorageError, ValueError):
+    """The file was written by a newer, incompatible version of the storage schema."""
+
+    def __init__(self, path: str, found: int, supported: int) -> None:
+        self.found = found
+        self.supported = supported
+        super().__init__(
+            path, f"schema version {found} is newer than the supported version {supported}"
+        )
+
+
+class StorageCorruptError(StorageError):
+    """The file is the engine's but its content is inconsistent (for example a gap in ids)."""
+
+
+class StorageFullError(StorageError):
+    """The disk (or the database's size limit) is full: the entries of the failing call were
+    not stored and not acknowledged."""
 
 
 class QuerySyntaxError(InvalidFilterError):
