@@ -15,6 +15,7 @@ from .engine import LogAnalyticsEngine
 from .entry import LogEntry, LogLevel
 from .errors import (
     DuplicateProcessorError,
+    InvalidAlertRuleError,
     InvalidEntryError,
     InvalidFieldError,
     InvalidFilterError,
@@ -55,6 +56,7 @@ __all__ = [
     "EventError",
     "EventSchema",
     "IncompleteSession",
+    "InvalidAlertRuleError",
     "InvalidEntryError",
     "InvalidFieldError",
     "InvalidFilterError",

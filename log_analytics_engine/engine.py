@@ -22,7 +22,15 @@ from .alert_state import (
     restore_rule_state,
     rule_state_blob,
 )
-from .alerts import Alert, AlertManager, AlertRule
+from .alerts import Alert, AlertDelivery, AlertManager, AlertRule, AlertSeverity
+from .alerts.persistence import (
+    load_rules,
+    read_alerts,
+    read_json,
+    save_rules,
+    write_alerts,
+    write_json,
+)
 from .entry import LEVELS, LogEntry, normalize_level
 from .errors import InvalidEntryError
 from .export import MetricFamily, render_prometheus
@@ -145,9 +153,8 @@ class LogAnalyticsEngine:
             return 0
         # Postings are gathered outside the lock, numbered from the id the batch will most
         # likely get; merge() shifts them if another writer appended first.
-        postings = self._indexes.gather(
-            batch, self._tokens.tokenize_many([e.message for e in batch]), self._store.next_id
-        )
+        words = self._tokens.tokenize_many([e.message for e in batch])
+        postings = self._indexes.gather(batch, words, self._store.next_id)
         storage, evictor = self._storage, self._evictor
         encoded = encode_entries(batch) if storage is not None else None
         evicted = False
@@ -157,7 +164,7 @@ class LogAnalyticsEngine:
             first = self._store.append(batch)
             self._indexes.merge(postings, first)
             self._ingested_total += len(batch)
-            alerts = self._alerts.observe(batch) if self._alerts.rules else []
+            alerts = self._alerts.observe(batch, words) if self._alerts.rules else []
             if alerts and storage is not None:
                 self._persist_alerts(alerts)
             if evictor is not None:
@@ -290,26 +297,103 @@ class LogAnalyticsEngine:
         return len(self._store)
 
     # -- alerts ---------------------------------------------------------------------------
+    # Rules, windows and history live in alerts/ (AlertManager); these methods only delegate.
     def add_alert_rule(self, rule: AlertRule) -> None:
-        """Evaluate ``rule`` on every entry ingested from now on."""
+        """Evaluate ``rule`` on every entry ingested from now on (replaces a rule of that name).
+
+        Conditions compile once, here; the rule is dispatched by level, source, tag or word.
+        """
         with self._lock:
             self._alerts.add_rule(rule)
             if rule.name in self._saved_rule_state:
                 restore_rule_state(self._alerts, rule, self._saved_rule_state)
 
     def remove_alert_rule(self, name: str) -> None:
+        """Forget the rule ``name`` and its window state (no error when absent)."""
         with self._lock:
             self._alerts.remove_rule(name)
 
     def add_alert_notification_hook(self, hook: Callable[[Alert], None]) -> None:
-        """Call ``hook(alert)`` for every alert, after the engine lock is released."""
+        """Call ``hook(alert)`` for every alert, after the engine lock is released, in
+        registration order; a hook that raises is logged and counted."""
         with self._lock:
             self._alerts.hooks.append(hook)
 
-    def get_alerts(self) -> list[Alert]:
-        """Alerts fired so far (oldest first, bounded history)."""
+    def get_alerts(self, since: Any = None, rule_name: str | None = None,
+                   severity: AlertSeverity | str | None = None) -> list[Alert]:
+        """Alerts fired so far, oldest first (bounded history), filtered by
+        ``triggered_at >= since`` (datetime, ISO text or epoch), rule and severity. O(h)."""
         with self._lock:
-            return list(self._alerts.history)
+            return self._alerts.alerts(since, rule_name, severity)
+
+    def configure_alerts(self, *, max_history: int | None = None,
+                         late_horizon: float | None = None) -> None:
+        """Set the alert history bound and the late horizon (seconds of event time that a
+        late entry may lag behind its rule's newest match and still fire; default 600)."""
+        with self._lock:
+            self._alerts.configure(max_history, late_horizon)
+
+    def start_alert_delivery(self, max_queue: int = 1000,
+                             overflow: str = "drop") -> AlertDelivery:
+        """Run notification hooks on a background thread fed by a bounded queue; returns the
+        handle whose ``stop()`` delivers what is queued and joins. When the queue is full,
+        ``"drop"`` drops (and counts) the notification, ``"block"`` makes ingestion wait."""
+        with self._lock:
+            return self._alerts.start_delivery(max_queue, overflow)
+
+    def persist_alerts_to_file(self, path: str | os.PathLike[str], *,
+                               include_state: bool = True) -> int:
+        """Write the alert history as JSONL (one alert per line); with ``include_state`` the
+        rules' remembered state goes to ``<path>.state.json``. Returns the alerts written."""
+        with self._lock:
+            alerts = list(self._alerts.history)
+            state = self._alerts.state_to_dict() if include_state else None
+        if state is not None:
+            write_json(f"{os.fspath(path)}.state.json", state)
+        return write_alerts(path, alerts)
+
+    def load_alerts_from_file(self, path: str | os.PathLike[str], *,
+                              include_state: bool = True) -> dict[str, Any]:
+        """Load alerts written by :meth:`persist_alerts_to_file` into the history (alerts
+        already there are skipped) and, with ``include_state``, ``<path>.state.json`` if it
+        exists. Corrupted lines are skipped and reported: returns ``{"file", "loaded",
+        "skipped", "errors": [{"line", "reason"}], "added"}``."""
+        alerts, report = read_alerts(path)
+        state_path = f"{os.fspath(path)}.state.json"
+        state = read_json(state_path) if include_state and os.path.exists(state_path) else None
+        with self._lock:
+            report["added"] = self._alerts.merge_history(alerts)
+            if state is not None:
+                report["state_restored"] = self._alerts.load_state(state)
+        return report
+
+    def save_alert_rules(self, path: str | os.PathLike[str]) -> int:
+        """Write every alert rule to a JSON file (``AlertRule.to_dict``); returns how many."""
+        with self._lock:
+            rules = list(self._alerts.rules.values())
+        return save_rules(path, rules)
+
+    def load_alert_rules(self, path: str | os.PathLike[str]) -> list[str]:
+        """Add the rules of a JSON file (all or none: a bad rule raises
+        ``InvalidAlertRuleError``, a ``ValueError``); returns their names."""
+        rules = load_rules(path)
+        with self._lock:
+            for rule in rules:
+                self._alerts.add_rule(rule)
+        return [r.name for r in rules]
+
+    def save_alert_state(self, path: str | os.PathLike[str]) -> None:
+        """Write the rules' windows, cooldowns and seen terms to a JSON file."""
+        with self._lock:
+            state = self._alerts.state_to_dict()
+        write_json(path, state)
+
+    def load_alert_state(self, path: str | os.PathLike[str]) -> list[str]:
+        """Restore state written by :meth:`save_alert_state`; state of rules not added yet is
+        applied when they are. Returns the names of the rules restored now."""
+        state = read_json(path)
+        with self._lock:
+            return self._alerts.load_state(state)
 
     # -- statistics and export ------------------------------------------------------------
     def get_stats(self) -> dict[str, Any]:
@@ -348,8 +432,7 @@ class LogAnalyticsEngine:
             sources = self._indexes.source.counts()
             tags = self._indexes.tag.counts()
             keywords = len(self._indexes.token)
-            fired = dict(self._alerts.fired_total)
-            hook_errors = self._alerts.hook_errors
+            alert_families = self._alerts.metric_families("log_analytics_")
             durable = self._durability_families()
         p = "log_analytics_"
         fams = [
@@ -367,9 +450,7 @@ class LogAnalyticsEngine:
             MetricFamily(p + "entries_by_tag", "gauge", "Stored entries per tag."),
             MetricFamily(p + "distinct_keywords", "gauge", "Distinct words in messages.")
             .add(keywords),
-            MetricFamily(p + "alerts_total", "counter", "Alerts fired per rule and severity."),
-            MetricFamily(p + "alert_hook_errors_total", "counter",
-                         "Exceptions raised by alert notification hooks.").add(hook_errors),
+            *alert_families,
         ]
         fams[4].add(sum(levels.values()))
         for lv, n in levels.items():
@@ -378,8 +459,6 @@ class LogAnalyticsEngine:
             fams[6].add(n, source=src)
         for tag, n in sorted(tags.items()):
             fams[7].add(n, tag=tag)
-        for (rule, severity), n in sorted(fired.items()):
-            fams[9].add(n, rule=rule, severity=severity)
         for name, n in proc_errors.items():
             fams[3].add(n, processor=name)
         return fams + proc_families + durable

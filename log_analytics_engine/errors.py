@@ -11,6 +11,7 @@ from typing import Any
 
 __all__ = [
     "DuplicateProcessorError",
+    "InvalidAlertRuleError",
     "InvalidEntryError",
     "InvalidFieldError",
     "InvalidFilterError",
@@ -165,3 +166,24 @@ class DuplicateProcessorError(LogAnalyticsError, ValueError):
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(f"a processor named {name!r} is already registered")
+
+
+class InvalidAlertRuleError(LogAnalyticsError, ValueError):
+    """An alert rule definition with a wrong value (unknown kind, negative window, bad filter).
+
+    ``rule`` is the rule's name when known, ``field`` the offending key, ``value`` its value and
+    ``index`` the 0-based position of the rule in a rule file (else ``None``).
+    """
+
+    def __init__(
+        self, field: str, value: Any, reason: str, *, rule: str | None = None,
+        index: int | None = None,
+    ) -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        self.rule = rule
+        self.index = index
+        where = "" if index is None else f"rule #{index}: "
+        who = "" if rule is None else f"rule {rule!r}: "
+        super().__init__(f"{where}{who}invalid {field} {value!r}: {reason}")
