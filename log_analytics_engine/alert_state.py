@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .entry import LogEntry
+from .storage import json_default as _default
 
 if TYPE_CHECKING:
     from .alerts import Alert, AlertManager, AlertRule
@@ -30,13 +31,6 @@ log = logging.getLogger(__name__)
 _dumps = orjson.dumps
 _loads = orjson.loads
 _OPTS = orjson.OPT_NON_STR_KEYS
-
-
-def _default(value: Any) -> Any:
-    """orjson fallback: sets become lists, anything else its ``str``."""
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    return str(value)
 
 
 def alert_to_blob(alert: Alert) -> bytes:

@@ -98,7 +98,7 @@ _loads = orjson.loads
 _OPTS = orjson.OPT_NON_STR_KEYS
 
 
-def _default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     """orjson fallback: sets become lists, anything else its ``str`` (never fails)."""
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
@@ -111,7 +111,7 @@ def encode_entries(entries: Sequence[LogEntry]) -> Encoded:
         _dumps(
             [e.timestamp, e.level, e.message, e.source, e.thread_id, e.request_id, e.user_id,
              e.tags, e.metadata],
-            default=_default, option=_OPTS,
+            default=json_default, option=_OPTS,
         )
         for e in entries
     ]
