@@ -148,7 +148,9 @@ def _compute(entries: Sequence[LogEntry], metrics: list[Metric]) -> dict[str, An
 
 
 def _group_values(entry: LogEntry, field: str) -> list[Any]:
-    value = entry.tags if field in ("tags", "tag") else entry.get(field)
+    if field in ("tags", "tag"):  # each distinct tag, as the tag index counts them
+        return list(dict.fromkeys(entry.tags))
+    value = entry.source if field == "source" else entry.get(field)
     if isinstance(value, list):
         return value or [None]
     if isinstance(value, dict):

@@ -90,8 +90,6 @@ def test_aggregate_rejects_a_bad_metric(loaded: LogAnalyticsEngine, metric: obje
         loaded.aggregate(metrics=[metric])
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: grouping by source with a non-count metric "
-                   "falls back to metadata['source'] when the source is empty")
 def test_aggregate_group_by_source_uses_the_source_attribute() -> None:
     """Grouping by source agrees with the ``source`` filter, with or without other metrics:
     an entry with no source is in the "" group even if its metadata has a "source" key."""
@@ -105,8 +103,6 @@ def test_aggregate_group_by_source_uses_the_source_attribute() -> None:
     assert {k: engine.count_logs({"source": k}) for k in with_sum} == {"": 1, "api": 1}
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: with a non-count metric untagged entries "
-                   "form a None group that the count-only (indexed) path does not have")
 def test_aggregate_group_by_tags_leaves_untagged_entries_out() -> None:
     """Tags count each element: an untagged entry belongs to no tag group, whichever
     metrics are asked for."""
@@ -117,8 +113,6 @@ def test_aggregate_group_by_tags_leaves_untagged_entries_out() -> None:
         "a": {"count": 1, "sum_n": 1}}
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: a repeated tag is counted twice with a "
-                   "non-count metric but once by the count-only (indexed) path")
 def test_aggregate_counts_an_entry_once_per_distinct_tag() -> None:
     engine = LogAnalyticsEngine()
     engine.ingest_logs([LogEntry(0, tags=["a", "a"], metadata={"n": 1})])
