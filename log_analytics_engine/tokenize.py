@@ -1,6 +1,7 @@
 """What a word is: the one place where indexing and querying agree.
 
-A word is a maximal run of Unicode letters, digits and underscores, compared lower-case.
+A word is a maximal run of Unicode letters, digits and underscores, compared case-folded
+(``str.casefold``: Unicode case-insensitive, so "STRASSE" finds "Straße").
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ def words(text: str) -> list[str]:
     >>> words("Connection refused: db-01")
     ['connection', 'refused', 'db', '01']
     """
-    return _findall(text.lower())
+    return _findall(text.casefold())
 
 
 def tokenize(text: str) -> frozenset[str]:
@@ -28,4 +29,4 @@ def tokenize(text: str) -> frozenset[str]:
     >>> sorted(tokenize("Timeout timeout TIMEOUT after 30s"))
     ['30s', 'after', 'timeout']
     """
-    return frozenset(_findall(text.lower()))
+    return frozenset(_findall(text.casefold()))
