@@ -38,7 +38,6 @@ def test_tokenize_is_the_set_of_casefolded_word_runs(text: str) -> None:
 @given(st.text(max_size=60))
 def test_words_contain_no_separators(text: str) -> None:
     for w in words(text):
-
         assert re.fullmatch(r"\w+", w)
 
 
