@@ -163,8 +163,6 @@ def test_level_index_view_is_live_for_a_level_already_present(
     assert [e.message for e in view][-1] == "later"
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: level_index[level] taken before any entry "
-                   "of that level exists is a frozen empty view that never fills")
 def test_level_index_view_is_live_for_a_level_not_yet_seen(
     engine: LogAnalyticsEngine,
 ) -> None:
