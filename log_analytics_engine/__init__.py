@@ -14,16 +14,25 @@ from .alerts import Alert, AlertRule, AlertSeverity
 from .engine import LogAnalyticsEngine
 from .entry import LogEntry, LogLevel
 from .errors import (
+    DuplicateProcessorError,
     InvalidEntryError,
     InvalidFieldError,
     InvalidFilterError,
     InvalidLevelError,
     InvalidTimestampError,
     LogAnalyticsError,
+    MissingExtraError,
     MissingFieldError,
     ParseError,
+    QuerySyntaxError,
 )
+from .integrations import LogAnalyticsHandler
+from .pagination import Page
 from .query import And, Node, Not, Or, compile_filters
+from .querystring import parse_query
+from .sessions import IncompleteSession, Session, SessionsResult
+from .telemetry import TelemetryResult, run_telemetry_pipeline
+from .validation import EventError, EventSchema
 
 try:
     __version__ = version("log-analytics-engine")
@@ -35,6 +44,10 @@ __all__ = [
     "AlertRule",
     "AlertSeverity",
     "And",
+    "DuplicateProcessorError",
+    "EventError",
+    "EventSchema",
+    "IncompleteSession",
     "InvalidEntryError",
     "InvalidFieldError",
     "InvalidFilterError",
@@ -42,13 +55,22 @@ __all__ = [
     "InvalidTimestampError",
     "LogAnalyticsEngine",
     "LogAnalyticsError",
+    "LogAnalyticsHandler",
     "LogEntry",
     "LogLevel",
+    "MissingExtraError",
     "MissingFieldError",
     "Node",
     "Not",
     "Or",
+    "Page",
     "ParseError",
+    "QuerySyntaxError",
+    "Session",
+    "SessionsResult",
+    "TelemetryResult",
     "__version__",
     "compile_filters",
+    "parse_query",
+    "run_telemetry_pipeline",
 ]

@@ -10,14 +10,16 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from pyroaring import BitMap, FrozenBitMap
+
+from .entry import ATTRIBUTES
 from .errors import InvalidFilterError
 from .timeparse import format_instant
 
 if TYPE_CHECKING:
-    from pyroaring import BitMap, FrozenBitMap
 
     from .entry import LogEntry
     from .query import QueryContext
@@ -105,6 +107,37 @@ def metric_name(metric: Metric) -> str:
     return kind if field is None else f"{kind}_{field}"
 
 
+def _getter(field: str) -> Callable[[LogEntry], Any]:
+    """The fastest way to read ``field`` from entries with ``LogEntry.get`` semantics
+    (``source`` and ``tags`` as their indexes see them: the attribute; each distinct tag)."""
+    if field in ("tags", "tag"):
+        return lambda e: _TagSet(dict.fromkeys(e.tags))
+    if field == "source":
+        return lambda e: e.source
+    if field in ATTRIBUTES:
+        return lambda e: e.get(field)
+    return lambda e: e.metadata.get(field)
+
+
+def field_values(entries: Sequence[LogEntry], field: str) -> list[Any]:
+    """``[e.get(field) for e in entries]``, without a Python call per entry for metadata."""
+    if field in ATTRIBUTES:
+        return [e.get(field) for e in entries]
+    return [e.metadata.get(field) for e in entries]
+
+
+def numeric_values(entries: Sequence[LogEntry], field: str) -> list[float]:
+    """The sorted int/float values of ``field`` (bools, NaN, missing and text left out)."""
+    raw = field_values(entries, field)
+    values = [v for v in raw if (type(v) is float or type(v) is int) and v == v]
+    if len(values) < len(raw):
+        # numeric subclasses (but not bool) count too
+        values += [v for v in raw if type(v) is not float and type(v) is not int
+                   and isinstance(v, (int, float)) and not isinstance(v, bool) and v == v]
+    values.sort()
+    return values
+
+
 def _compute(entries: Sequence[LogEntry], metrics: list[Metric]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     cache: dict[str, list[float]] = {}
@@ -117,21 +150,14 @@ def _compute(entries: Sequence[LogEntry], metrics: list[Metric]) -> dict[str, An
         assert field is not None
         if kind == "distinct":
             seen = set()
-            for e in entries:
-                v = e.get(field)
+            for v in field_values(entries, field):
                 if v is not None:
                     seen.add(v if not isinstance(v, (list, dict)) else repr(v))
             result[name] = len(seen)
             continue
         values = cache.get(field)
         if values is None:
-            values = []
-            for e in entries:
-                v = e.get(field)
-                if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v:
-                    values.append(v)
-            values.sort()
-            cache[field] = values
+            values = cache[field] = numeric_values(entries, field)
         if not values:
             result[name] = 0 if kind == "sum" else None
         elif kind == "sum":
@@ -150,12 +176,7 @@ def _compute(entries: Sequence[LogEntry], metrics: list[Metric]) -> dict[str, An
 def _group_values(entry: LogEntry, field: str) -> list[Any]:
     if field in ("tags", "tag"):  # each distinct tag, as the tag index counts them
         return list(dict.fromkeys(entry.tags))
-    value = entry.source if field == "source" else entry.get(field)
-    if isinstance(value, list):
-        return value or [None]
-    if isinstance(value, dict):
-        return [repr(value)]
-    return [value]
+    return _normalise_group(entry.source if field == "source" else entry.get(field))
 
 
 def _indexed(ctx: QueryContext, field: str) -> Any:
@@ -197,37 +218,110 @@ def aggregate_ids(
         if index is not None:
             everything = len(ids) == len(ctx.store)
             out: dict[Any, Any] = {}
-            for term, posting in index.items():
+            for term, posting in sorted(index.items(), key=lambda tp: _key_order((tp[0],))):
                 n = len(posting) if everything else ids.intersection_cardinality(posting)
                 if n:
                     out[term] = {metric_name(m): n for m in parsed}
             return out
     store = ctx.store
     entries, base, ts = store.entries, store.base, store.ts
-    groups: dict[Any, list[LogEntry]] = {}
-    for i in ids:
-        entry = entries[i - base]
-        keys: list[Any] = [()]
-        if seconds is not None:
-            keys = [(format_instant(bucket_start(ts[i - base], seconds)),)]
-        for f in fields:
-            keys = [(*k, v) for k in keys for v in _group_values(entry, f)]
-        for k in keys:
-            bucket = groups.get(k)
-            if bucket is None:
-                groups[k] = [entry]
-            else:
-                bucket.append(entry)
+    if count_only and seconds is not None and len(fields) <= 1 and (
+        not fields or _indexed(ctx, fields[0]) is not None
+    ):
+        return _bucket_counts(ctx, ids, fields[0] if fields else None, seconds, parsed)
     if not fields and seconds is None:
         return _compute([entries[i - base] for i in ids], parsed)
+    groups: dict[Any, list[LogEntry]] = {}
+    if len(fields) == 1 and seconds is None and _indexed(ctx, fields[0]) is not None:
+        # one indexed field: intersect posting lists instead of reading every entry
+        for term, posting in _indexed(ctx, fields[0]).items():
+            hits = ids & posting
+            if hits:
+                groups[(term,)] = [entries[i - base] for i in hits]
+    else:
+        getters = [_getter(f) for f in fields]
+        simple = seconds is None and len(fields) == 1
+        floor = math.floor
+        for i in ids:
+            entry = entries[i - base]
+            if simple:
+                value = getters[0](entry)
+                if not isinstance(value, (list, dict)):
+                    key: tuple[Any, ...] = (value,)
+                    bucket = groups.get(key)
+                    if bucket is None:
+                        groups[key] = [entry]
+                    else:
+                        bucket.append(entry)
+                    continue
+            keys: list[tuple[Any, ...]] = [()]
+            if seconds is not None:
+                keys = [(floor(ts[i - base] / seconds) * seconds,)]
+            for get in getters:
+                keys = [(*k, v) for k in keys for v in _normalise_group(get(entry))]
+            for k in keys:
+                bucket = groups.get(k)
+                if bucket is None:
+                    groups[k] = [entry]
+                else:
+                    bucket.append(entry)
     result = {}
     for key in sorted(groups, key=_key_order):
-        result[key[0] if len(key) == 1 else key] = _compute(groups[key], parsed)
+        shown = key if seconds is None else (format_instant(key[0]), *key[1:])
+        result[shown[0] if len(shown) == 1 else shown] = _compute(groups[key], parsed)
     return result
 
 
+def _bucket_counts(
+    ctx: QueryContext,
+    ids: BitMap | FrozenBitMap,
+    field: str | None,
+    seconds: float,
+    parsed: list[Metric],
+) -> dict[Any, Any]:
+    """Counts per time bucket (and per term of one indexed field) straight from the instants.
+
+    Runtime complexity: O(k) over the k ids, with no entry read.
+    """
+    store = ctx.store
+    ts, base = store.ts, store.base
+    floor = math.floor
+    parts: list[tuple[Any, BitMap | FrozenBitMap]] = [(None, ids)]
+    if field is not None:
+        index = _indexed(ctx, field)
+        parts = [(term, ids & posting) for term, posting in index.items()]
+    counts: Counter[tuple[Any, ...]] = Counter()
+    names = [metric_name(m) for m in parsed]
+    for term, part in parts:
+        if not part:
+            continue
+        per_bucket = Counter([floor(ts[i - base] / seconds) for i in part])
+        for bucket, n in per_bucket.items():
+            counts[(bucket * seconds,) if field is None else (bucket * seconds, term)] = n
+    result: dict[Any, Any] = {}
+    for key in sorted(counts, key=_key_order):
+        shown = (format_instant(key[0]), *key[1:])
+        result[shown[0] if len(shown) == 1 else shown] = dict.fromkeys(names, counts[key])
+    return result
+
+
+class _TagSet(list[str]):
+    """An entry's distinct tags: each is a group; an untagged entry is in no group."""
+
+
+def _normalise_group(value: Any) -> list[Any]:
+    if isinstance(value, _TagSet):
+        return value
+    if isinstance(value, list):
+        return value or [None]
+    if isinstance(value, dict):
+        return [repr(value)]
+    return [value]
+
+
 def _key_order(key: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple((v is None, str(type(v).__name__), str(v)) for v in key)
+    return tuple((v is None, not isinstance(v, (int, float)), v if isinstance(v, (int, float))
+                  else 0, str(v)) for v in key)
 
 
 def aggregate_entries(

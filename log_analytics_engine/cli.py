@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .serve_cli import register_serve
+
 __all__ = ["COMMANDS", "CliError", "main"]
 
 
@@ -120,7 +122,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 #: Every sub-command's registration function, in ``--help`` order.
-COMMANDS: list[Callable[[Any], None]] = [register_demo]
+COMMANDS: list[Callable[[Any], None]] = [register_demo, register_serve]
+
+
+def register_everyday(sub: Any) -> None:
+    """``query``, ``stats``, ``tail`` and ``alerts`` (imported late: that module imports this)."""
+    from .everyday_cli import register_alerts, register_query, register_stats, register_tail
+
+    for register in (register_query, register_stats, register_tail, register_alerts):
+        register(sub)
+
+
+COMMANDS.append(register_everyday)
+
+from .pipeline import register_generate, register_pipeline  # noqa: E402
+
+COMMANDS += [register_generate, register_pipeline]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import heapq
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -19,7 +20,8 @@ from .errors import InvalidEntryError
 from .export import MetricFamily, render_prometheus
 from .indexes import IndexSet
 from .ingest import IngestReport, open_lines, read_entries
-from .processors import Processor, ProcessorChain
+from .pagination import Page, fetch_page
+from .processors import Processor, ProcessorChain, When
 from .query import (
     Node,
     QueryContext,
@@ -28,9 +30,15 @@ from .query import (
     order_ids,
     page_window,
 )
+from .querystring import parse_query
+from .sessions import DEFAULT_KEY, SessionsResult, build_sessions, snapshot
 from .store import EntriesView, Store
 from .timeparse import format_instant
-from .tokenize import tokenize
+from .tokenize import tokenize, tokenize_many
+from .validation import EventError, EventSchema, validate_events
+
+if TYPE_CHECKING:
+    from .dashboard import DashboardServer
 
 __all__ = ["LogAnalyticsEngine"]
 
@@ -92,10 +100,6 @@ class LogAnalyticsEngine:
         self._created = time.time()
 
     # -- ingestion ------------------------------------------------------------------------
-    def add_pre_ingest_hook(self, fn: Processor) -> None:
-        """Run ``fn(entry)`` on every entry before indexing; it returns the entry or ``None``."""
-        self._processors.add(fn)
-
     def ingest_log(self, entry: LogEntry | Mapping[str, Any]) -> int:
         """Ingest one entry (or a dict for :meth:`LogEntry.from_dict`); return 1, or 0 if a
         processor dropped it. Runtime complexity: O(t + log n) for t message words."""
@@ -113,14 +117,17 @@ class LogAnalyticsEngine:
 
     def _ingest_batch(self, batch: list[LogEntry]) -> int:
         if self._processors:
-            run = self._processors.run
-            batch = [r for r in map(run, batch) if r is not None]
+            batch = self._processors.run_batch(batch)
         if not batch:
             return 0
-        tokens = [tokenize(e.message) for e in batch]
+        # Postings are gathered outside the lock, numbered from the id the batch will most
+        # likely get; merge() shifts them if another writer appended first.
+        postings = self._indexes.gather(
+            batch, tokenize_many([e.message for e in batch]), self._store.next_id
+        )
         with self._lock:
             first = self._store.append(batch)
-            self._indexes.add_batch(first, batch, tokens)
+            self._indexes.merge(postings, first)
             self._ingested_total += len(batch)
             alerts = self._alerts.observe(batch) if self._alerts.rules else []
         if alerts:
@@ -138,7 +145,7 @@ class LogAnalyticsEngine:
         path: str | os.PathLike[str],
         file_type: str = "jsonl",
         *,
-        batch_size: int = 8192,
+        batch_size: int = 32768,
         progress: Callable[[int], None] | None = None,
     ) -> dict[str, Any]:
         """Ingest a JSONL or text file, plain or gzip; bad lines are rejected and reported.
@@ -165,8 +172,9 @@ class LogAnalyticsEngine:
         report = IngestReport("<stream>", file_type)
         started = time.perf_counter()
         encoded = (ln.encode() if isinstance(ln, str) else ln for ln in lines)
-        for batch in read_entries(encoded, file_type, report, batch_size):  # type: ignore[arg-type]
-            report.count += self.ingest_logs(batch)
+        with gc_paused():
+            for batch in read_entries(encoded, file_type, report, batch_size):  # type: ignore[arg-type]
+                report.count += self.ingest_logs(batch)
         report.duration_sec = time.perf_counter() - started
         with self._lock:
             self._rejected_total += report.errors
@@ -192,8 +200,7 @@ class LogAnalyticsEngine:
             ids = execute(node, self._ctx)
             wanted = None if limit is None else offset + limit
             ordered = order_ids(self._ctx, ids, sort_by, sort_desc, wanted)
-            get = self._store.get
-            return [get(i) for i in ordered[offset:]]
+            return self._store.materialize(ordered[offset:] if offset else ordered)
 
     def count_logs(self, filters: Filters = None) -> int:
         """How many entries match, without building them. O(1) for one indexed term."""
@@ -218,7 +225,7 @@ class LogAnalyticsEngine:
         >>> e = LogAnalyticsEngine()
         >>> _ = e.ingest_logs([LogEntry(0, "INFO", "a", "api"), LogEntry(1, "ERROR", "b", "api")])
         >>> e.aggregate(group_by="level")
-        {'INFO': {'count': 1}, 'ERROR': {'count': 1}}
+        {'ERROR': {'count': 1}, 'INFO': {'count': 1}}
         """
         node = compile_filters(filters)
         with self._lock:
@@ -292,11 +299,12 @@ class LogAnalyticsEngine:
 
     def metric_families(self) -> list[MetricFamily]:
         """A snapshot of the engine's metrics as families (taken under the lock)."""
+        proc_errors = self._processors.error_counts()
+        proc_families = self._processors.metric_families()
         with self._lock:
             ingested = self._ingested_total
             rejected = self._rejected_total
             dropped = self._processors.dropped
-            proc_errors = self._processors.errors
             levels = {lv: self._indexes.level.count(lv) for lv in LEVELS}
             sources = self._indexes.source.counts()
             tags = self._indexes.tag.counts()
@@ -312,7 +320,7 @@ class LogAnalyticsEngine:
             MetricFamily(p + "dropped_entries_total", "counter",
                          "Entries dropped by pre-ingest processors.").add(dropped),
             MetricFamily(p + "processor_errors_total", "counter",
-                         "Exceptions raised by pre-ingest processors.").add(proc_errors),
+                         "Exceptions raised by pre-ingest processors."),
             MetricFamily(p + "entries", "gauge", "Entries currently stored."),
             MetricFamily(p + "entries_by_level", "gauge", "Stored entries per level."),
             MetricFamily(p + "entries_by_source", "gauge", "Stored entries per source."),
@@ -332,7 +340,9 @@ class LogAnalyticsEngine:
             fams[7].add(n, tag=tag)
         for (rule, severity), n in sorted(fired.items()):
             fams[9].add(n, rule=rule, severity=severity)
-        return fams
+        for name, n in proc_errors.items():
+            fams[3].add(n, processor=name)
+        return fams + proc_families
 
     def export_metrics_prometheus(self) -> str:
         """The engine's metrics in Prometheus text format 0.0.4."""
@@ -341,6 +351,155 @@ class LogAnalyticsEngine:
     def export_metrics_json(self) -> str:
         """:meth:`get_stats` as a JSON document."""
         return orjson.dumps(self.get_stats(), option=orjson.OPT_NON_STR_KEYS).decode()
+
+    # -- sessions and events (issue 4) ----------------------------------------------------
+    def ingest_events(
+        self, records: Iterable[Any], schema: EventSchema | None = None
+    ) -> tuple[int, list[EventError]]:
+        """Validate event records against ``schema`` and ingest the valid ones.
+
+        Returns ``(ingested, errors)``; each :class:`EventError` names the 1-based position
+        and the reason. Runtime complexity: O(m (t + log n)) for m records.
+        """
+        entries, errors = validate_events(records, schema)
+        return self.ingest_logs(entries), errors
+
+    def sessions(
+        self,
+        filters: Filters | str = None,
+        key: str | Sequence[str] = DEFAULT_KEY,
+        action_field: str = "action",
+        start: Any = "start",
+        end: Any = "end",
+        *,
+        user_field: str = "user_id",
+        feature_field: str = "feature",
+    ) -> SessionsResult:
+        """Pair start/end events of the matching entries per ``key`` into sessions.
+
+        ``filters`` is a filter dict, a query ``Node`` or a query string. Events are taken
+        in event-time order (ties in ingestion order); see
+        :mod:`log_analytics_engine.sessions`. Runtime complexity: O(p + k log k) for posting
+        lists of total size p and k matching events (O(n) when all match).
+        """
+        node = parse_query(filters) if isinstance(filters, str) else compile_filters(filters)
+        with self._lock:
+            entries, stamps = snapshot(self._ctx, node)
+        with gc_paused():
+            return build_sessions(entries, stamps, key, action_field, start, end,
+                                  user_field=user_field, feature_field=feature_field)
+
+    # -- ecosystem: query language, cursor pages, integrations ----------------------------
+    def search(
+        self,
+        q: str,
+        sort_by: str | None = None,
+        sort_desc: bool = False,
+        page: int | None = None,
+        page_size: int | None = None,
+    ) -> list[LogEntry]:
+        """Entries matching a query string such as ``'level:ERROR "connection refused"'``
+        (see :mod:`log_analytics_engine.querystring`); otherwise exactly :meth:`query_logs`.
+
+        Runtime complexity: O(len(q)) to compile, then as :meth:`query_logs`.
+
+        >>> e = LogAnalyticsEngine()
+        >>> _ = e.ingest_logs([LogEntry(0, "ERROR", "db timeout", "api"), LogEntry(1, "INFO")])
+        >>> [x.message for x in e.search('level:ERROR source:api timeout')]
+        ['db timeout']
+        """
+        return self.query_logs(parse_query(q), sort_by, sort_desc, page, page_size)
+
+    def query_page(
+        self,
+        filters: Filters | str = None,
+        page_size: int = 100,
+        cursor: str | None = None,
+        sort_desc: bool = False,
+    ) -> Page:
+        """One page in time order and a cursor that fetches exactly the next one, even while
+        entries arrive (see :mod:`log_analytics_engine.pagination`). ``filters`` may be a
+        dict, a Node or a query string.
+
+        Runtime complexity: O(p + page_size * n / k) or O(p + k log k) for k remaining hits.
+
+        >>> e = LogAnalyticsEngine()
+        >>> _ = e.ingest_logs([LogEntry(0, "INFO", "first"), LogEntry(1, "INFO", "second")])
+        >>> page = e.query_page("level:INFO", page_size=1)
+        >>> [x.message for x in page.entries], page.has_more
+        (['first'], True)
+        >>> [x.message for x in e.query_page("level:INFO", 1, page.next_cursor).entries]
+        ['second']
+        """
+        node = parse_query(filters) if isinstance(filters, str) else compile_filters(filters)
+        return fetch_page(self._ctx, self._lock, node, page_size, cursor, sort_desc)
+
+    def top_keywords(self, n: int = 10) -> list[tuple[str, int]]:
+        """The ``n`` most frequent message words with their entry counts. O(w log n) for w words."""
+        with self._lock:
+            counts = self._indexes.token.counts()
+        return heapq.nlargest(n, counts.items(), key=lambda kv: (kv[1], kv[0]))
+
+    def prometheus_collector(self) -> Any:
+        """A ``prometheus_client`` collector yielding :meth:`metric_families` on every scrape;
+        register it in your own ``CollectorRegistry`` (needs the ``prometheus`` extra)."""
+        from .integrations.prometheus import EngineCollector
+
+        return EngineCollector(self)
+
+    def to_pandas(self, filters: Filters | str = None) -> Any:
+        """Matching entries as a ``pandas.DataFrame`` with typed columns (needs the ``pandas``
+        extra; see :mod:`log_analytics_engine.integrations.pandas`). O(k * columns)."""
+        from .integrations.pandas import entries_to_frame
+
+        if isinstance(filters, str):
+            return entries_to_frame(self.search(filters))
+        return entries_to_frame(self.query_logs(filters))
+
+    # -- processors and dashboard (issue 5) ----------------------------------------------
+    def add_pre_ingest_hook(self, fn: Processor, name: str | None = None,
+                            when: When = None) -> str:
+        """Register a named processor ``fn(entry) -> entry | None`` run before indexing.
+
+        ``when`` (a filter dict with query semantics, a query node or a predicate) limits the
+        entries it runs on. Returns the unique name: a repeated default name gets a numeric
+        suffix, a repeated explicit ``name`` raises :class:`DuplicateProcessorError`.
+        """
+        return self._processors.add(fn, name, when)
+
+    def processor_stats(self) -> dict[str, dict[str, Any]]:
+        """``{name: {"processed": n, "errors": n, "avg_time_ms": float}}`` per processor."""
+        return self._processors.stats()
+
+    def processor_errors(self) -> dict[str, int]:
+        """``{name: error_count}`` per processor."""
+        return self._processors.error_counts()
+
+    def processor_details(self) -> list[dict[str, Any]]:
+        """Every processor with all counters (adds ``dropped``, ``total_time_s``, ``when``)."""
+        return self._processors.details()
+
+    def recent_processor_errors(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The last processor exceptions (time, processor, entry, error, type), oldest first."""
+        return [e.to_dict() for e in self._processors.recent_errors(limit)]
+
+    def get_traces(self, limit: int = 100) -> list[list[str]]:
+        """The ``limit`` most recent traces (names of the processors that ran on an entry)."""
+        return self._processors.traces(limit)
+
+    def set_trace_limit(self, limit: int) -> None:
+        """Keep at most ``limit`` traces (default 1,000); ``0`` turns tracing off."""
+        self._processors.set_max_traces(limit)
+
+    def serve(self, host: str = "127.0.0.1", port: int = 8000,
+              token: str | None = None) -> DashboardServer:
+        """Serve the dashboard in a background thread; returns a handle (``.url``, ``.stop()``).
+
+        Needs the ``dashboard`` extra (FastAPI and uvicorn).
+        """
+        from .dashboard import serve
+
+        return serve(self, host=host, port=port, token=token)
 
     # -- invariants -----------------------------------------------------------------------
     def _check(self) -> None:

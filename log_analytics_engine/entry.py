@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
@@ -17,7 +17,15 @@ from .errors import InvalidFieldError, InvalidLevelError, MissingFieldError
 from .timeparse import fast_instant as _instant
 from .timeparse import to_datetime
 
-__all__ = ["LEVELS", "SEVERITY", "LogEntry", "LogLevel", "normalize_level"]
+__all__ = [
+    "ATTRIBUTES",
+    "LEVELS",
+    "SEVERITY",
+    "LogEntry",
+    "LogLevel",
+    "entry_from_json",
+    "normalize_level",
+]
 
 
 class LogLevel(str, Enum):
@@ -136,7 +144,7 @@ class LogEntry:
         level_name = _LEVEL_CACHE.get(level) if type(level) is str else None
         self.level = level_name if level_name is not None else normalize_level(level)
         if type(message) is not str and not isinstance(message, str):
-                raise InvalidFieldError("message", message, "expected a string")
+            raise InvalidFieldError("message", message, "expected a string")
         self.message = message
         if type(source) is not str:
             if source is None:
@@ -279,8 +287,70 @@ _KNOWN_KEYS = frozenset(
     ("timestamp", "level", "message", "source", "thread_id", "request_id", "user_id", "tags",
      "metadata")
 )
-_ATTRIBUTES = frozenset(
+ATTRIBUTES = _ATTRIBUTES = frozenset(
     ("timestamp", "level", "message", "source", "thread_id", "request_id", "user_id", "tags")
 )
 # Attributes that always win over a metadata key of the same name.
 _CORE_ATTRIBUTES = frozenset(("timestamp", "level", "message", "tags"))
+
+
+_new = object.__new__
+_fromisoformat = datetime.fromisoformat
+_from_dict = LogEntry.from_dict
+
+
+def entry_from_json(data: dict[str, Any]) -> LogEntry:
+    """:meth:`LogEntry.from_dict` for a dict the caller owns (a freshly parsed JSON line).
+
+    The common shape (known keys, string fields, a list of tags, a metadata object) is built
+    without copying ``tags`` and ``metadata``; anything else goes through ``from_dict``,
+    which raises the precise error. Same result as ``from_dict`` in every case.
+    """
+    if not data.keys() <= _KNOWN_KEYS:
+        return _from_dict(data)
+    get = data.get
+    raw = get("timestamp")
+    level = get("level") or "INFO"
+    message = get("message", "")
+    source = get("source") or ""
+    tags = get("tags")
+    metadata = get("metadata")
+    thread_id = get("thread_id")
+    request_id = get("request_id")
+    user_id = get("user_id")
+    canonical = _LEVEL_CACHE.get(level) if type(level) is str else None
+    if (
+        canonical is None
+        or type(raw) is not str
+        or type(message) is not str
+        or type(source) is not str
+        or (tags is not None and type(tags) is not list)
+        or (metadata is not None and type(metadata) is not dict)
+        or (thread_id is not None and type(thread_id) is not str)
+        or (request_id is not None and type(request_id) is not str)
+        or (user_id is not None and type(user_id) is not str)
+    ):
+        return _from_dict(data)
+    if tags:
+        for t in tags:
+            if type(t) is not str:
+                return _from_dict(data)
+    entry = _new(LogEntry)
+    try:
+        dt = _fromisoformat(raw)
+    except ValueError:
+        entry.ts = _instant(raw)
+    else:
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=timezone.utc)
+        entry.ts = dt.timestamp() if not raw.isdigit() else _instant(raw)
+    entry.timestamp = raw
+    entry.level = canonical
+    entry.message = message
+    entry.source = source
+    entry.thread_id = thread_id
+    entry.request_id = request_id
+    entry.user_id = user_id
+    entry.tags = tags if tags is not None else []
+    entry.metadata = metadata if metadata is not None else {}
+    return entry

@@ -10,14 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "DuplicateProcessorError",
     "InvalidEntryError",
     "InvalidFieldError",
     "InvalidFilterError",
     "InvalidLevelError",
     "InvalidTimestampError",
     "LogAnalyticsError",
+    "MissingExtraError",
     "MissingFieldError",
     "ParseError",
+    "QuerySyntaxError",
 ]
 
 
@@ -87,3 +90,34 @@ class InvalidFilterError(LogAnalyticsError, ValueError):
         self.value = value
         self.reason = reason
         super().__init__(f"invalid filter {key}={value!r}: {reason}")
+
+
+class QuerySyntaxError(InvalidFilterError):
+    """A query string that does not parse: ``column`` (1-based) and what was ``expected``."""
+
+    def __init__(self, query: str, column: int, expected: str, found: str) -> None:
+        self.query = query
+        self.column = column
+        self.expected = expected
+        self.found = found
+        super().__init__("q", query, f"column {column}: expected {expected}, found {found}")
+        self.args = (f"query syntax error at column {column}: expected {expected}, "
+                     f"found {found}",)
+
+
+class MissingExtraError(LogAnalyticsError, ImportError):
+    """An optional dependency is not installed; ``extra`` names the extra that installs it."""
+
+    def __init__(self, feature: str, package: str, extra: str) -> None:
+        self.feature = feature
+        self.package = package
+        self.extra = extra
+        super().__init__(f"{feature} needs {package}: pip install 'log-analytics-engine[{extra}]'")
+
+
+class DuplicateProcessorError(LogAnalyticsError, ValueError):
+    """A processor registered under a name that another processor already has."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"a processor named {name!r} is already registered")

@@ -8,13 +8,14 @@ lists of levels and sources, and intersections, unions and counts run in C
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
 from pyroaring import BitMap, FrozenBitMap
 
-__all__ = ["EMPTY", "IndexSet", "InvertedIndex"]
+__all__ = ["EMPTY", "IndexSet", "InvertedIndex", "Postings"]
 
 #: The empty posting list (shared, immutable).
 EMPTY: FrozenBitMap = FrozenBitMap()
@@ -42,12 +43,18 @@ class InvertedIndex:
     def __init__(self) -> None:
         self._postings: dict[Hashable, BitMap] = {}
 
-    def add_batch(self, batch: dict[Any, list[int]]) -> None:
-        """Add ids per term. Runtime complexity: O(total ids) amortised."""
+    def add_batch(self, batch: Mapping[Any, list[int]], offset: int = 0) -> None:
+        """Add ids (plus ``offset``) per term. Runtime complexity: O(total ids), in C."""
         postings = self._postings
         for term, ids in batch.items():
             bm = postings.get(term)
-            if bm is None:
+            if offset:
+                shifted = BitMap(ids).shift(offset)
+                if bm is None:
+                    postings[term] = shifted
+                else:
+                    bm |= shifted
+            elif bm is None:
                 postings[term] = BitMap(ids)
             else:
                 bm.update(ids)
@@ -90,6 +97,18 @@ class InvertedIndex:
             del self._postings[term]
 
 
+@dataclass(slots=True)
+class Postings:
+    """The postings of one batch, gathered outside the engine lock from ``first_id`` on."""
+
+    first_id: int
+    levels: dict[str, list[int]]
+    sources: dict[str, list[int]]
+    tags: dict[str, list[int]]
+    words: dict[str, list[int]]
+    fields: dict[str, tuple[dict[Any, list[int]], list[int]]]
+
+
 class IndexSet:
     """All inverted indexes of one store: level, source, tags, message words, chosen fields.
 
@@ -98,7 +117,7 @@ class IndexSet:
     and checked one by one at query time, so an indexed answer always equals a scan.
     """
 
-    __slots__ = ("fields", "level", "source", "tag", "token", "unindexed")
+    __slots__ = ("_strings", "fields", "level", "source", "tag", "token", "unindexed")
 
     def __init__(self, fields: Sequence[str] = ()) -> None:
         self.level = InvertedIndex()
@@ -107,48 +126,67 @@ class IndexSet:
         self.token = InvertedIndex()
         self.fields: dict[str, InvertedIndex] = {f: InvertedIndex() for f in fields}
         self.unindexed: dict[str, BitMap] = {f: BitMap() for f in fields}
+        self._strings: dict[str, str] = {}
 
-    def add_batch(
-        self, first_id: int, entries: Sequence[Any], tokens: Iterable[Iterable[str]]
-    ) -> None:
-        """Index ``entries`` whose ids are ``first_id, first_id + 1, ...``.
+    def gather(
+        self, entries: Sequence[Any], tokens: Iterable[Iterable[str]], first_id: int = 0
+    ) -> Postings:
+        """Collect the postings of a batch without the lock, numbering from ``first_id``.
 
-        Postings are gathered per batch in plain lists and merged into the bitmaps once per
-        term. Runtime complexity: O(total terms of the batch).
+        ``first_id`` is a guess of the id the batch will get (the store's next id when read
+        without the lock); :meth:`merge` shifts the ids if another writer got there first.
+        ``tokens[k]`` are the message words of ``entries[k]`` (duplicates are fine).
+        Runtime complexity: O(total terms of the batch).
         """
         levels: defaultdict[str, list[int]] = defaultdict(list)
         sources: defaultdict[str, list[int]] = defaultdict(list)
         tags: defaultdict[str, list[int]] = defaultdict(list)
         words: defaultdict[str, list[int]] = defaultdict(list)
+        # Sources and tags repeat across entries: point every entry at one shared string
+        # (about 130 bytes saved per entry on the benchmark corpus).
+        canon = self._strings.setdefault
         for i, entry, toks in zip(count(first_id), entries, tokens):
             levels[entry.level].append(i)
-            sources[entry.source].append(i)
-            for t in entry.tags:
-                tags[t].append(i)
+            src = entry.source = canon(entry.source, entry.source)
+            sources[src].append(i)
+            entry_tags = entry.tags
+            if entry_tags:
+                for k, t in enumerate(entry_tags):
+                    t = entry_tags[k] = canon(t, t)
+                    tags[t].append(i)
             for w in toks:
                 words[w].append(i)
-        self.level.add_batch(levels)
-        self.source.add_batch(sources)
-        self.tag.add_batch(tags)
-        self.token.add_batch(words)
-        for name, index in self.fields.items():
-            values: dict[Any, list[int]] = {}
+        fields: dict[str, tuple[dict[Any, list[int]], list[int]]] = {}
+        for name in self.fields:
+            values: defaultdict[Any, list[int]] = defaultdict(list)
             odd: list[int] = []
-            i = first_id
-            for entry in entries:
+            for i, entry in enumerate(entries, first_id):
                 value = entry.get(name)
                 if _hashable(value):
-                    ids = values.get(value)
-                    if ids is None:
-                        values[value] = [i]
-                    else:
-                        ids.append(i)
+                    values[value].append(i)
                 else:
                     odd.append(i)
-                i += 1
-            index.add_batch(values)
+            fields[name] = (values, odd)
+        return Postings(first_id, levels, sources, tags, words, fields)
+
+    def merge(self, postings: Postings, first_id: int) -> None:
+        """Add gathered postings for a batch whose real first id is ``first_id`` (under the
+        lock). Runtime complexity: O(terms of the batch); id lists are merged in C."""
+        offset = first_id - postings.first_id
+        self.level.add_batch(postings.levels, offset)
+        self.source.add_batch(postings.sources, offset)
+        self.tag.add_batch(postings.tags, offset)
+        self.token.add_batch(postings.words, offset)
+        for name, (values, odd) in postings.fields.items():
+            self.fields[name].add_batch(values, offset)
             if odd:
-                self.unindexed[name].update(odd)
+                self.unindexed[name].update(BitMap(odd).shift(offset) if offset else odd)
+
+    def add_batch(
+        self, first_id: int, entries: Sequence[Any], tokens: Iterable[Iterable[str]]
+    ) -> None:
+        """Index ``entries`` whose ids are ``first_id, first_id + 1, ...``."""
+        self.merge(self.gather(entries, tokens, first_id), first_id)
 
     def all_indexes(self) -> Iterator[InvertedIndex]:
         yield self.level

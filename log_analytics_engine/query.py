@@ -278,7 +278,9 @@ class And(Node):
         return all(c.match(entry) for c in self.children)
 
     def evaluate(self, ctx: QueryContext, cand: Bits | None) -> Bits:
-        ordered = sorted(self.children, key=lambda c: c.cost(ctx))
+        # Bitmap terms first (each is a C-speed intersection whatever its size), then time
+        # ranges (cheaper on fewer candidates), then per-entry checks; by size within each.
+        ordered = sorted(self.children, key=lambda c: (_rank(c, ctx), c.cost(ctx)))
         for child in ordered:
             cand = child.evaluate(ctx, cand)
             if not cand:
@@ -325,6 +327,20 @@ class Not(Node):
 
     def cost(self, ctx: QueryContext) -> float:
         return float(len(ctx.store))
+
+
+def _rank(node: Node, ctx: QueryContext) -> int:
+    if isinstance(node, (IndexTerm, Phrase)):
+        return 0
+    if isinstance(node, FieldEquals):
+        return 0 if node.field in ctx.indexes.fields else 3
+    if isinstance(node, TimeRange):
+        return 1
+    if isinstance(node, (And, Or)):
+        return max((_rank(c, ctx) for c in node.children), default=0)
+    if isinstance(node, Not):
+        return _rank(node.child, ctx)
+    return 3
 
 
 def execute(node: Node, ctx: QueryContext) -> Bits:

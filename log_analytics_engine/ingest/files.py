@@ -12,7 +12,7 @@ from typing import IO, Any
 
 import orjson
 
-from ..entry import LogEntry
+from ..entry import LogEntry, entry_from_json
 from ..errors import InvalidEntryError
 from .jsonl import parse_json_line
 from .text import parse_text_line
@@ -22,7 +22,7 @@ __all__ = ["FILE_TYPES", "IngestReport", "open_lines", "read_entries"]
 FILE_TYPES = ("jsonl", "text")
 MAX_REJECTED = 100
 _loads = orjson.loads
-_from_dict = LogEntry.from_dict
+_from_json = entry_from_json
 
 
 @dataclass
@@ -89,7 +89,7 @@ def read_entries(
             if is_json:
                 data = _loads(raw)
                 if type(data) is dict:
-                    append(_from_dict(data))
+                    append(_from_json(data))
                 else:
                     append(parse_json_line(raw, line_no))  # raises the right error
             elif not raw.strip():

@@ -1,0 +1,94 @@
+"""Ingestion speed: file ingestion with every index, against the raw parse of the same file.
+
+Run: ``python -m pytest benchmarks/bench_ingest.py --benchmark-only``. Lines per second =
+``LINES / median``; the ratios in BENCHMARKS.md divide medians of the same run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import orjson
+
+from log_analytics_engine import LogAnalyticsEngine, LogEntry
+
+ROUNDS = 3
+
+
+def test_raw_parse_orjson(benchmark, corpus_path: Path) -> None:
+    """Baseline: read and parse every line with orjson, no engine."""
+
+    def parse() -> int:
+        n = 0
+        with open(corpus_path, "rb") as fh:
+            for line in fh:
+                orjson.loads(line)
+                n += 1
+        return n
+
+    assert benchmark.pedantic(parse, rounds=ROUNDS, iterations=1) > 0
+
+
+def test_raw_parse_stdlib_json(benchmark, corpus_path: Path) -> None:
+    """Baseline: the same with the standard library's json (why orjson is a dependency)."""
+
+    def parse() -> int:
+        n = 0
+        with open(corpus_path, "rb") as fh:
+            for line in fh:
+                json.loads(line)
+                n += 1
+        return n
+
+    assert benchmark.pedantic(parse, rounds=ROUNDS, iterations=1) > 0
+
+
+def test_raw_parse_to_entries(benchmark, corpus_path: Path) -> None:
+    """Baseline: parse and build LogEntry objects, no indexes."""
+
+    def parse() -> int:
+        out = []
+        with open(corpus_path, "rb") as fh:
+            for line in fh:
+                out.append(LogEntry.from_dict(orjson.loads(line)))
+        return len(out)
+
+    assert benchmark.pedantic(parse, rounds=ROUNDS, iterations=1) > 0
+
+
+def test_file_ingestion_all_indexes(benchmark, corpus_path: Path) -> None:
+    """``ingest_logs_from_file``: parse, build entries, time index, every inverted index."""
+
+    def ingest() -> int:
+        engine = LogAnalyticsEngine()
+        return int(engine.ingest_logs_from_file(corpus_path)["count"])
+
+    assert benchmark.pedantic(ingest, rounds=ROUNDS, iterations=1) > 0
+
+
+def test_ingest_prebuilt_entries(benchmark, corpus_entries: list[LogEntry]) -> None:
+    """``ingest_logs`` of prebuilt entries in batches of 10,000."""
+
+    def ingest() -> int:
+        engine = LogAnalyticsEngine()
+        for i in range(0, len(corpus_entries), 10_000):
+            engine.ingest_logs(corpus_entries[i : i + 10_000])
+        return len(engine)
+
+    assert benchmark.pedantic(ingest, rounds=ROUNDS, iterations=1) == len(corpus_entries)
+
+
+def test_file_ingestion_gc_not_paused(benchmark, corpus_path: Path, monkeypatch) -> None:
+    """The same without pausing the cyclic GC (justifies ``_gc.gc_paused``)."""
+    import contextlib
+
+    import log_analytics_engine.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "gc_paused", contextlib.nullcontext)
+
+    def ingest() -> int:
+        engine = LogAnalyticsEngine()
+        return int(engine.ingest_logs_from_file(corpus_path)["count"])
+
+    assert benchmark.pedantic(ingest, rounds=ROUNDS, iterations=1) > 0

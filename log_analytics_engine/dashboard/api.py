@@ -1,0 +1,275 @@
+"""The HTTP API and the page: a FastAPI router over one engine.
+
+Every handler is a few lines delegating to the engine's public methods. Bad requests get a
+``400`` JSON body ``{"error", "field", "value"}``; a wrong or missing token gets ``401``.
+Handlers are plain functions: FastAPI runs them in its thread pool, so a slow query never
+blocks the event loop, and the engine's lock keeps readers consistent with ingestion.
+"""
+
+from __future__ import annotations
+
+import hmac
+import importlib
+import math
+from collections.abc import Callable, Coroutine
+from importlib import resources
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute
+
+from ..aggregate import bucket_start, parse_interval
+from ..entry import LEVELS, LogEntry
+from ..errors import InvalidFilterError, LogAnalyticsError
+from ..export import CONTENT_TYPE
+from ..query import MatchAll, Node, compile_filters, time_bounds
+from ..timeparse import format_instant
+from .params import MAX_PAGE_SIZE, parse_int, parse_log_query
+
+__all__ = ["MAX_PAGE_SIZE", "create_app", "create_router"]
+
+MAX_BUCKETS = 2000
+MAX_TRACES = 1000
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    body = orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS, default=str)
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def _bad_request(exc: Exception) -> JSONResponse:
+    body: dict[str, Any] = {"error": str(exc)}
+    if isinstance(exc, InvalidFilterError):
+        body.update(field=exc.key, value=str(exc.value), reason=exc.reason)
+    return JSONResponse(body, status_code=400)
+
+
+class _GuardedRoute(APIRoute):
+    """A route whose value errors become a 400 JSON answer (this travels with the router)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except (LogAnalyticsError, ValueError, TypeError) as exc:
+                return _bad_request(exc)
+
+        return guarded
+
+
+def _auth_dependency(token: str) -> Callable[[Request], None]:
+    expected = token.encode()
+
+    def check_token(request: Request) -> None:
+        header = request.headers.get("authorization", "")
+        if header[:7].lower() == "bearer ":
+            given = header[7:].strip()
+        else:
+            given = request.query_params.get("token", "")
+        if not hmac.compare_digest(given.encode(), expected):
+            raise HTTPException(401, detail="missing or wrong bearer token",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    return check_token
+
+
+def _entry_dict(entry: LogEntry) -> dict[str, Any]:
+    data = entry.to_dict()
+    data["time"] = format_instant(entry.ts)
+    return data
+
+
+def _alert_dict(alert: Any) -> dict[str, Any]:
+    return {
+        "rule_name": alert.rule_name,
+        "message": alert.message,
+        "severity": getattr(alert.severity, "value", str(alert.severity)),
+        "triggered_at": alert.triggered_at.isoformat(),
+        "count": alert.count,
+        "metadata": alert.metadata,
+        "sample_logs": [e.summary(120) for e in alert.sample_logs],
+    }
+
+
+def _page_html() -> str:
+    static = resources.files(__package__).joinpath("static")
+    html = static.joinpath("index.html").read_text("utf-8")
+    css = static.joinpath("style.css").read_text("utf-8")
+    js = static.joinpath("app.js").read_text("utf-8")
+    return html.replace("/*{{style}}*/", css).replace("/*{{script}}*/", js)
+
+
+def _query_language() -> Callable[[str], Any] | None:
+    """``querystring.parse_query`` when the query language is installed (issue 7), else None."""
+    try:
+        module = importlib.import_module(__name__.rsplit(".", 2)[0] + ".querystring")
+    except ImportError:
+        return None
+    parse = getattr(module, "parse_query", None)
+    return parse if callable(parse) else None
+
+
+def _compile_q(engine: Any, q: str) -> tuple[str, Node | None]:
+    """How ``q`` is answered: ``("search", node)`` through the query language, ``("search",
+    None)`` by calling ``engine.search(q)``, or ``("keyword", node)`` without a search."""
+    if not hasattr(engine, "search"):
+        return "keyword", _keyword_node(q)
+    parse = _query_language()
+    compiled = parse(q) if parse is not None else None
+    return "search", compiled if isinstance(compiled, Node) else None
+
+
+def _search_hits(engine: Any, q: str, node: Node, descending: bool) -> list[LogEntry]:
+    """``engine.search(q)`` results that also pass ``node``, newest first unless asked."""
+    hits = list(engine.search(q))
+    if not isinstance(node, MatchAll):
+        hits = [e for e in hits if node.match(e)]
+    hits.sort(key=lambda e: e.ts, reverse=descending)
+    return hits
+
+
+def _time_param(key: str, value: str) -> float:
+    try:
+        return time_bounds(float(value), key)
+    except ValueError:
+        return time_bounds(value, key)
+
+
+def _keyword_node(q: str) -> Node:
+    try:
+        return compile_filters({"keyword": q})
+    except InvalidFilterError as exc:
+        raise InvalidFilterError("q", q, exc.reason) from None
+
+
+def create_router(engine: Any, token: str | None = None) -> APIRouter:
+    """An ``APIRouter`` with every dashboard route, for ``app.include_router(...)``.
+
+    With ``token`` every route requires ``Authorization: Bearer <token>`` (or ``?token=``).
+    """
+    deps = [Depends(_auth_dependency(token))] if token else []
+    router = APIRouter(route_class=_GuardedRoute, dependencies=deps)
+    page = _page_html()
+
+    @router.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index() -> HTMLResponse:
+        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+    @router.get("/stats")
+    def stats() -> Response:
+        """Processor stats: ``{name: {"processed", "errors", "avg_time_ms"}}``."""
+        return _json(engine.processor_stats())
+
+    @router.get("/trace")
+    def trace(limit: str | None = None) -> Response:
+        """The last ``limit`` (default 100) traces, oldest first."""
+        return _json(engine.get_traces(parse_int("limit", limit, 100, 0, MAX_TRACES)))
+
+    @router.get("/errors")
+    def errors() -> Response:
+        """``{processor: error_count}``."""
+        return _json(engine.processor_errors())
+
+    @router.get("/metrics")
+    def metrics() -> Response:
+        """Prometheus text exposition format 0.0.4."""
+        return Response(engine.export_metrics_prometheus(), media_type=CONTENT_TYPE)
+
+    @router.get("/api/summary")
+    def summary() -> Response:
+        """The engine's statistics (``engine.get_stats()``)."""
+        return _json(engine.get_stats())
+
+    @router.get("/api/processors")
+    def processors() -> Response:
+        """Every processor with all its counters, in running order."""
+        return _json(engine.processor_details())
+
+    @router.get("/api/processor-errors")
+    def processor_errors(limit: str | None = None) -> Response:
+        """The last processor exceptions, newest first."""
+        n = parse_int("limit", limit, 50, 0, 1000)
+        return _json(list(reversed(engine.recent_processor_errors(n))))
+
+    @router.get("/api/alerts")
+    def alerts(limit: str | None = None) -> Response:
+        """Alerts fired so far, newest first."""
+        n = parse_int("limit", limit, 50, 0, 10_000)
+        fired = engine.get_alerts()
+        return _json([_alert_dict(a) for a in reversed(fired[len(fired) - n:] if n else [])])
+
+    @router.get("/api/logs")
+    def logs(request: Request) -> Response:
+        """Entries matching the filters in the query string, newest first, one page."""
+        lq = parse_log_query(request.query_params.multi_items())
+        node = compile_filters(lq.filters)
+        offset = (lq.page - 1) * lq.page_size
+        mode, hits = None, None
+        if lq.q is not None:
+            mode, compiled = _compile_q(engine, lq.q)
+            if compiled is None:
+                hits = _search_hits(engine, lq.q, node, lq.descending)
+            else:
+                node = compiled if isinstance(node, MatchAll) else node & compiled
+        if hits is not None:
+            total = len(hits)
+            items = hits[offset:offset + lq.page_size]
+        else:
+            total = engine.count_logs(node)
+            items = engine.query_logs(node, lq.sort_by, lq.descending, lq.page, lq.page_size)
+        return _json({
+            "total": total, "page": lq.page, "page_size": lq.page_size,
+            "pages": math.ceil(total / lq.page_size), "q": lq.q, "q_mode": mode,
+            "items": [_entry_dict(e) for e in items],
+        })
+
+    @router.get("/api/histogram")
+    def histogram(interval: str = "1m", buckets: str | None = None,
+                  start_time: str | None = None, end_time: str | None = None) -> Response:
+        """Counts per level per time bucket (event time), the last ``buckets`` (default 60)."""
+        seconds = parse_interval(interval)
+        count = parse_int("buckets", buckets, 60, 1, MAX_BUCKETS)
+        newest = engine.query_logs(sort_desc=True, page_size=1)
+        out: dict[str, Any] = {"interval": interval, "seconds": seconds, "levels": [],
+                               "buckets": []}
+        if not newest:
+            return _json(out)
+        newest_ts = newest[0].ts
+        hi = newest_ts if end_time is None else _time_param("end_time", end_time)
+        last = bucket_start(hi, seconds)
+        if start_time is None:
+            lo = last - (count - 1) * seconds
+        else:
+            lo = bucket_start(_time_param("start_time", start_time), seconds)
+        n_buckets = round((last - lo) / seconds) + 1
+        if n_buckets < 1:
+            raise InvalidFilterError("start_time", start_time, "after end_time")
+        if n_buckets > MAX_BUCKETS:
+            raise InvalidFilterError("start_time", start_time,
+                                     f"more than {MAX_BUCKETS} buckets; use a larger interval")
+        filters = {"start_time": lo, "end_time": hi}
+        agg = engine.aggregate(filters, group_by="level", interval=seconds)
+        counts: dict[str, dict[str, int]] = {}
+        for (start, level), metrics in agg.items():
+            counts.setdefault(start, {})[level] = metrics["count"]
+        seen = {lv for per in counts.values() for lv in per}
+        out["levels"] = [lv for lv in LEVELS if lv in seen]
+        out["buckets"] = [
+            {"start": (s := format_instant(lo + k * seconds)), "counts": counts.get(s, {})}
+            for k in range(max(n_buckets, 0))
+        ]
+        return _json(out)
+
+    return router
+
+
+def create_app(engine: Any, token: str | None = None) -> FastAPI:
+    """The dashboard as a FastAPI application (no docs pages: they would load a CDN)."""
+    app = FastAPI(title="log_analytics_engine dashboard", docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    app.include_router(create_router(engine, token))
+    return app

@@ -1,0 +1,118 @@
+"""The hot-path shortcuts give exactly the answers of the plain implementations."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from log_analytics_engine.entry import LogEntry, entry_from_json
+from log_analytics_engine.errors import InvalidEntryError
+from log_analytics_engine.store import Store
+from log_analytics_engine.timeparse import fast_instant, parse_instant
+from log_analytics_engine.tokenize import tokenize, tokenize_many, words
+
+_REGEX = re.compile(r"\w+")
+_TEXT = st.text(
+    alphabet=st.sampled_from(list("abcXYZ019 _-:./,\t\n") + list("éÉßİıΣς日本_٣²½Ⅻ\u00a0\u2003")),
+    max_size=40,
+)
+
+
+@given(_TEXT)
+def test_words_equal_the_regular_expression(text: str) -> None:
+    assert words(text) == _REGEX.findall(text.casefold())
+
+
+@given(st.lists(_TEXT, max_size=5))
+def test_tokenize_many_equals_words_per_text(texts: list[str]) -> None:
+    assert tokenize_many(texts) == [_REGEX.findall(t.casefold()) for t in texts]
+
+
+@given(_TEXT)
+def test_tokenize_is_the_set_of_words(text: str) -> None:
+    assert tokenize(text) == frozenset(_REGEX.findall(text.casefold()))
+
+
+_INSTANTS = st.datetimes(
+    min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1)
+)
+
+
+@given(_INSTANTS, st.sampled_from(["Z", "+00:00", "+05:30", "-08:00", ""]),
+       st.sampled_from(["T", " "]), st.sampled_from([0, 3, 6]))
+def test_fast_instant_equals_parse_instant(
+    dt: datetime, tz: str, sep: str, digits: int
+) -> None:
+    text = dt.strftime(f"%Y-%m-%d{sep}%H:%M:%S")
+    if digits:
+        text += "." + f"{dt.microsecond:06d}"[:digits]
+    text += tz
+    assert fast_instant(text) == pytest.approx(parse_instant(text), abs=1e-6)
+
+
+def test_fast_instant_reads_digit_strings_as_epoch_seconds() -> None:
+    assert fast_instant("1753099200") == 1753099200.0
+    assert fast_instant("20250721") == 20250721.0
+
+
+_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=5),
+    st.lists(st.text(max_size=3), max_size=2), st.dictionaries(st.text(max_size=3),
+                                                               st.integers(), max_size=2),
+)
+
+
+@st.composite
+def json_records(draw: st.DrawFn) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    if draw(st.booleans()):
+        stamp = draw(_INSTANTS).replace(tzinfo=timezone.utc) + timedelta(0)
+        record["timestamp"] = draw(st.sampled_from([
+            stamp.isoformat(), stamp.strftime("%Y-%m-%dT%H:%M:%SZ"), "not a time", 12,
+            "1753099200", None,
+        ]))
+    for key in ("level", "message", "source", "thread_id", "request_id", "user_id", "tags",
+                "metadata", "extra_key"):
+        if draw(st.booleans()):
+            if key == "level":
+                record[key] = draw(st.sampled_from(["info", "WARNING", "bogus", "", 3, None]))
+            elif key == "tags":
+                record[key] = draw(st.one_of(st.lists(st.text(max_size=3), max_size=3),
+                                             _VALUES))
+            elif key == "metadata":
+                record[key] = draw(st.one_of(st.dictionaries(st.text(max_size=3), _VALUES,
+                                                             max_size=3), _VALUES))
+            else:
+                record[key] = draw(_VALUES)
+    return record
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(json_records())
+def test_entry_from_json_equals_from_dict(record: dict[str, Any]) -> None:
+    try:
+        expected = LogEntry.from_dict(dict(record))
+    except InvalidEntryError as exc:
+        with pytest.raises(type(exc)):
+            entry_from_json(dict(record))
+        return
+    got = entry_from_json(dict(record))
+    assert got.to_dict() == expected.to_dict()
+    assert got.ts == expected.ts
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(st.integers(0, 30), max_size=40), max_size=6))
+def test_time_index_keeps_time_then_ingestion_order(batches: list[list[int]]) -> None:
+    store = Store()
+    expected: list[tuple[float, int]] = []
+    for batch in batches:
+        first = store.append([LogEntry(t, "INFO", "m") for t in batch])
+        expected += [(float(t), first + k) for k, t in enumerate(batch)]
+    store._check()
+    assert list(store.time_index) == [i for _, i in sorted(expected)]
