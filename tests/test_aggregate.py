@@ -166,3 +166,21 @@ def test_aggregate_logs_histogram_by_field(sample_entries: list[LogEntry]) -> No
 def test_aggregate_logs_rejects_a_bad_top_n(sample_entries: list[LogEntry]) -> None:
     with pytest.raises(ValueError, match="top_n"):
         LogAnalyticsEngine.aggregate_logs(sample_entries, top_n="three")  # type: ignore[arg-type]
+
+
+def test_aggregate_several_fields_group_tags_and_source_like_one_field() -> None:
+    engine = LogAnalyticsEngine()
+    engine.ingest_logs([LogEntry(0, "INFO", source="", tags=["a", "a"],
+                                 metadata={"source": "x"}),
+                        LogEntry(1, "INFO", source="api")])
+    assert engine.aggregate(group_by=["source", "tags"]) == {("", "a"): {"count": 1}}
+
+
+def test_aggregate_buckets_group_tags_and_source_like_one_field() -> None:
+    engine = LogAnalyticsEngine()
+    engine.ingest_logs([LogEntry(0, source="", tags=["a", "a"], metadata={"source": "x"}),
+                        LogEntry(1)])
+    hour = "1970-01-01T00:00:00Z"
+    assert engine.aggregate(group_by="tags", interval="1h") == {(hour, "a"): {"count": 1}}
+    assert engine.aggregate(group_by="source", interval="1h", metrics=["count"]) == {
+        (hour, ""): {"count": 2}}
