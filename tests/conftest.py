@@ -91,3 +91,9 @@ def write_lines(tmp_path: Path) -> Callable[..., Path]:
 
     return write
 
+
+
+@pytest.fixture(scope="session")
+def big() -> dict[int, list[LogEntry]]:
+    """A cache for large generated corpora shared by property tests (built on first use)."""
+    return {}

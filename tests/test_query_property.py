@@ -348,3 +348,48 @@ def test_aggregate_hourly_buckets_equal_naive_buckets(
         want[key] += 1
     got = engine.aggregate(interval="1h")
     assert {k: v["count"] for k, v in got.items()} == dict(want)
+
+
+# -- many entries: zone-map blocks, the time-walk shortcut for pages -----------------------
+def _big_corpus(seed: int, n: int) -> list[LogEntry]:
+    import random
+
+    rng = random.Random(seed)
+    out = []
+    t = 1_753_000_000.0
+    for i in range(n):
+        t += rng.choice((0.0, 0.25, 1.0, 3.0))
+        ts = t - rng.uniform(0, 600) if rng.random() < 0.05 else t  # late arrivals
+        out.append(LogEntry(ts, rng.choice(("INFO", "INFO", "ERROR", "DEBUG")),
+                            rng.choice(("db timeout", "user login", "cache miss")),
+                            source=rng.choice(("api", "db")), metadata={"i": i}))
+    return out
+
+
+@settings(max_examples=examples(0.2))
+@given(seed=st.integers(0, 2**16), lo=st.floats(-100, 6000), width=st.floats(0, 4000),
+       level=st.sampled_from((None, "ERROR", "INFO")), page_size=st.integers(1, 30),
+       desc=st.booleans())
+def test_time_ranges_and_pages_across_many_blocks_equal_a_scan(
+    big: dict[int, list[LogEntry]], seed: int, lo: float, width: float, level: str | None,
+    page_size: int, desc: bool,
+) -> None:
+    entries = big.setdefault(seed % 4, _big_corpus(seed % 4, 3500))
+    engine = LogAnalyticsEngine()
+    engine.ingest_logs(entries[:1000])
+    engine.ingest_logs(entries[1000:])
+    start = 1_753_000_000.0 + lo
+    filters: dict[str, Any] = {"start_time": start, "end_time": start + width}
+    if level:
+        filters["level"] = level
+    hits = [i for i, e in enumerate(entries)
+            if start <= e.ts <= start + width and (level is None or e.level == level)]
+    hits.sort(key=lambda i: (entries[i].ts, i))
+    assert [e.metadata["i"] for e in engine.query_logs(filters)] == hits
+    want = hits[::-1] if desc else hits
+    got = engine.query_logs({"level": level} if level else None, sort_desc=desc,
+                            page=2, page_size=page_size)
+    every = [i for i, e in enumerate(entries) if level is None or e.level == level]
+    every.sort(key=lambda i: (entries[i].ts, i), reverse=desc)
+    assert [e.metadata["i"] for e in got] == every[page_size : 2 * page_size]
+    assert [e.metadata["i"] for e in engine.query_logs(filters, sort_desc=desc)] == want
