@@ -299,3 +299,28 @@ def test_any_text_line_parses_or_raises_a_value_error(line: str) -> None:
     except ValueError:
         return
     assert entry.level in {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
+
+
+BOM_BUG = pytest.mark.xfail(strict=True, reason="core bug: a UTF-8 byte order mark at the "
+                            "start of a file makes its first line malformed (JSONL) or "
+                            "unrecognised (text)")
+
+
+@BOM_BUG
+@pytest.mark.parametrize("name", ["bom.jsonl", "bom.jsonl.gz"])
+def test_jsonl_file_starting_with_a_utf8_bom_ingests_its_first_line(
+    engine: LogAnalyticsEngine, write_lines: Writer, name: str
+) -> None:
+    path = write_lines(name, [b"\xef\xbb\xbf" + good(1).encode(), good(2)])
+    report = engine.ingest_logs_from_file(path)
+    assert (report["count"], report["errors"]) == (2, 0)
+
+
+@BOM_BUG
+def test_text_file_starting_with_a_utf8_bom_parses_its_first_line(
+    engine: LogAnalyticsEngine, write_lines: Writer
+) -> None:
+    path = write_lines("bom.log", [b"\xef\xbb\xbf2025-07-21T10:00:00Z ERROR first"])
+    engine.ingest_logs_from_file(path, file_type="text")
+    (entry,) = engine.all_logs
+    assert (entry.level, entry.message, entry.ts) == ("ERROR", "first", NOW - 7200)
