@@ -301,12 +301,6 @@ def test_any_text_line_parses_or_raises_a_value_error(line: str) -> None:
     assert entry.level in {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
 
 
-BOM_BUG = pytest.mark.xfail(strict=True, reason="core bug: a UTF-8 byte order mark at the "
-                            "start of a file makes its first line malformed (JSONL) or "
-                            "unrecognised (text)")
-
-
-@BOM_BUG
 @pytest.mark.parametrize("name", ["bom.jsonl", "bom.jsonl.gz"])
 def test_jsonl_file_starting_with_a_utf8_bom_ingests_its_first_line(
     engine: LogAnalyticsEngine, write_lines: Writer, name: str
@@ -316,7 +310,6 @@ def test_jsonl_file_starting_with_a_utf8_bom_ingests_its_first_line(
     assert (report["count"], report["errors"]) == (2, 0)
 
 
-@BOM_BUG
 def test_text_file_starting_with_a_utf8_bom_parses_its_first_line(
     engine: LogAnalyticsEngine, write_lines: Writer
 ) -> None:
