@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import json_line
+from strategies import EntrySpec, entry_specs, json_line
 
 from log_analytics_engine import LogAnalyticsEngine
 from log_analytics_engine.ingest import parse_text_line
@@ -317,3 +317,21 @@ def test_text_file_starting_with_a_utf8_bom_parses_its_first_line(
     engine.ingest_logs_from_file(path, file_type="text")
     (entry,) = engine.all_logs
     assert (entry.level, entry.message, entry.ts) == ("ERROR", "first", NOW - 7200)
+
+
+@given(specs=st.lists(entry_specs, max_size=20), gz=st.booleans())
+def test_entries_written_as_jsonl_come_back_equal(
+    tmp_path_factory: pytest.TempPathFactory, specs: list[EntrySpec], gz: bool
+) -> None:
+    import gzip
+    import json
+
+    originals = [s.build() for s in specs]
+    data = "".join(json.dumps(e.to_dict()) + "\n" for e in originals).encode()
+    path = tmp_path_factory.mktemp("rt") / ("a.jsonl.gz" if gz else "a.jsonl")
+    path.write_bytes(gzip.compress(data) if gz else data)
+    engine = LogAnalyticsEngine()
+    report = engine.ingest_logs_from_file(path)
+    assert (report["count"], report["errors"]) == (len(specs), 0)
+    assert [e.to_dict() for e in engine.all_logs] == [e.to_dict() for e in originals]
+    assert [e.ts for e in engine.all_logs] == [s.instant for s in specs]
