@@ -34,7 +34,7 @@ from .querystring import parse_query
 from .sessions import DEFAULT_KEY, SessionsResult, build_sessions, snapshot
 from .store import EntriesView, Store
 from .timeparse import format_instant
-from .tokenize import tokenize, tokenize_many
+from .tokenize import TokenCache, tokenize
 from .validation import EventError, EventSchema, validate_events
 
 if TYPE_CHECKING:
@@ -94,6 +94,7 @@ class LogAnalyticsEngine:
         self._indexes = IndexSet(index_fields)
         self._ctx = QueryContext(self._store, self._indexes)
         self._processors = ProcessorChain()
+        self._tokens = TokenCache()
         self._alerts = AlertManager(max_alert_history)
         self._ingested_total = 0
         self._rejected_total = 0
@@ -123,7 +124,7 @@ class LogAnalyticsEngine:
         # Postings are gathered outside the lock, numbered from the id the batch will most
         # likely get; merge() shifts them if another writer appended first.
         postings = self._indexes.gather(
-            batch, tokenize_many([e.message for e in batch]), self._store.next_id
+            batch, self._tokens.tokenize_many([e.message for e in batch]), self._store.next_id
         )
         with self._lock:
             first = self._store.append(batch)

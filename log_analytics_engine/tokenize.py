@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["tokenize", "tokenize_many", "words"]
+__all__ = ["TokenCache", "tokenize", "tokenize_many", "words"]
 
 _WORD = re.compile(r"\w+")
 _findall = _WORD.findall
@@ -71,3 +71,55 @@ def tokenize_many(texts: Iterable[str]) -> list[list[str]]:
         else:
             append(_findall(low))
     return out
+
+
+class TokenCache:
+    """Remembers the words of recently seen messages (logs repeat their messages).
+
+    Bounded: cleared when it holds ``max_size`` messages. Adaptive: when fewer than one
+    message in ``1 / min_hit_rate`` of a batch was seen before, the next batch skips the
+    cache, so unique messages cost one failed lookup per batch sample, not an insert each.
+
+    >>> cache = TokenCache()
+    >>> cache.tokenize_many(["GET /health 200", "GET /health 200"])
+    [['get', 'health', '200'], ['get', 'health', '200']]
+    """
+
+    __slots__ = ("_cache", "_enabled", "max_size", "min_hit_rate")
+
+    def __init__(self, max_size: int = 16_384, min_hit_rate: float = 0.2) -> None:
+        self._cache: dict[str, list[str]] = {}
+        self._enabled = True
+        self.max_size = max_size
+        self.min_hit_rate = min_hit_rate
+
+    def tokenize_many(self, texts: list[str]) -> list[list[str]]:
+        """Like :func:`tokenize_many`; the returned lists are shared: do not mutate them."""
+        if not self._enabled:
+            # probe a small sample to notice when messages start repeating again
+            sample = texts[:64]
+            cache = self._cache
+            hits = sum(1 for t in sample if t in cache)
+            if sample and hits >= self.min_hit_rate * len(sample):
+                self._enabled = True
+            else:
+                if len(cache) + len(sample) > self.max_size:
+                    cache.clear()
+                cache.update(zip(sample, tokenize_many(sample), strict=True))
+                return tokenize_many(texts)
+        cache = self._cache
+        if len(cache) + len(texts) > self.max_size:
+            cache.clear()
+        get = cache.get
+        out: list[list[str]] = []
+        append = out.append
+        misses = 0
+        for text in texts:
+            toks = get(text)
+            if toks is None:
+                misses += 1
+                toks = cache[text] = words(text)
+            append(toks)
+        if texts and (len(texts) - misses) < self.min_hit_rate * len(texts):
+            self._enabled = False
+        return out

@@ -14,7 +14,7 @@ from log_analytics_engine.entry import LogEntry, entry_from_json
 from log_analytics_engine.errors import InvalidEntryError
 from log_analytics_engine.store import Store
 from log_analytics_engine.timeparse import fast_instant, parse_instant
-from log_analytics_engine.tokenize import tokenize, tokenize_many, words
+from log_analytics_engine.tokenize import TokenCache, tokenize, tokenize_many, words
 
 _REGEX = re.compile(r"\w+")
 _TEXT = st.text(
@@ -116,3 +116,23 @@ def test_time_index_keeps_time_then_ingestion_order(batches: list[list[int]]) ->
         expected += [(float(t), first + k) for k, t in enumerate(batch)]
     store._check()
     assert list(store.time_index) == [i for _, i in sorted(expected)]
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(st.sampled_from(["a b", "C-d", "é_f", "x", "", "a b c"]),
+                         max_size=80), max_size=8))
+def test_token_cache_equals_tokenize_many(batches: list[list[str]]) -> None:
+    cache = TokenCache(max_size=8, min_hit_rate=0.5)
+    for texts in batches:
+        assert cache.tokenize_many(texts) == tokenize_many(texts)
+        assert len(cache._cache) <= max(8, 64)
+
+
+def test_token_cache_turns_off_for_unique_messages_and_back_on() -> None:
+    cache = TokenCache(min_hit_rate=0.5)
+    cache.tokenize_many([f"unique {i}" for i in range(100)])
+    assert not cache._enabled
+    repeated = ["same message"] * 100
+    cache.tokenize_many(repeated)  # probe: the sample is remembered
+    cache.tokenize_many(repeated)
+    assert cache._enabled
