@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
+
+import pytest
 
 from log_analytics_engine import LogAnalyticsEngine, LogEntry
+from log_analytics_engine.indexes import IndexSet
 
 WRITERS = 4
 BATCHES = 40
@@ -126,3 +130,37 @@ def test_concurrent_file_ingestion(tmp_path: object) -> None:
     assert len(engine) == 300 * WRITERS
     assert engine.get_stats()["rejected_total"] == WRITERS
     engine._check()
+
+
+def test_a_batch_overtaken_between_gathering_and_storing_is_indexed_at_its_real_ids(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Postings are gathered outside the lock; if another writer stores a batch meanwhile,
+    the first batch's postings must land on the ids it really got (forced here by letting
+    the first ``gather`` ingest a second batch before it returns)."""
+    engine = LogAnalyticsEngine(index_fields=["n", "roles"])
+    real_gather = IndexSet.gather
+    overtaken = False
+
+    def gather(self: IndexSet, *args: Any, **kwargs: Any) -> Any:
+        nonlocal overtaken
+        result = real_gather(self, *args, **kwargs)
+        if not overtaken:
+            overtaken = True
+            engine.ingest_logs([LogEntry(100 + i, "ERROR", f"second b{i}", source="db",
+                                         tags=["second"], metadata={"n": -i, "roles": [i]})
+                                for i in range(7)])
+        return result
+
+    monkeypatch.setattr(IndexSet, "gather", gather)
+    engine.ingest_logs([LogEntry(i, "INFO", f"first a{i}", source="api", tags=["first"],
+                                 metadata={"n": i, "roles": [i]}) for i in range(5)])
+    messages = [e.message for e in engine.all_logs]
+    assert (messages[0], messages[6], messages[-1]) == ("second b0", "second b6", "first a4")
+    engine._check()
+    for e in engine.all_logs:
+        n = e.metadata["n"]
+        word = e.message.split()[1]
+        hits = engine.query_logs({"keyword": word, "tags": e.tags[0], "source": e.source,
+                                  "level": e.level, "n": n, "roles": [e.metadata["roles"]]})
+        assert hits == [e], (word, hits)
