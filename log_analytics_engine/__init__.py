@@ -15,6 +15,7 @@ from .engine import LogAnalyticsEngine
 from .entry import LogEntry, LogLevel
 from .errors import (
     DuplicateProcessorError,
+    InvalidAlertRuleError,
     InvalidEntryError,
     InvalidFieldError,
     InvalidFilterError,
@@ -25,11 +26,18 @@ from .errors import (
     MissingFieldError,
     ParseError,
     QuerySyntaxError,
+    StorageCorruptError,
+    StorageError,
+    StorageFullError,
+    StorageNotOursError,
+    StoragePathError,
+    StorageVersionError,
 )
 from .integrations import LogAnalyticsHandler
 from .pagination import Page
 from .query import And, Node, Not, Or, compile_filters
 from .querystring import parse_query
+from .retention import Retention
 from .sessions import IncompleteSession, Session, SessionsResult
 from .telemetry import TelemetryResult, run_telemetry_pipeline
 from .validation import EventError, EventSchema
@@ -48,6 +56,7 @@ __all__ = [
     "EventError",
     "EventSchema",
     "IncompleteSession",
+    "InvalidAlertRuleError",
     "InvalidEntryError",
     "InvalidFieldError",
     "InvalidFilterError",
@@ -66,8 +75,15 @@ __all__ = [
     "Page",
     "ParseError",
     "QuerySyntaxError",
+    "Retention",
     "Session",
     "SessionsResult",
+    "StorageCorruptError",
+    "StorageError",
+    "StorageFullError",
+    "StorageNotOursError",
+    "StoragePathError",
+    "StorageVersionError",
     "TelemetryResult",
     "__version__",
     "compile_filters",

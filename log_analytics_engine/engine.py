@@ -8,13 +8,29 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ._gc import gc_paused
 from .aggregate import aggregate_entries, aggregate_ids
-from .alerts import Alert, AlertManager, AlertRule
+from .alert_state import (
+    alert_from_blob,
+    alert_to_blob,
+    load_rule_state,
+    restore_rule_state,
+    rule_state_blob,
+)
+from .alerts import Alert, AlertDelivery, AlertManager, AlertRule, AlertSeverity
+from .alerts.persistence import (
+    load_rules,
+    read_alerts,
+    read_json,
+    save_rules,
+    write_alerts,
+    write_json,
+)
 from .entry import LEVELS, LogEntry, normalize_level
 from .errors import InvalidEntryError
 from .export import MetricFamily, render_prometheus
@@ -31,7 +47,9 @@ from .query import (
     page_window,
 )
 from .querystring import parse_query
+from .retention import Evictor, Retention
 from .sessions import DEFAULT_KEY, SessionsResult, build_sessions, snapshot
+from .storage import Storage, encode_entries
 from .store import EntriesView, Store
 from .timeparse import format_instant
 from .tokenize import TokenCache, tokenize
@@ -84,10 +102,23 @@ class LogAnalyticsEngine:
 
     Every public method is thread-safe. Processors run before the engine lock is taken and
     notification hooks after it is released.
+
+    ``storage="path.db"`` keeps a durable SQLite copy and rebuilds everything from it on open;
+    ``durability`` is ``"sync"``, ``"batch"`` (default: committed every ``batch_size`` entries
+    or ``batch_interval`` seconds) or ``"none"``; ``retention=Retention(...)`` bounds the
+    entries kept (docs/storage.md). Call :meth:`close` (or use ``with``) when done.
     """
 
     def __init__(
-        self, *, index_fields: Sequence[str] = (), max_alert_history: int = 10_000
+        self,
+        *,
+        index_fields: Sequence[str] = (),
+        max_alert_history: int = 10_000,
+        storage: str | os.PathLike[str] | None = None,
+        durability: str | None = None,
+        batch_size: int = 10_000,
+        batch_interval: float = 0.2,
+        retention: Retention | None = None,
     ) -> None:
         self._lock = threading.RLock()
         self._store = Store()
@@ -99,6 +130,10 @@ class LogAnalyticsEngine:
         self._ingested_total = 0
         self._rejected_total = 0
         self._created = time.time()
+        self._storage: Storage | None = None
+        self._evictor: Evictor | None = None
+        self._saved_rule_state: dict[str, Any] = {}
+        self._open_storage(storage, durability, batch_size, batch_interval, retention)
 
     # -- ingestion ------------------------------------------------------------------------
     def ingest_log(self, entry: LogEntry | Mapping[str, Any]) -> int:
@@ -123,14 +158,24 @@ class LogAnalyticsEngine:
             return 0
         # Postings are gathered outside the lock, numbered from the id the batch will most
         # likely get; merge() shifts them if another writer appended first.
-        postings = self._indexes.gather(
-            batch, self._tokens.tokenize_many([e.message for e in batch]), self._store.next_id
-        )
+        words = self._tokens.tokenize_many([e.message for e in batch])
+        postings = self._indexes.gather(batch, words, self._store.next_id)
+        storage, evictor = self._storage, self._evictor
+        encoded = encode_entries(batch) if storage is not None else None
+        evicted = False
         with self._lock:
+            if storage is not None and encoded is not None:  # raises before anything is kept
+                storage.write(self._store.next_id, encoded)
             first = self._store.append(batch)
             self._indexes.merge(postings, first)
             self._ingested_total += len(batch)
-            alerts = self._alerts.observe(batch) if self._alerts.rules else []
+            alerts = self._alerts.observe(batch, words) if self._alerts.rules else []
+            if alerts and storage is not None:
+                self._persist_alerts(alerts)
+            if evictor is not None:
+                evicted = evictor.evict(self._store, self._indexes, storage, batch)
+        if evicted and evictor is not None:
+            evictor.deliver()
         if alerts:
             self._alerts.notify(alerts)
         return len(batch)
@@ -257,24 +302,103 @@ class LogAnalyticsEngine:
         return len(self._store)
 
     # -- alerts ---------------------------------------------------------------------------
+    # Rules, windows and history live in alerts/ (AlertManager); these methods only delegate.
     def add_alert_rule(self, rule: AlertRule) -> None:
-        """Evaluate ``rule`` on every entry ingested from now on."""
+        """Evaluate ``rule`` on every entry ingested from now on (replaces a rule of that name).
+
+        Conditions compile once, here; the rule is dispatched by level, source, tag or word.
+        """
         with self._lock:
             self._alerts.add_rule(rule)
+            if rule.name in self._saved_rule_state:
+                restore_rule_state(self._alerts, rule, self._saved_rule_state)
 
     def remove_alert_rule(self, name: str) -> None:
+        """Forget the rule ``name`` and its window state (no error when absent)."""
         with self._lock:
             self._alerts.remove_rule(name)
 
     def add_alert_notification_hook(self, hook: Callable[[Alert], None]) -> None:
-        """Call ``hook(alert)`` for every alert, after the engine lock is released."""
+        """Call ``hook(alert)`` for every alert, after the engine lock is released, in
+        registration order; a hook that raises is logged and counted."""
         with self._lock:
             self._alerts.hooks.append(hook)
 
-    def get_alerts(self) -> list[Alert]:
-        """Alerts fired so far (oldest first, bounded history)."""
+    def get_alerts(self, since: Any = None, rule_name: str | None = None,
+                   severity: AlertSeverity | str | None = None) -> list[Alert]:
+        """Alerts fired so far, oldest first (bounded history), filtered by
+        ``triggered_at >= since`` (datetime, ISO text or epoch), rule and severity. O(h)."""
         with self._lock:
-            return list(self._alerts.history)
+            return self._alerts.alerts(since, rule_name, severity)
+
+    def configure_alerts(self, *, max_history: int | None = None,
+                         late_horizon: float | None = None) -> None:
+        """Set the alert history bound and the late horizon (seconds of event time that a
+        late entry may lag behind its rule's newest match and still fire; default 600)."""
+        with self._lock:
+            self._alerts.configure(max_history, late_horizon)
+
+    def start_alert_delivery(self, max_queue: int = 1000,
+                             overflow: str = "drop") -> AlertDelivery:
+        """Run notification hooks on a background thread fed by a bounded queue; returns the
+        handle whose ``stop()`` delivers what is queued and joins. When the queue is full,
+        ``"drop"`` drops (and counts) the notification, ``"block"`` makes ingestion wait."""
+        with self._lock:
+            return self._alerts.start_delivery(max_queue, overflow)
+
+    def persist_alerts_to_file(self, path: str | os.PathLike[str], *,
+                               include_state: bool = True) -> int:
+        """Write the alert history as JSONL (one alert per line); with ``include_state`` the
+        rules' remembered state goes to ``<path>.state.json``. Returns the alerts written."""
+        with self._lock:
+            alerts = list(self._alerts.history)
+            state = self._alerts.state_to_dict() if include_state else None
+        if state is not None:
+            write_json(f"{os.fspath(path)}.state.json", state)
+        return write_alerts(path, alerts)
+
+    def load_alerts_from_file(self, path: str | os.PathLike[str], *,
+                              include_state: bool = True) -> dict[str, Any]:
+        """Load alerts written by :meth:`persist_alerts_to_file` into the history (alerts
+        already there are skipped) and, with ``include_state``, ``<path>.state.json`` if it
+        exists. Corrupted lines are skipped and reported: returns ``{"file", "loaded",
+        "skipped", "errors": [{"line", "reason"}], "added"}``."""
+        alerts, report = read_alerts(path)
+        state_path = f"{os.fspath(path)}.state.json"
+        state = read_json(state_path) if include_state and os.path.exists(state_path) else None
+        with self._lock:
+            report["added"] = self._alerts.merge_history(alerts)
+            if state is not None:
+                report["state_restored"] = self._alerts.load_state(state)
+        return report
+
+    def save_alert_rules(self, path: str | os.PathLike[str]) -> int:
+        """Write every alert rule to a JSON file (``AlertRule.to_dict``); returns how many."""
+        with self._lock:
+            rules = list(self._alerts.rules.values())
+        return save_rules(path, rules)
+
+    def load_alert_rules(self, path: str | os.PathLike[str]) -> list[str]:
+        """Add the rules of a JSON file (all or none: a bad rule raises
+        ``InvalidAlertRuleError``, a ``ValueError``); returns their names."""
+        rules = load_rules(path)
+        with self._lock:
+            for rule in rules:
+                self._alerts.add_rule(rule)
+        return [r.name for r in rules]
+
+    def save_alert_state(self, path: str | os.PathLike[str]) -> None:
+        """Write the rules' windows, cooldowns and seen terms to a JSON file."""
+        with self._lock:
+            state = self._alerts.state_to_dict()
+        write_json(path, state)
+
+    def load_alert_state(self, path: str | os.PathLike[str]) -> list[str]:
+        """Restore state written by :meth:`save_alert_state`; state of rules not added yet is
+        applied when they are. Returns the names of the rules restored now."""
+        state = read_json(path)
+        with self._lock:
+            return self._alerts.load_state(state)
 
     # -- statistics and export ------------------------------------------------------------
     def get_stats(self) -> dict[str, Any]:
@@ -291,7 +415,10 @@ class LogAnalyticsEngine:
                 "rejected_total": self._rejected_total,
                 "dropped_total": self._processors.dropped,
                 "alerts_total": sum(self._alerts.fired_total.values()),
+                "retention": self._evictor.stats() if self._evictor else {},
             }
+            if self._storage is not None:
+                stats["storage"] = self._storage.stats()
             if len(store):
                 ti = store.time_index
                 stats["oldest"] = format_instant(store.instant(ti[0]))
@@ -310,8 +437,8 @@ class LogAnalyticsEngine:
             sources = self._indexes.source.counts()
             tags = self._indexes.tag.counts()
             keywords = len(self._indexes.token)
-            fired = dict(self._alerts.fired_total)
-            hook_errors = self._alerts.hook_errors
+            alert_families = self._alerts.metric_families("log_analytics_")
+            durable = self._durability_families()
         p = "log_analytics_"
         fams = [
             MetricFamily(p + "ingested_entries_total", "counter", "Entries stored since start.")
@@ -328,9 +455,7 @@ class LogAnalyticsEngine:
             MetricFamily(p + "entries_by_tag", "gauge", "Stored entries per tag."),
             MetricFamily(p + "distinct_keywords", "gauge", "Distinct words in messages.")
             .add(keywords),
-            MetricFamily(p + "alerts_total", "counter", "Alerts fired per rule and severity."),
-            MetricFamily(p + "alert_hook_errors_total", "counter",
-                         "Exceptions raised by alert notification hooks.").add(hook_errors),
+            *alert_families,
         ]
         fams[4].add(sum(levels.values()))
         for lv, n in levels.items():
@@ -339,11 +464,9 @@ class LogAnalyticsEngine:
             fams[6].add(n, source=src)
         for tag, n in sorted(tags.items()):
             fams[7].add(n, tag=tag)
-        for (rule, severity), n in sorted(fired.items()):
-            fams[9].add(n, rule=rule, severity=severity)
         for name, n in proc_errors.items():
             fams[3].add(n, processor=name)
-        return fams + proc_families
+        return fams + proc_families + durable
 
     def export_metrics_prometheus(self) -> str:
         """The engine's metrics in Prometheus text format 0.0.4."""
@@ -352,6 +475,105 @@ class LogAnalyticsEngine:
     def export_metrics_json(self) -> str:
         """:meth:`get_stats` as a JSON document."""
         return orjson.dumps(self.get_stats(), option=orjson.OPT_NON_STR_KEYS).decode()
+
+    # -- storage and retention ------------------------------------------------------------
+    def _open_storage(
+        self, path: str | os.PathLike[str] | None, durability: str | None, batch_size: int,
+        batch_interval: float, retention: Retention | None,
+    ) -> None:
+        """Open the durable copy, rebuild store and indexes from it, apply retention."""
+        if path is None and durability is not None:
+            raise ValueError("durability needs storage=...: an in-memory engine keeps nothing")
+        if path is not None:
+            storage = Storage(path, durability=durability or "batch", batch_size=batch_size,
+                              batch_interval=batch_interval)
+            try:
+                with gc_paused():
+                    storage.load(self._store, self._indexes, self._tokens.tokenize_many)
+                self._alerts.history.extend(
+                    alert_from_blob(b) for b in storage.load_alert_history(
+                        self._alerts.history.maxlen or 10_000))
+                blob = storage.load_alert_state()
+                if blob:
+                    self._saved_rule_state = load_rule_state(self._alerts, blob)
+            except BaseException:
+                storage.close()
+                raise
+            self._storage = storage
+        if retention is not None:
+            durable = self._storage is not None and self._storage.durability != "none"
+            self._evictor = Evictor(retention, fsync=durable)
+            store = self._store  # the reopened entries also calibrate a memory budget
+            if self._evictor.evict(store, self._indexes, self._storage, store.entries):
+                self._evictor.deliver()
+        if self._storage is not None:
+            self._storage.start()
+
+    def _persist_alerts(self, alerts: Sequence[Alert]) -> None:
+        assert self._storage is not None
+        self._storage.append_alert_history(
+            [alert_to_blob(a) for a in alerts], self._alerts.history.maxlen or 10_000)
+
+    def flush(self) -> None:
+        """Commit every queued entry, eviction and the alert state to storage (no-op without
+        storage). Raises :class:`~log_analytics_engine.errors.StorageError` on failure."""
+        if self._storage is None:
+            return
+        with self._lock:
+            if self._alerts.rules:
+                self._storage.save_alert_state(rule_state_blob(self._alerts))
+        self._storage.flush()
+
+    def close(self) -> None:
+        """Flush and release the storage (its file and flusher thread). Idempotent."""
+        storage = self._storage
+        if storage is None:
+            return
+        if storage.closed:
+            return
+        with self._lock:
+            if self._alerts.rules:
+                storage.save_alert_state(rule_state_blob(self._alerts))
+            snapshot = storage.snapshot(self._indexes, self._store.next_id)
+        storage.close(snapshot)
+
+    def __enter__(self) -> LogAnalyticsEngine:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _durability_families(self) -> list[MetricFamily]:
+        p = "log_analytics_"
+        r = self._evictor.stats() if self._evictor else {}
+        fams = [
+            MetricFamily(p + "evicted_entries_total", "counter",
+                         "Entries evicted by retention.").add(r.get("evicted_total", 0)),
+            MetricFamily(p + "archived_entries_total", "counter",
+                         "Evicted entries written to the archive.")
+            .add(r.get("archived_total", 0)),
+            MetricFamily(p + "evicted_handed_off_entries_total", "counter",
+                         "Evicted entries handed to the on_evict callback.")
+            .add(r.get("handed_off_total", 0)),
+            MetricFamily(p + "evicted_dropped_entries_total", "counter",
+                         "Evicted entries neither archived nor handed off.")
+            .add(r.get("dropped_total", 0)),
+        ]
+        if self._storage is not None:
+            st = self._storage.stats()
+            fams += [
+                MetricFamily(p + "storage_committed_entries_total", "counter",
+                             "Entries committed to durable storage.")
+                .add(st["committed_total"]),
+                MetricFamily(p + "storage_pending_entries", "gauge",
+                             "Entries acknowledged and not yet committed.").add(st["pending"]),
+                MetricFamily(p + "storage_flush_errors_total", "counter",
+                             "Background commits that failed.").add(st["flush_errors_total"]),
+            ]
+        return fams
 
     # -- sessions and events (issue 4) ----------------------------------------------------
     def ingest_events(

@@ -11,6 +11,7 @@ from typing import Any
 
 __all__ = [
     "DuplicateProcessorError",
+    "InvalidAlertRuleError",
     "InvalidEntryError",
     "InvalidFieldError",
     "InvalidFilterError",
@@ -21,6 +22,12 @@ __all__ = [
     "MissingFieldError",
     "ParseError",
     "QuerySyntaxError",
+    "StorageCorruptError",
+    "StorageError",
+    "StorageFullError",
+    "StorageNotOursError",
+    "StoragePathError",
+    "StorageVersionError",
 ]
 
 
@@ -92,6 +99,44 @@ class InvalidFilterError(LogAnalyticsError, ValueError):
         super().__init__(f"invalid filter {key}={value!r}: {reason}")
 
 
+class StorageError(LogAnalyticsError):
+    """A problem with the durable copy of the entries (``storage=``); ``path`` names the file."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"storage {path!r}: {reason}")
+
+
+class StoragePathError(StorageError, ValueError):
+    """The storage path cannot be created, opened or written (a wrong path value)."""
+
+
+class StorageNotOursError(StorageError, ValueError):
+    """The file exists but was not written by log_analytics_engine (another database, or not
+    a database at all); it is left untouched."""
+
+
+class StorageVersionError(StorageError, ValueError):
+    """The file was written by a newer, incompatible version of the storage schema."""
+
+    def __init__(self, path: str, found: int, supported: int) -> None:
+        self.found = found
+        self.supported = supported
+        super().__init__(
+            path, f"schema version {found} is newer than the supported version {supported}"
+        )
+
+
+class StorageCorruptError(StorageError):
+    """The file is the engine's but its content is inconsistent (for example a gap in ids)."""
+
+
+class StorageFullError(StorageError):
+    """The disk (or the database's size limit) is full: the entries of the failing call were
+    not stored and not acknowledged."""
+
+
 class QuerySyntaxError(InvalidFilterError):
     """A query string that does not parse: ``column`` (1-based) and what was ``expected``."""
 
@@ -121,3 +166,24 @@ class DuplicateProcessorError(LogAnalyticsError, ValueError):
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(f"a processor named {name!r} is already registered")
+
+
+class InvalidAlertRuleError(LogAnalyticsError, ValueError):
+    """An alert rule definition with a wrong value (unknown kind, negative window, bad filter).
+
+    ``rule`` is the rule's name when known, ``field`` the offending key, ``value`` its value and
+    ``index`` the 0-based position of the rule in a rule file (else ``None``).
+    """
+
+    def __init__(
+        self, field: str, value: Any, reason: str, *, rule: str | None = None,
+        index: int | None = None,
+    ) -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        self.rule = rule
+        self.index = index
+        where = "" if index is None else f"rule #{index}: "
+        who = "" if rule is None else f"rule {rule!r}: "
+        super().__init__(f"{where}{who}invalid {field} {value!r}: {reason}")

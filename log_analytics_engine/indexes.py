@@ -15,6 +15,8 @@ from typing import Any
 
 from pyroaring import BitMap, FrozenBitMap
 
+from .tokenize import tokenize
+
 __all__ = ["EMPTY", "IndexSet", "InvertedIndex", "Postings"]
 
 #: The empty posting list (shared, immutable).
@@ -85,16 +87,23 @@ class InvertedIndex:
     def __len__(self) -> int:
         return sum(1 for bm in self._postings.values() if bm)
 
-    def remove_below(self, first_live: int) -> None:
-        """Drop every id below ``first_live`` (eviction of the oldest entries)."""
-        dead = []
-        for term, bm in self._postings.items():
-            if bm and bm.min() < first_live:
+    def remove_below(self, first_live: int, terms: Iterable[Any] | None = None) -> None:
+        """Drop every id below ``first_live`` (eviction of the oldest entries).
+
+        ``terms``: the terms of the evicted entries when known, so only their postings are
+        touched. Runtime complexity: O(t) for t terms (all terms when ``terms`` is None).
+        """
+        postings = self._postings
+        if terms is None:
+            candidates: Iterable[Any] = list(postings)
+        else:
+            candidates = terms
+        for term in candidates:
+            bm = postings.get(term)
+            if bm is not None and bm and bm.min() < first_live:
                 bm.remove_range(0, first_live)
                 if not bm:
-                    dead.append(term)
-        for term in dead:
-            del self._postings[term]
+                    del postings[term]
 
 
 @dataclass(slots=True)
@@ -195,9 +204,29 @@ class IndexSet:
         yield self.token
         yield from self.fields.values()
 
-    def remove_below(self, first_live: int) -> None:
-        """Drop every id below ``first_live`` from every index."""
-        for index in self.all_indexes():
-            index.remove_below(first_live)
+    def remove_below(self, first_live: int, removed: Sequence[Any] | None = None) -> None:
+        """Drop every id below ``first_live`` from every index.
+
+        ``removed``: the evicted entries, so that only the postings of their terms are
+        touched when they are few compared with the terms of an index (message words,
+        high-cardinality fields). Runtime complexity: O(min(T, terms of the removed)).
+        """
+        self.level.remove_below(first_live)
+        self.source.remove_below(first_live)
+        self.tag.remove_below(first_live)
+        small = removed is not None and 4 * len(removed) < len(self.token._postings)
+        if removed is not None and small:
+            words: set[str] = set()
+            for entry in removed:
+                words.update(tokenize(entry.message))
+            self.token.remove_below(first_live, words)
+        else:
+            self.token.remove_below(first_live)
+        for name, index in self.fields.items():
+            if removed is not None and 4 * len(removed) < len(index._postings):
+                values = {v for e in removed if _hashable(v := e.get(name))}
+                index.remove_below(first_live, values)
+            else:
+                index.remove_below(first_live)
         for bm in self.unindexed.values():
             bm.remove_range(0, first_live)

@@ -150,22 +150,43 @@ class Store:
             pos = stop
         return first
 
+    def start_at(self, base: int) -> None:
+        """Make an empty store hand out ids from ``base`` (reopening an evicted store)."""
+        assert not self.entries, "start_at needs an empty store"
+        self.base = base
+        blocks = base >> BLOCK_BITS
+        if len(self.zmin) < blocks:  # blocks below base hold no live id: never in range
+            pad = blocks - len(self.zmin)
+            self.zmin.extend([float("inf")] * pad)
+            self.zmax.extend([float("-inf")] * pad)
+
     def evict_before(self, first_live: int) -> list[LogEntry]:
         """Remove every id below ``first_live``; return the removed entries, oldest id first.
 
-        Callers also remove the ids from the indexes. Runtime: O(k log n + live).
+        Callers also remove the ids from the indexes. The evicted ids sit at the front of the
+        time index (up to the latest instant among them): that prefix is cut by position and
+        the few newer ids found in it (late arrivals) are put back.
+        Runtime complexity: O(k + p log n) for k evicted ids and p ids put back.
         """
         count = min(first_live, self.next_id) - self.base
         if count <= 0:
             return []
         removed = self.entries[:count]
+        cut = self.base + count
         ti = self.time_index
-        for entry_id in range(self.base, self.base + count):
-            ti.remove(entry_id)
+        keep: list[int] = []
+        if count == len(self.entries):
+            ti.clear()
+        else:
+            pos = ti.bisect_key_right(max(self.ts[:count]))
+            keep = [i for i in ti[:pos] if i >= cut]
+            _drop_front(ti, pos)
         del self.entries[:count]
         del self.ts[:count]
-        self.live.remove_range(self.base, self.base + count)
-        self.base += count
+        self.live.remove_range(self.base, cut)
+        self.base = cut
+        if keep:  # keys are read through the new base
+            ti.update(keep)
         return removed
 
     # -- time -----------------------------------------------------------------------------
@@ -262,6 +283,30 @@ class Store:
             assert self.ts[i] == entry.ts
             block = (i + self.base) >> BLOCK_BITS
             assert self.zmin[block] <= entry.ts <= self.zmax[block]
+
+
+def _drop_front(sl: SortedKeyList, k: int) -> None:
+    """Delete the first ``k`` positions of ``sl`` by dropping whole sublists (O(k / load +
+    sublists)) instead of one ``del`` per value; keeps every sortedcontainers invariant."""
+    if k <= 0:
+        return
+    if k >= len(sl):
+        sl.clear()
+        return
+    lists, keys, maxes = sl._lists, sl._keys, sl._maxes
+    left = k
+    while left and len(lists[0]) <= left:
+        left -= len(lists[0])
+        del lists[0], keys[0], maxes[0]
+    if left:
+        del lists[0][:left], keys[0][:left]
+    sl._len -= k
+    del sl._index[:]
+    if len(lists) > 1 and len(lists[0]) < sl._load >> 1:  # merge a short head sublist
+        lists[1][:0] = lists[0]
+        keys[1][:0] = keys[0]
+        del lists[0], keys[0], maxes[0]
+        sl._expand(0)
 
 
 class EntriesView(Sequence["LogEntry"]):

@@ -1,0 +1,556 @@
+"""The durable copy of the entries: SQLite (standard library ``sqlite3``) in WAL mode.
+
+The engine keeps serving every read from memory; this module only keeps a crash-safe copy and
+rebuilds the store and indexes from it when the engine is opened again. Schema version 1:
+
+* ``entries(id INTEGER PRIMARY KEY, ts REAL, data BLOB)``: one compact row per entry, the id is
+  the engine's dense id, ``data`` an orjson array of the entry's fields;
+* ``meta(key TEXT PRIMARY KEY, value BLOB)``: ``evicted_below`` and the alert-rule state blob;
+* ``alert_history(seq INTEGER PRIMARY KEY AUTOINCREMENT, data BLOB)``: fired alerts;
+* ``postings(idx TEXT, term TEXT, ids BLOB)``: a snapshot of the level, source, tag and
+  message-word indexes (serialized roaring bitmaps) written by :meth:`Storage.close` and
+  covering the ids below ``meta.snapshot_upto``, so reopening indexes (and tokenizes) only the
+  entries written after it. Ids below ``snapshot_upto`` are committed and never reused, so the
+  snapshot stays true for them; evicted ids are removed from it on load.
+
+``PRAGMA application_id`` marks the file as the engine's and ``PRAGMA user_version`` holds the
+schema version, so a foreign file or one written by a future version is refused untouched.
+
+Durability (see ``docs/storage.md`` for the exact promises after a crash):
+
+* ``"sync"``: the rows of an ingest call are committed (and fsynced: ``synchronous=FULL``)
+  before the call returns; a failure raises and nothing of that call is kept in memory.
+* ``"batch"``: rows are queued under the engine lock and committed by a background flusher
+  every ``batch_size`` rows or ``batch_interval`` seconds; at most ``max_pending`` rows are ever
+  queued (the writer waits for the flusher before queueing more).
+* ``"none"``: as ``"batch"`` but without fsync (``synchronous=OFF``): survives a process crash
+  once committed, promises nothing on power loss.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from itertools import count
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from pyroaring import BitMap
+
+from .entry import LogEntry
+from .errors import (
+    StorageCorruptError,
+    StorageError,
+    StorageFullError,
+    StorageNotOursError,
+    StoragePathError,
+    StorageVersionError,
+)
+from .tokenize import tokenize_many
+
+if TYPE_CHECKING:
+    from .indexes import IndexSet
+    from .store import Store
+
+__all__ = [
+    "APPLICATION_ID",
+    "DURABILITIES",
+    "SCHEMA_VERSION",
+    "Encoded",
+    "Storage",
+    "decode_rows",
+    "encode_entries",
+]
+
+log = logging.getLogger(__name__)
+
+#: ``PRAGMA application_id`` of the engine's files ("LAE1").
+APPLICATION_ID = 0x4C414531
+#: The schema version this code writes and reads (``PRAGMA user_version``).
+SCHEMA_VERSION = 1
+DURABILITIES = ("sync", "batch", "none")
+#: Rows read per ``fetchmany`` and indexed per ``add_batch`` when the engine is reopened.
+LOAD_CHUNK = 50_000
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS entries (id INTEGER PRIMARY KEY, ts REAL NOT NULL, "
+    "data BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS alert_history (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "data BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS postings (idx TEXT NOT NULL, term TEXT NOT NULL, "
+    "ids BLOB NOT NULL, PRIMARY KEY (idx, term)) WITHOUT ROWID",
+)
+#: The indexes kept in the snapshot (their terms are always strings).
+SNAPSHOT_INDEXES = ("level", "source", "tag", "token")
+_INSERT = "INSERT INTO entries (id, ts, data) VALUES (?, ?, ?)"
+_PUT_META = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"
+
+#: The stamps and blobs of a batch, encoded before the engine lock is taken.
+Encoded = tuple[list[float], list[bytes]]
+_Op = tuple[str, Any]
+
+_dumps = orjson.dumps
+_loads = orjson.loads
+_OPTS = orjson.OPT_NON_STR_KEYS
+
+
+def _default(value: Any) -> Any:
+    """orjson fallback: sets become lists, anything else its ``str`` (never fails)."""
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+def encode_entries(entries: Sequence[LogEntry]) -> Encoded:
+    """The instants and row blobs of ``entries`` (an orjson array per entry). O(size)."""
+    blobs = [
+        _dumps(
+            [e.timestamp, e.level, e.message, e.source, e.thread_id, e.request_id, e.user_id,
+             e.tags, e.metadata],
+            default=_default, option=_OPTS,
+        )
+        for e in entries
+    ]
+    return [e.ts for e in entries], blobs
+
+
+def decode_rows(
+    rows: Sequence[tuple[float, bytes]], strings: dict[str, str] | None = None
+) -> list[LogEntry]:
+    """Entries from ``(ts, blob)`` rows without re-validating or re-parsing timestamps.
+
+    ``strings``: canonical strings; levels, sources and tags are shared through it, not
+    copied (as the indexes share them for ingested entries)."""
+    new = LogEntry.__new__
+    out: list[LogEntry] = []
+    append = out.append
+    canon = (strings if strings is not None else {}).setdefault
+    for ts, blob in rows:
+        e = new(LogEntry)
+        (e.timestamp, level, e.message, src, e.thread_id, e.request_id, e.user_id,
+         tags, e.metadata) = _loads(blob)
+        e.level = canon(level, level)
+        e.source = canon(src, src)
+        e.tags = [canon(t, t) for t in tags] if tags else tags
+        e.ts = ts
+        append(e)
+    return out
+
+
+def _translate(path: str, exc: sqlite3.Error) -> StorageError:
+    text = str(exc)
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code == getattr(sqlite3, "SQLITE_FULL", 13) or "full" in text:
+        return StorageFullError(path, f"disk or database full: {text}")
+    if "readonly" in text or "unable to open" in text or "disk I/O" in text:
+        return StoragePathError(path, f"cannot write: {text}")
+    if isinstance(exc, sqlite3.IntegrityError):
+        return StorageCorruptError(path, f"inconsistent content: {text}")
+    return StorageError(path, text)
+
+
+class Storage:
+    """A SQLite file holding every live entry, the alert history and the alert-rule state.
+
+    Thread-safe: writes are queued under a short lock and executed in order under the
+    connection lock (by the flusher thread, :meth:`flush`, or the ingesting thread in
+    ``"sync"`` mode).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        durability: str = "batch",
+        batch_size: int = 10_000,
+        batch_interval: float = 0.2,
+        max_pending: int | None = None,
+    ) -> None:
+        if durability not in DURABILITIES:
+            raise ValueError(f"durability must be one of {DURABILITIES}, got {durability!r}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+        if batch_interval <= 0:
+            raise ValueError(f"batch_interval must be > 0, got {batch_interval!r}")
+        self.path = os.fspath(path)
+        self.durability = durability
+        self.batch_size = batch_size
+        self.batch_interval = batch_interval
+        self.max_pending = max_pending if max_pending is not None else 4 * batch_size
+        self.committed_total = 0
+        self.commits_total = 0
+        self.flush_errors_total = 0
+        self._ops: list[_Op] = []
+        self._pending_rows = 0
+        self._error: StorageError | None = None
+        self._pending_lock = threading.Lock()
+        self._committed = threading.Condition(self._pending_lock)
+        self._db_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._db = self._open()
+
+    # -- opening --------------------------------------------------------------------------
+    def _open(self) -> sqlite3.Connection:
+        path = self.path
+        parent = os.path.dirname(os.path.abspath(path))
+        try:
+            os.makedirs(parent, exist_ok=True)
+        except OSError as exc:
+            raise StoragePathError(path, f"cannot create directory {parent!r}: {exc}") from exc
+        if os.path.isdir(path):
+            raise StoragePathError(path, "is a directory")
+        if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
+            raise StoragePathError(path, "not readable and writable")
+        if not os.access(parent, os.W_OK):
+            raise StoragePathError(path, f"directory {parent!r} is not writable")
+        try:
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoragePathError(path, f"cannot open: {exc}") from exc
+        try:
+            self._prepare(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _prepare(self, db: sqlite3.Connection) -> None:
+        path = self.path
+        try:
+            app_id = db.execute("PRAGMA application_id").fetchone()[0]
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StorageNotOursError(path, f"not a log_analytics_engine database: {exc}") from exc
+        if app_id != APPLICATION_ID and (app_id != 0 or tables):
+            raise StorageNotOursError(
+                path, f"not a log_analytics_engine database (application_id {app_id:#x})")
+        if version > SCHEMA_VERSION:
+            raise StorageVersionError(path, version, SCHEMA_VERSION)
+        try:
+            mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise StoragePathError(path, f"cannot switch to WAL mode (got {mode!r})")
+            sync = "OFF" if self.durability == "none" else "FULL"
+            db.execute(f"PRAGMA synchronous={sync}")
+            if app_id == 0:
+                db.execute("BEGIN IMMEDIATE")
+                for stmt in _SCHEMA:
+                    db.execute(stmt)
+                db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise _translate(path, exc) from exc
+
+    def start(self) -> None:
+        """Start the background flusher; idempotent. In ``"sync"`` mode it only commits what
+        rides along (evictions, alert history and state) within ``batch_interval``."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(
+            target=self._run, name=f"log-analytics-flusher:{self.path}", daemon=True)
+        self._thread.start()
+
+    # -- loading --------------------------------------------------------------------------
+    def load(
+        self, store: Store, indexes: IndexSet,
+        tokenize: Callable[[list[str]], list[list[str]]] = tokenize_many,
+    ) -> int:
+        """Rebuild ``store`` and ``indexes`` (both empty) from the file; return the count.
+
+        ``tokenize`` turns messages into words (the engine passes its token cache).
+
+        One ``SELECT`` in id order, rows decoded with orjson through a fast path, indexed in
+        chunks of :data:`LOAD_CHUNK`. Runtime complexity: O(n log n), near O(n).
+        """
+        with self._db_lock:
+            try:
+                lo, hi, n = (self._db.execute(
+                    "SELECT min(id), max(id), count(*) FROM entries").fetchone())
+                n = int(n)
+                below = self._meta_int("evicted_below")
+            except sqlite3.Error as exc:
+                raise _translate(self.path, exc) from exc
+            if not n:
+                store.start_at(below)
+                return 0
+            if hi - lo + 1 != n or lo < below:
+                raise StorageCorruptError(
+                    self.path, f"ids are not dense: {n} rows between {lo} and {hi}")
+            store.start_at(lo)
+            upto = self._load_snapshot(indexes, lo, hi)
+            strings = indexes._strings  # share sources and tags with the index terms
+            entries: list[LogEntry] = []
+            cur = self._db.execute("SELECT ts, data FROM entries ORDER BY id")
+            first = lo
+            no_words: list[list[str]] = []
+            while True:
+                rows = cur.fetchmany(LOAD_CHUNK)
+                if not rows:
+                    break
+                batch = decode_rows(rows, strings)
+                covered = max(0, min(len(batch), upto - first))  # in the snapshot
+                rest = batch[covered:]
+                if indexes.fields:  # not in the snapshot: index the chunk, words of the rest
+                    if len(no_words) < covered:
+                        no_words = [[]] * covered  # shared, never mutated
+                    words = tokenize([e.message for e in rest])
+                    indexes.add_batch(first, batch, no_words[:covered] + words)
+                elif rest:
+                    indexes.add_batch(first + covered, rest,
+                                      tokenize([e.message for e in rest]))
+                entries.extend(batch)
+                first += len(batch)
+            store.append(entries)
+            return n
+
+    def _load_snapshot(self, indexes: IndexSet, lo: int, hi: int) -> int:
+        """Load the postings snapshot; return the first id it does not cover."""
+        upto = self._meta_int("snapshot_upto")
+        if upto <= lo or upto > hi + 1:
+            return lo  # nothing live is covered, or it does not match: index everything
+        targets = {name: getattr(indexes, name)._postings for name in SNAPSHOT_INDEXES}
+        canon = indexes._strings.setdefault
+        deserialize = BitMap.deserialize
+        for name, term, blob in self._db.execute("SELECT idx, term, ids FROM postings"):
+            bm = deserialize(blob)
+            if lo:
+                bm.remove_range(0, lo)
+            if bm:  # the indexes are empty here: filled directly
+                targets[name][canon(term, term) if name != "token" else term] = bm
+        return upto
+
+    @staticmethod
+    def snapshot(indexes: IndexSet, upto: int) -> _Op:
+        """A snapshot of the level, source, tag and word postings for :meth:`close`, valid
+        for the ids below ``upto`` (take it under the engine lock, ``upto`` = the next id).
+        Runtime complexity: O(size of the postings)."""
+        rows = [(name, term, bm.serialize()) for name in SNAPSHOT_INDEXES
+                for term, bm in getattr(indexes, name).items()]
+        return ("snapshot", (upto, rows))
+
+    def _meta_int(self, key: str) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return int(row[0]) if row else 0
+
+    # -- writing --------------------------------------------------------------------------
+    def write(self, first_id: int, encoded: Encoded) -> None:
+        """Store the rows of one ingest call (ids ``first_id, first_id + 1, ...``).
+
+        Called under the engine lock *before* the entries enter the in-memory store: when it
+        raises (:class:`StorageFullError`, ...), nothing of the call is kept or acknowledged.
+        ``"sync"``: commits before returning. Otherwise queues the rows; when they would take
+        the queue past ``max_pending`` it first waits for the flusher (or commits itself when
+        there is none), and when a background commit failed it commits itself, raising if
+        that fails too. So at most ``max(max_pending, rows of one call)`` are ever queued.
+        """
+        self._check_open()
+        op: _Op = ("rows", (first_id, encoded[0], encoded[1]))
+        n = len(encoded[1])
+        if self.durability == "sync":
+            with self._db_lock:
+                with self._pending_lock:
+                    ops, self._ops = self._ops, []  # evictions, alerts: no rows
+                try:
+                    self._execute([*ops, op])
+                except StorageError:
+                    with self._pending_lock:
+                        self._ops[:0] = ops
+                    raise
+                self.committed_total += n
+            return
+        if self._error is None and self._pending_rows + n > self.max_pending:
+            self._wait_for_flusher(n)
+        if self._error is not None or self._pending_rows + n > self.max_pending:
+            self.flush()  # raises when the disk is still full: the call fails
+        with self._pending_lock:
+            self._ops.append(op)
+            self._pending_rows += n
+            wake = self._pending_rows >= self.batch_size
+        if wake:
+            self._wake.set()
+
+    def _wait_for_flusher(self, n: int) -> None:
+        """Backpressure: wait until the flusher has committed enough for ``n`` more rows to
+        fit in ``max_pending`` (the writer keeps its CPU, the flusher does the I/O)."""
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            return
+        with self._committed:
+            while (self._pending_rows and self._pending_rows + n > self.max_pending
+                   and self._error is None and not self._stop.is_set()):
+                self._wake.set()
+                self._committed.wait(self.batch_interval)
+
+    def delete_below(self, first_live: int) -> None:
+        """Queue the removal of every row with an id below ``first_live`` (eviction)."""
+        self._queue(("delete", first_live))
+
+    def save_alert_state(self, blob: bytes) -> None:
+        """Queue an opaque alert-rule state blob (replaces the previous one)."""
+        self._queue(("meta", ("alert_state", blob)))
+
+    def load_alert_state(self) -> bytes | None:
+        """The last alert-rule state blob (queued or committed), or ``None``."""
+        with self._pending_lock:
+            for kind, arg in reversed(self._ops):
+                if kind == "meta" and arg[0] == "alert_state":
+                    return bytes(arg[1])
+        with self._db_lock:
+            row = self._db.execute(
+                "SELECT value FROM meta WHERE key = 'alert_state'").fetchone()
+        return bytes(row[0]) if row else None
+
+    def append_alert_history(self, blobs: Sequence[bytes], keep: int = 10_000) -> None:
+        """Queue fired alerts (opaque blobs); only the newest ``keep`` are kept on disk."""
+        if blobs:
+            self._queue(("history", (list(blobs), keep)))
+
+    def load_alert_history(self, limit: int = 10_000) -> list[bytes]:
+        """The newest ``limit`` committed alert blobs, oldest first."""
+        with self._db_lock:
+            rows = self._db.execute(
+                "SELECT data FROM alert_history ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+        return [bytes(r[0]) for r in reversed(rows)]
+
+    def _queue(self, op: _Op) -> None:
+        self._check_open()
+        with self._pending_lock:
+            self._ops.append(op)
+
+    # -- committing -----------------------------------------------------------------------
+    @property
+    def pending(self) -> int:
+        """Rows acknowledged and not yet committed, in flight included (what a crash now
+        could lose)."""
+        return self._pending_rows
+
+    def flush(self) -> None:
+        """Commit everything queued, in order. Raises :class:`StorageError` on failure (the
+        queue is kept and retried by the next flush). A no-op once closed."""
+        if self._closed:
+            return
+        with self._db_lock:
+            with self._pending_lock:
+                ops, self._ops = self._ops, []
+            if not ops:
+                return
+            rows = sum(len(arg[2]) for kind, arg in ops if kind == "rows")
+            try:
+                self._execute(ops)
+            except StorageError as exc:
+                with self._pending_lock:
+                    self._ops[:0] = ops
+                    self._error = exc
+                    self.flush_errors_total += 1
+                    self._committed.notify_all()
+                raise
+            with self._pending_lock:  # counted until committed: bounds the loss window
+                self._pending_rows -= rows
+                self._error = None
+                self._committed.notify_all()
+            self.committed_total += rows
+
+    def _execute(self, ops: list[_Op]) -> None:
+        """Run ``ops`` in one transaction (caller holds the connection lock)."""
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for kind, arg in ops:
+                    if kind == "rows":
+                        first, stamps, blobs = arg
+                        db.executemany(_INSERT, zip(count(first), stamps, blobs))
+                    elif kind == "delete":
+                        db.execute("DELETE FROM entries WHERE id < ?", (arg,))
+                        db.execute(_PUT_META, ("evicted_below", arg))
+                    elif kind == "meta":
+                        db.execute(_PUT_META, arg)
+                    elif kind == "snapshot":
+                        upto, rows = arg
+                        db.execute("DELETE FROM postings")
+                        db.executemany("INSERT INTO postings (idx, term, ids) VALUES (?, ?, ?)",
+                                       rows)
+                        db.execute(_PUT_META, ("snapshot_upto", upto))
+                    else:  # history
+                        blobs, keep = arg
+                        db.executemany("INSERT INTO alert_history (data) VALUES (?)",
+                                       [(b,) for b in blobs])
+                        db.execute("DELETE FROM alert_history WHERE seq <= "
+                                   "(SELECT max(seq) FROM alert_history) - ?", (keep,))
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise _translate(self.path, exc) from exc
+        self.commits_total += 1
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.batch_interval)
+            self._wake.clear()
+            try:
+                self.flush()
+            except StorageError as exc:  # surfaced by the next write or flush
+                log.warning("background commit to %s failed: %s", self.path, exc.reason)
+            except Exception:  # pragma: no cover - never let the flusher die silently
+                log.exception("background commit to %s failed", self.path)
+
+    # -- closing --------------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError(self.path, "storage is closed")
+
+    def close(self, snapshot: _Op | None = None) -> None:
+        """Stop the flusher, commit what is queued, then the optional index ``snapshot`` (a
+        speed-up only: its failure is logged), checkpoint and close. Idempotent. Raises
+        :class:`StorageError` when queued entries cannot be committed (the file is closed
+        all the same)."""
+        if self._closed:
+            return
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+        try:
+            self.flush()
+            if snapshot is not None:
+                with self._db_lock:
+                    try:
+                        self._execute([snapshot])
+                    except StorageError as exc:
+                        log.warning("index snapshot not written: %s", exc.reason)
+        finally:
+            self._closed = True
+            with self._db_lock:
+                try:
+                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except sqlite3.Error:  # pragma: no cover - best effort
+                    log.warning("checkpoint of %s failed", self.path)
+                self._db.close()
+
+    def stats(self) -> dict[str, Any]:
+        """Path, mode, rows queued and committed, commits, failed background commits."""
+        return {
+            "path": self.path,
+            "durability": self.durability,
+            "pending": self._pending_rows,
+            "committed_total": self.committed_total,
+            "commits_total": self.commits_total,
+            "flush_errors_total": self.flush_errors_total,
+        }
