@@ -217,8 +217,6 @@ def test_two_engines_do_not_share_state(sample_entries: list[LogEntry]) -> None:
     assert (len(a), len(b)) == (6, 1)
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: retention deletes a level's emptied posting "
-                   "list, so a level_index view taken before stops seeing new entries")
 def test_level_index_view_stays_live_after_retention_empties_the_level() -> None:
     from log_analytics_engine.retention import Retention
 
