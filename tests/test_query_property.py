@@ -393,3 +393,28 @@ def test_time_ranges_and_pages_across_many_blocks_equal_a_scan(
     every.sort(key=lambda i: (entries[i].ts, i), reverse=desc)
     assert [e.metadata["i"] for e in got] == every[page_size : 2 * page_size]
     assert [e.metadata["i"] for e in engine.query_logs(filters, sort_desc=desc)] == want
+
+
+@settings(max_examples=examples(0.3))
+@given(specs=spec_lists(min_size=1, max_size=60), filters=filter_dicts(), indexed=st.booleans(),
+       keep=st.integers(1, 20), data=st.data())
+def test_after_retention_queries_equal_a_scan_of_the_live_entries(
+    specs: list[EntrySpec], filters: dict[str, Any], indexed: bool, keep: int,
+    data: st.DataObject,
+) -> None:
+    from log_analytics_engine.retention import Retention
+
+    engine = LogAnalyticsEngine(index_fields=INDEX_FIELDS if indexed else (),
+                                retention=Retention(max_entries=keep))
+    i = 0
+    while i < len(specs):
+        size = data.draw(st.integers(1, 8), label="batch")
+        engine.ingest_logs([s.build() for s in specs[i : i + size]])
+        i += size
+        engine._check()
+    live = len(engine)
+    assert 0 < live <= keep
+    survivors = specs[len(specs) - live :]  # eviction removes the oldest ids
+    got = positions(engine, engine.query_logs(raw_filters(filters)))
+    assert got == expected(survivors, lambda s: naive_match(s, filters))
+    assert engine.count_logs(raw_filters(filters)) == len(got)
