@@ -184,6 +184,6 @@ class InvalidAlertRuleError(LogAnalyticsError, ValueError):
         self.reason = reason
         self.rule = rule
         self.index = index
-        where = "" if index is None else f"rule #{index}: "
+        where = "" if index is None else f"rule {index + 1}: "
         who = "" if rule is None else f"rule {rule!r}: "
         super().__init__(f"{where}{who}invalid {field} {value!r}: {reason}")

@@ -21,7 +21,8 @@ from typing import IO, Any
 
 import orjson
 
-from .alerts import Alert, AlertRule, AlertSeverity
+from .alerts import Alert, AlertRule
+from .alerts import load_rules as _load_rule_file
 from .cli import CliError, ingest_files
 from .entry import LEVELS, LogEntry
 from .errors import InvalidEntryError
@@ -300,36 +301,17 @@ def _error_chart(out: _Out, engine: Any, hours: int) -> None:
 
 # -- alerts -------------------------------------------------------------------------------
 def load_rules(path: str) -> list[AlertRule]:
-    """Alert rules from a JSON file holding a list of rule objects.
+    """Alert rules from a JSON rules file (``{"rules": [...]}`` or a bare list).
 
-    Uses ``AlertRule.from_dict`` when the installed version has it, else ``AlertRule(**d)``
-    with ``severity`` converted. Any problem raises ``CliError`` naming the file and rule.
+    Delegates to :func:`log_analytics_engine.alerts.load_rules`; any problem raises
+    ``CliError`` naming the file and the rule.
     """
     try:
-        with open(path, "rb") as fh:
-            data = orjson.loads(fh.read())
+        return _load_rule_file(path)
     except FileNotFoundError:
         raise CliError(f"no such rules file: {path}") from None
-    except orjson.JSONDecodeError as exc:
-        raise CliError(f"{path}: not valid JSON: {exc}") from None
-    if not isinstance(data, list):
-        raise CliError(f"{path}: expected a JSON list of rule objects")
-    rules = []
-    for i, d in enumerate(data, 1):
-        if not isinstance(d, dict):
-            raise CliError(f"{path}: rule {i}: expected an object")
-        try:
-            if hasattr(AlertRule, "from_dict"):
-                rule = AlertRule.from_dict(d)
-            else:
-                d = dict(d)
-                if "severity" in d:
-                    d["severity"] = AlertSeverity(str(d["severity"]).upper())
-                rule = AlertRule(**d)
-        except (TypeError, ValueError, KeyError, AttributeError) as exc:
-            raise CliError(f"{path}: rule {i}: {exc}") from None
-        rules.append(rule)
-    return rules
+    except (OSError, ValueError) as exc:
+        raise CliError(f"{path}: {exc}") from None
 
 
 def _alert_row(out: _Out, a: Alert) -> str:

@@ -147,7 +147,7 @@ def test_unknown_kind_is_a_clear_error(tmp_path: Path) -> None:
     exc = bad_rule_error(tmp_path, {"name": "x", "kind": "frequency"})
     assert (exc.field, exc.value, exc.index, exc.rule) == ("kind", "frequency", 1, "x")
     assert isinstance(exc, ValueError)
-    assert "rule #1" in str(exc)
+    assert "rule 2:" in str(exc)  # 1-based for people, index 0-based
 
 
 def test_negative_window_is_a_clear_error(tmp_path: Path) -> None:

@@ -180,7 +180,7 @@ def test_alerts_replay_prints_every_alert_the_rules_fire(corpus: Path, tmp_path:
 
 @pytest.mark.parametrize(("content", "message"), [
     ("{not json", "not valid JSON"),
-    ('{"name": "x"}', "expected a JSON list"),
+    ('{"name": "x"}', 'expected a "rules" list'),
     ('[{"name": "x", "threshold": 0}]', "rule 1"),
     ('[{"name": "x", "bogus": 1}]', "rule 1"),
 ])
