@@ -108,7 +108,12 @@ def metric_name(metric: Metric) -> str:
 
 
 def _getter(field: str) -> Callable[[LogEntry], Any]:
-    """The fastest way to read ``field`` from entries with ``LogEntry.get`` semantics."""
+    """The fastest way to read ``field`` from entries with ``LogEntry.get`` semantics
+    (``source`` and ``tags`` as their indexes see them: the attribute; each distinct tag)."""
+    if field in ("tags", "tag"):
+        return lambda e: _TagSet(dict.fromkeys(e.tags))
+    if field == "source":
+        return lambda e: e.source
     if field in ATTRIBUTES:
         return lambda e: e.get(field)
     return lambda e: e.metadata.get(field)
@@ -169,7 +174,9 @@ def _compute(entries: Sequence[LogEntry], metrics: list[Metric]) -> dict[str, An
 
 
 def _group_values(entry: LogEntry, field: str) -> list[Any]:
-    return _normalise_group(entry.tags if field in ("tags", "tag") else entry.get(field))
+    if field in ("tags", "tag"):  # each distinct tag, as the tag index counts them
+        return list(dict.fromkeys(entry.tags))
+    return _normalise_group(entry.source if field == "source" else entry.get(field))
 
 
 def _indexed(ctx: QueryContext, field: str) -> Any:
@@ -232,7 +239,7 @@ def aggregate_ids(
             if hits:
                 groups[(term,)] = [entries[i - base] for i in hits]
     else:
-        getters = [(lambda e: e.tags) if f in ("tags", "tag") else _getter(f) for f in fields]
+        getters = [_getter(f) for f in fields]
         simple = seconds is None and len(fields) == 1
         floor = math.floor
         for i in ids:
@@ -298,7 +305,13 @@ def _bucket_counts(
     return result
 
 
+class _TagSet(list[str]):
+    """An entry's distinct tags: each is a group; an untagged entry is in no group."""
+
+
 def _normalise_group(value: Any) -> list[Any]:
+    if isinstance(value, _TagSet):
+        return value
     if isinstance(value, list):
         return value or [None]
     if isinstance(value, dict):

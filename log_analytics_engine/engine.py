@@ -77,7 +77,12 @@ class _LevelIndexView(Mapping[str, EntriesView]):
         except ValueError:
             raise KeyError(level) from None
         e = self._engine
-        return EntriesView(e._store, e._indexes.level.get(canonical))
+        with e._lock:
+            posting = e._indexes.level.get(canonical)
+            if not posting:  # give the level its own posting list so the view stays live
+                e._indexes.level.add_batch({canonical: []})
+                posting = e._indexes.level.get(canonical)
+        return EntriesView(e._store, posting)
 
     def __iter__(self) -> Any:
         return iter([lv for lv in LEVELS if self._engine._indexes.level.count(lv)])

@@ -87,11 +87,14 @@ class InvertedIndex:
     def __len__(self) -> int:
         return sum(1 for bm in self._postings.values() if bm)
 
-    def remove_below(self, first_live: int, terms: Iterable[Any] | None = None) -> None:
+    def remove_below(
+        self, first_live: int, terms: Iterable[Any] | None = None, *, keep_empty: bool = False
+    ) -> None:
         """Drop every id below ``first_live`` (eviction of the oldest entries).
 
         ``terms``: the terms of the evicted entries when known, so only their postings are
-        touched. Runtime complexity: O(t) for t terms (all terms when ``terms`` is None).
+        touched. ``keep_empty``: keep emptied postings (live views may hold them).
+        Runtime complexity: O(t) for t terms (all terms when ``terms`` is None).
         """
         postings = self._postings
         if terms is None:
@@ -102,7 +105,7 @@ class InvertedIndex:
             bm = postings.get(term)
             if bm is not None and bm and bm.min() < first_live:
                 bm.remove_range(0, first_live)
-                if not bm:
+                if not bm and not keep_empty:
                     del postings[term]
 
 
@@ -211,7 +214,7 @@ class IndexSet:
         touched when they are few compared with the terms of an index (message words,
         high-cardinality fields). Runtime complexity: O(min(T, terms of the removed)).
         """
-        self.level.remove_below(first_live)
+        self.level.remove_below(first_live, keep_empty=True)  # level_index views hold them
         self.source.remove_below(first_live)
         self.tag.remove_below(first_live)
         small = removed is not None and 4 * len(removed) < len(self.token._postings)

@@ -1,9 +1,10 @@
 """What a word is: the one place where indexing and querying agree.
 
 A word is a maximal run of Unicode letters, digits and underscores (the regular expression
-``\\w+``), compared lower-case. Three equivalent paths compute it, fastest first:
+``\\w+``), compared case-folded (``str.casefold``, Unicode case-insensitive: "STRASSE"
+finds "Straße"). Three equivalent paths compute it, fastest first:
 
-1. a message whose whitespace-separated parts are all alphanumeric: ``lower().split()``
+1. a message whose whitespace-separated parts are all alphanumeric: ``casefold().split()``
    (``str.isalnum`` accepts exactly the characters ``\\w`` accepts, except ``_``, which then
    takes the next path);
 2. an ASCII message: one ``str.translate`` that maps non-word characters to spaces, then
@@ -28,12 +29,12 @@ _ASCII_WORDS = str.maketrans(
 
 
 def words(text: str) -> list[str]:
-    """The words of ``text`` in order, lower-case, duplicates kept.
+    """The words of ``text`` in order, case-folded, duplicates kept.
 
     >>> words("Connection refused: db-01")
     ['connection', 'refused', 'db', '01']
     """
-    low = text.lower()
+    low = text.casefold()
     parts = low.split()
     if "".join(parts).isalnum():
         return parts
@@ -43,7 +44,7 @@ def words(text: str) -> list[str]:
 
 
 def tokenize(text: str) -> frozenset[str]:
-    """The distinct words of ``text``, lower-case (what the keyword index stores).
+    """The distinct words of ``text``, case-folded (what the keyword index stores).
 
     >>> sorted(tokenize("Timeout timeout TIMEOUT after 30s"))
     ['30s', 'after', 'timeout']
@@ -52,7 +53,7 @@ def tokenize(text: str) -> frozenset[str]:
 
 
 def tokenize_many(texts: Iterable[str]) -> list[list[str]]:
-    """The words of each text, lower-case, duplicates kept (the batch indexing path).
+    """The words of each text, case-folded, duplicates kept (the batch indexing path).
 
     >>> tokenize_many(["a b a", "C-3PO_x"])
     [['a', 'b', 'a'], ['c', '3po_x']]
@@ -61,7 +62,7 @@ def tokenize_many(texts: Iterable[str]) -> list[list[str]]:
     append = out.append
     translate_table = _ASCII_WORDS
     for text in texts:
-        low = text.lower()
+        low = text.casefold()
         parts = low.split()
         if "".join(parts).isalnum():
             append(parts)

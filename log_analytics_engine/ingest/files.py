@@ -58,9 +58,12 @@ def open_lines(path: str | os.PathLike[str]) -> IO[bytes]:
     """Open ``path`` for reading bytes, decompressing gzip (by magic number, not by name)."""
     raw = open(path, "rb")  # noqa: SIM115 - the caller closes it
     head = raw.peek(2)[:2] if isinstance(raw, io.BufferedReader) else b""
+    stream: IO[bytes] = raw
     if head == b"\x1f\x8b":
-        return io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"))  # type: ignore[arg-type]
-    return raw
+        stream = io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"))  # type: ignore[arg-type]
+    if isinstance(stream, io.BufferedReader) and stream.peek(3)[:3] == b"\xef\xbb\xbf":
+        stream.read(3)  # a UTF-8 byte order mark is not part of the first line
+    return stream
 
 
 def read_entries(

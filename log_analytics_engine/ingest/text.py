@@ -43,7 +43,7 @@ _ISO_LEVEL = re.compile(
 _ISO_ONLY = re.compile(rf"^\[?(?P<ts>{_ISO})\]?\s+(?P<msg>.*)$")
 _SYSLOG5424 = re.compile(
     r"^<(?P<pri>\d{1,3})>1\s+(?P<ts>\S+)\s+(?P<host>\S+)\s+(?P<app>\S+)\s+\S+\s+\S+\s+"
-    r"(?:-|\[.*?\])\s*(?P<msg>.*)$"
+    r'(?:-|(?:\[(?:[^\]"\\]|\\.|"(?:[^"\\]|\\.)*")*\])+)\s*(?P<msg>.*)$'
 )
 _SYSLOG3164 = re.compile(
     r"^(?:<(?P<pri>\d{1,3})>)?(?P<ts>[A-Z][a-z]{2}\s+\d{1,2}\s\d{2}:\d{2}:\d{2})\s+"
@@ -96,7 +96,8 @@ def parse_text_line(line: str, now: float | None = None) -> LogEntry:
     if m:
         level = _SYSLOG_SEVERITY[int(m["pri"]) % 8]
         app = "" if m["app"] == "-" else m["app"]
-        return LogEntry(m["ts"], level, m["msg"], source=app, metadata={"host": m["host"]})
+        stamp = m["ts"] if m["ts"] != "-" else format_instant(now)  # NILVALUE: unknown time
+        return LogEntry(stamp, level, m["msg"], source=app, metadata={"host": m["host"]})
     m = _SYSLOG3164.match(line)
     if m:
         level = _SYSLOG_SEVERITY[int(m["pri"]) % 8] if m["pri"] else "INFO"

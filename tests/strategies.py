@@ -1,0 +1,326 @@
+"""Hypothesis strategies for log_analytics_engine tests (all in one file, as attrs does).
+
+Entries are generated as :class:`EntrySpec` objects: the raw values given to the engine
+(timestamps in mixed formats, levels in any case and alias) plus what the test knows they
+mean (the UTC instant, the canonical level). Tests build the :class:`LogEntry` from the spec
+and compare the engine with naive implementations written from the issue text.
+
+Instants are whole seconds plus a multiple of 0.25 s, so every format (ISO fractions, epoch
+floats, epoch milliseconds) denotes exactly the same float and ties are common.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from hypothesis import strategies as st
+
+from log_analytics_engine import And, LogEntry, Node, Not, Or, compile_filters
+
+UTC = timezone.utc
+#: 2025-01-01T00:00:00Z
+BASE = 1_735_689_600
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+LEVEL_SPELLINGS = ("trace", "debug", "info", "warn", "warning", "error", "fatal", "critical")
+CANONICAL = {"WARNING": "WARN", "CRITICAL": "FATAL"}
+SEVERITY = {"TRACE": 0, "DEBUG": 10, "INFO": 20, "WARN": 30, "ERROR": 40, "FATAL": 50}
+SOURCES = ("api", "db", "web", "auth", "")
+TAGS = ("prod", "eu", "us", "canary")
+VOCAB = ("db", "timeout", "error", "connection", "refused", "user", "login", "failed",
+         "cache", "miss")
+USERS = ("u1", "u2", "u3")
+REGIONS = ("eu", "us", "ap")
+REGEXES = ("^db", "time.ut", "(?i)error", "fail(ed)?$", r"\buser\b", "x^")
+#: Generic (non-reserved) filter keys the strategies use: attributes and metadata keys.
+GENERIC_KEYS = ("user_id", "thread_id", "region", "n", "ok", "roles", "missing")
+#: Fields the property tests give an index to (``index_fields``).
+INDEX_FIELDS = ("user_id", "region", "n", "ok", "roles")
+
+
+def canonical_level(spelling: str) -> str:
+    upper = spelling.upper()
+    return CANONICAL.get(upper, upper)
+
+
+def iso_z(instant: float) -> str:
+    dt = datetime.fromtimestamp(instant, UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S") + _frac(dt) + "Z"
+
+
+def _frac(dt: datetime, digits: int = 3) -> str:
+    if not dt.microsecond:
+        return ""
+    return "." + f"{dt.microsecond:06d}"[:digits].ljust(digits, "0")
+
+
+#: An instant from a small pool (ties are likely): whole minutes plus 0/.25/.5/.75 s.
+instants: st.SearchStrategy[float] = st.builds(
+    lambda minute, quarter: float(BASE + minute * 60 + quarter * 0.25),
+    st.integers(0, 240), st.sampled_from((0, 0, 0, 1, 2, 3)),
+)
+_KINDS = st.sampled_from((
+    "iso_z", "iso_offset", "iso_naive", "iso_space", "iso_micro", "epoch_s", "epoch_float",
+    "epoch_ms", "epoch_str", "clf", "datetime", "iso_lower_z",
+))
+_OFFSETS = st.sampled_from((-480, -210, 60, 120, 330, 600))
+_COLON = st.sampled_from((":", ""))
+_UTC_SUFFIX = st.sampled_from(("", "Z", "+00:00"))
+_CLF_OFFSETS = st.sampled_from((0, -420, 120))
+
+
+@st.composite
+def timestamp_for(draw: st.DrawFn, instant: float) -> tuple[Any, float]:
+    """A raw timestamp value in a random format and the instant it denotes.
+
+    Formats without sub-second precision (CLF, integer epoch seconds) denote the whole
+    second, and the instant returned says so.
+    """
+    whole = float(int(instant))
+    dt = datetime.fromtimestamp(instant, UTC)
+    kind = draw(_KINDS)
+    if kind == "iso_z":
+        return iso_z(instant), instant
+    if kind == "iso_lower_z":
+        return dt.strftime("%Y-%m-%dT%H:%M:%S") + _frac(dt) + "z", instant
+    if kind == "iso_offset":
+        minutes = draw(_OFFSETS)
+        local = dt.astimezone(timezone(timedelta(minutes=minutes)))
+        sign = "+" if minutes >= 0 else "-"
+        hh, mm = divmod(abs(minutes), 60)
+        colon = draw(_COLON)
+        text = local.strftime("%Y-%m-%dT%H:%M:%S") + _frac(local) + f"{sign}{hh:02d}{colon}{mm:02d}"
+        return text, instant
+    if kind == "iso_naive":
+        return dt.strftime("%Y-%m-%dT%H:%M:%S") + _frac(dt), instant
+    if kind == "iso_space":
+        suffix = draw(_UTC_SUFFIX)
+        return dt.strftime("%Y-%m-%d %H:%M:%S") + _frac(dt) + suffix, instant
+    if kind == "iso_micro":
+        return dt.strftime("%Y-%m-%dT%H:%M:%S") + _frac(dt, 6) + "+00:00", instant
+    if kind == "epoch_s":
+        return int(instant), whole
+    if kind == "epoch_float":
+        return instant, instant
+    if kind == "epoch_ms":
+        return int(instant * 1000), instant
+    if kind == "epoch_str":
+        return str(int(instant)), whole
+    if kind == "datetime":
+        return dt, instant
+    # Apache / CLF, in a random offset
+    minutes = draw(_CLF_OFFSETS)
+    local = datetime.fromtimestamp(whole, timezone(timedelta(minutes=minutes)))
+    sign = "+" if minutes >= 0 else "-"
+    hh, mm = divmod(abs(minutes), 60)
+    text = (f"{local.day:02d}/{MONTHS[local.month - 1]}/{local.year}:"
+            f"{local.strftime('%H:%M:%S')} {sign}{hh:02d}{mm:02d}")
+    return text, whole
+
+
+@st.composite
+def timestamps(draw: st.DrawFn) -> tuple[Any, float]:
+    """``(raw timestamp, UTC instant)`` in any supported format."""
+    return draw(timestamp_for(draw(instants)))
+
+
+_LEVEL_WORDS = st.sampled_from(LEVEL_SPELLINGS)
+_MASKS = st.integers(0, 255)
+
+
+def _case(word: str, mask: int) -> str:
+    return "".join(c.upper() if mask >> i & 1 else c for i, c in enumerate(word))
+
+
+#: A level name in random case, aliases included (``Warning``, ``cRITICAL``).
+level_spellings: st.SearchStrategy[str] = st.builds(_case, _LEVEL_WORDS, _MASKS)
+
+_STYLES = (str.lower, str.lower, str.upper, str.capitalize)
+_SEPS = (" ", " ", ", ", ": ", "-", "/")
+
+
+def _message(parts: list[tuple[str, int, int]]) -> str:
+    out = ""
+    for i, (w, style, sep) in enumerate(parts):
+        out += ("" if i == 0 else _SEPS[sep]) + _STYLES[style](w)
+    return out
+
+
+#: A few words of a small vocabulary, random case and punctuation (keywords hit).
+messages: st.SearchStrategy[str] = st.lists(
+    st.tuples(st.sampled_from(VOCAB), st.integers(0, 3), st.integers(0, len(_SEPS) - 1)),
+    max_size=5,
+).map(_message)
+
+_NUMBERS = st.one_of(st.integers(-2, 5), st.sampled_from((0.5, 1.0, 2.25)))
+
+#: Metadata with user ids, regions, numbers, bools, None and lists.
+metadata: st.SearchStrategy[dict[str, Any]] = st.fixed_dictionaries({}, optional={
+    "user_id": st.one_of(st.sampled_from(USERS), st.integers(1, 3)),
+    "region": st.one_of(st.sampled_from(REGIONS), st.none()),
+    "n": st.one_of(_NUMBERS, st.booleans(), st.none()),
+    "ok": st.one_of(st.booleans(), st.integers(0, 1)),
+    "roles": st.lists(st.sampled_from(("admin", "dev", "ops")), min_size=1, max_size=2,
+                      unique=True),
+    "source": st.sampled_from(SOURCES[:-1]),
+})
+
+
+@dataclass
+class EntrySpec:
+    """What an entry is made of, and what the test knows about it."""
+
+    timestamp: Any
+    instant: float
+    level: str
+    message: str
+    source: str
+    tags: list[str]
+    user_id: str | None
+    thread_id: str | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def canonical(self) -> str:
+        return canonical_level(self.level)
+
+    def build(self) -> LogEntry:
+        return LogEntry(self.timestamp, self.level, self.message, source=self.source,
+                        thread_id=self.thread_id, user_id=self.user_id, tags=self.tags,
+                        metadata=self.metadata)
+
+    def resolve(self, name: str) -> Any:
+        """The issue's rule: the entry attribute when that is set, else the metadata key."""
+        attr = {"user_id": self.user_id, "thread_id": self.thread_id,
+                "source": self.source or None}.get(name)
+        if attr is not None:
+            return attr
+        return self.metadata.get(name)
+
+
+def _spec(ts: tuple[Any, float], level: str, message: str, source: str, tags: list[str],
+          user_id: str | None, thread_id: str | None, md: dict[str, Any]) -> EntrySpec:
+    return EntrySpec(ts[0], ts[1], level, message, source, tags, user_id, thread_id, md)
+
+
+#: One entry: mixed timestamp formats, any level spelling, tags, attributes and metadata.
+entry_specs: st.SearchStrategy[EntrySpec] = st.builds(
+    _spec,
+    timestamps(),
+    level_spellings,
+    messages,
+    st.sampled_from(SOURCES),
+    st.lists(st.sampled_from(TAGS), max_size=3, unique=True),
+    st.one_of(st.none(), st.none(), st.sampled_from(USERS)),
+    st.one_of(st.none(), st.sampled_from(("t1", "t2"))),
+    metadata,
+)
+
+
+def spec_lists(min_size: int = 0, max_size: int = 40) -> st.SearchStrategy[list[EntrySpec]]:
+    """Entries in arrival order (their instants are not sorted: out-of-order arrival)."""
+    return st.lists(entry_specs, min_size=min_size, max_size=max_size)
+
+
+# -- filters -------------------------------------------------------------------------------
+@st.composite
+def time_bounds(draw: st.DrawFn) -> tuple[Any, float]:
+    """A time bound as ISO text, a datetime or an epoch number, and its instant."""
+    instant = draw(instants)
+    raw, exact = draw(timestamp_for(instant))
+    return raw, exact
+
+
+def _one_or_list(values: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(values, st.lists(values, min_size=1, max_size=3))
+
+
+#: One or two vocabulary words in random case, separated by a space.
+keyword_text: st.SearchStrategy[str] = st.lists(
+    st.tuples(st.sampled_from(VOCAB), st.integers(0, 3)), min_size=1, max_size=2
+).map(lambda ws: " ".join(_STYLES[style](w) for w, style in ws))
+
+
+FILTER_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
+    "start_time": time_bounds(),
+    "end_time": time_bounds(),
+    "level": _one_or_list(level_spellings),
+    "min_severity": st.one_of(st.sampled_from((-5, 0, 10, 15, 30, 45.5, 50, 55)),
+                              level_spellings),
+    "source": _one_or_list(st.sampled_from(SOURCES)),
+    "tags": _one_or_list(st.sampled_from((*TAGS, "absent"))),
+    "tags_all": st.lists(st.sampled_from(TAGS), min_size=1, max_size=2),
+    "keyword": keyword_text,
+    "keywords": st.one_of(st.lists(st.sampled_from(VOCAB), min_size=1, max_size=3),
+                          keyword_text),
+    "regex": st.sampled_from(REGEXES),
+    "user_id": _one_or_list(st.one_of(st.sampled_from(USERS), st.integers(1, 3))),
+    "thread_id": _one_or_list(st.sampled_from(("t1", "t2", "t3"))),
+    "region": _one_or_list(st.one_of(st.sampled_from(REGIONS), st.none())),
+    "n": _one_or_list(st.one_of(st.integers(-2, 5), st.sampled_from((0.5, 2.25)),
+                                st.booleans(), st.none())),
+    "ok": _one_or_list(st.one_of(st.booleans(), st.integers(0, 1))),
+    "roles": st.lists(st.lists(st.sampled_from(("admin", "dev", "ops")), min_size=1,
+                               max_size=2, unique=True), min_size=1, max_size=2),
+    "missing": _one_or_list(st.one_of(st.none(), st.just("x"))),
+}
+
+
+@st.composite
+def filter_dicts(draw: st.DrawFn, max_keys: int = 4) -> dict[str, Any]:
+    """A random filter dict over every filter key of the issue (time bounds as raw values).
+
+    Time bounds are stored as ``(raw, instant)`` pairs under ``start_time``/``end_time``;
+    use :func:`raw_filters` for the dict given to the engine.
+    """
+    keys = draw(st.lists(st.sampled_from(sorted(FILTER_STRATEGIES)), max_size=max_keys,
+                         unique=True))
+    return {k: draw(FILTER_STRATEGIES[k]) for k in keys}
+
+
+def raw_filters(filters: dict[str, Any]) -> dict[str, Any]:
+    """The filter dict for the engine (time bounds as their raw value)."""
+    return {k: (v[0] if k in ("start_time", "end_time") else v) for k, v in filters.items()}
+
+
+# -- query trees ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Tree:
+    """A query tree and the same tree as nested tuples of filter dicts (for the naive side)."""
+
+    node: Node
+    shape: Any
+
+
+@st.composite
+def leaf_trees(draw: st.DrawFn) -> Tree:
+    filters = draw(filter_dicts(max_keys=2))
+    return Tree(compile_filters(raw_filters(filters)), ("leaf", filters))
+
+
+def _combine(children: st.SearchStrategy[Tree]) -> st.SearchStrategy[Tree]:
+    def and_(ts: list[Tree]) -> Tree:
+        return Tree(And(tuple(t.node for t in ts)), ("and", [t.shape for t in ts]))
+
+    def or_(ts: list[Tree]) -> Tree:
+        return Tree(Or(tuple(t.node for t in ts)), ("or", [t.shape for t in ts]))
+
+    def not_(t: Tree) -> Tree:
+        return Tree(Not(t.node), ("not", t.shape))
+
+    return st.one_of(
+        st.lists(children, min_size=0, max_size=3).map(and_),
+        st.lists(children, min_size=0, max_size=3).map(or_),
+        children.map(not_),
+    )
+
+
+trees: st.SearchStrategy[Tree] = st.recursive(leaf_trees(), _combine, max_leaves=6)
+
+
+def json_line(**fields: Any) -> str:
+    """One JSONL line (a helper for file tests)."""
+    return json.dumps(fields)
