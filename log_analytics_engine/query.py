@@ -433,7 +433,15 @@ def _filter_node(key: str, value: Any) -> Node:
     if key in ("message", "timestamp"):
         return _one([FieldEquals(key, v) for v in _as_list(key, value)], Or)
     values = _as_list(key, value)
+    if key in _STRING_ATTRIBUTES:
+        # these attributes hold text ({"user_id": 42} in a JSON line is stored as "42"), but
+        # the same name may also be a metadata key holding the number: match both
+        values += [str(v) for v in values
+                   if isinstance(v, int) and not isinstance(v, bool) and str(v) not in values]
     return _one([FieldEquals(key, v) for v in values], Or)
+
+
+_STRING_ATTRIBUTES = frozenset(("thread_id", "request_id", "user_id"))
 
 
 #: Filter keys with a meaning of their own (other keys match fields by equality).
@@ -520,14 +528,19 @@ def order_ids(
     ordered = store.sorted_ids(ids)
     get = store.get
     if sort_by in ("level", "severity", "severity_score"):
-        ordered.sort(key=lambda i: SEVERITY[get(i).level], reverse=descending)
+        ordered.sort(key=lambda i: SEVERITY[get(i).level])
+        if descending:  # the exact reverse of the ascending order, ties included
+            ordered.reverse()
         return ordered if limit is None else ordered[:limit]
     present: list[tuple[int, tuple[int, Any]]] = []
     missing: list[tuple[int, tuple[int, Any]]] = []
     for i in ordered:
         value = get(i).get(sort_by)
         (missing if value is None else present).append((i, _sort_value(value)))
-    present.sort(key=lambda p: p[1], reverse=descending)
+    present.sort(key=lambda p: p[1])
+    if descending:  # the exact reverse of the ascending order, ties included
+        present.reverse()
+        missing.reverse()
     result = [i for i, _ in present] + [i for i, _ in missing]
     return result if limit is None else result[:limit]
 

@@ -27,6 +27,7 @@ _ISO_RE = re.compile(
     r"\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$"
 )
 _CLF_RE = re.compile(r"^\d{2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2}(?:\s*[+-]\d{4})?$")
+_CLF_OFFSET = re.compile(r"\s*([+-]\d{4})$")
 _NUMERIC_RE = re.compile(r"^-?\d+(?:\.\d+)?$")
 
 
@@ -86,9 +87,10 @@ def parse_instant(value: Any, field: str = "timestamp") -> float:
         if result is not None:
             return result
         if _CLF_RE.match(s):
+            s = _CLF_OFFSET.sub(r" \1", s)  # "…:00+0000" and "…:00  +0000" -> "…:00 +0000"
             fmt = "%d/%b/%Y:%H:%M:%S %z" if ("+" in s or s.count("-") == 1) else "%d/%b/%Y:%H:%M:%S"
             try:
-                return _from_datetime(datetime.strptime(s.replace("  ", " "), fmt))
+                return _from_datetime(datetime.strptime(s, fmt))
             except ValueError:
                 pass
         if _NUMERIC_RE.match(s):

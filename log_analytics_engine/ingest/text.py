@@ -35,11 +35,17 @@ _PY_LOGGING = re.compile(
     re.IGNORECASE,
 )
 _PY_BASIC = re.compile(rf"^(?P<lvl>{_LEVEL_WORDS}):(?P<src>[^:\s]*):(?P<msg>.*)$")
+# A level word is all upper-case ("ERROR") or all lower-case ("warning"), or in brackets in any
+# case ("[Error]"), so a message that starts with a capitalised word ("Error handling
+# request") keeps it.
 _ISO_LEVEL = re.compile(
-    rf"^\[?(?P<ts>{_ISO})\]?\s+\[?(?P<lvl>{_LEVEL_WORDS})\]?\s*[:\-]?\s+"
+    rf"^\[?(?P<ts>{_ISO})\]?\s+(?:(?P<lvl>{_LEVEL_WORDS}|{_LEVEL_WORDS.lower()})"
+    rf"|\[(?P<blvl>(?i:{_LEVEL_WORDS}))\])"
+    r"\s*[:\-]?\s+"
     r"(?:\[(?P<src>[^\]\s]+)\]\s*|(?P<src2>[\w.\-/]+):\s+)?(?P<msg>.*)$",
-    re.IGNORECASE,
 )
+# "ERROR: disk full" or "WARN - slow": a level and no time (stamped with ingestion time).
+_LEVEL_ONLY = re.compile(rf"^(?P<lvl>{_LEVEL_WORDS})(?::|\s+-)\s+(?P<msg>.*)$")
 _ISO_ONLY = re.compile(rf"^\[?(?P<ts>{_ISO})\]?\s+(?P<msg>.*)$")
 _SYSLOG5424 = re.compile(
     r"^<(?P<pri>\d{1,3})>1\s+(?P<ts>\S+)\s+(?P<host>\S+)\s+(?P<app>\S+)\s+\S+\s+\S+\s+"
@@ -91,7 +97,8 @@ def parse_text_line(line: str, now: float | None = None) -> LogEntry:
         return LogEntry(m["ts"], _level(m["lvl"]), m["msg"], source=m["src"])
     m = _ISO_LEVEL.match(line)
     if m:
-        return LogEntry(m["ts"], _level(m["lvl"]), m["msg"], source=m["src"] or m["src2"] or "")
+        return LogEntry(m["ts"], _level(m["lvl"] or m["blvl"]), m["msg"],
+                        source=m["src"] or m["src2"] or "")
     m = _SYSLOG5424.match(line)
     if m:
         level = _SYSLOG_SEVERITY[int(m["pri"]) % 8]
@@ -121,4 +128,7 @@ def parse_text_line(line: str, now: float | None = None) -> LogEntry:
     m = _PY_BASIC.match(line)
     if m:
         return LogEntry(format_instant(now), _level(m["lvl"]), m["msg"], source=m["src"])
+    m = _LEVEL_ONLY.match(line)
+    if m:
+        return LogEntry(format_instant(now), _level(m["lvl"]), m["msg"])
     return LogEntry(format_instant(now), "INFO", line)
