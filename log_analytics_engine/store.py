@@ -15,7 +15,8 @@ store keeps:
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, overload
 
 from pyroaring import BitMap, FrozenBitMap
@@ -40,8 +41,13 @@ class TimeIndex(SortedKeyList):  # type: ignore[misc]
     ``_check()`` verifies in the tests.
     """
 
-    def extend_ordered(self, ids: Sequence[int], keys: Sequence[float]) -> None:
-        """Add ``ids`` (in ingestion order) whose keys are ``keys``."""
+    def extend_ordered(self, ids: Sequence[int], keys: Sequence[float]) -> list[int]:
+        """Add ``ids`` (in ingestion order) whose keys are ``keys``; return the late ones.
+
+        An id is late when its key is below the largest key already present. The ids that are
+        not late are in time order among themselves (ties in id order), whatever else is
+        evicted later: that is what :meth:`Store.sorted_ids` relies on.
+        """
         maxes = self._maxes
         top = maxes[-1] if maxes else float("-inf")
         run_ids: list[int] = []
@@ -59,6 +65,7 @@ class TimeIndex(SortedKeyList):  # type: ignore[misc]
         add = self.add
         for i in late:
             add(i)
+        return late
 
     def _append_tail(self, values: list[int], keys: list[float]) -> None:
         lists, key_lists, maxes, load = self._lists, self._keys, self._maxes, self._load
@@ -82,13 +89,14 @@ class TimeIndex(SortedKeyList):  # type: ignore[misc]
 class Store:
     """Entries by id, their instants, the time index and the zone maps."""
 
-    __slots__ = ("base", "entries", "live", "time_index", "ts", "zmax", "zmin")
+    __slots__ = ("base", "entries", "late", "live", "time_index", "ts", "zmax", "zmin")
 
     def __init__(self) -> None:
         self.entries: list[LogEntry] = []
         self.ts = array("d")
         self.base = 0
         self.live = BitMap()
+        self.late = BitMap()  # ids that arrived with an instant below an earlier one
         self.time_index = TimeIndex(key=self._key)
         self.zmin = array("d")
         self.zmax = array("d")
@@ -131,7 +139,9 @@ class Store:
         self.ts.extend(stamps)
         end = first + len(entries)
         self.live.add_range(first, end)
-        self.time_index.extend_ordered(range(first, end), stamps)
+        late = self.time_index.extend_ordered(range(first, end), stamps)
+        if late:
+            self.late.update(late)
         zmin, zmax = self.zmin, self.zmax
         pos = first
         while pos < end:
@@ -184,6 +194,7 @@ class Store:
         del self.entries[:count]
         del self.ts[:count]
         self.live.remove_range(self.base, cut)
+        self.late.remove_range(self.base, cut)
         self.base = cut
         if keep:  # keys are read through the new base
             ti.update(keep)
@@ -245,10 +256,20 @@ class Store:
         """
         base = self.base
         ts = self.ts
-        if base == 0:
-            ordered = sorted(ids, key=ts.__getitem__)
+        key: Callable[[int], float] = ts.__getitem__ if base == 0 else (lambda i: ts[i - base])
+        if isinstance(ids, (BitMap, FrozenBitMap)):
+            # Ids that arrived in time order are already sorted by (instant, id): only the
+            # few late arrivals among them need placing (bisect_right keeps ties in id order,
+            # and no later in-order id can tie with an earlier late one).
+            late = ids & self.late
+            ordered = list(ids - late if late else ids)
+            if len(late) * 16 > len(ordered):
+                ordered = sorted(ids, key=key)
+            else:
+                for i in sorted(late, key=key):
+                    ordered.insert(bisect_right(ordered, key(i), key=key), i)
         else:
-            ordered = sorted(ids, key=lambda i: ts[i - base])
+            ordered = sorted(ids, key=key)
         if descending:
             ordered.reverse()
         return ordered
@@ -279,6 +300,11 @@ class Store:
             key = (self.ts[entry_id - self.base], entry_id)
             assert previous is None or previous < key, "time index out of order"
             previous = key
+        assert self.late.issubset(self.live), "late ids must be live"
+        top = float("-inf")
+        for i in self.live - self.late:  # in-order ids are sorted among themselves
+            assert self.ts[i - self.base] >= top, "an in-order id is out of order"
+            top = self.ts[i - self.base]
         for i, entry in enumerate(self.entries):
             assert self.ts[i] == entry.ts
             block = (i + self.base) >> BLOCK_BITS
