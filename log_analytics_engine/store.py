@@ -15,8 +15,9 @@ store keeps:
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import accumulate
 from typing import TYPE_CHECKING, overload
 
 from pyroaring import BitMap, FrozenBitMap
@@ -89,7 +90,9 @@ class TimeIndex(SortedKeyList):  # type: ignore[misc]
 class Store:
     """Entries by id, their instants, the time index and the zone maps."""
 
-    __slots__ = ("base", "entries", "late", "live", "time_index", "ts", "zmax", "zmin")
+    __slots__ = (
+        "_zbounds", "base", "entries", "late", "live", "time_index", "ts", "zmax", "zmin",
+    )
 
     def __init__(self) -> None:
         self.entries: list[LogEntry] = []
@@ -97,6 +100,7 @@ class Store:
         self.base = 0
         self.live = BitMap()
         self.late = BitMap()  # ids that arrived with an instant below an earlier one
+        self._zbounds: tuple[list[float], list[float]] | None = None
         self.time_index = TimeIndex(key=self._key)
         self.zmin = array("d")
         self.zmax = array("d")
@@ -142,6 +146,7 @@ class Store:
         late = self.time_index.extend_ordered(range(first, end), stamps)
         if late:
             self.late.update(late)
+        self._zbounds = None
         zmin, zmax = self.zmin, self.zmax
         pos = first
         while pos < end:
@@ -164,6 +169,7 @@ class Store:
         """Make an empty store hand out ids from ``base`` (reopening an evicted store)."""
         assert not self.entries, "start_at needs an empty store"
         self.base = base
+        self._zbounds = None
         blocks = base >> BLOCK_BITS
         if len(self.zmin) < blocks:  # blocks below base hold no live id: never in range
             pad = blocks - len(self.zmin)
@@ -207,15 +213,23 @@ class Store:
         """Ids (a superset restricted to ``candidates``) whose instant is in ``[lo, hi]``.
 
         Whole blocks inside the range are added as id ranges; blocks that straddle a bound
-        are checked id by id, only for ``candidates`` when given. Runtime: O(B + s) for B
-        blocks and s ids in straddling blocks.
+        are checked id by id, only for ``candidates`` when given. Runtime: O(log B + b + s)
+        for B blocks, b of them overlapping the range, and s ids in straddling blocks.
         """
         out = BitMap()
         zmin, zmax, ts, base = self.zmin, self.zmax, self.ts, self.base
-        first_block = base >> BLOCK_BITS
         end_id = self.next_id
         run_start = -1
-        for block in range(first_block, len(zmin)):
+        # Only blocks that can hold an instant in [lo, hi]: before ``start`` every block ends
+        # below lo (running maximum of the maxima), from ``stop`` on every block starts above
+        # hi (suffix minimum of the minima). Both arrays are non-decreasing.
+        if self._zbounds is None:
+            self._zbounds = (list(accumulate(zmax, max)),
+                             list(accumulate(reversed(zmin), min))[::-1])
+        running_max, suffix_min = self._zbounds
+        first_block = max(base >> BLOCK_BITS, bisect_left(running_max, lo))
+        stop_block = bisect_right(suffix_min, hi)
+        for block in range(first_block, stop_block):
             mn = zmin[block]
             mx = zmax[block]
             if mx < lo or mn > hi:
@@ -230,18 +244,18 @@ class Store:
             if run_start >= 0:
                 out.add_range(run_start, block << BLOCK_BITS)
                 run_start = -1
-            start = max(block << BLOCK_BITS, base)
-            stop = min((block + 1) << BLOCK_BITS, end_id)
+            block_start = max(block << BLOCK_BITS, base)
+            block_stop = min((block + 1) << BLOCK_BITS, end_id)
             ids: Iterable[int]
             if candidates is None:
-                ids = range(start, stop)
+                ids = range(block_start, block_stop)
             else:
                 window = BitMap()
-                window.add_range(start, stop)
+                window.add_range(block_start, block_stop)
                 ids = candidates & window
             out.update([i for i in ids if lo <= ts[i - base] <= hi])
         if run_start >= 0:
-            out.add_range(run_start, end_id)
+            out.add_range(run_start, min(stop_block << BLOCK_BITS, end_id))
         # ids below base may sit in the first block's range: keep only live ones
         if base & (BLOCK - 1):
             out.remove_range(0, base)

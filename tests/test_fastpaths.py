@@ -136,3 +136,34 @@ def test_token_cache_turns_off_for_unique_messages_and_back_on() -> None:
     cache.tokenize_many(repeated)  # probe: the sample is remembered
     cache.tokenize_many(repeated)
     assert cache._enabled
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32), st.lists(st.tuples(st.floats(-50, 3000), st.floats(0, 400)),
+                                       min_size=1, max_size=6))
+def test_time_range_over_zone_maps_equals_a_scan(seed: int, ranges: list[tuple[float, float]]
+                                                 ) -> None:
+    import random
+
+    from pyroaring import BitMap
+
+    rnd = random.Random(seed)
+    store = Store()
+    t = 0.0
+    for _ in range(rnd.randint(1, 4)):  # batches spanning several 1,024-id blocks
+        batch = []
+        for _ in range(rnd.randint(1, 2500)):
+            t += rnd.random()
+            late = rnd.random() < 0.05
+            batch.append(LogEntry(t - (rnd.uniform(0, 300) if late else 0), "INFO", "m"))
+        store.append(batch)
+    if rnd.random() < 0.5:
+        store.evict_before(rnd.randint(0, store.next_id))
+    store._check()
+    candidates = BitMap(i for i in store.live if rnd.random() < 0.3)
+    for lo, width in ranges:
+        hi = lo + width
+        naive = {i for i in store.live if lo <= store.instant(i) <= hi}
+        assert set(store.ids_in_time_range(lo, hi, None)) == naive
+        assert set(candidates & store.ids_in_time_range(lo, hi, candidates)) == naive & set(
+            candidates)
