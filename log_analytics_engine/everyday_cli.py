@@ -86,10 +86,14 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _engine() -> Any:
+def _engine(max_entries: int | None = None) -> Any:
     from .engine import LogAnalyticsEngine
+    from .retention import Retention
 
-    return LogAnalyticsEngine()
+    if max_entries is None:
+        return LogAnalyticsEngine()
+    # alert windows keep their own state: the entries themselves can be evicted (dropped)
+    return LogAnalyticsEngine(retention=Retention(max_entries=max_entries))
 
 
 def _ingest(engine: Any, paths: Sequence[str], file_type: str | None) -> list[dict[str, Any]]:
@@ -387,7 +391,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
         raise CliError(f"no such file: {args.file}")
     kind = args.type or ("text" if args.file.endswith((".log", ".txt")) else "jsonl")
     out = _Out()
-    engine = _engine()
+    engine = _engine(max_entries=100_000)  # bounded while following
     for rule in rules:
         engine.add_alert_rule(rule)
     fired: list[Alert] = []

@@ -46,3 +46,22 @@ def test_descending_sort_is_the_exact_reverse_of_ascending(sort_by: str) -> None
     up = engine.query_logs(sort_by=sort_by)
     down = engine.query_logs(sort_by=sort_by, sort_desc=True)
     assert down == up[::-1]
+
+
+def test_tail_engine_stays_bounded_and_alerts_as_an_unbounded_one() -> None:
+    from log_analytics_engine import AlertRule
+    from log_analytics_engine.everyday_cli import _engine
+
+    def rule() -> AlertRule:
+        return AlertRule(name="errors", conditions={"level": "ERROR"}, threshold=3,
+                         time_window=60)
+
+    bounded, unbounded = _engine(max_entries=1_000), _engine()
+    for engine in (bounded, unbounded):
+        engine.add_alert_rule(rule())
+        for start in range(0, 20_000, 500):
+            engine.ingest_logs(LogEntry(t, "ERROR" if t % 7 == 0 else "INFO", "m")
+                               for t in range(start, start + 500))
+    assert len(bounded) <= 1_000 < len(unbounded)
+    assert [a.triggered_at for a in bounded.get_alerts()] == [
+        a.triggered_at for a in unbounded.get_alerts()]
