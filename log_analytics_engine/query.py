@@ -282,6 +282,14 @@ class And(Node):
         # ranges (cheaper on fewer candidates), then per-entry checks; by size within each.
         ordered = sorted(self.children, key=lambda c: (_rank(c, ctx), c.cost(ctx)))
         for child in ordered:
+            if isinstance(child, TimeRange):
+                # Narrow first to the id span of the blocks that can overlap the range (one
+                # run of ids, a superset): later intersections then stay small, and the exact
+                # range check still runs as a child below.
+                span = ctx.store.block_span(child.lo, child.hi)
+                cand = span if cand is None else cand & span
+                break
+        for child in ordered:
             cand = child.evaluate(ctx, cand)
             if not cand:
                 return BitMap()

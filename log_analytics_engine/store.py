@@ -220,15 +220,10 @@ class Store:
         zmin, zmax, ts, base = self.zmin, self.zmax, self.ts, self.base
         end_id = self.next_id
         run_start = -1
-        # Only blocks that can hold an instant in [lo, hi]: before ``start`` every block ends
-        # below lo (running maximum of the maxima), from ``stop`` on every block starts above
-        # hi (suffix minimum of the minima). Both arrays are non-decreasing.
-        if self._zbounds is None:
-            self._zbounds = (list(accumulate(zmax, max)),
-                             list(accumulate(reversed(zmin), min))[::-1])
-        running_max, suffix_min = self._zbounds
-        first_block = max(base >> BLOCK_BITS, bisect_left(running_max, lo))
-        stop_block = bisect_right(suffix_min, hi)
+        # Only blocks that can hold an instant in [lo, hi]: before ``first_block`` every block
+        # ends below lo (running maximum of the maxima), from ``stop_block`` on every block
+        # starts above hi (suffix minimum of the minima). Both arrays are non-decreasing.
+        first_block, stop_block = self._block_range(lo, hi)
         for block in range(first_block, stop_block):
             mn = zmin[block]
             mx = zmax[block]
@@ -260,6 +255,31 @@ class Store:
         if base & (BLOCK - 1):
             out.remove_range(0, base)
         return out
+
+    def _zone_bounds(self) -> tuple[list[float], list[float]]:
+        """Running maximum of the block maxima and suffix minimum of the block minima."""
+        if self._zbounds is None:
+            self._zbounds = (list(accumulate(self.zmax, max)),
+                             list(accumulate(reversed(self.zmin), min))[::-1])
+        return self._zbounds
+
+    def _block_range(self, lo: float, hi: float) -> tuple[int, int]:
+        """The blocks ``[first, stop)`` outside which no instant lies in ``[lo, hi]``."""
+        running_max, suffix_min = self._zone_bounds()
+        first = max(self.base >> BLOCK_BITS, bisect_left(running_max, lo))
+        return first, bisect_right(suffix_min, hi)
+
+    def block_span(self, lo: float, hi: float) -> BitMap:
+        """A superset of the live ids with an instant in ``[lo, hi]``: one run of ids.
+
+        Runtime complexity: O(log B) after the first call following an append (O(B)).
+        """
+        first, stop = self._block_range(lo, hi)
+        span = BitMap()
+        start, end = max(first << BLOCK_BITS, self.base), min(stop << BLOCK_BITS, self.next_id)
+        if start < end:
+            span.add_range(start, end)
+        return span
 
     def sorted_ids(
         self, ids: BitMap | FrozenBitMap | Sequence[int], descending: bool = False

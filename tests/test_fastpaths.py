@@ -165,5 +165,6 @@ def test_time_range_over_zone_maps_equals_a_scan(seed: int, ranges: list[tuple[f
         hi = lo + width
         naive = {i for i in store.live if lo <= store.instant(i) <= hi}
         assert set(store.ids_in_time_range(lo, hi, None)) == naive
+        assert naive <= set(store.block_span(lo, hi)) <= set(store.live)
         assert set(candidates & store.ids_in_time_range(lo, hi, candidates)) == naive & set(
             candidates)
