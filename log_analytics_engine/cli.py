@@ -11,13 +11,14 @@ import argparse
 import os
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from .serve_cli import register_serve
 
-__all__ = ["COMMANDS", "CliError", "main"]
+__all__ = ["COMMANDS", "CliError", "add_command", "main"]
 
 
 class CliError(Exception):
@@ -53,13 +54,27 @@ def ingest_files(
     return reports
 
 
+def add_command(
+    sub: Any, name: str, help_text: str, description: str
+) -> argparse.ArgumentParser:
+    """A sub-command parser: ``description`` is wrapped to 78 columns except indented lines,
+    and whatever follows ``examples:`` becomes the epilog, shown after the options."""
+    text, _, examples = description.partition("\n\nexamples:\n")
+    text = "\n".join(line if line.startswith(" ") else textwrap.fill(line, 78)
+                     for line in text.splitlines())
+    p: argparse.ArgumentParser = sub.add_parser(
+        name, help=help_text, description=text,
+        epilog="examples:\n" + examples if examples else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    return p
+
+
 # -- demo ---------------------------------------------------------------------------------
 def register_demo(sub: Any) -> None:
-    p = sub.add_parser("demo", help="generate a sample corpus, ingest it and print a report",
-                       description="Generate a sample JSONL corpus, ingest it into an "
-                       "in-memory engine and print counts, top sources, recent errors and "
-                       "query timings.\n\nexample:\n  log-analytics demo --lines 200000",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(sub, "demo", "generate a sample corpus, ingest it and print a report",
+                    "Generate a sample JSONL corpus, ingest it into an in-memory engine and "
+                    "print counts, top sources, recent errors and query timings.\n\n"
+                    "examples:\n  log-analytics demo --lines 200000")
     p.add_argument("--lines", type=int, default=100_000, help="corpus size (default 100000)")
     p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     p.set_defaults(func=cmd_demo)

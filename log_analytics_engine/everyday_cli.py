@@ -13,7 +13,6 @@ import gzip
 import os
 import shutil
 import sys
-import textwrap
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -23,7 +22,7 @@ import orjson
 
 from .alerts import Alert, AlertRule
 from .alerts import load_rules as _load_rule_file
-from .cli import CliError, ingest_files
+from .cli import CliError, add_command, ingest_files
 from .entry import LEVELS, LogEntry
 from .errors import InvalidEntryError
 from .follow import FileFollower
@@ -139,16 +138,7 @@ def _add_type(p: argparse.ArgumentParser) -> None:
                    help="file format (default: text for .log/.txt, else jsonl)")
 
 
-def _parser(sub: Any, name: str, help_text: str, description: str) -> argparse.ArgumentParser:
-    """A sub-command parser; the text after ``examples:`` becomes the epilog (shown last)."""
-    text, _, examples = description.partition("\n\nexamples:\n")
-    text = "\n".join(line if line.startswith(" ") else textwrap.fill(line, 78)
-                     for line in text.splitlines())
-    p: argparse.ArgumentParser = sub.add_parser(
-        name, help=help_text, description=text,
-        epilog="examples:\n" + examples if examples else None,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    return p
+_parser = add_command
 
 
 # -- entries ------------------------------------------------------------------------------

@@ -222,13 +222,14 @@ def render_report(result: PipelineResult, top_users: int = 10) -> str:
 
 # -- command line -------------------------------------------------------------------------
 def register_generate(sub: Any) -> None:
-    p = sub.add_parser(
-        "generate", help="write a sample JSONL file of session events (with errors)",
-        description="Write about N event lines (user_id, feature, timestamp, action) with "
-        "deliberate errors: malformed JSON, missing fields, invalid timestamps and invalid "
-        "actions. The same seed gives the same file.\n\nexample:\n"
-        "  log-analytics generate events.jsonl --lines 10000 --seed 7",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    from .cli import add_command
+
+    p = add_command(
+        sub, "generate", "write a sample JSONL file of session events (with errors)",
+        "Write about N event lines (user_id, feature, timestamp, action) with deliberate "
+        "errors: malformed JSON, missing fields, invalid timestamps and invalid actions. "
+        "The same seed gives the same file.\n\nexamples:\n"
+        "  log-analytics generate events.jsonl --lines 10000 --seed 7")
     p.add_argument("output", metavar="OUTPUT", help="the JSONL file to write")
     p.add_argument("--lines", type=int, default=10_000, help="number of lines (default 10000)")
     p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
@@ -257,13 +258,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def register_pipeline(sub: Any) -> None:
-    p = sub.add_parser(
-        "pipeline", help="validate a JSONL event file, pair sessions and write summaries",
-        description="Parse and validate INPUT (JSONL event lines, plain or gzip), pair "
-        "start/end events into sessions per user and feature, print the statistics and "
-        "metrics, and write DIR/parsed_summary.json and DIR/final_summary.json.\n\n"
-        "example:\n  log-analytics pipeline events.jsonl --out results/",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    from .cli import add_command
+
+    p = add_command(
+        sub, "pipeline", "validate a JSONL event file, pair sessions and write summaries",
+        "Parse and validate INPUT (JSONL event lines, plain or gzip), pair start/end events "
+        "into sessions per user and feature, print the statistics and metrics, and write "
+        "DIR/parsed_summary.json and DIR/final_summary.json.\n\n"
+        "examples:\n  log-analytics pipeline events.jsonl --out results/")
     p.add_argument("input", metavar="INPUT", help="the JSONL event file")
     p.add_argument("--out", metavar="DIR", default=".",
                    help="folder for the JSON summaries (default: the current folder)")

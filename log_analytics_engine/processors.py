@@ -35,8 +35,9 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 from .entry import LogEntry
@@ -356,39 +357,24 @@ def _step(proc: _Proc, i: int, entries: list[LogEntry], stats: _Batch) -> list[L
     append = out.append
     ran = dropped = 0
     started = time.perf_counter()
-    if mask is None:
-        ran = len(entries)
-        for entry in entries:
-            try:
-                result = fn(entry)
-            except Exception as exc:
-                _failure(proc, entry, exc, stats, i)
-                result = entry
-            if result is None:
-                dropped += 1
-            elif result is entry or isinstance(result, LogEntry):
-                append(result)
-            else:
-                _failure(proc, entry, _not_an_entry(result), stats, i)
-                append(entry)
-    else:
-        for entry, selected in zip(entries, mask, strict=True):
-            if not selected:
-                append(entry)
-                continue
-            ran += 1
-            try:
-                result = fn(entry)
-            except Exception as exc:
-                _failure(proc, entry, exc, stats, i)
-                result = entry
-            if result is None:
-                dropped += 1
-            elif result is entry or isinstance(result, LogEntry):
-                append(result)
-            else:
-                _failure(proc, entry, _not_an_entry(result), stats, i)
-                append(entry)
+    selection: Iterable[bool] = repeat(True, len(entries)) if mask is None else mask
+    for entry, selected in zip(entries, selection, strict=True):
+        if not selected:
+            append(entry)
+            continue
+        ran += 1
+        try:
+            result = fn(entry)
+        except Exception as exc:
+            _failure(proc, entry, exc, stats, i)
+            result = entry
+        if result is None:
+            dropped += 1
+        elif result is entry or isinstance(result, LogEntry):
+            append(result)
+        else:
+            _failure(proc, entry, _not_an_entry(result), stats, i)
+            append(entry)
     stats.seconds[i] += time.perf_counter() - started
     stats.processed[i] += ran
     stats.dropped[i] += dropped

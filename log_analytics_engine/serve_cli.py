@@ -10,13 +10,14 @@ __all__ = ["cmd_serve", "register_serve"]
 
 
 def register_serve(sub: Any) -> None:
-    p = sub.add_parser(
-        "serve", help="ingest files and serve the dashboard until interrupted",
-        description="Ingest the given JSONL or text files (plain or .gz) into an in-memory "
-        "engine, then serve the dashboard (HTML page, JSON API and /metrics for Prometheus) "
-        "until Ctrl+C.\n\nexamples:\n  log-analytics serve app.jsonl\n"
-        "  log-analytics serve access.log.gz --port 9000 --token s3cret",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    from .cli import add_command
+
+    p = add_command(
+        sub, "serve", "ingest files and serve the dashboard until interrupted",
+        "Ingest the given JSONL or text files (plain or .gz) into an in-memory engine, then "
+        "serve the dashboard (HTML page, JSON API and /metrics for Prometheus) until "
+        "Ctrl+C.\n\nexamples:\n  log-analytics serve app.jsonl\n"
+        "  log-analytics serve access.log.gz --port 9000 --token s3cret")
     p.add_argument("files", nargs="*", metavar="FILES", help="log files to ingest first")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free)")
