@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from ._accel import speedups
 from ._gc import gc_paused
 from .aggregate import aggregate_entries, aggregate_ids
 from .alert_state import (
@@ -158,7 +159,10 @@ class LogAnalyticsEngine:
             return 0
         # Postings are gathered outside the lock, numbered from the id the batch will most
         # likely get; merge() shifts them if another writer appended first.
-        words = self._tokens.tokenize_many([e.message for e in batch])
+        # Words are needed here only by word-keyed alert rules, or without the C gatherer
+        # (which tokenizes as it indexes).
+        words = (self._tokens.tokenize_many([e.message for e in batch])
+                 if speedups is None or self._alerts.rules else None)
         postings = self._indexes.gather(batch, words, self._store.next_id)
         storage, evictor = self._storage, self._evictor
         encoded = encode_entries(batch) if storage is not None else None

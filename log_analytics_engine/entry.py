@@ -354,3 +354,16 @@ def entry_from_json(data: dict[str, Any]) -> LogEntry:
     entry.tags = tags if tags is not None else []
     entry.metadata = metadata if metadata is not None else {}
     return entry
+
+
+def _configure_speedups() -> None:
+    from orjson import loads
+
+    from ._accel import speedups
+    from .tokenize import words
+
+    if speedups is not None:
+        speedups.configure(LogEntry, _LEVEL_CACHE, entry_from_json, loads, words)
+
+
+_configure_speedups()

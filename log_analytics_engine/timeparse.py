@@ -49,15 +49,16 @@ def _parse_iso_fallback(s: str) -> float | None:
         )
     except ValueError:
         return None
-    value = dt.timestamp()
-    if frac:
-        value += int(frac) / 10 ** len(frac)
+    seconds = int(dt.timestamp())
     if tz and tz not in ("Z", "z"):
         sign = -1 if tz[0] == "-" else 1
         digits = tz[1:].replace(":", "")
-        offset = int(digits[:2]) * 3600 + (int(digits[2:4]) * 60 if len(digits) > 2 else 0)
-        value -= sign * offset
-    return value
+        seconds -= sign * (int(digits[:2]) * 3600 + (int(digits[2:4]) * 60 if len(digits) > 2
+                                                     else 0))
+    if not frac or len(frac) <= 6:
+        # exact microseconds / 10**6, as datetime.timestamp() computes it
+        return (seconds * 1_000_000 + int((frac or "0").ljust(6, "0"))) / 1_000_000
+    return seconds + int(frac) / float(10 ** len(frac))
 
 
 def parse_instant(value: Any, field: str = "timestamp") -> float:

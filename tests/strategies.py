@@ -324,3 +324,37 @@ trees: st.SearchStrategy[Tree] = st.recursive(leaf_trees(), _combine, max_leaves
 def json_line(**fields: Any) -> str:
     """One JSONL line (a helper for file tests)."""
     return json.dumps(fields)
+
+
+# -- JSON records of any shape (fast paths against their specifications) ------------------
+_JSON_INSTANTS = st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1))
+_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=5),
+    st.lists(st.text(max_size=3), max_size=2), st.dictionaries(st.text(max_size=3),
+                                                               st.integers(), max_size=2),
+)
+
+
+@st.composite
+def json_records(draw: st.DrawFn) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    if draw(st.booleans()):
+        stamp = draw(_JSON_INSTANTS).replace(tzinfo=timezone.utc) + timedelta(0)
+        record["timestamp"] = draw(st.sampled_from([
+            stamp.isoformat(), stamp.strftime("%Y-%m-%dT%H:%M:%SZ"), "not a time", 12,
+            "1753099200", None,
+        ]))
+    for key in ("level", "message", "source", "thread_id", "request_id", "user_id", "tags",
+                "metadata", "extra_key"):
+        if draw(st.booleans()):
+            if key == "level":
+                record[key] = draw(st.sampled_from(["info", "WARNING", "bogus", "", 3, None]))
+            elif key == "tags":
+                record[key] = draw(st.one_of(st.lists(st.text(max_size=3), max_size=3),
+                                             _VALUES))
+            elif key == "metadata":
+                record[key] = draw(st.one_of(st.dictionaries(st.text(max_size=3), _VALUES,
+                                                             max_size=3), _VALUES))
+            else:
+                record[key] = draw(_VALUES)
+    return record

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import json_records
 
 from log_analytics_engine.entry import LogEntry, entry_from_json
 from log_analytics_engine.errors import InvalidEntryError
@@ -58,38 +59,6 @@ def test_fast_instant_equals_parse_instant(
 def test_fast_instant_reads_digit_strings_as_epoch_seconds() -> None:
     assert fast_instant("1753099200") == 1753099200.0
     assert fast_instant("20250721") == 20250721.0
-
-
-_VALUES = st.one_of(
-    st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=5),
-    st.lists(st.text(max_size=3), max_size=2), st.dictionaries(st.text(max_size=3),
-                                                               st.integers(), max_size=2),
-)
-
-
-@st.composite
-def json_records(draw: st.DrawFn) -> dict[str, Any]:
-    record: dict[str, Any] = {}
-    if draw(st.booleans()):
-        stamp = draw(_INSTANTS).replace(tzinfo=timezone.utc) + timedelta(0)
-        record["timestamp"] = draw(st.sampled_from([
-            stamp.isoformat(), stamp.strftime("%Y-%m-%dT%H:%M:%SZ"), "not a time", 12,
-            "1753099200", None,
-        ]))
-    for key in ("level", "message", "source", "thread_id", "request_id", "user_id", "tags",
-                "metadata", "extra_key"):
-        if draw(st.booleans()):
-            if key == "level":
-                record[key] = draw(st.sampled_from(["info", "WARNING", "bogus", "", 3, None]))
-            elif key == "tags":
-                record[key] = draw(st.one_of(st.lists(st.text(max_size=3), max_size=3),
-                                             _VALUES))
-            elif key == "metadata":
-                record[key] = draw(st.one_of(st.dictionaries(st.text(max_size=3), _VALUES,
-                                                             max_size=3), _VALUES))
-            else:
-                record[key] = draw(_VALUES)
-    return record
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

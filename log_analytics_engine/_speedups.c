@@ -1,0 +1,663 @@
+/*
+ * Optional C accelerator for the two ingest hot loops (see system_design.md, "Ingest path").
+ *
+ * The pure-Python code in entry.py, ingest/files.py and indexes.py is the specification:
+ * every function here either produces exactly what its Python twin produces or hands the
+ * case back to it (property tests in tests/test_speedups.py compare both on random input).
+ *
+ *   entries_from_lines(lines)  JSON lines -> LogEntry objects (orjson parses; the common
+ *                              entry shape is built here, anything else by entry_from_json)
+ *   gather(entries, first_id, canon, levels, sources, tags, words, tokens)
+ *                              postings of a batch: term -> list of ids, message words
+ *                              tokenized here for ASCII messages
+ *
+ * Built by setup.py as an optional extension: without a compiler the package still works.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <stdint.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- configuration ------ */
+
+enum { S_TIMESTAMP, S_TS, S_LEVEL, S_MESSAGE, S_SOURCE, S_THREAD_ID, S_REQUEST_ID,
+       S_USER_ID, S_TAGS, S_METADATA, N_SLOTS };
+static const char *slot_names[N_SLOTS] = {
+    "timestamp", "ts", "level", "message", "source", "thread_id", "request_id", "user_id",
+    "tags", "metadata"};
+
+static PyTypeObject *entry_type = NULL;   /* LogEntry */
+static Py_ssize_t slot_offset[N_SLOTS];
+static PyObject *level_cache = NULL;      /* entry._LEVEL_CACHE: spelling -> canonical */
+static PyObject *from_json = NULL;        /* entry.entry_from_json: the specification */
+static PyObject *loads = NULL;            /* orjson.loads */
+static PyObject *words_fn = NULL;         /* tokenize.words, for non-ASCII messages */
+static PyObject *keys[N_SLOTS];           /* interned JSON keys, same order as the slots */
+static PyObject *str_info = NULL, *str_empty = NULL;
+
+#define SLOT(obj, k) (*(PyObject **)((char *)(obj) + slot_offset[k]))
+
+static PyObject *
+configure(PyObject *self, PyObject *args)
+{
+    PyObject *cls, *cache, *fallback, *json_loads, *words;
+    if (!PyArg_ParseTuple(args, "O!O!OOO:configure", &PyType_Type, &cls, &PyDict_Type, &cache,
+                          &fallback, &json_loads, &words))
+        return NULL;
+    for (int k = 0; k < N_SLOTS; k++) {
+        PyObject *descr = PyDict_GetItemString(((PyTypeObject *)cls)->tp_dict, slot_names[k]);
+        if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+            PyErr_Format(PyExc_TypeError, "%s.%s is not a slot", ((PyTypeObject *)cls)->tp_name,
+                         slot_names[k]);
+            return NULL;
+        }
+        PyMemberDef *def = ((PyMemberDescrObject *)descr)->d_member;
+        if (def->type != T_OBJECT_EX) {
+            PyErr_SetString(PyExc_TypeError, "unexpected slot type");
+            return NULL;
+        }
+        slot_offset[k] = def->offset;
+    }
+    Py_INCREF(cls); Py_XSETREF(entry_type, (PyTypeObject *)cls);
+    Py_INCREF(cache); Py_XSETREF(level_cache, cache);
+    Py_INCREF(fallback); Py_XSETREF(from_json, fallback);
+    Py_INCREF(json_loads); Py_XSETREF(loads, json_loads);
+    Py_INCREF(words); Py_XSETREF(words_fn, words);
+    Py_RETURN_NONE;
+}
+
+static int
+check_configured(void)
+{
+    if (entry_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "_speedups.configure() was not called");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- timestamps --------- */
+
+static int64_t
+days_from_civil(int64_t y, int m, int d)
+{
+    /* Howard Hinnant's algorithm: days since 1970-01-01 in the proleptic Gregorian calendar */
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const int64_t yoe = y - era * 400;
+    const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int
+digits(const unsigned char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+/* The common ISO 8601 shapes: YYYY-MM-DD[(T|space)HH:MM[:SS[(.|,)f{1,6}]]][Z|±HH:MM|±HHMM].
+ * Returns 1 and the instant (exactly datetime.fromisoformat(s).timestamp(), UTC when
+ * naive), or 0 for anything else (the caller then uses the Python parser). */
+static int
+parse_iso(const unsigned char *s, Py_ssize_t n, double *out)
+{
+    int year, month, day, hour = 0, minute = 0, second = 0, micro = 0;
+    Py_ssize_t p = 10;
+    if (n < 10 || s[4] != '-' || s[7] != '-' || !digits(s, 4, &year) ||
+        !digits(s + 5, 2, &month) || !digits(s + 8, 2, &day))
+        return 0;
+    if (year < 1700 || year > 2200 || month < 1 || month > 12 || day < 1)  /* exact in µs */
+        return 0;
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day > mdays[month - 1] + (month == 2 && leap))
+        return 0;
+    if (p < n && (s[p] == 'T' || s[p] == ' ')) {
+        if (n < p + 6 || s[p + 3] != ':' || !digits(s + p + 1, 2, &hour) ||
+            !digits(s + p + 4, 2, &minute))
+            return 0;
+        p += 6;
+        if (p < n && s[p] == ':') {
+            if (n < p + 3 || !digits(s + p + 1, 2, &second))
+                return 0;
+            p += 3;
+            if (p < n && (s[p] == '.' || s[p] == ',')) {
+                Py_ssize_t q = p + 1;
+                while (q < n && s[q] >= '0' && s[q] <= '9')
+                    q++;
+                int nd = (int)(q - p - 1);
+                if (nd < 1 || nd > 6)
+                    return 0;
+                digits(s + p + 1, nd, &micro);
+                for (int i = nd; i < 6; i++)
+                    micro *= 10;
+                p = q;
+            }
+        }
+        if (hour > 23 || minute > 59 || second > 59)
+            return 0;
+    }
+    int64_t offset = 0;
+    if (p < n && p == 10)
+        return 0;  /* a zone after a bare date: Python reads "+0530" as a time there */
+    if (p < n) {
+        if ((s[p] == 'Z' || s[p] == 'z') && p + 1 == n) {
+            p += 1;
+        } else if (s[p] == '+' || s[p] == '-') {
+            int oh, om;
+            if (n == p + 6 && s[p + 3] == ':' && digits(s + p + 1, 2, &oh) &&
+                digits(s + p + 4, 2, &om)) {
+            } else if (n == p + 5 && digits(s + p + 1, 2, &oh) && digits(s + p + 3, 2, &om)) {
+            } else {
+                return 0;
+            }
+            if (oh > 23 || om > 59)
+                return 0;
+            offset = (int64_t)(oh * 3600 + om * 60) * (s[p] == '-' ? -1 : 1);
+            p = n;
+        } else {
+            return 0;
+        }
+    }
+    if (p != n)
+        return 0;
+    int64_t secs = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
+                   second - offset;
+    int64_t us = secs * 1000000 + micro;
+    /* datetime.timestamp() divides the exact microseconds by 10**6 (correctly rounded):
+     * us is below 2**53 here, so the double division gives the same value. */
+    *out = (double)us / 1e6;
+    return 1;
+}
+
+/* ---------------------------------------------------------------- entries ------------ */
+
+/* Build a LogEntry from a dict of the common shape; NULL without an exception means
+ * "not the common shape: ask entry_from_json". Mirrors entry.entry_from_json exactly. */
+static PyObject *
+fast_entry(PyObject *data)
+{
+    PyObject *v[N_SLOTS];
+    Py_ssize_t found = 0;
+    for (int k = 0; k < N_SLOTS; k++) {
+        if (k == S_TS) {
+            v[k] = NULL;
+            continue;
+        }
+        v[k] = PyDict_GetItemWithError(data, keys[k]);
+        if (v[k] != NULL)
+            found++;
+        else if (PyErr_Occurred())
+            return NULL;
+    }
+    if (found != PyDict_GET_SIZE(data))
+        return NULL;  /* unknown keys go to metadata: the Python path */
+    PyObject *raw = v[S_TIMESTAMP];
+    if (raw == NULL || !PyUnicode_CheckExact(raw) || !PyUnicode_IS_ASCII(raw))
+        return NULL;
+    PyObject *level = v[S_LEVEL];
+    if (level == NULL || level == Py_None) {
+        level = str_info;
+    } else {
+        if (!PyUnicode_CheckExact(level))
+            return NULL;
+        level = PyDict_GetItemWithError(level_cache, level);
+        if (level == NULL)
+            return NULL;
+    }
+    PyObject *message = v[S_MESSAGE];
+    if (message == NULL)
+        message = str_empty;
+    else if (!PyUnicode_CheckExact(message))
+        return NULL;
+    PyObject *source = v[S_SOURCE];
+    if (source == NULL || source == Py_None)
+        source = str_empty;
+    else if (!PyUnicode_CheckExact(source))
+        return NULL;
+    for (int k = S_THREAD_ID; k <= S_USER_ID; k++) {
+        if (v[k] == NULL)
+            v[k] = Py_None;
+        else if (v[k] != Py_None && !PyUnicode_CheckExact(v[k]))
+            return NULL;
+    }
+    PyObject *tags = v[S_TAGS];
+    if (tags != NULL && tags != Py_None) {
+        if (!PyList_CheckExact(tags))
+            return NULL;
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(tags); i++)
+            if (!PyUnicode_CheckExact(PyList_GET_ITEM(tags, i)))
+                return NULL;
+        Py_INCREF(tags);
+    } else {
+        tags = NULL;
+    }
+    PyObject *metadata = v[S_METADATA];
+    if (metadata != NULL && metadata != Py_None) {
+        if (!PyDict_CheckExact(metadata)) {
+            Py_XDECREF(tags);
+            return NULL;
+        }
+        Py_INCREF(metadata);
+    } else {
+        metadata = NULL;
+    }
+    double instant;
+    if (!parse_iso((const unsigned char *)PyUnicode_DATA(raw), PyUnicode_GET_LENGTH(raw),
+                   &instant)) {
+        Py_XDECREF(tags);
+        Py_XDECREF(metadata);
+        return NULL;
+    }
+    if (tags == NULL && (tags = PyList_New(0)) == NULL)
+        goto fail;
+    if (metadata == NULL && (metadata = PyDict_New()) == NULL)
+        goto fail;
+    PyObject *ts = PyFloat_FromDouble(instant);
+    if (ts == NULL)
+        goto fail;
+    PyObject *entry = entry_type->tp_alloc(entry_type, 0);
+    if (entry == NULL) {
+        Py_DECREF(ts);
+        goto fail;
+    }
+    Py_INCREF(raw); SLOT(entry, S_TIMESTAMP) = raw;
+    SLOT(entry, S_TS) = ts;
+    Py_INCREF(level); SLOT(entry, S_LEVEL) = level;
+    Py_INCREF(message); SLOT(entry, S_MESSAGE) = message;
+    Py_INCREF(source); SLOT(entry, S_SOURCE) = source;
+    for (int k = S_THREAD_ID; k <= S_USER_ID; k++) {
+        Py_INCREF(v[k]);
+        SLOT(entry, k) = v[k];
+    }
+    SLOT(entry, S_TAGS) = tags;
+    SLOT(entry, S_METADATA) = metadata;
+    return entry;
+fail:
+    Py_XDECREF(tags);
+    Py_XDECREF(metadata);
+    return NULL;
+}
+
+/* An error a bad line may raise (the Python loop reports exactly these). */
+static int
+line_error(void)
+{
+    return PyErr_ExceptionMatches(PyExc_ValueError) || PyErr_ExceptionMatches(PyExc_TypeError) ||
+           PyErr_ExceptionMatches(PyExc_OverflowError);
+}
+
+static PyObject *
+entries_from_lines(PyObject *self, PyObject *lines)
+{
+    if (check_configured() < 0)
+        return NULL;
+    if (!PyList_CheckExact(lines)) {
+        PyErr_SetString(PyExc_TypeError, "entries_from_lines expects a list of bytes");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(lines), bad = 0;
+    PyObject *out = PyList_New(n);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *line = PyList_GET_ITEM(lines, i);
+        PyObject *data = PyObject_CallOneArg(loads, line);
+        PyObject *entry = NULL;
+        if (data != NULL) {
+            if (PyDict_CheckExact(data)) {
+                entry = fast_entry(data);
+                if (entry == NULL && !PyErr_Occurred())
+                    entry = PyObject_CallOneArg(from_json, data);
+            }
+            Py_DECREF(data);
+        }
+        if (entry == NULL) {
+            if (PyErr_Occurred()) {
+                if (!line_error()) {
+                    Py_DECREF(out);
+                    return NULL;
+                }
+                PyErr_Clear();
+            }
+            Py_INCREF(Py_None);
+            entry = Py_None;
+            bad++;
+        }
+        PyList_SET_ITEM(out, i, entry);
+    }
+    return Py_BuildValue("(Nn)", out, bad);
+}
+
+static PyObject *
+py_parse_iso(PyObject *self, PyObject *arg)
+{
+    if (!PyUnicode_Check(arg) || !PyUnicode_IS_ASCII(arg))
+        Py_RETURN_NONE;
+    double instant;
+    if (!parse_iso((const unsigned char *)PyUnicode_DATA(arg), PyUnicode_GET_LENGTH(arg),
+                   &instant))
+        Py_RETURN_NONE;
+    return PyFloat_FromDouble(instant);
+}
+
+/* ---------------------------------------------------------------- postings ----------- */
+
+/* Append id to postings[term] unless it is already the last id there. */
+static int
+post(PyObject *postings, PyObject *term, PyObject *id)
+{
+    PyObject *ids = PyDict_GetItemWithError(postings, term);
+    if (ids == NULL) {
+        if (PyErr_Occurred())
+            return -1;
+        ids = PyList_New(0);
+        if (ids == NULL)
+            return -1;
+        int rc = PyDict_SetItem(postings, term, ids);
+        Py_DECREF(ids);
+        if (rc < 0)
+            return -1;
+    } else {
+        Py_ssize_t m = PyList_GET_SIZE(ids);
+        if (m && PyList_GET_ITEM(ids, m - 1) == id)
+            return 0;
+    }
+    return PyList_Append(ids, id);
+}
+
+/* canon[s] (setting it to s when absent): one shared object per distinct string. */
+static PyObject *
+canonical(PyObject *canon, PyObject *s)
+{
+    PyObject *c = PyDict_GetItemWithError(canon, s);
+    if (c != NULL)
+        return c;
+    if (PyErr_Occurred() || PyDict_SetItem(canon, s, s) < 0)
+        return NULL;
+    return s;
+}
+
+/* The words of one batch: an open-addressing table from the case-folded bytes of an ASCII
+ * word to its posting list, so a repeated word costs one hash and one memcmp. */
+typedef struct {
+    uint64_t hash;
+    PyObject *term;   /* borrowed: owned by the words dict */
+    PyObject *ids;    /* borrowed: owned by the words dict */
+} Slot;
+
+typedef struct {
+    Slot *slots;
+    size_t mask, used;
+} Table;
+
+static int
+table_grow(Table *t)
+{
+    size_t size = (t->mask + 1) * 2;
+    Slot *slots = PyMem_Calloc(size, sizeof(Slot));
+    if (slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t i = 0; i <= t->mask; i++) {
+        Slot *s = &t->slots[i];
+        if (s->term == NULL)
+            continue;
+        size_t j = s->hash & (size - 1);
+        while (slots[j].term != NULL)
+            j = (j + 1) & (size - 1);
+        slots[j] = *s;
+    }
+    PyMem_Free(t->slots);
+    t->slots = slots;
+    t->mask = size - 1;
+    return 0;
+}
+
+static int
+post_ascii_word(Table *t, PyObject *words, PyObject *keep, const unsigned char *w,
+                Py_ssize_t len, PyObject *id)
+{
+    uint64_t h = 1469598103934665603ULL;  /* FNV-1a */
+    for (Py_ssize_t i = 0; i < len; i++)
+        h = (h ^ w[i]) * 1099511628211ULL;
+    size_t j = h & t->mask;
+    for (;;) {
+        Slot *s = &t->slots[j];
+        if (s->term == NULL)
+            break;
+        if (s->hash == h && PyUnicode_GET_LENGTH(s->term) == len &&
+            memcmp(PyUnicode_DATA(s->term), w, len) == 0) {
+            Py_ssize_t m = PyList_GET_SIZE(s->ids);
+            if (m && PyList_GET_ITEM(s->ids, m - 1) == id)
+                return 0;
+            return PyList_Append(s->ids, id);
+        }
+        j = (j + 1) & t->mask;
+    }
+    PyObject *term = PyUnicode_New(len, 127);
+    if (term == NULL)
+        return -1;
+    memcpy(PyUnicode_DATA(term), w, len);
+    /* ``keep`` owns the table's terms; the words dict owns the id lists and never drops one
+     * during a call (an equal key from a non-ASCII message may already be there). */
+    int rc = PyList_Append(keep, term);
+    Py_DECREF(term);
+    if (rc < 0 || post(words, term, id) < 0)
+        return -1;
+    PyObject *ids = PyDict_GetItemWithError(words, term);
+    if (ids == NULL)
+        return -1;
+    Slot *s = &t->slots[j];
+    s->hash = h;
+    s->term = term;
+    s->ids = ids;
+    if (++t->used * 2 > t->mask + 1)
+        return table_grow(t);
+    return 0;
+}
+
+static PyObject *
+gather(PyObject *self, PyObject *args)
+{
+    PyObject *entries, *canon, *levels, *sources, *tags_d, *words, *tokens;
+    Py_ssize_t first_id;
+    if (!PyArg_ParseTuple(args, "O!nO!O!O!O!O!O:gather", &PyList_Type, &entries, &first_id,
+                          &PyDict_Type, &canon, &PyDict_Type, &levels, &PyDict_Type, &sources,
+                          &PyDict_Type, &tags_d, &PyDict_Type, &words, &tokens))
+        return NULL;
+    if (check_configured() < 0)
+        return NULL;
+    if (tokens != Py_None &&
+        (!PyList_Check(tokens) || PyList_GET_SIZE(tokens) != PyList_GET_SIZE(entries))) {
+        PyErr_SetString(PyExc_ValueError, "tokens must be None or one list per entry");
+        return NULL;
+    }
+    Table table = {NULL, 1023, 0};
+    PyObject *keep = PyList_New(0);  /* owns the table's terms */
+    table.slots = PyMem_Calloc(table.mask + 1, sizeof(Slot));
+    if (table.slots == NULL || keep == NULL) {
+        PyMem_Free(table.slots);
+        Py_XDECREF(keep);
+        return PyErr_NoMemory();
+    }
+    unsigned char stack_buf[256];
+    unsigned char *buf = stack_buf;
+    Py_ssize_t buf_size = sizeof(stack_buf);
+    PyObject *result = NULL;
+    Py_ssize_t n = PyList_GET_SIZE(entries);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *e = PyList_GET_ITEM(entries, i);
+        if (!PyObject_TypeCheck(e, entry_type)) {
+            PyErr_Format(PyExc_TypeError, "expected a LogEntry, got %s", Py_TYPE(e)->tp_name);
+            goto done;
+        }
+        PyObject *level = SLOT(e, S_LEVEL), *source = SLOT(e, S_SOURCE);
+        PyObject *tags = SLOT(e, S_TAGS), *message = SLOT(e, S_MESSAGE);
+        if (level == NULL || source == NULL || tags == NULL || message == NULL) {
+            PyErr_SetString(PyExc_AttributeError, "LogEntry is not fully initialised");
+            goto done;
+        }
+        PyObject *id = PyLong_FromSsize_t(first_id + i);
+        if (id == NULL)
+            goto done;
+        int rc = post(levels, level, id);
+        if (rc == 0) {
+            PyObject *c = canonical(canon, source);
+            if (c == NULL) {
+                rc = -1;
+            } else {
+                if (c != source) {
+                    Py_INCREF(c);
+                    Py_SETREF(SLOT(e, S_SOURCE), c);
+                }
+                rc = post(sources, c, id);
+            }
+        }
+        if (rc == 0 && PyList_Check(tags)) {
+            for (Py_ssize_t k = 0; rc == 0 && k < PyList_GET_SIZE(tags); k++) {
+                PyObject *t = PyList_GET_ITEM(tags, k);
+                PyObject *c = canonical(canon, t);
+                if (c == NULL) {
+                    rc = -1;
+                    break;
+                }
+                if (c != t) {
+                    Py_INCREF(c);
+                    PyList_SetItem(tags, k, c);
+                }
+                rc = post(tags_d, c, id);
+            }
+        } else if (rc == 0) {
+            PyObject *seq = PySequence_Fast(tags, "tags must be a sequence");
+            if (seq == NULL) {
+                rc = -1;
+            } else {
+                for (Py_ssize_t k = 0; rc == 0 && k < PySequence_Fast_GET_SIZE(seq); k++) {
+                    PyObject *c = canonical(canon, PySequence_Fast_GET_ITEM(seq, k));
+                    rc = c == NULL ? -1 : post(tags_d, c, id);
+                }
+                Py_DECREF(seq);
+            }
+        }
+        if (rc == 0) {
+            PyObject *toks = NULL;
+            if (tokens != Py_None) {
+                toks = PyList_GET_ITEM(tokens, i);
+                Py_INCREF(toks);
+            } else if (PyUnicode_CheckExact(message) && PyUnicode_IS_ASCII(message)) {
+                const unsigned char *s = PyUnicode_DATA(message);
+                Py_ssize_t len = PyUnicode_GET_LENGTH(message);
+                if (len > buf_size) {
+                    unsigned char *nb = PyMem_Malloc(len);
+                    if (nb == NULL) {
+                        PyErr_NoMemory();
+                        rc = -1;
+                    } else {
+                        if (buf != stack_buf)
+                            PyMem_Free(buf);
+                        buf = nb;
+                        buf_size = len;
+                    }
+                }
+                Py_ssize_t start = -1;
+                for (Py_ssize_t p = 0; rc == 0 && p <= len; p++) {
+                    unsigned char ch = p < len ? s[p] : ' ';
+                    int word = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+                               ch == '_' || (ch >= 'A' && ch <= 'Z');
+                    if (word) {
+                        buf[p] = (ch >= 'A' && ch <= 'Z') ? ch + 32 : ch;
+                        if (start < 0)
+                            start = p;
+                    } else if (start >= 0) {
+                        rc = post_ascii_word(&table, words, keep, buf + start, p - start, id);
+                        start = -1;
+                    }
+                }
+            } else {
+                toks = PyObject_CallOneArg(words_fn, message);
+                if (toks == NULL)
+                    rc = -1;
+            }
+            if (toks != NULL) {
+                PyObject *seq = PySequence_Fast(toks, "tokens must be sequences of words");
+                Py_DECREF(toks);
+                if (seq == NULL) {
+                    rc = -1;
+                } else {
+                    for (Py_ssize_t k = 0; rc == 0 && k < PySequence_Fast_GET_SIZE(seq); k++)
+                        rc = post(words, PySequence_Fast_GET_ITEM(seq, k), id);
+                    Py_DECREF(seq);
+                }
+            }
+        }
+        Py_DECREF(id);
+        if (rc < 0)
+            goto done;
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    if (buf != stack_buf)
+        PyMem_Free(buf);
+    PyMem_Free(table.slots);
+    Py_DECREF(keep);
+    return result;
+}
+
+/* ---------------------------------------------------------------- module ------------- */
+
+static PyMethodDef methods[] = {
+    {"configure", configure, METH_VARARGS,
+     "configure(LogEntry, level_cache, entry_from_json, loads, words): bind the Python side."},
+    {"entries_from_lines", entries_from_lines, METH_O,
+     "entries_from_lines(lines) -> (entries, bad): one LogEntry per JSON line, None where the "
+     "line is rejected (the Python reader re-reads those for the exact reason)."},
+    {"gather", gather, METH_VARARGS,
+     "gather(entries, first_id, canon, levels, sources, tags, words, tokens): append each "
+     "entry's id to the posting list of every term it carries; tokens None means tokenize."},
+    {"parse_iso", py_parse_iso, METH_O,
+     "parse_iso(text) -> float | None: the instant of a common ISO 8601 timestamp."},
+    {NULL, NULL, 0, NULL},
+};
+
+static int
+speedups_exec(PyObject *module)
+{
+    for (int k = 0; k < N_SLOTS; k++) {
+        if (keys[k] == NULL && (keys[k] = PyUnicode_InternFromString(slot_names[k])) == NULL)
+            return -1;
+    }
+    if (str_info == NULL && (str_info = PyUnicode_InternFromString("INFO")) == NULL)
+        return -1;
+    if (str_empty == NULL && (str_empty = PyUnicode_FromStringAndSize("", 0)) == NULL)
+        return -1;
+    return 0;
+}
+
+static PyModuleDef_Slot module_slots[] = {
+    {Py_mod_exec, speedups_exec},
+    {0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "log_analytics_engine._speedups",
+    "Optional C accelerator of the ingest hot loops (the Python code is the specification).",
+    0, methods, module_slots, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    return PyModuleDef_Init(&module_def);
+}

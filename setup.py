@@ -1,0 +1,18 @@
+"""Build the optional C accelerator; everything else is in pyproject.toml.
+
+``optional=True``: without a C compiler the extension is skipped and the package runs on
+its pure-Python code paths (the specification the accelerator is tested against).
+"""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "log_analytics_engine._speedups",
+            ["log_analytics_engine/_speedups.c"],
+            optional=True,
+            extra_compile_args=["-O2"],
+        )
+    ]
+)

@@ -1,0 +1,282 @@
+"""The C accelerator gives exactly the answers of the Python code it replaces.
+
+``_speedups.c`` speeds up two hot loops: JSON lines to entries, and the postings of a batch.
+The Python code is the specification; these differential properties compare the two on
+random input, including every shape the C code hands back to Python.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from strategies import entry_specs, json_records
+
+from log_analytics_engine import LogAnalyticsEngine, LogEntry
+from log_analytics_engine._accel import speedups
+from log_analytics_engine.indexes import IndexSet, Postings
+from log_analytics_engine.ingest import files
+from log_analytics_engine.ingest.files import IngestReport, _read_line, read_entries
+from log_analytics_engine.timeparse import fast_instant
+from log_analytics_engine.tokenize import tokenize_many
+
+pytestmark = pytest.mark.skipif(speedups is None, reason="the C accelerator is not built")
+
+_SLOTS = ("timestamp", "ts", "level", "message", "source", "thread_id", "request_id",
+          "user_id", "tags", "metadata")
+
+
+def _same_entry(got: LogEntry, want: LogEntry) -> None:
+    assert type(got) is LogEntry
+    for name in _SLOTS:
+        assert getattr(got, name) == getattr(want, name), name
+        assert type(getattr(got, name)) is type(getattr(want, name)), name
+
+
+# -- timestamps ----------------------------------------------------------------------------
+_FRACTIONS = st.sampled_from(["", ".5", ".06", ".123", ".1234", ",25", ".123456", ".1234567",
+                              ".", ".12a"])
+_ZONES = st.sampled_from(["", "Z", "z", "+00:00", "+05:30", "-08:00", "-0800", "+0530", "+05",
+                          "+24:00", "+05:60", "+05:30:15", " Z", "UTC", "Zz"])
+
+
+@st.composite
+def iso_texts(draw: st.DrawFn) -> str:
+    dt = draw(st.datetimes(min_value=datetime(1600, 1, 1), max_value=datetime(2300, 1, 1)))
+    sep = draw(st.sampled_from(["T", " ", "t", "_"]))
+    time_part = draw(st.sampled_from(["%H:%M:%S", "%H:%M", "%H", ""]))
+    text = dt.strftime("%Y-%m-%d") + (sep + dt.strftime(time_part) if time_part else "")
+    if time_part == "%H:%M:%S":
+        text += draw(_FRACTIONS)
+    return text + draw(_ZONES)
+
+
+def _python_instant(text: str) -> float | None:
+    try:
+        return fast_instant(text)
+    except ValueError:
+        return None
+
+
+@settings(max_examples=500)
+@given(iso_texts())
+def test_parse_iso_equals_the_python_parser(text: str) -> None:
+    assert speedups is not None
+    got = speedups.parse_iso(text)
+    if got is not None:  # None: the Python parser decides
+        assert got == _python_instant(text)
+
+
+@given(st.text(alphabet=string.digits + "-:T .Z+,", max_size=32))
+def test_parse_iso_on_near_miss_text(text: str) -> None:
+    assert speedups is not None
+    got = speedups.parse_iso(text)
+    if got is not None:
+        assert got == _python_instant(text)
+
+
+@pytest.mark.parametrize("text", [
+    "2025-07-20T08:26:40.065Z", "2025-07-20T08:26:40Z", "2025-07-20 08:26:40",
+    "2025-07-20T08:26:40.123456+05:30", "2024-02-29T23:59:59-0800", "2025-07-20",
+    "2025-07-20T08:26",
+])
+def test_parse_iso_takes_the_common_shapes(text: str) -> None:
+    assert speedups is not None
+    got = speedups.parse_iso(text)
+    assert got is not None
+    assert got == fast_instant(text)
+
+
+@pytest.mark.parametrize("text", [
+    "2025-02-29T00:00:00Z", "2025-07-20T24:00:00Z", "2025-07-20T08:26:60Z", "2025-13-01",
+    "20250720T082640Z", "2025-07-20T08:26:40.1234567Z", "1699-12-31T00:00:00Z", "2025-07-2",
+    "٢٠٢٥-07-20",
+])
+def test_parse_iso_hands_other_shapes_back(text: str) -> None:
+    assert speedups is not None
+    assert speedups.parse_iso(text) is None
+
+
+# -- JSON lines to entries -----------------------------------------------------------------
+_ODD_LINES = st.sampled_from([
+    b"", b"  ", b"\n", b"{", b"[1, 2]", b"null", b'"text"', b"\xff\xfe", b"{}",
+    b'{"timestamp": "2025-07-20T08:26:40Z"}', b'{"timestamp": 1753000000000, "level": "warn"}',
+    b'{"timestamp": "2025-07-20T08:26:40Z", "level": "INFO", "tags": ["a", "a"]}',
+    b'{"timestamp": "2025-07-20T08:26:40Z", "message": "\\u00e9t\\u00e9 ok"}',
+    b'{"timestamp": "\\u0662\\u0660\\u0662\\u0665-07-20T08:26:40Z"}',
+])
+
+
+def _line_of(record: dict[str, Any]) -> bytes:
+    return json.dumps(record).encode()
+
+
+_LINES = st.lists(st.one_of(json_records().map(_line_of), _ODD_LINES), max_size=30)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(_LINES)
+def test_entries_from_lines_equals_the_python_reader(lines: list[bytes]) -> None:
+    assert speedups is not None
+    got, bad = speedups.entries_from_lines(lines)
+    assert len(got) == len(lines)
+    assert bad == sum(1 for e in got if e is None)
+    report = IngestReport("x", "jsonl")
+    for k, (raw, entry) in enumerate(zip(lines, got, strict=True)):
+        want = _read_line(raw, k + 1, True, 0.0, report)
+        if entry is None:
+            assert want is None  # the reader re-reads it and reports the reason
+        else:
+            assert want is not None
+            _same_entry(entry, want)
+
+
+def test_entries_from_lines_builds_fresh_tags_and_metadata() -> None:
+    assert speedups is not None
+    entries, bad = speedups.entries_from_lines([b'{"timestamp": "2025-07-20T08:26:40Z"}'] * 2)
+    assert bad == 0
+    assert entries[0].tags == []
+    assert entries[0].metadata == {}
+    assert entries[0].tags is not entries[1].tags
+    assert entries[0].metadata is not entries[1].metadata
+
+
+def test_entries_from_lines_propagates_errors_that_are_not_about_the_line() -> None:
+    assert speedups is not None
+    with pytest.raises(TypeError):
+        speedups.entries_from_lines((b"{}",))  # type: ignore[arg-type]
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(_LINES, st.integers(1, 7))
+def test_read_entries_reports_the_same_with_and_without_the_accelerator(
+    lines: list[bytes], batch_size: int
+) -> None:
+    data = b"\n".join(line.replace(b"\n", b" ") for line in lines) + b"\n"
+
+    def read(accelerated: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        import io
+
+        saved = files.speedups
+        files.speedups = speedups if accelerated else None
+        try:
+            report = IngestReport("x", "jsonl")
+            out = [e.to_dict() for batch in read_entries(io.BytesIO(data), "jsonl", report,
+                                                         batch_size) for e in batch]
+        finally:
+            files.speedups = saved
+        return out, report.to_dict()
+
+    fast, fast_report = read(True)
+    slow, slow_report = read(False)
+    assert fast == slow
+    assert fast_report["errors"] == slow_report["errors"]
+    assert fast_report["rejected"] == slow_report["rejected"]
+
+
+# -- postings ------------------------------------------------------------------------------
+_WORDS = st.sampled_from(["disk", "Disk", "DISK", "é", "Straße", "STRASSE", "x_1", "_", "42",
+                          "ﬁle", "İstanbul", "日本", "a" * 300, "timeout", "Timeout"])
+_SEPARATORS = st.sampled_from([" ", "-", ", ", ": ", "/", "\t", "\u00a0", "!"])
+
+
+@st.composite
+def messages(draw: st.DrawFn) -> str:
+    parts = draw(st.lists(st.tuples(_WORDS, _SEPARATORS), max_size=8))
+    return "".join(w + s for w, s in parts)
+
+
+def _normalized(p: Postings) -> tuple[dict[str, list[int]], ...]:
+    def norm(d: dict[str, list[int]]) -> dict[str, list[int]]:
+        return {t: sorted(set(ids)) for t, ids in d.items()}
+
+    return norm(p.levels), norm(p.sources), norm(p.tags), norm(p.words)
+
+
+def _python_postings(entries: list[LogEntry], first_id: int) -> Postings:
+    ix = IndexSet()
+    levels, sources, tags, words = ix._gather_python(
+        entries, tokenize_many([e.message for e in entries]), first_id)
+    return Postings(first_id, levels, sources, tags, words, {})
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(entry_specs, messages()), max_size=25), st.integers(0, 2**40),
+       st.booleans())
+def test_gather_equals_the_python_gatherer(
+    specs: list[tuple[Any, str]], first_id: int, with_tokens: bool
+) -> None:
+    entries = []
+    for spec, message in specs:
+        spec.message = message
+        entries.append(spec.build())
+    twins = [spec.build() for spec, _ in specs]
+    tokens = tokenize_many([e.message for e in entries]) if with_tokens else None
+    got = IndexSet().gather(entries, tokens, first_id)
+    want = _python_postings(twins, first_id)
+    assert _normalized(got) == _normalized(want)
+    for ids in (*got.levels.values(), *got.words.values(), *got.tags.values()):
+        assert ids == sorted(set(ids))  # the C gatherer drops repeats within an entry
+
+
+def test_gather_shares_one_string_per_source_and_tag() -> None:
+    a = LogEntry(0, source="".join(["a", "pi"]), tags=["".join(["t", "1"])])
+    b = LogEntry(1, source="".join(["ap", "i"]), tags=["".join(["t", "1"]), "t2"])
+    assert a.source is not b.source
+    ix = IndexSet()
+    ix.gather([a, b], None, 0)
+    assert a.source is b.source
+    assert a.tags[0] is b.tags[0]
+
+
+def test_gather_handles_many_distinct_words_and_long_messages() -> None:
+    entries = [LogEntry(i, message=" ".join(f"w{i}x{k}" for k in range(300)) + " common")
+               for i in range(40)]
+    got = IndexSet().gather(entries, None, 5)
+    want = _python_postings(entries, 5)
+    assert _normalized(got) == _normalized(want)
+    assert len(got.words) == 40 * 300 + 1
+
+
+def test_gather_rejects_what_is_not_an_entry() -> None:
+    with pytest.raises(TypeError, match="LogEntry"):
+        IndexSet().gather([object()], None, 0)
+
+
+def test_engine_answers_the_same_with_and_without_the_accelerator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from log_analytics_engine import engine as engine_module
+    from log_analytics_engine import indexes as indexes_module
+    from log_analytics_engine.sample import write_jsonl
+
+    path = tmp_path / "logs.jsonl"
+    write_jsonl(str(path), 3000, seed=5)
+    with path.open("ab") as fh:
+        fh.write(b"not json\n\n{\"timestamp\": \"soon\"}\n")
+    start = datetime(2025, 7, 20, 8, 30, tzinfo=timezone.utc)
+    queries: list[dict[str, Any]] = [
+        {"level": "ERROR"}, {"keyword": "timeout"}, {"tags": ["canary"]},
+        {"start_time": start, "end_time": start + timedelta(minutes=10)},
+    ]
+
+    def run() -> tuple[dict[str, Any], list[list[dict[str, Any]]], dict[str, Any]]:
+        engine = LogAnalyticsEngine()
+        report = engine.ingest_logs_from_file(path)
+        engine._check()
+        del report["duration_sec"], report["logs_per_sec"]
+        answers = [[e.to_dict() for e in engine.query_logs(q)] for q in queries]
+        return report, answers, engine.get_stats()
+
+    fast = run()
+    for module in (files, indexes_module, engine_module):
+        monkeypatch.setattr(module, "speedups", None)
+    slow = run()
+    assert fast == slow
+    assert fast[0]["errors"] == 2
