@@ -36,6 +36,11 @@ static PyObject *words_fn = NULL;         /* tokenize.words, for non-ASCII messa
 static PyObject *keys[N_SLOTS];           /* interned JSON keys, same order as the slots */
 static PyObject *str_info = NULL, *str_empty = NULL;
 
+/* Level spellings recognised without hashing, and their canonical objects. */
+static PyObject *common_names[8];
+static const char *common_spellings[8] = {"INFO", "ERROR", "WARN", "DEBUG", "FATAL", "TRACE",
+                                          "WARNING", "CRITICAL"};
+
 #define SLOT(obj, k) (*(PyObject **)((char *)(obj) + slot_offset[k]))
 
 static PyObject *
@@ -58,6 +63,15 @@ configure(PyObject *self, PyObject *args)
             return NULL;
         }
         slot_offset[k] = def->offset;
+    }
+    for (int i = 0; i < 8; i++) {
+        PyObject *canonical = PyDict_GetItemString(cache, common_spellings[i]);
+        if (canonical == NULL || !PyUnicode_CheckExact(canonical)) {
+            PyErr_Format(PyExc_ValueError, "the level cache lacks %s", common_spellings[i]);
+            return NULL;
+        }
+        Py_INCREF(canonical);
+        Py_XSETREF(common_names[i], canonical);
     }
     Py_INCREF(cls); Py_XSETREF(entry_type, (PyTypeObject *)cls);
     Py_INCREF(cache); Py_XSETREF(level_cache, cache);
@@ -181,26 +195,99 @@ parse_iso(const unsigned char *s, Py_ssize_t n, double *out)
 
 /* ---------------------------------------------------------------- entries ------------ */
 
+/* The slot a JSON key names (-1: not an entry field). orjson hands out the same key
+ * objects line after line, so a small cache of key objects (holding a reference, replaced
+ * round-robin) turns the nine dict lookups per line into a few pointer compares. */
+#define KEY_CACHE 32
+static PyObject *key_obj[KEY_CACHE];
+static signed char key_slot[KEY_CACHE];
+static int key_next = 0;
+
+static int
+key_index(PyObject *key)
+{
+    for (int i = 0; i < KEY_CACHE && key_obj[i] != NULL; i++)
+        if (key_obj[i] == key)
+            return key_slot[i];
+    int slot = -1;
+    if (PyUnicode_CheckExact(key)) {
+        for (int k = 0; k < N_SLOTS; k++) {
+            if (k != S_TS && PyUnicode_CompareWithASCIIString(key, slot_names[k]) == 0) {
+                slot = k;
+                break;
+            }
+        }
+    }
+    Py_INCREF(key);
+    Py_XSETREF(key_obj[key_next], key);
+    key_slot[key_next] = (signed char)slot;
+    key_next = (key_next + 1) % KEY_CACHE;
+    return slot;
+}
+
+/* The canonical object of a level spelled exactly as a canonical name or WARNING/CRITICAL
+ * (a few byte compares instead of hashing a fresh string); NULL: ask _LEVEL_CACHE. */
+
+static PyObject *
+common_level(PyObject *level)
+{
+    if (!PyUnicode_IS_ASCII(level))
+        return NULL;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(level);
+    const char *s = (const char *)PyUnicode_DATA(level);
+    for (int i = 0; i < 8; i++) {
+        if (common_names[i] != NULL && (Py_ssize_t)strlen(common_spellings[i]) == n &&
+            memcmp(common_spellings[i], s, n) == 0)
+            return common_names[i];
+    }
+    return NULL;
+}
+
+/* Take an entry out of the cyclic garbage collector's lists when nothing it holds can lead
+ * back to it: its tags list holds only strings and its metadata dict only atomic values (the
+ * collector itself untracks such dicts). Such an entry is freed by reference counting like
+ * any other object, but the collector no longer scans a million entries on every full
+ * collection (BENCHMARKS.md, "GC"). Only exact LogEntry objects: a subclass may carry a
+ * __dict__. An entry changed after ingestion (which the docs forbid) could at worst keep a
+ * cycle it was made part of alive. */
+static void
+untrack_if_acyclic(PyObject *entry)
+{
+    if (Py_TYPE(entry) != entry_type || !PyObject_GC_IsTracked(entry))
+        return;
+    PyObject *tags = SLOT(entry, S_TAGS), *metadata = SLOT(entry, S_METADATA);
+    PyObject *timestamp = SLOT(entry, S_TIMESTAMP);
+    if (tags == NULL || metadata == NULL || timestamp == NULL || !PyList_CheckExact(tags) ||
+        !PyDict_CheckExact(metadata) || PyObject_GC_IsTracked(metadata) ||
+        PyObject_GC_IsTracked(timestamp))
+        return;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(tags); i++)
+        if (!PyUnicode_CheckExact(PyList_GET_ITEM(tags, i)))
+            return;
+    for (int k = S_LEVEL; k <= S_USER_ID; k++) {
+        PyObject *v = SLOT(entry, k);
+        if (v != NULL && PyObject_GC_IsTracked(v))
+            return;
+    }
+    if (PyObject_GC_IsTracked(tags))
+        PyObject_GC_UnTrack(tags);
+    PyObject_GC_UnTrack(entry);
+}
+
 /* Build a LogEntry from a dict of the common shape; NULL without an exception means
  * "not the common shape: ask entry_from_json". Mirrors entry.entry_from_json exactly. */
 static PyObject *
 fast_entry(PyObject *data)
 {
-    PyObject *v[N_SLOTS];
-    Py_ssize_t found = 0;
-    for (int k = 0; k < N_SLOTS; k++) {
-        if (k == S_TS) {
-            v[k] = NULL;
-            continue;
-        }
-        v[k] = PyDict_GetItemWithError(data, keys[k]);
-        if (v[k] != NULL)
-            found++;
-        else if (PyErr_Occurred())
-            return NULL;
+    PyObject *v[N_SLOTS] = {NULL};
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(data, &pos, &key, &value)) {
+        int k = key_index(key);
+        if (k < 0)
+            return NULL;  /* unknown keys go to metadata: the Python path */
+        v[k] = value;
     }
-    if (found != PyDict_GET_SIZE(data))
-        return NULL;  /* unknown keys go to metadata: the Python path */
     PyObject *raw = v[S_TIMESTAMP];
     if (raw == NULL || !PyUnicode_CheckExact(raw) || !PyUnicode_IS_ASCII(raw))
         return NULL;
@@ -210,9 +297,12 @@ fast_entry(PyObject *data)
     } else {
         if (!PyUnicode_CheckExact(level))
             return NULL;
-        level = PyDict_GetItemWithError(level_cache, level);
-        if (level == NULL)
+        PyObject *canonical = common_level(level);
+        if (canonical == NULL)
+            canonical = PyDict_GetItemWithError(level_cache, level);
+        if (canonical == NULL)
             return NULL;
+        level = canonical;
     }
     PyObject *message = v[S_MESSAGE];
     if (message == NULL)
@@ -281,6 +371,7 @@ fast_entry(PyObject *data)
     }
     SLOT(entry, S_TAGS) = tags;
     SLOT(entry, S_METADATA) = metadata;
+    untrack_if_acyclic(entry);
     return entry;
 fail:
     Py_XDECREF(tags);
@@ -424,13 +515,18 @@ table_grow(Table *t)
     return 0;
 }
 
+#define FNV_OFFSET 1469598103934665603ULL
+#define FNV_PRIME 1099511628211ULL
+
+/* ASCII byte -> its lower-case form when it is a word character (\w: letters, digits, _),
+ * else 0. Filled by the module's exec function. */
+static unsigned char word_lower[256];
+
+/* Post one case-folded ASCII word w[0:len] whose FNV-1a hash is h. */
 static int
 post_ascii_word(Table *t, PyObject *words, PyObject *keep, const unsigned char *w,
-                Py_ssize_t len, PyObject *id)
+                Py_ssize_t len, uint64_t h, PyObject *id)
 {
-    uint64_t h = 1469598103934665603ULL;  /* FNV-1a */
-    for (Py_ssize_t i = 0; i < len; i++)
-        h = (h ^ w[i]) * 1099511628211ULL;
     size_t j = h & t->mask;
     for (;;) {
         Slot *s = &t->slots[j];
@@ -508,6 +604,7 @@ gather(PyObject *self, PyObject *args)
             PyErr_SetString(PyExc_AttributeError, "LogEntry is not fully initialised");
             goto done;
         }
+        untrack_if_acyclic(e);
         PyObject *id = PyLong_FromSsize_t(first_id + i);
         if (id == NULL)
             goto done;
@@ -570,19 +667,21 @@ gather(PyObject *self, PyObject *args)
                         buf_size = len;
                     }
                 }
-                Py_ssize_t start = -1;
-                for (Py_ssize_t p = 0; rc == 0 && p <= len; p++) {
-                    unsigned char ch = p < len ? s[p] : ' ';
-                    int word = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-                               ch == '_' || (ch >= 'A' && ch <= 'Z');
-                    if (word) {
-                        buf[p] = (ch >= 'A' && ch <= 'Z') ? ch + 32 : ch;
-                        if (start < 0)
-                            start = p;
-                    } else if (start >= 0) {
-                        rc = post_ascii_word(&table, words, keep, buf + start, p - start, id);
-                        start = -1;
+                Py_ssize_t p = 0;
+                while (rc == 0) {
+                    while (p < len && !word_lower[s[p]])
+                        p++;
+                    if (p >= len)
+                        break;
+                    Py_ssize_t start = p;
+                    uint64_t h = FNV_OFFSET;
+                    unsigned char ch;
+                    while (p < len && (ch = word_lower[s[p]]) != 0) {
+                        buf[p] = ch;
+                        h = (h ^ ch) * FNV_PRIME;
+                        p++;
                     }
+                    rc = post_ascii_word(&table, words, keep, buf + start, p - start, h, id);
                 }
             } else {
                 toks = PyObject_CallOneArg(words_fn, message);
@@ -615,6 +714,49 @@ done:
     return result;
 }
 
+/* ---------------------------------------------------------------- time index ------- */
+
+static PyObject *
+split_ordered(PyObject *self, PyObject *args)
+{
+    PyObject *stamps;
+    Py_ssize_t first_id;
+    double top;
+    if (!PyArg_ParseTuple(args, "nO!d:split_ordered", &first_id, &PyList_Type, &stamps, &top))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(stamps);
+    PyObject *run_ids = PyList_New(0), *run_keys = PyList_New(0), *late = PyList_New(0);
+    if (run_ids == NULL || run_keys == NULL || late == NULL)
+        goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *key = PyList_GET_ITEM(stamps, i);
+        double k = PyFloat_AsDouble(key);
+        if (k == -1.0 && PyErr_Occurred())
+            goto fail;
+        PyObject *id = PyLong_FromSsize_t(first_id + i);
+        if (id == NULL)
+            goto fail;
+        int rc;
+        if (k >= top) {
+            top = k;
+            rc = PyList_Append(run_ids, id);
+            if (rc == 0)
+                rc = PyList_Append(run_keys, key);
+        } else {
+            rc = PyList_Append(late, id);
+        }
+        Py_DECREF(id);
+        if (rc < 0)
+            goto fail;
+    }
+    return Py_BuildValue("(NNN)", run_ids, run_keys, late);
+fail:
+    Py_XDECREF(run_ids);
+    Py_XDECREF(run_keys);
+    Py_XDECREF(late);
+    return NULL;
+}
+
 /* ---------------------------------------------------------------- module ------------- */
 
 static PyMethodDef methods[] = {
@@ -626,6 +768,9 @@ static PyMethodDef methods[] = {
     {"gather", gather, METH_VARARGS,
      "gather(entries, first_id, canon, levels, sources, tags, words, tokens): append each "
      "entry's id to the posting list of every term it carries; tokens None means tokenize."},
+    {"split_ordered", split_ordered, METH_VARARGS,
+     "split_ordered(first_id, stamps, top) -> (run_ids, run_keys, late_ids): the ids whose "
+     "instant is not below the running maximum (starting at top), and the others."},
     {"parse_iso", py_parse_iso, METH_O,
      "parse_iso(text) -> float | None: the instant of a common ISO 8601 timestamp."},
     {NULL, NULL, 0, NULL},
@@ -634,6 +779,11 @@ static PyMethodDef methods[] = {
 static int
 speedups_exec(PyObject *module)
 {
+    for (int c = 0; c < 128; c++) {
+        int word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   c == '_';
+        word_lower[c] = word ? (unsigned char)((c >= 'A' && c <= 'Z') ? c + 32 : c) : 0;
+    }
     for (int k = 0; k < N_SLOTS; k++) {
         if (keys[k] == NULL && (keys[k] = PyUnicode_InternFromString(slot_names[k])) == NULL)
             return -1;

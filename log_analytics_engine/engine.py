@@ -210,7 +210,7 @@ class LogAnalyticsEngine:
         started = time.perf_counter()
         with open_lines(path) as lines, gc_paused():
             for batch in read_entries(lines, file_type, report, batch_size, progress):
-                report.count += self.ingest_logs(batch)
+                report.count += self._ingest_batch(batch)
         report.duration_sec = time.perf_counter() - started
         with self._lock:
             self._rejected_total += report.errors
@@ -224,7 +224,7 @@ class LogAnalyticsEngine:
         encoded = (ln.encode() if isinstance(ln, str) else ln for ln in lines)
         with gc_paused():
             for batch in read_entries(encoded, file_type, report, batch_size):  # type: ignore[arg-type]
-                report.count += self.ingest_logs(batch)
+                report.count += self._ingest_batch(batch)
         report.duration_sec = time.perf_counter() - started
         with self._lock:
             self._rejected_total += report.errors

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, overload
 from pyroaring import BitMap, FrozenBitMap
 from sortedcontainers import SortedKeyList
 
+from ._accel import speedups
+
 if TYPE_CHECKING:
     from .entry import LogEntry
 
@@ -51,16 +53,21 @@ class TimeIndex(SortedKeyList):  # type: ignore[misc]
         """
         maxes = self._maxes
         top = maxes[-1] if maxes else float("-inf")
-        run_ids: list[int] = []
-        run_keys: list[float] = []
-        late: list[int] = []
-        for i, k in zip(ids, keys, strict=True):
-            if k >= top:
-                top = k
-                run_ids.append(i)
-                run_keys.append(k)
-            else:
-                late.append(i)
+        run_ids: list[int]
+        run_keys: list[float]
+        late: list[int]
+        if (speedups is not None and type(ids) is range and ids.step == 1
+                and type(keys) is list and len(ids) == len(keys)):
+            run_ids, run_keys, late = speedups.split_ordered(ids.start, keys, top)
+        else:
+            run_ids, run_keys, late = [], [], []
+            for i, k in zip(ids, keys, strict=True):
+                if k >= top:
+                    top = k
+                    run_ids.append(i)
+                    run_keys.append(k)
+                else:
+                    late.append(i)
         if run_ids:
             self._append_tail(run_ids, run_keys)
         add = self.add
