@@ -33,6 +33,7 @@ static PyObject *level_cache = NULL;      /* entry._LEVEL_CACHE: spelling -> can
 static PyObject *from_json = NULL;        /* entry.entry_from_json: the specification */
 static PyObject *loads = NULL;            /* orjson.loads */
 static PyObject *words_fn = NULL;         /* tokenize.words, for non-ASCII messages */
+static PyObject *array_type = NULL;       /* array.array */
 static PyObject *keys[N_SLOTS];           /* interned JSON keys, same order as the slots */
 static PyObject *str_info = NULL, *str_empty = NULL;
 
@@ -46,10 +47,23 @@ static const char *common_spellings[8] = {"INFO", "ERROR", "WARN", "DEBUG", "FAT
 static PyObject *
 configure(PyObject *self, PyObject *args)
 {
-    PyObject *cls, *cache, *fallback, *json_loads, *words;
-    if (!PyArg_ParseTuple(args, "O!O!OOO:configure", &PyType_Type, &cls, &PyDict_Type, &cache,
-                          &fallback, &json_loads, &words))
+    PyObject *cls, *cache, *fallback, *json_loads, *words, *array;
+    if (!PyArg_ParseTuple(args, "O!O!OOOO:configure", &PyType_Type, &cls, &PyDict_Type, &cache,
+                          &fallback, &json_loads, &words, &array))
         return NULL;
+    PyObject *probe = PyObject_CallFunction(array, "C", 'I');
+    if (probe == NULL)
+        return NULL;
+    PyObject *itemsize = PyObject_GetAttrString(probe, "itemsize");
+    Py_DECREF(probe);
+    if (itemsize == NULL)
+        return NULL;
+    long size = PyLong_AsLong(itemsize);
+    Py_DECREF(itemsize);
+    if (size != 4) {
+        PyErr_SetString(PyExc_ValueError, "array('I') items are not 32-bit here");
+        return NULL;
+    }
     for (int k = 0; k < N_SLOTS; k++) {
         PyObject *descr = PyDict_GetItemString(((PyTypeObject *)cls)->tp_dict, slot_names[k]);
         if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
@@ -78,6 +92,7 @@ configure(PyObject *self, PyObject *args)
     Py_INCREF(fallback); Py_XSETREF(from_json, fallback);
     Py_INCREF(json_loads); Py_XSETREF(loads, json_loads);
     Py_INCREF(words); Py_XSETREF(words_fn, words);
+    Py_INCREF(array); Py_XSETREF(array_type, array);
     Py_RETURN_NONE;
 }
 
@@ -443,27 +458,257 @@ py_parse_iso(PyObject *self, PyObject *arg)
 
 /* ---------------------------------------------------------------- postings ----------- */
 
-/* Append id to postings[term] unless it is already the last id there. */
-static int
-post(PyObject *postings, PyObject *term, PyObject *id)
+/* The postings of one batch are collected in C: every term of a kind (levels, sources, tags,
+ * words) gets a number, and every number a growing vector of uint32 ids. At the end each
+ * vector becomes an array('I'), which pyroaring turns into a bitmap without a Python int per
+ * id (BitMap(list) converts each int; about 250 instructions per id saved). */
+
+typedef struct {
+    uint32_t *ids;
+    Py_ssize_t len, cap;
+} Vec;
+
+typedef struct {
+    PyObject **terms;  /* owned references */
+    Vec *vecs;
+    Py_ssize_t n, cap;
+} Registry;
+
+static void
+registry_free(Registry *r)
 {
-    PyObject *ids = PyDict_GetItemWithError(postings, term);
-    if (ids == NULL) {
-        if (PyErr_Occurred())
+    for (Py_ssize_t i = 0; i < r->n; i++) {
+        Py_DECREF(r->terms[i]);
+        PyMem_Free(r->vecs[i].ids);
+    }
+    PyMem_Free(r->terms);
+    PyMem_Free(r->vecs);
+    r->terms = NULL;
+    r->vecs = NULL;
+    r->n = r->cap = 0;
+}
+
+/* A new term number for term (a new reference is taken). */
+static Py_ssize_t
+registry_add(Registry *r, PyObject *term)
+{
+    if (r->n == r->cap) {
+        Py_ssize_t cap = r->cap ? r->cap * 2 : 64;
+        PyObject **terms = PyMem_Realloc(r->terms, cap * sizeof(PyObject *));
+        if (terms == NULL) {
+            PyErr_NoMemory();
             return -1;
-        ids = PyList_New(0);
-        if (ids == NULL)
+        }
+        r->terms = terms;
+        Vec *vecs = PyMem_Realloc(r->vecs, cap * sizeof(Vec));
+        if (vecs == NULL) {
+            PyErr_NoMemory();
             return -1;
-        int rc = PyDict_SetItem(postings, term, ids);
-        Py_DECREF(ids);
+        }
+        r->vecs = vecs;
+        r->cap = cap;
+    }
+    Py_INCREF(term);
+    r->terms[r->n] = term;
+    r->vecs[r->n] = (Vec){NULL, 0, 0};
+    return r->n++;
+}
+
+/* Append id to the vector of term number tn unless it is already the last id there. */
+static int
+registry_post(Registry *r, Py_ssize_t tn, uint32_t id)
+{
+    Vec *v = &r->vecs[tn];
+    if (v->len && v->ids[v->len - 1] == id)
+        return 0;
+    if (v->len == v->cap) {
+        Py_ssize_t cap = v->cap ? v->cap * 2 : 4;
+        uint32_t *ids = PyMem_Realloc(v->ids, cap * sizeof(uint32_t));
+        if (ids == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        v->ids = ids;
+        v->cap = cap;
+    }
+    v->ids[v->len++] = id;
+    return 0;
+}
+
+/* out[term] = array('I', ids) for every term of r. */
+static int
+registry_emit(Registry *r, PyObject *out)
+{
+    for (Py_ssize_t i = 0; i < r->n; i++) {
+        Vec *v = &r->vecs[i];
+        PyObject *arr = PyObject_CallFunction(array_type, "Cy#", 'I', (const char *)v->ids,
+                                              v->len * (Py_ssize_t)sizeof(uint32_t));
+        if (arr == NULL)
+            return -1;
+        int rc = PyDict_SetItem(out, r->terms[i], arr);
+        Py_DECREF(arr);
         if (rc < 0)
             return -1;
-    } else {
-        Py_ssize_t m = PyList_GET_SIZE(ids);
-        if (m && PyList_GET_ITEM(ids, m - 1) == id)
-            return 0;
     }
-    return PyList_Append(ids, id);
+    return 0;
+}
+
+/* Open addressing from a 64-bit hash to a term number (-1: empty). For levels, sources and
+ * tags the hash is the canonical object's address; for ASCII words an FNV-1a hash of the
+ * case-folded bytes, confirmed by comparing them with the term. */
+typedef struct {
+    uint64_t hash;
+    Py_ssize_t tn;
+} Slot;
+
+typedef struct {
+    Slot *slots;
+    size_t mask, used;
+} Table;
+
+static int
+table_init(Table *t, size_t size)
+{
+    t->slots = PyMem_Malloc(size * sizeof(Slot));
+    if (t->slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t i = 0; i < size; i++)
+        t->slots[i].tn = -1;
+    t->mask = size - 1;
+    t->used = 0;
+    return 0;
+}
+
+static int
+table_grow(Table *t)
+{
+    Table bigger;
+    if (table_init(&bigger, (t->mask + 1) * 2) < 0)
+        return -1;
+    for (size_t i = 0; i <= t->mask; i++) {
+        Slot *s = &t->slots[i];
+        if (s->tn < 0)
+            continue;
+        size_t j = s->hash & bigger.mask;
+        while (bigger.slots[j].tn >= 0)
+            j = (j + 1) & bigger.mask;
+        bigger.slots[j] = *s;
+    }
+    bigger.used = t->used;
+    PyMem_Free(t->slots);
+    *t = bigger;
+    return 0;
+}
+
+static uint64_t
+pointer_hash(PyObject *p)
+{
+    uint64_t h = (uint64_t)(uintptr_t)p;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    return h ^ (h >> 33);
+}
+
+/* The term number of the (canonical) object term, added when new. */
+static Py_ssize_t
+object_term(Table *t, Registry *r, PyObject *term)
+{
+    uint64_t h = pointer_hash(term);
+    size_t j = h & t->mask;
+    for (;;) {
+        Slot *s = &t->slots[j];
+        if (s->tn < 0)
+            break;
+        if (r->terms[s->tn] == term)
+            return s->tn;
+        j = (j + 1) & t->mask;
+    }
+    Py_ssize_t tn = registry_add(r, term);
+    if (tn < 0)
+        return -1;
+    t->slots[j] = (Slot){h, tn};
+    if (++t->used * 2 > t->mask + 1 && table_grow(t) < 0)
+        return -1;
+    return tn;
+}
+
+#define FNV_OFFSET 1469598103934665603ULL
+#define FNV_PRIME 1099511628211ULL
+
+/* ASCII byte -> its lower-case form when it is a word character (\w: letters, digits, _),
+ * else 0. Filled by the module's exec function. */
+static unsigned char word_lower[256];
+
+/* The words of a batch: ASCII words by their bytes, other words by a dict. */
+typedef struct {
+    Table table;
+    Registry reg;
+    PyObject *others;  /* non-ASCII word -> term number */
+} Words;
+
+/* The term number of the case-folded ASCII word w[0:len] whose FNV-1a hash is h. */
+static Py_ssize_t
+ascii_word(Words *ws, const unsigned char *w, Py_ssize_t len, uint64_t h)
+{
+    Table *t = &ws->table;
+    size_t j = h & t->mask;
+    for (;;) {
+        Slot *s = &t->slots[j];
+        if (s->tn < 0)
+            break;
+        if (s->hash == h) {
+            PyObject *term = ws->reg.terms[s->tn];
+            if (PyUnicode_GET_LENGTH(term) == len && memcmp(PyUnicode_DATA(term), w, len) == 0)
+                return s->tn;
+        }
+        j = (j + 1) & t->mask;
+    }
+    PyObject *term = PyUnicode_New(len, 127);
+    if (term == NULL)
+        return -1;
+    memcpy(PyUnicode_DATA(term), w, len);
+    Py_ssize_t tn = registry_add(&ws->reg, term);
+    Py_DECREF(term);
+    if (tn < 0)
+        return -1;
+    t->slots[j] = (Slot){h, tn};
+    if (++t->used * 2 > t->mask + 1 && table_grow(t) < 0)
+        return -1;
+    return tn;
+}
+
+/* The term number of a word given as a str (from tokens, or words() of a non-ASCII text). */
+static Py_ssize_t
+str_word(Words *ws, PyObject *word)
+{
+    if (!PyUnicode_Check(word)) {
+        PyErr_Format(PyExc_TypeError, "a word must be a str, not %s", Py_TYPE(word)->tp_name);
+        return -1;
+    }
+    if (PyUnicode_IS_ASCII(word)) {
+        const unsigned char *w = PyUnicode_DATA(word);
+        Py_ssize_t len = PyUnicode_GET_LENGTH(word);
+        uint64_t h = FNV_OFFSET;
+        for (Py_ssize_t i = 0; i < len; i++)
+            h = (h ^ w[i]) * FNV_PRIME;
+        return ascii_word(ws, w, len, h);
+    }
+    PyObject *found = PyDict_GetItemWithError(ws->others, word);
+    if (found != NULL)
+        return PyLong_AsSsize_t(found);
+    if (PyErr_Occurred())
+        return -1;
+    Py_ssize_t tn = registry_add(&ws->reg, word);
+    if (tn < 0)
+        return -1;
+    PyObject *num = PyLong_FromSsize_t(tn);
+    if (num == NULL)
+        return -1;
+    int rc = PyDict_SetItem(ws->others, word, num);
+    Py_DECREF(num);
+    return rc < 0 ? -1 : tn;
 }
 
 /* canon[s] (setting it to s when absent): one shared object per distinct string. */
@@ -478,120 +723,91 @@ canonical(PyObject *canon, PyObject *s)
     return s;
 }
 
-/* The words of one batch: an open-addressing table from the case-folded bytes of an ASCII
- * word to its posting list, so a repeated word costs one hash and one memcmp. */
-typedef struct {
-    uint64_t hash;
-    PyObject *term;   /* borrowed: owned by the words dict */
-    PyObject *ids;    /* borrowed: owned by the words dict */
-} Slot;
-
-typedef struct {
-    Slot *slots;
-    size_t mask, used;
-} Table;
-
+/* Post the words of one message. */
 static int
-table_grow(Table *t)
+post_message(Words *ws, PyObject *message, uint32_t id, unsigned char **buf,
+             Py_ssize_t *buf_size)
 {
-    size_t size = (t->mask + 1) * 2;
-    Slot *slots = PyMem_Calloc(size, sizeof(Slot));
-    if (slots == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    for (size_t i = 0; i <= t->mask; i++) {
-        Slot *s = &t->slots[i];
-        if (s->term == NULL)
-            continue;
-        size_t j = s->hash & (size - 1);
-        while (slots[j].term != NULL)
-            j = (j + 1) & (size - 1);
-        slots[j] = *s;
-    }
-    PyMem_Free(t->slots);
-    t->slots = slots;
-    t->mask = size - 1;
-    return 0;
-}
-
-#define FNV_OFFSET 1469598103934665603ULL
-#define FNV_PRIME 1099511628211ULL
-
-/* ASCII byte -> its lower-case form when it is a word character (\w: letters, digits, _),
- * else 0. Filled by the module's exec function. */
-static unsigned char word_lower[256];
-
-/* Post one case-folded ASCII word w[0:len] whose FNV-1a hash is h. */
-static int
-post_ascii_word(Table *t, PyObject *words, PyObject *keep, const unsigned char *w,
-                Py_ssize_t len, uint64_t h, PyObject *id)
-{
-    size_t j = h & t->mask;
-    for (;;) {
-        Slot *s = &t->slots[j];
-        if (s->term == NULL)
-            break;
-        if (s->hash == h && PyUnicode_GET_LENGTH(s->term) == len &&
-            memcmp(PyUnicode_DATA(s->term), w, len) == 0) {
-            Py_ssize_t m = PyList_GET_SIZE(s->ids);
-            if (m && PyList_GET_ITEM(s->ids, m - 1) == id)
-                return 0;
-            return PyList_Append(s->ids, id);
+    if (!(PyUnicode_CheckExact(message) && PyUnicode_IS_ASCII(message))) {
+        PyObject *toks = PyObject_CallOneArg(words_fn, message);
+        if (toks == NULL)
+            return -1;
+        int rc = 0;
+        if (!PyList_Check(toks)) {
+            PyErr_SetString(PyExc_TypeError, "words() must return a list");
+            rc = -1;
         }
-        j = (j + 1) & t->mask;
+        for (Py_ssize_t k = 0; rc == 0 && k < PyList_GET_SIZE(toks); k++) {
+            Py_ssize_t tn = str_word(ws, PyList_GET_ITEM(toks, k));
+            rc = tn < 0 ? -1 : registry_post(&ws->reg, tn, id);
+        }
+        Py_DECREF(toks);
+        return rc;
     }
-    PyObject *term = PyUnicode_New(len, 127);
-    if (term == NULL)
-        return -1;
-    memcpy(PyUnicode_DATA(term), w, len);
-    /* ``keep`` owns the table's terms; the words dict owns the id lists and never drops one
-     * during a call (an equal key from a non-ASCII message may already be there). */
-    int rc = PyList_Append(keep, term);
-    Py_DECREF(term);
-    if (rc < 0 || post(words, term, id) < 0)
-        return -1;
-    PyObject *ids = PyDict_GetItemWithError(words, term);
-    if (ids == NULL)
-        return -1;
-    Slot *s = &t->slots[j];
-    s->hash = h;
-    s->term = term;
-    s->ids = ids;
-    if (++t->used * 2 > t->mask + 1)
-        return table_grow(t);
-    return 0;
+    const unsigned char *s = PyUnicode_DATA(message);
+    Py_ssize_t len = PyUnicode_GET_LENGTH(message);
+    if (len > *buf_size) {
+        unsigned char *nb = PyMem_Realloc(*buf, len);
+        if (nb == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        *buf = nb;
+        *buf_size = len;
+    }
+    unsigned char *out = *buf;
+    Py_ssize_t p = 0;
+    for (;;) {
+        while (p < len && !word_lower[s[p]])
+            p++;
+        if (p >= len)
+            return 0;
+        Py_ssize_t start = p;
+        uint64_t h = FNV_OFFSET;
+        unsigned char ch;
+        while (p < len && (ch = word_lower[s[p]]) != 0) {
+            out[p] = ch;
+            h = (h ^ ch) * FNV_PRIME;
+            p++;
+        }
+        Py_ssize_t tn = ascii_word(ws, out + start, p - start, h);
+        if (tn < 0 || registry_post(&ws->reg, tn, id) < 0)
+            return -1;
+    }
 }
 
 static PyObject *
 gather(PyObject *self, PyObject *args)
 {
-    PyObject *entries, *canon, *levels, *sources, *tags_d, *words, *tokens;
+    PyObject *entries, *canon, *levels_out, *sources_out, *tags_out, *words_out, *tokens;
     Py_ssize_t first_id;
     if (!PyArg_ParseTuple(args, "O!nO!O!O!O!O!O:gather", &PyList_Type, &entries, &first_id,
-                          &PyDict_Type, &canon, &PyDict_Type, &levels, &PyDict_Type, &sources,
-                          &PyDict_Type, &tags_d, &PyDict_Type, &words, &tokens))
+                          &PyDict_Type, &canon, &PyDict_Type, &levels_out, &PyDict_Type,
+                          &sources_out, &PyDict_Type, &tags_out, &PyDict_Type, &words_out,
+                          &tokens))
         return NULL;
     if (check_configured() < 0)
         return NULL;
-    if (tokens != Py_None &&
-        (!PyList_Check(tokens) || PyList_GET_SIZE(tokens) != PyList_GET_SIZE(entries))) {
+    Py_ssize_t n = PyList_GET_SIZE(entries);
+    if (tokens != Py_None && (!PyList_Check(tokens) || PyList_GET_SIZE(tokens) != n)) {
         PyErr_SetString(PyExc_ValueError, "tokens must be None or one list per entry");
         return NULL;
     }
-    Table table = {NULL, 1023, 0};
-    PyObject *keep = PyList_New(0);  /* owns the table's terms */
-    table.slots = PyMem_Calloc(table.mask + 1, sizeof(Slot));
-    if (table.slots == NULL || keep == NULL) {
-        PyMem_Free(table.slots);
-        Py_XDECREF(keep);
-        return PyErr_NoMemory();
+    if (first_id < 0 || first_id + n > (Py_ssize_t)UINT32_MAX + 1) {
+        PyErr_SetString(PyExc_OverflowError, "entry ids must fit in 32 bits");
+        return NULL;
     }
-    unsigned char stack_buf[256];
-    unsigned char *buf = stack_buf;
-    Py_ssize_t buf_size = sizeof(stack_buf);
     PyObject *result = NULL;
-    Py_ssize_t n = PyList_GET_SIZE(entries);
+    Registry regs[3] = {{0}};  /* levels, sources, tags */
+    Table tables[3] = {{0}};
+    Words ws = {{0}, {0}, NULL};
+    unsigned char *buf = NULL;
+    Py_ssize_t buf_size = 0;
+    for (int k = 0; k < 3; k++)
+        if (table_init(&tables[k], 64) < 0)
+            goto done;
+    if (table_init(&ws.table, 1024) < 0 || (ws.others = PyDict_New()) == NULL)
+        goto done;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *e = PyList_GET_ITEM(entries, i);
         if (!PyObject_TypeCheck(e, entry_type)) {
@@ -604,113 +820,75 @@ gather(PyObject *self, PyObject *args)
             PyErr_SetString(PyExc_AttributeError, "LogEntry is not fully initialised");
             goto done;
         }
+        uint32_t id = (uint32_t)(first_id + i);
         untrack_if_acyclic(e);
-        PyObject *id = PyLong_FromSsize_t(first_id + i);
-        if (id == NULL)
+        /* one object per distinct level, source and tag: the term tables key on it */
+        PyObject *c = canonical(canon, level);
+        if (c == NULL)
             goto done;
-        int rc = post(levels, level, id);
-        if (rc == 0) {
-            PyObject *c = canonical(canon, source);
+        Py_ssize_t tn = object_term(&tables[0], &regs[0], c);
+        if (tn < 0 || registry_post(&regs[0], tn, id) < 0)
+            goto done;
+        c = canonical(canon, source);
+        if (c == NULL)
+            goto done;
+        if (c != source) {
+            Py_INCREF(c);
+            Py_SETREF(SLOT(e, S_SOURCE), c);
+        }
+        tn = object_term(&tables[1], &regs[1], c);
+        if (tn < 0 || registry_post(&regs[1], tn, id) < 0)
+            goto done;
+        PyObject *seq = PySequence_Fast(tags, "tags must be a sequence");
+        if (seq == NULL)
+            goto done;
+        int rc = 0;
+        for (Py_ssize_t k = 0; rc == 0 && k < PySequence_Fast_GET_SIZE(seq); k++) {
+            PyObject *t = PySequence_Fast_GET_ITEM(seq, k);
+            c = canonical(canon, t);
             if (c == NULL) {
                 rc = -1;
-            } else {
-                if (c != source) {
-                    Py_INCREF(c);
-                    Py_SETREF(SLOT(e, S_SOURCE), c);
-                }
-                rc = post(sources, c, id);
+                break;
             }
+            if (c != t && PyList_Check(tags)) {
+                Py_INCREF(c);
+                PyList_SetItem(tags, k, c);
+            }
+            tn = object_term(&tables[2], &regs[2], c);
+            rc = tn < 0 ? -1 : registry_post(&regs[2], tn, id);
         }
-        if (rc == 0 && PyList_Check(tags)) {
-            for (Py_ssize_t k = 0; rc == 0 && k < PyList_GET_SIZE(tags); k++) {
-                PyObject *t = PyList_GET_ITEM(tags, k);
-                PyObject *c = canonical(canon, t);
-                if (c == NULL) {
-                    rc = -1;
-                    break;
-                }
-                if (c != t) {
-                    Py_INCREF(c);
-                    PyList_SetItem(tags, k, c);
-                }
-                rc = post(tags_d, c, id);
+        Py_DECREF(seq);
+        if (rc < 0)
+            goto done;
+        if (tokens != Py_None) {
+            seq = PySequence_Fast(PyList_GET_ITEM(tokens, i), "tokens must be lists of words");
+            if (seq == NULL)
+                goto done;
+            for (Py_ssize_t k = 0; rc == 0 && k < PySequence_Fast_GET_SIZE(seq); k++) {
+                tn = str_word(&ws, PySequence_Fast_GET_ITEM(seq, k));
+                rc = tn < 0 ? -1 : registry_post(&ws.reg, tn, id);
             }
-        } else if (rc == 0) {
-            PyObject *seq = PySequence_Fast(tags, "tags must be a sequence");
-            if (seq == NULL) {
-                rc = -1;
-            } else {
-                for (Py_ssize_t k = 0; rc == 0 && k < PySequence_Fast_GET_SIZE(seq); k++) {
-                    PyObject *c = canonical(canon, PySequence_Fast_GET_ITEM(seq, k));
-                    rc = c == NULL ? -1 : post(tags_d, c, id);
-                }
-                Py_DECREF(seq);
-            }
+            Py_DECREF(seq);
+        } else {
+            rc = post_message(&ws, message, id, &buf, &buf_size);
         }
-        if (rc == 0) {
-            PyObject *toks = NULL;
-            if (tokens != Py_None) {
-                toks = PyList_GET_ITEM(tokens, i);
-                Py_INCREF(toks);
-            } else if (PyUnicode_CheckExact(message) && PyUnicode_IS_ASCII(message)) {
-                const unsigned char *s = PyUnicode_DATA(message);
-                Py_ssize_t len = PyUnicode_GET_LENGTH(message);
-                if (len > buf_size) {
-                    unsigned char *nb = PyMem_Malloc(len);
-                    if (nb == NULL) {
-                        PyErr_NoMemory();
-                        rc = -1;
-                    } else {
-                        if (buf != stack_buf)
-                            PyMem_Free(buf);
-                        buf = nb;
-                        buf_size = len;
-                    }
-                }
-                Py_ssize_t p = 0;
-                while (rc == 0) {
-                    while (p < len && !word_lower[s[p]])
-                        p++;
-                    if (p >= len)
-                        break;
-                    Py_ssize_t start = p;
-                    uint64_t h = FNV_OFFSET;
-                    unsigned char ch;
-                    while (p < len && (ch = word_lower[s[p]]) != 0) {
-                        buf[p] = ch;
-                        h = (h ^ ch) * FNV_PRIME;
-                        p++;
-                    }
-                    rc = post_ascii_word(&table, words, keep, buf + start, p - start, h, id);
-                }
-            } else {
-                toks = PyObject_CallOneArg(words_fn, message);
-                if (toks == NULL)
-                    rc = -1;
-            }
-            if (toks != NULL) {
-                PyObject *seq = PySequence_Fast(toks, "tokens must be sequences of words");
-                Py_DECREF(toks);
-                if (seq == NULL) {
-                    rc = -1;
-                } else {
-                    for (Py_ssize_t k = 0; rc == 0 && k < PySequence_Fast_GET_SIZE(seq); k++)
-                        rc = post(words, PySequence_Fast_GET_ITEM(seq, k), id);
-                    Py_DECREF(seq);
-                }
-            }
-        }
-        Py_DECREF(id);
         if (rc < 0)
             goto done;
     }
+    if (registry_emit(&regs[0], levels_out) < 0 || registry_emit(&regs[1], sources_out) < 0 ||
+        registry_emit(&regs[2], tags_out) < 0 || registry_emit(&ws.reg, words_out) < 0)
+        goto done;
     result = Py_None;
     Py_INCREF(result);
 done:
-    if (buf != stack_buf)
-        PyMem_Free(buf);
-    PyMem_Free(table.slots);
-    Py_DECREF(keep);
+    for (int k = 0; k < 3; k++) {
+        registry_free(&regs[k]);
+        PyMem_Free(tables[k].slots);
+    }
+    registry_free(&ws.reg);
+    PyMem_Free(ws.table.slots);
+    Py_XDECREF(ws.others);
+    PyMem_Free(buf);
     return result;
 }
 
@@ -761,13 +939,15 @@ fail:
 
 static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS,
-     "configure(LogEntry, level_cache, entry_from_json, loads, words): bind the Python side."},
+     "configure(LogEntry, level_cache, entry_from_json, loads, words, array): bind the Python "
+     "side."},
     {"entries_from_lines", entries_from_lines, METH_O,
      "entries_from_lines(lines) -> (entries, bad): one LogEntry per JSON line, None where the "
      "line is rejected (the Python reader re-reads those for the exact reason)."},
     {"gather", gather, METH_VARARGS,
-     "gather(entries, first_id, canon, levels, sources, tags, words, tokens): append each "
-     "entry's id to the posting list of every term it carries; tokens None means tokenize."},
+     "gather(entries, first_id, canon, levels, sources, tags, words, tokens): fill each dict "
+     "with term -> array('I') of the ids of the entries that carry it (tokens None: "
+     "tokenize the messages here)."},
     {"split_ordered", split_ordered, METH_VARARGS,
      "split_ordered(first_id, stamps, top) -> (run_ids, run_keys, late_ids): the ids whose "
      "instant is not below the running maximum (starting at top), and the others."},

@@ -1,14 +1,16 @@
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
+
+Ids = Sequence[int]
 
 def configure(
     entry_cls: type, level_cache: dict[str, str], entry_from_json: Callable[[dict[str, Any]], Any],
-    loads: Callable[[bytes], Any], words: Callable[[str], list[str]],
+    loads: Callable[[bytes], Any], words: Callable[[str], list[str]], array: type,
 ) -> None: ...
 def entries_from_lines(lines: list[bytes]) -> tuple[list[Any], int]: ...
 def gather(
-    entries: list[Any], first_id: int, canon: dict[str, str], levels: dict[str, list[int]],
-    sources: dict[str, list[int]], tags: dict[str, list[int]], words: dict[str, list[int]],
+    entries: list[Any], first_id: int, canon: dict[str, str], levels: dict[str, Ids],
+    sources: dict[str, Ids], tags: dict[str, Ids], words: dict[str, Ids],
     tokens: list[list[str]] | None,
 ) -> None: ...
 def parse_iso(text: str) -> float | None: ...

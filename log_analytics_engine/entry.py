@@ -72,8 +72,8 @@ def normalize_level(value: Any, field: str = "level") -> str:
         if cached is not None:
             return cached
         upper = value.strip().upper()
-        canonical = _ALIASES.get(upper, upper)
-        if canonical in SEVERITY:
+        canonical = _LEVEL_CACHE.get(_ALIASES.get(upper, upper))  # the one object per name
+        if canonical is not None:
             _LEVEL_CACHE[value] = canonical
             return canonical
     raise InvalidLevelError(value, field)
@@ -357,13 +357,15 @@ def entry_from_json(data: dict[str, Any]) -> LogEntry:
 
 
 def _configure_speedups() -> None:
+    from array import array
+
     from orjson import loads
 
     from ._accel import speedups
     from .tokenize import words
 
     if speedups is not None:
-        speedups.configure(LogEntry, _LEVEL_CACHE, entry_from_json, loads, words)
+        speedups.configure(LogEntry, _LEVEL_CACHE, entry_from_json, loads, words, array)
 
 
 _configure_speedups()

@@ -20,6 +20,9 @@ from .tokenize import tokenize, tokenize_many
 
 __all__ = ["EMPTY", "IndexSet", "InvertedIndex", "Postings"]
 
+#: The ids of one term in one batch: a list, or an ``array('I')`` from the C gatherer.
+Ids = Sequence[int]
+
 #: The empty posting list (shared, immutable).
 EMPTY: FrozenBitMap = FrozenBitMap()
 
@@ -46,8 +49,9 @@ class InvertedIndex:
     def __init__(self) -> None:
         self._postings: dict[Hashable, BitMap] = {}
 
-    def add_batch(self, batch: Mapping[Any, list[int]], offset: int = 0) -> None:
-        """Add ids (plus ``offset``) per term. Runtime complexity: O(total ids), in C."""
+    def add_batch(self, batch: Mapping[Any, Ids], offset: int = 0) -> None:
+        """Add ids (plus ``offset``) per term: lists, or ``array('I')`` which pyroaring reads
+        without a Python int per id. Runtime complexity: O(total ids), in C."""
         postings = self._postings
         for term, ids in batch.items():
             bm = postings.get(term)
@@ -115,10 +119,10 @@ class Postings:
     """The postings of one batch, gathered outside the engine lock from ``first_id`` on."""
 
     first_id: int
-    levels: dict[str, list[int]]
-    sources: dict[str, list[int]]
-    tags: dict[str, list[int]]
-    words: dict[str, list[int]]
+    levels: Mapping[str, Ids]
+    sources: Mapping[str, Ids]
+    tags: Mapping[str, Ids]
+    words: Mapping[str, Ids]
     fields: dict[str, tuple[dict[Any, list[int]], list[int]]]
 
 
@@ -155,24 +159,26 @@ class IndexSet:
         Runtime complexity: O(total terms of the batch), in C when the accelerator is built.
         """
         if speedups is not None:
-            levels: dict[str, list[int]] = {}
-            sources: dict[str, list[int]] = {}
-            tags: dict[str, list[int]] = {}
-            words: dict[str, list[int]] = {}
+            levels: dict[str, Ids] = {}
+            sources: dict[str, Ids] = {}
+            tags: dict[str, Ids] = {}
+            words: dict[str, Ids] = {}
             batch = entries if type(entries) is list else list(entries)
             token_lists = tokens if tokens is None or type(tokens) is list else list(tokens)
             speedups.gather(batch, first_id, self._strings, levels, sources, tags, words,
                             token_lists)
+            terms: tuple[Mapping[str, Ids], Mapping[str, Ids], Mapping[str, Ids],
+                         Mapping[str, Ids]] = (levels, sources, tags, words)
         else:
             if tokens is None:
                 tokens = tokenize_many([e.message for e in entries])
-            levels, sources, tags, words = self._gather_python(entries, tokens, first_id)
-        return Postings(first_id, levels, sources, tags, words,
-                        self._gather_fields(entries, first_id))
+            terms = self._gather_python(entries, tokens, first_id)
+        return Postings(first_id, *terms, self._gather_fields(entries, first_id))
 
     def _gather_python(
         self, entries: Sequence[Any], tokens: Iterable[Iterable[str]], first_id: int
-    ) -> tuple[dict[str, list[int]], ...]:
+    ) -> tuple[dict[str, list[int]], dict[str, list[int]], dict[str, list[int]],
+               dict[str, list[int]]]:
         """The specification of ``_speedups.gather``."""
         levels: defaultdict[str, list[int]] = defaultdict(list)
         sources: defaultdict[str, list[int]] = defaultdict(list)

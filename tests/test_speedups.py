@@ -207,7 +207,7 @@ def _python_postings(entries: list[LogEntry], first_id: int) -> Postings:
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(entry_specs, messages()), max_size=25), st.integers(0, 2**40),
+@given(st.lists(st.tuples(entry_specs, messages()), max_size=25), st.integers(0, 2**32 - 100),
        st.booleans())
 def test_gather_equals_the_python_gatherer(
     specs: list[tuple[Any, str]], first_id: int, with_tokens: bool
@@ -222,7 +222,7 @@ def test_gather_equals_the_python_gatherer(
     want = _python_postings(twins, first_id)
     assert _normalized(got) == _normalized(want)
     for ids in (*got.levels.values(), *got.words.values(), *got.tags.values()):
-        assert ids == sorted(set(ids))  # the C gatherer drops repeats within an entry
+        assert list(ids) == sorted(set(ids))  # the C gatherer drops repeats within an entry
 
 
 def test_gather_shares_one_string_per_source_and_tag() -> None:
@@ -280,3 +280,8 @@ def test_engine_answers_the_same_with_and_without_the_accelerator(
     slow = run()
     assert fast == slow
     assert fast[0]["errors"] == 2
+
+
+def test_gather_refuses_ids_beyond_32_bits() -> None:
+    with pytest.raises(OverflowError):
+        IndexSet().gather([LogEntry(0)], None, 2**32)
