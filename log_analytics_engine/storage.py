@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from pyroaring import BitMap
 
+from ._accel import speedups
 from .entry import LogEntry
 from .errors import (
     StorageCorruptError,
@@ -125,6 +126,9 @@ def decode_rows(
 
     ``strings``: canonical strings; levels, sources and tags are shared through it, not
     copied (as the indexes share them for ingested entries)."""
+    if speedups is not None:
+        batch = rows if type(rows) is list else list(rows)
+        return speedups.entries_from_rows(batch, strings if strings is not None else {})
     new = LogEntry.__new__
     out: list[LogEntry] = []
     append = out.append
@@ -304,9 +308,9 @@ class Storage:
                         no_words = [[]] * covered  # shared, never mutated
                     words = tokenize([e.message for e in rest])
                     indexes.add_batch(first, batch, no_words[:covered] + words)
-                elif rest:
-                    indexes.add_batch(first + covered, rest,
-                                      tokenize([e.message for e in rest]))
+                elif rest:  # the C gatherer tokenizes as it indexes
+                    indexes.add_batch(first + covered, rest, None if speedups is not None
+                                      else tokenize([e.message for e in rest]))
                 entries.extend(batch)
                 first += len(batch)
             store.append(entries)

@@ -285,3 +285,34 @@ def test_engine_answers_the_same_with_and_without_the_accelerator(
 def test_gather_refuses_ids_beyond_32_bits() -> None:
     with pytest.raises(OverflowError):
         IndexSet().gather([LogEntry(0)], None, 2**32)
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(entry_specs, max_size=20))
+def test_entries_from_rows_equals_decode_rows(specs: list[Any]) -> None:
+    from log_analytics_engine import storage
+
+    entries = [spec.build() for spec in specs]
+    stamps, blobs = storage.encode_entries(entries)
+    rows = list(zip(stamps, blobs, strict=True))
+    fast_canon: dict[str, str] = {}
+    fast = storage.decode_rows(rows, fast_canon)
+    saved = storage.speedups
+    storage.speedups = None
+    try:
+        slow = storage.decode_rows(rows, {})
+    finally:
+        storage.speedups = saved
+    assert len(fast) == len(slow)
+    for got, want in zip(fast, slow, strict=True):
+        _same_entry(got, want)
+        assert got.source is fast_canon[got.source]
+        assert all(t is fast_canon[t] for t in got.tags)
+
+
+def test_entries_from_rows_rejects_a_foreign_row() -> None:
+    assert speedups is not None
+    with pytest.raises(ValueError, match="9 fields"):
+        speedups.entries_from_rows([(0.0, b"[1, 2]")], {})
+    with pytest.raises(ValueError):
+        speedups.entries_from_rows([(0.0, b"not json")], {})
