@@ -1,13 +1,15 @@
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .entry import LogEntry
+
 Ids = Sequence[int]
 
 def configure(
     entry_cls: type, level_cache: dict[str, str], entry_from_json: Callable[[dict[str, Any]], Any],
     loads: Callable[[bytes], Any], words: Callable[[str], list[str]], array: type,
 ) -> None: ...
-def entries_from_lines(lines: list[bytes]) -> tuple[list[Any], int]: ...
+def entries_from_lines(lines: list[bytes]) -> tuple[list[LogEntry | None], int]: ...
 def gather(
     entries: list[Any], first_id: int, canon: dict[str, str], levels: dict[str, Ids],
     sources: dict[str, Ids], tags: dict[str, Ids], words: dict[str, Ids],
@@ -17,4 +19,6 @@ def parse_iso(text: str) -> float | None: ...
 def split_ordered(
     first_id: int, stamps: list[float], top: float
 ) -> tuple[list[int], list[float], list[int]]: ...
-def entries_from_rows(rows: list[tuple[float, bytes]], canon: dict[str, str]) -> list[Any]: ...
+def entries_from_rows(
+    rows: list[tuple[float, bytes]], canon: dict[str, str]
+) -> list[LogEntry]: ...

@@ -128,7 +128,9 @@ def decode_rows(
     copied (as the indexes share them for ingested entries)."""
     if speedups is not None:
         batch = rows if type(rows) is list else list(rows)
-        return speedups.entries_from_rows(batch, strings if strings is not None else {})
+        decoded: list[LogEntry] = speedups.entries_from_rows(
+            batch, strings if strings is not None else {})
+        return decoded
     new = LogEntry.__new__
     out: list[LogEntry] = []
     append = out.append
