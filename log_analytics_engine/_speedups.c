@@ -1026,6 +1026,77 @@ fail:
     return NULL;
 }
 
+/* ---------------------------------------------------------------- storage encode ----- */
+
+/* (stamps, blobs) of entries: blob = dumps([timestamp, level, message, source, thread_id,
+ * request_id, user_id, tags, metadata], default=default, option=option). The
+ * specification is storage.encode_entries. */
+static PyObject *
+encode_entries(PyObject *self, PyObject *args)
+{
+    PyObject *entries, *dumps, *dflt, *option;
+    if (!PyArg_ParseTuple(args, "O!OOO:encode_entries", &PyList_Type, &entries, &dumps, &dflt,
+                          &option))
+        return NULL;
+    if (check_configured() < 0)
+        return NULL;
+    static const int fields[9] = {S_TIMESTAMP, S_LEVEL, S_MESSAGE, S_SOURCE, S_THREAD_ID,
+                                  S_REQUEST_ID, S_USER_ID, S_TAGS, S_METADATA};
+    Py_ssize_t n = PyList_GET_SIZE(entries);
+    PyObject *stamps = PyList_New(n), *blobs = PyList_New(n);
+    /* interned: orjson recognises its keyword names by identity */
+    PyObject *kwnames = PyTuple_New(2);
+    if (kwnames != NULL) {
+        PyTuple_SET_ITEM(kwnames, 0, PyUnicode_InternFromString("default"));
+        PyTuple_SET_ITEM(kwnames, 1, PyUnicode_InternFromString("option"));
+        if (PyTuple_GET_ITEM(kwnames, 0) == NULL || PyTuple_GET_ITEM(kwnames, 1) == NULL)
+            Py_CLEAR(kwnames);
+    }
+    if (stamps == NULL || blobs == NULL || kwnames == NULL)
+        goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *e = PyList_GET_ITEM(entries, i);
+        if (!PyObject_TypeCheck(e, entry_type)) {
+            PyErr_Format(PyExc_TypeError, "expected a LogEntry, got %s", Py_TYPE(e)->tp_name);
+            goto fail;
+        }
+        PyObject *row = PyList_New(9);
+        if (row == NULL)
+            goto fail;
+        for (int k = 0; k < 9; k++) {
+            PyObject *v = SLOT(e, fields[k]);
+            if (v == NULL) {
+                Py_DECREF(row);
+                PyErr_Format(PyExc_AttributeError, "LogEntry.%s is not set",
+                             slot_names[fields[k]]);
+                goto fail;
+            }
+            Py_INCREF(v);
+            PyList_SET_ITEM(row, k, v);
+        }
+        PyObject *call_args[3] = {row, dflt, option};
+        PyObject *blob = PyObject_Vectorcall(dumps, call_args, 1, kwnames);
+        Py_DECREF(row);
+        if (blob == NULL)
+            goto fail;
+        PyList_SET_ITEM(blobs, i, blob);
+        PyObject *ts = SLOT(e, S_TS);
+        if (ts == NULL) {
+            PyErr_SetString(PyExc_AttributeError, "LogEntry.ts is not set");
+            goto fail;
+        }
+        Py_INCREF(ts);
+        PyList_SET_ITEM(stamps, i, ts);
+    }
+    Py_DECREF(kwnames);
+    return Py_BuildValue("(NN)", stamps, blobs);
+fail:
+    Py_XDECREF(stamps);
+    Py_XDECREF(blobs);
+    Py_XDECREF(kwnames);
+    return NULL;
+}
+
 /* ---------------------------------------------------------------- time index ------- */
 
 static PyObject *
@@ -1084,6 +1155,8 @@ static PyMethodDef methods[] = {
      "tokenize the messages here)."},
     {"entries_from_rows", entries_from_rows, METH_VARARGS,
      "entries_from_rows(rows, canon) -> entries: LogEntry objects from storage rows."},
+    {"encode_entries", encode_entries, METH_VARARGS,
+     "encode_entries(entries, dumps, default, option) -> (stamps, blobs): storage rows."},
     {"split_ordered", split_ordered, METH_VARARGS,
      "split_ordered(first_id, stamps, top) -> (run_ids, run_keys, late_ids): the ids whose "
      "instant is not below the running maximum (starting at top), and the others."},

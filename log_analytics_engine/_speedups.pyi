@@ -22,3 +22,7 @@ def split_ordered(
 def entries_from_rows(
     rows: list[tuple[float, bytes]], canon: dict[str, str]
 ) -> list[LogEntry]: ...
+def encode_entries(
+    entries: list[LogEntry], dumps: Callable[..., bytes], default: Callable[[Any], Any],
+    option: int,
+) -> tuple[list[float], list[bytes]]: ...

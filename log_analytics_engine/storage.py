@@ -108,6 +108,10 @@ def json_default(value: Any) -> Any:
 
 def encode_entries(entries: Sequence[LogEntry]) -> Encoded:
     """The instants and row blobs of ``entries`` (an orjson array per entry). O(size)."""
+    if speedups is not None:
+        batch = entries if type(entries) is list else list(entries)
+        encoded: Encoded = speedups.encode_entries(batch, _dumps, json_default, _OPTS)
+        return encoded
     blobs = [
         _dumps(
             [e.timestamp, e.level, e.message, e.source, e.thread_id, e.request_id, e.user_id,

@@ -94,26 +94,43 @@ class TimeIndex(SortedKeyList):  # type: ignore[misc]
         del self._index[:]
 
 
+def _instant_key(ts: array[float], base: list[int]) -> Callable[[int], float]:
+    """The time index's key: the instant of an id. A closure over the store's arrays, not a
+    bound method: the store and its index then form no reference cycle, so a dropped engine
+    is freed at once by reference counting instead of at the next full GC."""
+
+    def key(entry_id: int) -> float:
+        return ts[entry_id - base[0]]
+
+    return key
+
+
 class Store:
     """Entries by id, their instants, the time index and the zone maps."""
 
     __slots__ = (
-        "_zbounds", "base", "entries", "late", "live", "time_index", "ts", "zmax", "zmin",
+        "_base", "_zbounds", "entries", "late", "live", "time_index", "ts", "zmax", "zmin",
     )
 
     def __init__(self) -> None:
         self.entries: list[LogEntry] = []
         self.ts = array("d")
-        self.base = 0
+        self._base = [0]  # shared with the time index's key function
         self.live = BitMap()
         self.late = BitMap()  # ids that arrived with an instant below an earlier one
         self._zbounds: tuple[list[float], list[float]] | None = None
-        self.time_index = TimeIndex(key=self._key)
+        self.time_index = TimeIndex(key=_instant_key(self.ts, self._base))
         self.zmin = array("d")
         self.zmax = array("d")
 
-    def _key(self, entry_id: int) -> float:
-        return self.ts[entry_id - self.base]
+    @property
+    def base(self) -> int:
+        """The id of ``entries[0]`` (moves forward when the oldest entries are evicted)."""
+        return self._base[0]
+
+    @base.setter
+    def base(self, value: int) -> None:
+        self._base[0] = value
 
     # -- size and ids ---------------------------------------------------------------------
     def __len__(self) -> int:

@@ -228,3 +228,23 @@ def test_level_index_view_stays_live_after_retention_empties_the_level() -> None
     engine.ingest_log(LogEntry(200, "FATAL", "again"))
     assert [e.message for e in view] == ["again"]
     engine._check()
+
+
+def test_a_dropped_engine_is_freed_by_reference_counting(tmp_path) -> None:
+    """No reference cycle keeps a dropped engine's entries alive until the next full GC."""
+    import gc
+    import weakref
+
+    path = tmp_path / "logs.jsonl"
+    path.write_text('{"timestamp": "2025-07-21T10:00:00Z", "message": "x"}\n' * 10)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        engine = LogAnalyticsEngine()
+        engine.ingest_logs_from_file(path)
+        index = weakref.ref(engine._store.time_index)
+        del engine
+        assert index() is None
+    finally:
+        if was_enabled:
+            gc.enable()
