@@ -945,18 +945,22 @@ done:
 
 /* ---------------------------------------------------------------- storage rows ------- */
 
-/* Entries from storage rows (ts, blob): blob is the JSON array written by
- * storage.encode_entries. The specification is storage.decode_rows. */
+/* Entries from the field arrays of a stored chunk and their instants (floats). The
+ * specification is storage.decode_rows. */
 static PyObject *
 entries_from_rows(PyObject *self, PyObject *args)
 {
-    PyObject *rows, *canon;
-    if (!PyArg_ParseTuple(args, "O!O!:entries_from_rows", &PyList_Type, &rows, &PyDict_Type,
-                          &canon))
+    PyObject *rows, *stamps, *canon;
+    if (!PyArg_ParseTuple(args, "O!O!O!:entries_from_rows", &PyList_Type, &rows, &PyList_Type,
+                          &stamps, &PyDict_Type, &canon))
         return NULL;
     if (check_configured() < 0)
         return NULL;
     Py_ssize_t n = PyList_GET_SIZE(rows);
+    if (PyList_GET_SIZE(stamps) != n) {
+        PyErr_SetString(PyExc_ValueError, "one instant per entry");
+        return NULL;
+    }
     PyObject *out = PyList_New(n);
     if (out == NULL)
         return NULL;
@@ -967,52 +971,46 @@ entries_from_rows(PyObject *self, PyObject *args)
         return NULL;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *row = PyList_GET_ITEM(rows, i);
-        if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) != 2) {
-            PyErr_SetString(PyExc_ValueError, "a storage row is (ts, data)");
-            goto fail;
-        }
-        PyObject *ts = PyTuple_GET_ITEM(row, 0);
-        PyObject *data = PyObject_CallOneArg(loads, PyTuple_GET_ITEM(row, 1));
-        if (data == NULL)
-            goto fail;
+        PyObject *data = PyList_GET_ITEM(rows, i);
+        PyObject *ts = PyList_GET_ITEM(stamps, i);
         if (!PyList_CheckExact(data) || PyList_GET_SIZE(data) != 9) {
-            Py_DECREF(data);
             PyErr_SetString(PyExc_ValueError, "a stored entry is a JSON array of 9 fields");
             goto fail;
         }
         PyObject **f = ((PyListObject *)data)->ob_item;
         PyObject *level, *source, *c;
         if (value_term(&table, &reg, canon, f[1], &level) < 0 ||
-            value_term(&table, &reg, canon, f[3], &source) < 0) {
-            Py_DECREF(data);
+            value_term(&table, &reg, canon, f[3], &source) < 0)
             goto fail;
-        }
         PyObject *tags = f[7];
-        if (PyList_CheckExact(tags)) {  /* fresh from loads: made canonical in place */
+        if (PyList_CheckExact(tags) && PyList_GET_SIZE(tags)) {
+            /* a fresh list, as the Python decoder builds */
+            PyObject *fresh = PyList_New(PyList_GET_SIZE(tags));
+            if (fresh == NULL)
+                goto fail;
             for (Py_ssize_t k = 0; k < PyList_GET_SIZE(tags); k++) {
-                PyObject *t = PyList_GET_ITEM(tags, k);
-                if (value_term(&table, &reg, canon, t, &c) < 0) {
-                    Py_DECREF(data);
+                if (value_term(&table, &reg, canon, PyList_GET_ITEM(tags, k), &c) < 0) {
+                    Py_DECREF(fresh);
                     goto fail;
                 }
-                if (c != t) {
-                    Py_INCREF(c);
-                    PyList_SetItem(tags, k, c);
-                }
+                Py_INCREF(c);
+                PyList_SET_ITEM(fresh, k, c);
             }
+            tags = fresh;
+        } else {
+            Py_INCREF(tags);
         }
         PyObject *entry = entry_type->tp_alloc(entry_type, 0);
         if (entry == NULL) {
-            Py_DECREF(data);
+            Py_DECREF(tags);
             goto fail;
         }
         PyObject *values[N_SLOTS] = {f[0], ts, level, f[2], source, f[4], f[5], f[6], tags, f[8]};
         for (int k = 0; k < N_SLOTS; k++) {
-            Py_INCREF(values[k]);
+            if (k != S_TAGS)
+                Py_INCREF(values[k]);
             SLOT(entry, k) = values[k];
         }
-        Py_DECREF(data);
         untrack_if_acyclic(entry);
         PyList_SET_ITEM(out, i, entry);
     }
@@ -1028,14 +1026,15 @@ fail:
 
 /* ---------------------------------------------------------------- storage encode ----- */
 
-/* (stamps, blobs) of entries: blob = dumps([timestamp, level, message, source, thread_id,
- * request_id, user_id, tags, metadata], default=default, option=option). The
+/* (stamps, data) of one chunk: stamps the native float64 bytes of the instants, data =
+ * dumps([[timestamp, level, message, source, thread_id, request_id, user_id, tags,
+ * metadata], ...], default=default, option=option): one orjson call for the chunk. The
  * specification is storage.encode_entries. */
 static PyObject *
-encode_entries(PyObject *self, PyObject *args)
+encode_chunk(PyObject *self, PyObject *args)
 {
     PyObject *entries, *dumps, *dflt, *option;
-    if (!PyArg_ParseTuple(args, "O!OOO:encode_entries", &PyList_Type, &entries, &dumps, &dflt,
+    if (!PyArg_ParseTuple(args, "O!OOO:encode_chunk", &PyList_Type, &entries, &dumps, &dflt,
                           &option))
         return NULL;
     if (check_configured() < 0)
@@ -1043,17 +1042,20 @@ encode_entries(PyObject *self, PyObject *args)
     static const int fields[9] = {S_TIMESTAMP, S_LEVEL, S_MESSAGE, S_SOURCE, S_THREAD_ID,
                                   S_REQUEST_ID, S_USER_ID, S_TAGS, S_METADATA};
     Py_ssize_t n = PyList_GET_SIZE(entries);
-    PyObject *stamps = PyList_New(n), *blobs = PyList_New(n);
-    /* interned: orjson recognises its keyword names by identity */
+    PyObject *rows = PyList_New(n);
+    PyObject *stamps = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(double));
     PyObject *kwnames = PyTuple_New(2);
-    if (kwnames != NULL) {
-        PyTuple_SET_ITEM(kwnames, 0, PyUnicode_InternFromString("default"));
-        PyTuple_SET_ITEM(kwnames, 1, PyUnicode_InternFromString("option"));
-        if (PyTuple_GET_ITEM(kwnames, 0) == NULL || PyTuple_GET_ITEM(kwnames, 1) == NULL)
-            Py_CLEAR(kwnames);
-    }
-    if (stamps == NULL || blobs == NULL || kwnames == NULL)
+    PyObject *data = NULL;
+    if (rows == NULL || stamps == NULL || kwnames == NULL)
         goto fail;
+    /* interned: orjson recognises its keyword names by identity */
+    for (int k = 0; k < 2; k++) {
+        PyObject *name = PyUnicode_InternFromString(k ? "option" : "default");
+        if (name == NULL)
+            goto fail;
+        PyTuple_SET_ITEM(kwnames, k, name);
+    }
+    double *out = (double *)PyBytes_AS_STRING(stamps);
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *e = PyList_GET_ITEM(entries, i);
         if (!PyObject_TypeCheck(e, entry_type)) {
@@ -1063,10 +1065,10 @@ encode_entries(PyObject *self, PyObject *args)
         PyObject *row = PyList_New(9);
         if (row == NULL)
             goto fail;
+        PyList_SET_ITEM(rows, i, row);
         for (int k = 0; k < 9; k++) {
             PyObject *v = SLOT(e, fields[k]);
             if (v == NULL) {
-                Py_DECREF(row);
                 PyErr_Format(PyExc_AttributeError, "LogEntry.%s is not set",
                              slot_names[fields[k]]);
                 goto fail;
@@ -1074,25 +1076,25 @@ encode_entries(PyObject *self, PyObject *args)
             Py_INCREF(v);
             PyList_SET_ITEM(row, k, v);
         }
-        PyObject *call_args[3] = {row, dflt, option};
-        PyObject *blob = PyObject_Vectorcall(dumps, call_args, 1, kwnames);
-        Py_DECREF(row);
-        if (blob == NULL)
-            goto fail;
-        PyList_SET_ITEM(blobs, i, blob);
         PyObject *ts = SLOT(e, S_TS);
         if (ts == NULL) {
             PyErr_SetString(PyExc_AttributeError, "LogEntry.ts is not set");
             goto fail;
         }
-        Py_INCREF(ts);
-        PyList_SET_ITEM(stamps, i, ts);
+        out[i] = PyFloat_AsDouble(ts);
+        if (out[i] == -1.0 && PyErr_Occurred())
+            goto fail;
     }
+    PyObject *call_args[3] = {rows, dflt, option};
+    data = PyObject_Vectorcall(dumps, call_args, 1, kwnames);
+    if (data == NULL)
+        goto fail;
+    Py_DECREF(rows);
     Py_DECREF(kwnames);
-    return Py_BuildValue("(NN)", stamps, blobs);
+    return Py_BuildValue("(NN)", stamps, data);
 fail:
+    Py_XDECREF(rows);
     Py_XDECREF(stamps);
-    Py_XDECREF(blobs);
     Py_XDECREF(kwnames);
     return NULL;
 }
@@ -1154,9 +1156,10 @@ static PyMethodDef methods[] = {
      "with term -> array('I') of the ids of the entries that carry it (tokens None: "
      "tokenize the messages here)."},
     {"entries_from_rows", entries_from_rows, METH_VARARGS,
-     "entries_from_rows(rows, canon) -> entries: LogEntry objects from storage rows."},
-    {"encode_entries", encode_entries, METH_VARARGS,
-     "encode_entries(entries, dumps, default, option) -> (stamps, blobs): storage rows."},
+     "entries_from_rows(rows, stamps, canon) -> entries: LogEntry objects from a stored "
+     "chunk's field arrays and instants."},
+    {"encode_chunk", encode_chunk, METH_VARARGS,
+     "encode_chunk(entries, dumps, default, option) -> (stamps, data): one stored chunk."},
     {"split_ordered", split_ordered, METH_VARARGS,
      "split_ordered(first_id, stamps, top) -> (run_ids, run_keys, late_ids): the ids whose "
      "instant is not below the running maximum (starting at top), and the others."},

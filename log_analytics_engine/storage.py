@@ -1,10 +1,16 @@
 """The durable copy of the entries: SQLite (standard library ``sqlite3``) in WAL mode.
 
 The engine keeps serving every read from memory; this module only keeps a crash-safe copy and
-rebuilds the store and indexes from it when the engine is opened again. Schema version 1:
+rebuilds the store and indexes from it when the engine is opened again. Schema version 2:
 
-* ``entries(id INTEGER PRIMARY KEY, ts REAL, data BLOB)``: one compact row per entry, the id is
-  the engine's dense id, ``data`` an orjson array of the entry's fields;
+* ``chunks(first_id INTEGER PRIMARY KEY, last_id INTEGER, stamps BLOB, data BLOB)``: the
+  entries with ids ``first_id..last_id`` (dense engine ids, at most :data:`CHUNK` per row):
+  ``stamps`` their instants (little-endian float64), ``data`` one orjson array holding an
+  array of fields per entry. Rows of a chunk are written, committed and read together, which
+  keeps SQLite's per-row work (and the sqlite3 module's GIL hand-offs per row, which starve a
+  background writer while the ingesting thread runs) out of the ingest path. Entries below
+  ``meta.evicted_below`` are evicted: whole chunks are deleted, a chunk that straddles the
+  bound is filtered on load. Version 1 files (a row per entry) are migrated on open;
 * ``meta(key TEXT PRIMARY KEY, value BLOB)``: ``evicted_below`` and the alert-rule state blob;
 * ``alert_history(seq INTEGER PRIMARY KEY AUTOINCREMENT, data BLOB)``: fired alerts;
 * ``postings(idx TEXT, term TEXT, ids BLOB)``: a snapshot of the level, source, tag and
@@ -32,9 +38,10 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import sys
 import threading
+from array import array
 from collections.abc import Callable, Sequence
-from itertools import count
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -71,14 +78,18 @@ log = logging.getLogger(__name__)
 #: ``PRAGMA application_id`` of the engine's files ("LAE1").
 APPLICATION_ID = 0x4C414531
 #: The schema version this code writes and reads (``PRAGMA user_version``).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DURABILITIES = ("sync", "batch", "none")
-#: Rows read per ``fetchmany`` and indexed per ``add_batch`` when the engine is reopened.
-LOAD_CHUNK = 50_000
+#: Entries per ``chunks`` row (an ingest call of more is split).
+CHUNK = 4096
+#: Entries indexed per ``add_batch`` when the engine is reopened.
+LOAD_CHUNK = 65_536
 
+_CHUNKS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS chunks (first_id INTEGER PRIMARY KEY, "
+    "last_id INTEGER NOT NULL, stamps BLOB NOT NULL, data BLOB NOT NULL)")
 _SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS entries (id INTEGER PRIMARY KEY, ts REAL NOT NULL, "
-    "data BLOB NOT NULL)",
+    _CHUNKS_TABLE,
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS alert_history (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
     "data BLOB NOT NULL)",
@@ -87,12 +98,13 @@ _SCHEMA = (
 )
 #: The indexes kept in the snapshot (their terms are always strings).
 SNAPSHOT_INDEXES = ("level", "source", "tag", "token")
-_INSERT = "INSERT INTO entries (id, ts, data) VALUES (?, ?, ?)"
+_INSERT = "INSERT INTO chunks (first_id, last_id, stamps, data) VALUES (?, ?, ?, ?)"
 _PUT_META = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"
 
-#: The stamps and blobs of a batch, encoded before the engine lock is taken.
-Encoded = tuple[list[float], list[bytes]]
+#: The chunks of a batch, encoded before the engine lock is taken: ``(count, stamps, data)``.
+Encoded = list[tuple[int, bytes, bytes]]
 _Op = tuple[str, Any]
+_BIG_ENDIAN = sys.byteorder == "big"
 
 _dumps = orjson.dumps
 _loads = orjson.loads
@@ -107,48 +119,94 @@ def json_default(value: Any) -> Any:
 
 
 def encode_entries(entries: Sequence[LogEntry]) -> Encoded:
-    """The instants and row blobs of ``entries`` (an orjson array per entry). O(size)."""
-    if speedups is not None:
-        batch = entries if type(entries) is list else list(entries)
-        encoded: Encoded = speedups.encode_entries(batch, _dumps, json_default, _OPTS)
-        return encoded
-    blobs = [
-        _dumps(
-            [e.timestamp, e.level, e.message, e.source, e.thread_id, e.request_id, e.user_id,
-             e.tags, e.metadata],
-            default=json_default, option=_OPTS,
-        )
-        for e in entries
-    ]
-    return [e.ts for e in entries], blobs
+    """The chunks of ``entries``: ``(count, stamps, data)`` per :data:`CHUNK` entries, where
+    ``data`` is one orjson array of ``[timestamp, level, message, source, thread_id,
+    request_id, user_id, tags, metadata]`` per entry. O(size), in C when the accelerator is
+    built (one ``orjson.dumps`` call per chunk either way)."""
+    out: Encoded = []
+    for start in range(0, len(entries), CHUNK):
+        part = list(entries[start:start + CHUNK])
+        if speedups is not None:
+            raw, data = speedups.encode_chunk(part, _dumps, json_default, _OPTS)
+            stamps = array("d")
+            stamps.frombytes(raw)
+        else:
+            stamps = array("d", [e.ts for e in part])
+            data = _dumps(
+                [[e.timestamp, e.level, e.message, e.source, e.thread_id, e.request_id,
+                  e.user_id, e.tags, e.metadata] for e in part],
+                default=json_default, option=_OPTS)
+        if _BIG_ENDIAN:  # pragma: no cover - the file format is little-endian
+            stamps.byteswap()
+        out.append((len(part), stamps.tobytes(), data))
+    return out
 
 
 def decode_rows(
-    rows: Sequence[tuple[float, bytes]], strings: dict[str, str] | None = None
+    rows: list[Any], stamps: list[float], strings: dict[str, str] | None = None
 ) -> list[LogEntry]:
-    """Entries from ``(ts, blob)`` rows without re-validating or re-parsing timestamps.
+    """Entries from the field arrays of a chunk and their instants, without re-validating
+    or re-parsing timestamps.
 
     ``strings``: canonical strings; levels, sources and tags are shared through it, not
     copied (as the indexes share them for ingested entries)."""
+    if len(rows) != len(stamps):
+        raise ValueError(f"{len(rows)} entries but {len(stamps)} instants")
     if speedups is not None:
-        batch = rows if type(rows) is list else list(rows)
         decoded: list[LogEntry] = speedups.entries_from_rows(
-            batch, strings if strings is not None else {})
+            rows, stamps, strings if strings is not None else {})
         return decoded
     new = LogEntry.__new__
     out: list[LogEntry] = []
     append = out.append
     canon = (strings if strings is not None else {}).setdefault
-    for ts, blob in rows:
+    for ts, fields in zip(stamps, rows, strict=True):
+        if type(fields) is not list or len(fields) != 9:
+            raise ValueError("a stored entry is a JSON array of 9 fields")
         e = new(LogEntry)
         (e.timestamp, level, e.message, src, e.thread_id, e.request_id, e.user_id,
-         tags, e.metadata) = _loads(blob)
+         tags, e.metadata) = fields
         e.level = canon(level, level)
         e.source = canon(src, src)
         e.tags = [canon(t, t) for t in tags] if tags else tags
         e.ts = ts
         append(e)
     return out
+
+
+def _stamps(raw: bytes) -> list[float]:
+    stamps = array("d")
+    stamps.frombytes(raw)
+    if _BIG_ENDIAN:  # pragma: no cover
+        stamps.byteswap()
+    return stamps.tolist()
+
+
+def _migrate_v1(db: sqlite3.Connection) -> None:
+    """Rewrite a version 1 file (one ``entries`` row per entry) as chunks, in one
+    transaction: a crash during it leaves the version 1 file as it was."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute(_CHUNKS_TABLE)
+        cur = db.execute("SELECT id, ts, data FROM entries ORDER BY id")
+        while rows := cur.fetchmany(CHUNK):
+            start = 0
+            for k in range(1, len(rows) + 1):  # split where ids are not consecutive
+                if k == len(rows) or rows[k][0] != rows[k - 1][0] + 1:
+                    part = rows[start:k]
+                    stamps = array("d", [r[1] for r in part])
+                    if _BIG_ENDIAN:  # pragma: no cover
+                        stamps.byteswap()
+                    data = b"[" + b",".join(bytes(r[2]) for r in part) + b"]"
+                    db.execute(_INSERT, (part[0][0], part[-1][0], stamps.tobytes(), data))
+                    start = k
+        db.execute("DROP TABLE entries")
+        db.execute("DELETE FROM meta WHERE key = 'snapshot_upto'")  # re-index once
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 def _translate(path: str, exc: sqlite3.Error) -> StorageError:
@@ -257,6 +315,8 @@ class Storage:
                 db.execute(f"PRAGMA application_id={APPLICATION_ID}")
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                 db.execute("COMMIT")
+            elif version == 1:
+                _migrate_v1(db)
         except sqlite3.Error as exc:
             raise _translate(path, exc) from exc
 
@@ -283,44 +343,62 @@ class Storage:
         """
         with self._db_lock:
             try:
-                lo, hi, n = (self._db.execute(
-                    "SELECT min(id), max(id), count(*) FROM entries").fetchone())
-                n = int(n)
+                lo, hi, chunks = (self._db.execute(
+                    "SELECT min(first_id), max(last_id), count(*) FROM chunks").fetchone())
                 below = self._meta_int("evicted_below")
             except sqlite3.Error as exc:
                 raise _translate(self.path, exc) from exc
-            if not n:
-                store.start_at(below)
+            if not chunks or hi < below:
+                store.start_at(max(below, hi + 1 if chunks else 0))
                 return 0
-            if hi - lo + 1 != n or lo < below:
-                raise StorageCorruptError(
-                    self.path, f"ids are not dense: {n} rows between {lo} and {hi}")
-            store.start_at(lo)
-            upto = self._load_snapshot(indexes, lo, hi)
+            start = max(lo, below)  # the first live id
+            store.start_at(start)
+            upto = self._load_snapshot(indexes, start, hi)
             strings = indexes._strings  # share sources and tags with the index terms
             entries: list[LogEntry] = []
-            cur = self._db.execute("SELECT ts, data FROM entries ORDER BY id")
-            first = lo
-            no_words: list[list[str]] = []
-            while True:
-                rows = cur.fetchmany(LOAD_CHUNK)
-                if not rows:
-                    break
-                batch = decode_rows(rows, strings)
-                covered = max(0, min(len(batch), upto - first))  # in the snapshot
-                rest = batch[covered:]
-                if indexes.fields:  # not in the snapshot: index the chunk, words of the rest
-                    if len(no_words) < covered:
-                        no_words = [[]] * covered  # shared, never mutated
-                    words = tokenize([e.message for e in rest])
-                    indexes.add_batch(first, batch, no_words[:covered] + words)
-                elif rest:  # the C gatherer tokenizes as it indexes
-                    indexes.add_batch(first + covered, rest, None if speedups is not None
-                                      else tokenize([e.message for e in rest]))
-                entries.extend(batch)
-                first += len(batch)
+            pending: list[LogEntry] = []  # decoded, not yet indexed
+            expected = lo
+            for first, last, raw_stamps, data in self._db.execute(
+                    "SELECT first_id, last_id, stamps, data FROM chunks ORDER BY first_id"):
+                if first != expected or last < first:
+                    raise StorageCorruptError(
+                        self.path, f"ids are not dense: chunk {first}..{last} after {expected}")
+                expected = last + 1
+                if last < start:
+                    continue
+                try:
+                    rows = _loads(data)
+                    stamps = _stamps(raw_stamps)
+                    if type(rows) is not list or len(rows) != last - first + 1:
+                        raise ValueError(f"chunk {first}..{last} holds {len(rows)} entries")
+                    skip = max(0, start - first)
+                    pending.extend(decode_rows(rows[skip:], stamps[skip:], strings))
+                except (ValueError, TypeError) as exc:
+                    raise StorageCorruptError(self.path, f"unreadable chunk: {exc}") from exc
+                if len(pending) >= LOAD_CHUNK:
+                    self._index(indexes, start + len(entries), pending, upto, tokenize)
+                    entries.extend(pending)
+                    pending = []
+            if pending:
+                self._index(indexes, start + len(entries), pending, upto, tokenize)
+                entries.extend(pending)
             store.append(entries)
-            return n
+            return len(entries)
+
+    @staticmethod
+    def _index(
+        indexes: IndexSet, first: int, batch: list[LogEntry], upto: int,
+        tokenize: Callable[[list[str]], list[list[str]]],
+    ) -> None:
+        """Index a loaded batch (ids from ``first``) but what the snapshot covers."""
+        covered = max(0, min(len(batch), upto - first))  # in the snapshot
+        rest = batch[covered:]
+        if indexes.fields:  # not in the snapshot: index the batch, words of the rest
+            no_words: list[list[str]] = [[]] * covered  # one shared list, never mutated
+            indexes.add_batch(first, batch, no_words + tokenize([e.message for e in rest]))
+        elif rest:  # the C gatherer tokenizes as it indexes
+            indexes.add_batch(first + covered, rest, None if speedups is not None
+                              else tokenize([e.message for e in rest]))
 
     def _load_snapshot(self, indexes: IndexSet, lo: int, hi: int) -> int:
         """Load the postings snapshot; return the first id it does not cover."""
@@ -363,8 +441,8 @@ class Storage:
         that fails too. So at most ``max(max_pending, rows of one call)`` are ever queued.
         """
         self._check_open()
-        op: _Op = ("rows", (first_id, encoded[0], encoded[1]))
-        n = len(encoded[1])
+        n = sum(chunk[0] for chunk in encoded)
+        op: _Op = ("rows", (first_id, n, encoded))
         if self.durability == "sync":
             with self._db_lock:
                 with self._pending_lock:
@@ -453,7 +531,7 @@ class Storage:
                 ops, self._ops = self._ops, []
             if not ops:
                 return
-            rows = sum(len(arg[2]) for kind, arg in ops if kind == "rows")
+            rows = sum(arg[1] for kind, arg in ops if kind == "rows")
             try:
                 self._execute(ops)
             except StorageError as exc:
@@ -477,10 +555,12 @@ class Storage:
             try:
                 for kind, arg in ops:
                     if kind == "rows":
-                        first, stamps, blobs = arg
-                        db.executemany(_INSERT, zip(count(first), stamps, blobs))
-                    elif kind == "delete":
-                        db.execute("DELETE FROM entries WHERE id < ?", (arg,))
+                        first, _, chunks = arg
+                        for n, stamps, data in chunks:
+                            db.execute(_INSERT, (first, first + n - 1, stamps, data))
+                            first += n
+                    elif kind == "delete":  # a straddling chunk is filtered on load
+                        db.execute("DELETE FROM chunks WHERE last_id < ?", (arg,))
                         db.execute(_PUT_META, ("evicted_below", arg))
                     elif kind == "meta":
                         db.execute(_PUT_META, arg)

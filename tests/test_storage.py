@@ -42,6 +42,15 @@ def _dump(engine: LogAnalyticsEngine) -> list[dict[str, Any]]:
     return [e.to_dict() | {"ts": e.ts} for e in engine.all_logs]
 
 
+def _rows_on_disk(db: sqlite3.Connection) -> int:
+    """Live entries in a storage file: chunks minus the evicted ids they still hold."""
+    row = db.execute("SELECT value FROM meta WHERE key = 'evicted_below'").fetchone()
+    below = int(row[0]) if row else 0
+    return int(db.execute(
+        "SELECT coalesce(sum(last_id - max(first_id, ?) + 1), 0) FROM chunks "
+        "WHERE last_id >= ?", (below, below)).fetchone()[0])
+
+
 def _assert_indexes_match_scan(engine: LogAnalyticsEngine) -> None:
     entries = list(engine.all_logs)
     for f in FILTERS:
@@ -120,7 +129,7 @@ def test_sync_mode_commits_before_ingest_returns(tmp_path: Path) -> None:
     engine = LogAnalyticsEngine(storage=db, durability="sync")
     engine.ingest_logs(_records(10))
     with sqlite3.connect(db) as other:  # a second reader sees the committed rows
-        assert other.execute("SELECT count(*) FROM entries").fetchone()[0] == 10
+        assert _rows_on_disk(other) == 10
     engine.close()
 
 
@@ -133,7 +142,7 @@ def test_flush_commits_batch_mode_rows(tmp_path: Path) -> None:
     engine.flush()
     assert engine.get_stats()["storage"]["pending"] == 0
     with sqlite3.connect(db) as other:
-        assert other.execute("SELECT count(*) FROM entries").fetchone()[0] == 10
+        assert _rows_on_disk(other) == 10
     engine.close()
 
 
@@ -263,7 +272,7 @@ def test_full_disk_in_sync_mode_fails_the_call_and_keeps_nothing_of_it(tmp_path:
     assert len(engine) == accepted
     engine._check()
     with sqlite3.connect(db) as other:
-        assert other.execute("SELECT count(*) FROM entries").fetchone()[0] == accepted
+        assert _rows_on_disk(other) == accepted
     engine.close()
     with LogAnalyticsEngine(storage=db) as reopened:
         assert [e.message for e in reopened.all_logs] == [r["message"] for r in recs[:accepted]]
@@ -415,7 +424,7 @@ def test_sync_mode_commits_evictions_without_another_call(tmp_path: Path) -> Non
     on_disk = -1
     for _ in range(1000):  # wait for the flusher thread (a condition, not a duration)
         with sqlite3.connect(db) as other:
-            on_disk = other.execute("SELECT count(*) FROM entries").fetchone()[0]
+            on_disk = _rows_on_disk(other)
         if on_disk == len(engine):
             break
         threading.Event().wait(0.01)
@@ -474,3 +483,54 @@ def test_batch_mode_never_queues_more_than_max_pending(tmp_path: Path) -> None:
     assert max(seen) <= 40
     assert storage.committed_total + storage.pending == 400
     engine.close()
+
+
+def test_a_version_1_file_is_migrated_to_chunks(tmp_path: Path) -> None:
+    """Files written before chunks (schema 1: a row per entry) open with every entry."""
+    from log_analytics_engine.storage import APPLICATION_ID, encode_entries
+
+    db = tmp_path / "v1.db"
+    recs = _records(30)
+    entries = [LogEntry.from_dict(r) for r in recs]
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE entries (id INTEGER PRIMARY KEY, ts REAL NOT NULL, "
+                     "data BLOB NOT NULL)")
+        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
+        conn.execute("CREATE TABLE alert_history (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+                     "data BLOB NOT NULL)")
+        conn.execute("CREATE TABLE postings (idx TEXT NOT NULL, term TEXT NOT NULL, "
+                     "ids BLOB NOT NULL, PRIMARY KEY (idx, term)) WITHOUT ROWID")
+        rows = []
+        for i, e in enumerate(entries):
+            (_, _, data), = encode_entries([e])
+            rows.append((i + 5, e.ts, data[1:-1]))  # ids 5.. (0-4 were evicted)
+        conn.executemany("INSERT INTO entries (id, ts, data) VALUES (?, ?, ?)", rows)
+        conn.execute("INSERT INTO meta VALUES ('evicted_below', 5)")
+        conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+        conn.execute("PRAGMA user_version=1")
+    with LogAnalyticsEngine(storage=db) as engine:
+        assert [e.message for e in engine.all_logs] == [r["message"] for r in recs]
+        assert engine._store.base == 5
+        _assert_indexes_match_scan(engine)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert _rows_on_disk(conn) == 30
+
+
+def test_reopen_after_an_eviction_inside_a_chunk(tmp_path: Path) -> None:
+    from log_analytics_engine import Retention
+
+    db = tmp_path / "logs.db"
+    recs = _records(100)
+    with LogAnalyticsEngine(storage=db, retention=Retention(max_entries=40)) as engine:
+        engine.ingest_logs(recs)  # one chunk of 100, of which the oldest are evicted
+        kept = len(engine)
+        assert 0 < kept <= 40
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM chunks").fetchone()[0] == 1
+        assert _rows_on_disk(conn) == kept
+    with LogAnalyticsEngine(storage=db) as engine:
+        assert [e.message for e in engine.all_logs] == [r["message"] for r in recs[-kept:]]
+        assert engine._store.base == 100 - kept
+        engine._check()
+        _assert_indexes_match_scan(engine)
