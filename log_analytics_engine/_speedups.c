@@ -577,10 +577,36 @@ registry_emit(Registry *r, PyObject *out)
 /* Open addressing from a 64-bit hash to a term number (-1: empty). For levels, sources and
  * tags the hash is the canonical object's address; for ASCII words an FNV-1a hash of the
  * case-folded bytes, confirmed by comparing them with the term. */
+#define INLINE_KEY 20
+#define NOT_ASCII UINT32_MAX
+
 typedef struct {
     uint64_t hash;
     Py_ssize_t tn;
+    uint32_t len;                     /* of an ASCII key; NOT_ASCII: compared by identity */
+    unsigned char key[INLINE_KEY];    /* the first bytes of an ASCII key, compared in place */
 } Slot;
+
+static Slot
+ascii_slot(uint64_t h, Py_ssize_t tn, const unsigned char *w, Py_ssize_t len)
+{
+    Slot s = {h, tn, (uint32_t)len, {0}};
+    memcpy(s.key, w, len < INLINE_KEY ? len : INLINE_KEY);
+    return s;
+}
+
+/* Whether slot s holds the ASCII key w[0:len] (term: the slot's term object). A short key is
+ * compared in the slot itself: no pointer to follow, no cache miss. */
+static inline int
+slot_is_ascii(const Slot *s, uint64_t h, const unsigned char *w, Py_ssize_t len,
+              PyObject *const *terms)
+{
+    if (s->hash != h || s->len != (uint32_t)len)
+        return 0;
+    if (len <= INLINE_KEY)
+        return memcmp(s->key, w, len) == 0;
+    return memcmp(PyUnicode_DATA(terms[s->tn]), w, len) == 0;
+}
 
 typedef struct {
     Slot *slots;
@@ -680,15 +706,10 @@ value_term(Table *t, Registry *r, PyObject *canon, PyObject *value, PyObject **o
         Slot *s = &t->slots[j];
         if (s->tn < 0)
             break;
-        if (s->hash == h) {
-            PyObject *term = r->terms[s->tn];
-            if (ascii ? (PyUnicode_CheckExact(term) && PyUnicode_IS_ASCII(term) &&
-                         PyUnicode_GET_LENGTH(term) == len &&
-                         memcmp(PyUnicode_DATA(term), w, len) == 0)
-                      : term == c) {
-                *out = term;
-                return s->tn;
-            }
+        if (ascii ? slot_is_ascii(s, h, w, len, r->terms)
+                  : (s->len == NOT_ASCII && r->terms[s->tn] == c)) {
+            *out = r->terms[s->tn];
+            return s->tn;
         }
         j = (j + 1) & t->mask;
     }
@@ -697,7 +718,7 @@ value_term(Table *t, Registry *r, PyObject *canon, PyObject *value, PyObject **o
     Py_ssize_t tn = registry_add(r, c);
     if (tn < 0)
         return -1;
-    t->slots[j] = (Slot){h, tn};
+    t->slots[j] = ascii ? ascii_slot(h, tn, w, len) : (Slot){h, tn, NOT_ASCII, {0}};
     if (++t->used * 2 > t->mask + 1 && table_grow(t) < 0)
         return -1;
     *out = c;
@@ -726,11 +747,8 @@ ascii_word(Words *ws, const unsigned char *w, Py_ssize_t len, uint64_t h)
         Slot *s = &t->slots[j];
         if (s->tn < 0)
             break;
-        if (s->hash == h) {
-            PyObject *term = ws->reg.terms[s->tn];
-            if (PyUnicode_GET_LENGTH(term) == len && memcmp(PyUnicode_DATA(term), w, len) == 0)
-                return s->tn;
-        }
+        if (slot_is_ascii(s, h, w, len, ws->reg.terms))
+            return s->tn;
         j = (j + 1) & t->mask;
     }
     PyObject *term = PyUnicode_New(len, 127);
@@ -741,7 +759,7 @@ ascii_word(Words *ws, const unsigned char *w, Py_ssize_t len, uint64_t h)
     Py_DECREF(term);
     if (tn < 0)
         return -1;
-    t->slots[j] = (Slot){h, tn};
+    t->slots[j] = ascii_slot(h, tn, w, len);
     if (++t->used * 2 > t->mask + 1 && table_grow(t) < 0)
         return -1;
     return tn;
