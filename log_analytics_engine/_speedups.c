@@ -402,6 +402,26 @@ line_error(void)
            PyErr_ExceptionMatches(PyExc_OverflowError);
 }
 
+/* The entry of one JSON line; NULL without an exception for a line to reject (the Python
+ * reader re-reads it for the reason), NULL with one for an error that is not the line's. */
+static PyObject *
+line_entry(PyObject *line)
+{
+    PyObject *data = PyObject_CallOneArg(loads, line);
+    PyObject *entry = NULL;
+    if (data != NULL) {
+        if (PyDict_CheckExact(data)) {
+            entry = fast_entry(data);
+            if (entry == NULL && !PyErr_Occurred())
+                entry = PyObject_CallOneArg(from_json, data);
+        }
+        Py_DECREF(data);
+    }
+    if (entry == NULL && PyErr_Occurred() && line_error())
+        PyErr_Clear();
+    return entry;
+}
+
 static PyObject *
 entries_from_lines(PyObject *self, PyObject *lines)
 {
@@ -416,24 +436,11 @@ entries_from_lines(PyObject *self, PyObject *lines)
     if (out == NULL)
         return NULL;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *line = PyList_GET_ITEM(lines, i);
-        PyObject *data = PyObject_CallOneArg(loads, line);
-        PyObject *entry = NULL;
-        if (data != NULL) {
-            if (PyDict_CheckExact(data)) {
-                entry = fast_entry(data);
-                if (entry == NULL && !PyErr_Occurred())
-                    entry = PyObject_CallOneArg(from_json, data);
-            }
-            Py_DECREF(data);
-        }
+        PyObject *entry = line_entry(PyList_GET_ITEM(lines, i));
         if (entry == NULL) {
             if (PyErr_Occurred()) {
-                if (!line_error()) {
-                    Py_DECREF(out);
-                    return NULL;
-                }
-                PyErr_Clear();
+                Py_DECREF(out);
+                return NULL;
             }
             Py_INCREF(Py_None);
             entry = Py_None;
@@ -850,6 +857,121 @@ post_message(Words *ws, PyObject *message, uint32_t id, unsigned char **buf,
     }
 }
 
+/* The postings of one batch under construction. */
+typedef struct {
+    PyObject *canon;
+    Registry regs[3];  /* levels, sources, tags */
+    Table tables[3];
+    Words ws;
+    unsigned char *buf;
+    Py_ssize_t buf_size;
+} Gatherer;
+
+static int
+gatherer_init(Gatherer *g, PyObject *canon)
+{
+    memset(g, 0, sizeof(*g));
+    g->canon = canon;
+    for (int k = 0; k < 3; k++)
+        if (table_init(&g->tables[k], 64) < 0)
+            return -1;
+    if (table_init(&g->ws.table, 1024) < 0 || (g->ws.others = PyDict_New()) == NULL)
+        return -1;
+    return 0;
+}
+
+static void
+gatherer_free(Gatherer *g)
+{
+    for (int k = 0; k < 3; k++) {
+        registry_free(&g->regs[k]);
+        PyMem_Free(g->tables[k].slots);
+    }
+    registry_free(&g->ws.reg);
+    PyMem_Free(g->ws.table.slots);
+    Py_XDECREF(g->ws.others);
+    PyMem_Free(g->buf);
+}
+
+static int
+gatherer_emit(Gatherer *g, PyObject *levels, PyObject *sources, PyObject *tags, PyObject *words)
+{
+    return (registry_emit(&g->regs[0], levels) < 0 || registry_emit(&g->regs[1], sources) < 0 ||
+            registry_emit(&g->regs[2], tags) < 0 || registry_emit(&g->ws.reg, words) < 0)
+               ? -1 : 0;
+}
+
+/* Post every term of entry e under id; toks: its words, or NULL to tokenize its message. */
+static int
+gather_entry(Gatherer *g, PyObject *e, uint32_t id, PyObject *toks)
+{
+    if (!PyObject_TypeCheck(e, entry_type)) {
+        PyErr_Format(PyExc_TypeError, "expected a LogEntry, got %s", Py_TYPE(e)->tp_name);
+        return -1;
+    }
+    PyObject *level = SLOT(e, S_LEVEL), *source = SLOT(e, S_SOURCE);
+    PyObject *tags = SLOT(e, S_TAGS), *message = SLOT(e, S_MESSAGE);
+    if (level == NULL || source == NULL || tags == NULL || message == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "LogEntry is not fully initialised");
+        return -1;
+    }
+    untrack_if_acyclic(e);
+    /* one object per distinct level, source and tag (sources and tags are pointed at it:
+     * about 130 bytes saved per entry on the benchmark corpus) */
+    PyObject *c;
+    Py_ssize_t tn = value_term(&g->tables[0], &g->regs[0], g->canon, level, &c);
+    if (tn < 0 || registry_post(&g->regs[0], tn, id) < 0)
+        return -1;
+    tn = value_term(&g->tables[1], &g->regs[1], g->canon, source, &c);
+    if (tn < 0 || registry_post(&g->regs[1], tn, id) < 0)
+        return -1;
+    if (c != source) {
+        Py_INCREF(c);
+        Py_SETREF(SLOT(e, S_SOURCE), c);
+    }
+    PyObject *seq = PySequence_Fast(tags, "tags must be a sequence");
+    if (seq == NULL)
+        return -1;
+    int rc = 0;
+    for (Py_ssize_t k = 0; rc == 0 && k < PySequence_Fast_GET_SIZE(seq); k++) {
+        PyObject *t = PySequence_Fast_GET_ITEM(seq, k);
+        tn = value_term(&g->tables[2], &g->regs[2], g->canon, t, &c);
+        if (tn < 0) {
+            rc = -1;
+            break;
+        }
+        if (c != t && PyList_Check(tags)) {
+            Py_INCREF(c);
+            PyList_SetItem(tags, k, c);
+        }
+        rc = registry_post(&g->regs[2], tn, id);
+    }
+    Py_DECREF(seq);
+    if (rc < 0)
+        return -1;
+    if (toks == NULL)
+        return post_message(&g->ws, message, id, &g->buf, &g->buf_size);
+    seq = PySequence_Fast(toks, "tokens must be lists of words");
+    if (seq == NULL)
+        return -1;
+    for (Py_ssize_t k = 0; rc == 0 && k < PySequence_Fast_GET_SIZE(seq); k++) {
+        tn = str_word(&g->ws, PySequence_Fast_GET_ITEM(seq, k));
+        rc = tn < 0 ? -1 : registry_post(&g->ws.reg, tn, id);
+    }
+    Py_DECREF(seq);
+    return rc;
+}
+
+static int
+check_ids(Py_ssize_t first_id, Py_ssize_t n)
+{
+    if (first_id < 0 || first_id + n > (Py_ssize_t)UINT32_MAX + 1) {
+        PyErr_SetString(PyExc_OverflowError, "entry ids must fit in 32 bits");
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *
 gather(PyObject *self, PyObject *args)
 {
@@ -867,98 +989,70 @@ gather(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "tokens must be None or one list per entry");
         return NULL;
     }
-    if (first_id < 0 || first_id + n > (Py_ssize_t)UINT32_MAX + 1) {
-        PyErr_SetString(PyExc_OverflowError, "entry ids must fit in 32 bits");
+    if (check_ids(first_id, n) < 0)
         return NULL;
-    }
     PyObject *result = NULL;
-    Registry regs[3] = {{0}};  /* levels, sources, tags */
-    Table tables[3] = {{0}};
-    Words ws = {{0}, {0}, NULL};
-    unsigned char *buf = NULL;
-    Py_ssize_t buf_size = 0;
-    for (int k = 0; k < 3; k++)
-        if (table_init(&tables[k], 64) < 0)
-            goto done;
-    if (table_init(&ws.table, 1024) < 0 || (ws.others = PyDict_New()) == NULL)
+    Gatherer g;
+    if (gatherer_init(&g, canon) < 0)
         goto done;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *e = PyList_GET_ITEM(entries, i);
-        if (!PyObject_TypeCheck(e, entry_type)) {
-            PyErr_Format(PyExc_TypeError, "expected a LogEntry, got %s", Py_TYPE(e)->tp_name);
-            goto done;
-        }
-        PyObject *level = SLOT(e, S_LEVEL), *source = SLOT(e, S_SOURCE);
-        PyObject *tags = SLOT(e, S_TAGS), *message = SLOT(e, S_MESSAGE);
-        if (level == NULL || source == NULL || tags == NULL || message == NULL) {
-            PyErr_SetString(PyExc_AttributeError, "LogEntry is not fully initialised");
-            goto done;
-        }
-        uint32_t id = (uint32_t)(first_id + i);
-        untrack_if_acyclic(e);
-        /* one object per distinct level, source and tag (sources and tags are pointed at
-         * it: about 130 bytes saved per entry on the benchmark corpus) */
-        PyObject *c;
-        Py_ssize_t tn = value_term(&tables[0], &regs[0], canon, level, &c);
-        if (tn < 0 || registry_post(&regs[0], tn, id) < 0)
-            goto done;
-        tn = value_term(&tables[1], &regs[1], canon, source, &c);
-        if (tn < 0 || registry_post(&regs[1], tn, id) < 0)
-            goto done;
-        if (c != source) {
-            Py_INCREF(c);
-            Py_SETREF(SLOT(e, S_SOURCE), c);
-        }
-        PyObject *seq = PySequence_Fast(tags, "tags must be a sequence");
-        if (seq == NULL)
-            goto done;
-        int rc = 0;
-        for (Py_ssize_t k = 0; rc == 0 && k < PySequence_Fast_GET_SIZE(seq); k++) {
-            PyObject *t = PySequence_Fast_GET_ITEM(seq, k);
-            tn = value_term(&tables[2], &regs[2], canon, t, &c);
-            if (tn < 0) {
-                rc = -1;
-                break;
-            }
-            if (c != t && PyList_Check(tags)) {
-                Py_INCREF(c);
-                PyList_SetItem(tags, k, c);
-            }
-            rc = registry_post(&regs[2], tn, id);
-        }
-        Py_DECREF(seq);
-        if (rc < 0)
-            goto done;
-        if (tokens != Py_None) {
-            seq = PySequence_Fast(PyList_GET_ITEM(tokens, i), "tokens must be lists of words");
-            if (seq == NULL)
-                goto done;
-            for (Py_ssize_t k = 0; rc == 0 && k < PySequence_Fast_GET_SIZE(seq); k++) {
-                tn = str_word(&ws, PySequence_Fast_GET_ITEM(seq, k));
-                rc = tn < 0 ? -1 : registry_post(&ws.reg, tn, id);
-            }
-            Py_DECREF(seq);
-        } else {
-            rc = post_message(&ws, message, id, &buf, &buf_size);
-        }
-        if (rc < 0)
+        PyObject *toks = tokens == Py_None ? NULL : PyList_GET_ITEM(tokens, i);
+        if (gather_entry(&g, PyList_GET_ITEM(entries, i), (uint32_t)(first_id + i), toks) < 0)
             goto done;
     }
-    if (registry_emit(&regs[0], levels_out) < 0 || registry_emit(&regs[1], sources_out) < 0 ||
-        registry_emit(&regs[2], tags_out) < 0 || registry_emit(&ws.reg, words_out) < 0)
+    if (gatherer_emit(&g, levels_out, sources_out, tags_out, words_out) < 0)
         goto done;
     result = Py_None;
     Py_INCREF(result);
 done:
-    for (int k = 0; k < 3; k++) {
-        registry_free(&regs[k]);
-        PyMem_Free(tables[k].slots);
-    }
-    registry_free(&ws.reg);
-    PyMem_Free(ws.table.slots);
-    Py_XDECREF(ws.others);
-    PyMem_Free(buf);
+    gatherer_free(&g);
     return result;
+}
+
+/* entries_from_lines and gather in one pass: each entry is indexed right after it is built,
+ * while it is still in the CPU cache (the two passes over a 32k-line batch read every entry
+ * back from memory). Ids go to the good lines only, from first_id. */
+static PyObject *
+ingest_lines(PyObject *self, PyObject *args)
+{
+    PyObject *lines, *canon, *levels_out, *sources_out, *tags_out, *words_out;
+    Py_ssize_t first_id;
+    if (!PyArg_ParseTuple(args, "O!nO!O!O!O!O!:ingest_lines", &PyList_Type, &lines, &first_id,
+                          &PyDict_Type, &canon, &PyDict_Type, &levels_out, &PyDict_Type,
+                          &sources_out, &PyDict_Type, &tags_out, &PyDict_Type, &words_out))
+        return NULL;
+    if (check_configured() < 0)
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(lines), bad = 0;
+    if (check_ids(first_id, n) < 0)
+        return NULL;
+    PyObject *out = PyList_New(n);
+    if (out == NULL)
+        return NULL;
+    Gatherer g;
+    if (gatherer_init(&g, canon) < 0)
+        goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *entry = line_entry(PyList_GET_ITEM(lines, i));
+        if (entry == NULL) {
+            if (PyErr_Occurred())
+                goto fail;
+            Py_INCREF(Py_None);
+            entry = Py_None;
+            bad++;
+        }
+        PyList_SET_ITEM(out, i, entry);
+        if (entry != Py_None && gather_entry(&g, entry, (uint32_t)(first_id + i - bad), NULL) < 0)
+            goto fail;
+    }
+    if (gatherer_emit(&g, levels_out, sources_out, tags_out, words_out) < 0)
+        goto fail;
+    gatherer_free(&g);
+    return Py_BuildValue("(Nn)", out, bad);
+fail:
+    gatherer_free(&g);
+    Py_DECREF(out);
+    return NULL;
 }
 
 /* ---------------------------------------------------------------- storage rows ------- */
@@ -1181,6 +1275,9 @@ static PyMethodDef methods[] = {
     {"split_ordered", split_ordered, METH_VARARGS,
      "split_ordered(first_id, stamps, top) -> (run_ids, run_keys, late_ids): the ids whose "
      "instant is not below the running maximum (starting at top), and the others."},
+    {"ingest_lines", ingest_lines, METH_VARARGS,
+     "ingest_lines(lines, first_id, canon, levels, sources, tags, words) -> (entries, bad): "
+     "entries_from_lines and gather in one pass; the good lines get ids from first_id."},
     {"parse_iso", py_parse_iso, METH_O,
      "parse_iso(text) -> float | None: the instant of a common ISO 8601 timestamp."},
     {NULL, NULL, 0, NULL},

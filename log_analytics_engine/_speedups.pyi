@@ -26,3 +26,7 @@ def encode_chunk(
     entries: list[LogEntry], dumps: Callable[..., bytes], default: Callable[[Any], Any],
     option: int,
 ) -> tuple[bytes, bytes]: ...
+def ingest_lines(
+    lines: list[bytes], first_id: int, canon: dict[str, str], levels: dict[str, Ids],
+    sources: dict[str, Ids], tags: dict[str, Ids], words: dict[str, Ids],
+) -> tuple[list[LogEntry | None], int]: ...

@@ -35,8 +35,9 @@ from .alerts.persistence import (
 from .entry import LEVELS, LogEntry, normalize_level
 from .errors import InvalidEntryError
 from .export import MetricFamily, render_prometheus
-from .indexes import IndexSet
+from .indexes import IndexSet, Postings
 from .ingest import IngestReport, open_lines, read_entries
+from .ingest.files import read_indexed
 from .pagination import Page, fetch_page
 from .processors import Processor, ProcessorChain, When
 from .query import (
@@ -164,6 +165,11 @@ class LogAnalyticsEngine:
         words = (self._tokens.tokenize_many([e.message for e in batch])
                  if speedups is None or self._alerts.rules else None)
         postings = self._indexes.gather(batch, words, self._store.next_id)
+        return self._commit(batch, words, postings)
+
+    def _commit(self, batch: list[LogEntry], words: list[list[str]] | None,
+                postings: Postings) -> int:
+        """Store and index a batch whose postings are gathered (the part under the lock)."""
         storage, evictor = self._storage, self._evictor
         encoded = encode_entries(batch) if storage is not None else None
         evicted = False
@@ -183,6 +189,9 @@ class LogAnalyticsEngine:
         if alerts:
             self._alerts.notify(alerts)
         return len(batch)
+
+    def _next_id(self) -> int:
+        return self._store.next_id
 
     @staticmethod
     def _coerce(value: Any) -> LogEntry:
@@ -209,8 +218,15 @@ class LogAnalyticsEngine:
         report = IngestReport(str(path), file_type)
         started = time.perf_counter()
         with open_lines(path) as lines, gc_paused():
-            for batch in read_entries(lines, file_type, report, batch_size, progress):
-                report.count += self._ingest_batch(batch)
+            if file_type == "jsonl" and speedups is not None and not self._processors:
+                for batch, postings in read_indexed(lines, self._indexes, self._next_id,
+                                                    report, batch_size, progress):
+                    words = (self._tokens.tokenize_many([e.message for e in batch])
+                             if self._alerts.rules else None)
+                    report.count += self._commit(batch, words, postings)
+            else:
+                for batch in read_entries(lines, file_type, report, batch_size, progress):
+                    report.count += self._ingest_batch(batch)
         report.duration_sec = time.perf_counter() - started
         with self._lock:
             self._rejected_total += report.errors

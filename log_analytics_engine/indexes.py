@@ -175,6 +175,15 @@ class IndexSet:
             terms = self._gather_python(entries, tokens, first_id)
         return Postings(first_id, *terms, self._gather_fields(entries, first_id))
 
+    def postings(
+        self, first_id: int, entries: Sequence[Any], levels: Mapping[str, Ids],
+        sources: Mapping[str, Ids], tags: Mapping[str, Ids], words: Mapping[str, Ids],
+    ) -> Postings:
+        """The postings of a batch whose terms were gathered elsewhere (the C reader's
+        ``ingest_lines``), completed with the ``fields`` postings."""
+        return Postings(first_id, levels, sources, tags, words,
+                        self._gather_fields(entries, first_id))
+
     def _gather_python(
         self, entries: Sequence[Any], tokens: Iterable[Iterable[str]], first_id: int
     ) -> tuple[dict[str, list[int]], dict[str, list[int]], dict[str, list[int]],

@@ -265,11 +265,13 @@ def test_engine_answers_the_same_with_and_without_the_accelerator(
     queries: list[dict[str, Any]] = [
         {"level": "ERROR"}, {"keyword": "timeout"}, {"tags": ["canary"]},
         {"start_time": start, "end_time": start + timedelta(minutes=10)},
+        {"user_id": ["u17457", "u4914"]}, {"source": "svc-login2", "keywords": ["cache"]},
     ]
 
     def run() -> tuple[dict[str, Any], list[list[dict[str, Any]]], dict[str, Any]]:
-        engine = LogAnalyticsEngine()
-        report = engine.ingest_logs_from_file(path)
+        engine = LogAnalyticsEngine(index_fields=("user_id",))
+        report = engine.ingest_logs_from_file(path, batch_size=700)
+        engine.ingest_logs_from_file(path)  # a second file: ids continue
         engine._check()
         del report["duration_sec"], report["logs_per_sec"]
         answers = [[e.to_dict() for e in engine.query_logs(q)] for q in queries]
