@@ -470,29 +470,41 @@ py_parse_iso(PyObject *self, PyObject *arg)
  * vector becomes an array('I'), which pyroaring turns into a bitmap without a Python int per
  * id (BitMap(list) converts each int; about 250 instructions per id saved). */
 
+/* Postings are appended in arrival order to one array of (term number, id) pairs
+ * (sequential writes), with the last id and the count of each term in small dense arrays;
+ * registry_emit sorts them by term with a counting sort. A growing vector per term instead
+ * spends its time in cache misses and reallocations (perf: 6% of file ingestion). */
 typedef struct {
-    uint32_t *ids;
-    Py_ssize_t len, cap;
-} Vec;
-
-typedef struct {
-    PyObject **terms;  /* owned references */
-    Vec *vecs;
+    PyObject **terms;   /* owned references */
+    uint32_t *last;     /* the last id posted per term */
+    Py_ssize_t *count;  /* ids posted per term */
     Py_ssize_t n, cap;
+    uint32_t *pairs;    /* term number, id, term number, id, ... */
+    Py_ssize_t npairs, pairs_cap;
 } Registry;
 
 static void
 registry_free(Registry *r)
 {
-    for (Py_ssize_t i = 0; i < r->n; i++) {
+    for (Py_ssize_t i = 0; i < r->n; i++)
         Py_DECREF(r->terms[i]);
-        PyMem_Free(r->vecs[i].ids);
-    }
     PyMem_Free(r->terms);
-    PyMem_Free(r->vecs);
-    r->terms = NULL;
-    r->vecs = NULL;
-    r->n = r->cap = 0;
+    PyMem_Free(r->last);
+    PyMem_Free(r->count);
+    PyMem_Free(r->pairs);
+    memset(r, 0, sizeof(*r));
+}
+
+static int
+grow(void **array, Py_ssize_t cap, size_t item)
+{
+    void *bigger = PyMem_Realloc(*array, cap * item);
+    if (bigger == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *array = bigger;
+    return 0;
 }
 
 /* A new term number for term (a new reference is taken). */
@@ -501,83 +513,83 @@ registry_add(Registry *r, PyObject *term)
 {
     if (r->n == r->cap) {
         Py_ssize_t cap = r->cap ? r->cap * 2 : 64;
-        PyObject **terms = PyMem_Realloc(r->terms, cap * sizeof(PyObject *));
-        if (terms == NULL) {
-            PyErr_NoMemory();
+        if (grow((void **)&r->terms, cap, sizeof(PyObject *)) < 0 ||
+            grow((void **)&r->last, cap, sizeof(uint32_t)) < 0 ||
+            grow((void **)&r->count, cap, sizeof(Py_ssize_t)) < 0)
             return -1;
-        }
-        r->terms = terms;
-        Vec *vecs = PyMem_Realloc(r->vecs, cap * sizeof(Vec));
-        if (vecs == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        r->vecs = vecs;
         r->cap = cap;
     }
     Py_INCREF(term);
     r->terms[r->n] = term;
-    r->vecs[r->n] = (Vec){NULL, 0, 0};
+    r->last[r->n] = 0;
+    r->count[r->n] = 0;
     return r->n++;
 }
 
-/* Append id to the vector of term number tn unless it is already the last id there. */
-static int
+/* Post id under term number tn unless it is already the last id there. */
+static inline int
 registry_post(Registry *r, Py_ssize_t tn, uint32_t id)
 {
-    Vec *v = &r->vecs[tn];
-    if (v->len && v->ids[v->len - 1] == id)
+    if (r->count[tn] && r->last[tn] == id)
         return 0;
-    if (v->len == v->cap) {
-        Py_ssize_t cap = v->cap ? v->cap * 2 : 4;
-        uint32_t *ids = PyMem_Realloc(v->ids, cap * sizeof(uint32_t));
-        if (ids == NULL) {
-            PyErr_NoMemory();
+    if (r->npairs == r->pairs_cap) {
+        Py_ssize_t cap = r->pairs_cap ? r->pairs_cap * 2 : 4096;
+        if (grow((void **)&r->pairs, cap, 2 * sizeof(uint32_t)) < 0)
             return -1;
-        }
-        v->ids = ids;
-        v->cap = cap;
+        r->pairs_cap = cap;
     }
-    v->ids[v->len++] = id;
+    r->pairs[2 * r->npairs] = (uint32_t)tn;
+    r->pairs[2 * r->npairs + 1] = id;
+    r->npairs++;
+    r->last[tn] = id;
+    r->count[tn]++;
     return 0;
 }
 
-/* out[term] = array('I', ids) for every term of r: one array of all the ids, sliced per
- * term (a slice is a memcpy; calling array() per term costs five times more). */
+/* out[term] = array('I', ids) for every term of r: the pairs counting-sorted by term into
+ * one array of all the ids, sliced per term (a slice is a memcpy; calling array() per term
+ * costs five times more). Ids stay in posting order within a term. */
 static int
 registry_emit(Registry *r, PyObject *out)
 {
-    Py_ssize_t total = 0;
-    for (Py_ssize_t i = 0; i < r->n; i++)
-        total += r->vecs[i].len;
-    PyObject *raw = PyBytes_FromStringAndSize(NULL, total * (Py_ssize_t)sizeof(uint32_t));
-    if (raw == NULL)
+    Py_ssize_t *start = PyMem_Malloc((r->n + 1) * sizeof(Py_ssize_t));
+    if (start == NULL) {
+        PyErr_NoMemory();
         return -1;
-    char *dst = PyBytes_AS_STRING(raw);
-    for (Py_ssize_t i = 0; i < r->n; i++) {
-        size_t size = r->vecs[i].len * sizeof(uint32_t);
-        if (size)
-            memcpy(dst, r->vecs[i].ids, size);
-        dst += size;
     }
+    Py_ssize_t total = 0;
+    for (Py_ssize_t i = 0; i < r->n; i++) {
+        start[i] = total;
+        total += r->count[i];
+    }
+    start[r->n] = total;
+    PyObject *raw = PyBytes_FromStringAndSize(NULL, total * (Py_ssize_t)sizeof(uint32_t));
+    if (raw == NULL) {
+        PyMem_Free(start);
+        return -1;
+    }
+    uint32_t *dst = (uint32_t *)PyBytes_AS_STRING(raw);
+    for (Py_ssize_t k = 0; k < r->npairs; k++)
+        dst[start[r->pairs[2 * k]]++] = r->pairs[2 * k + 1];
     PyObject *all = PyObject_CallFunction(array_type, "CO", 'I', raw);
     Py_DECREF(raw);
-    if (all == NULL)
+    if (all == NULL) {
+        PyMem_Free(start);
         return -1;
-    Py_ssize_t start = 0;
+    }
     int rc = 0;
     for (Py_ssize_t i = 0; rc == 0 && i < r->n; i++) {
-        Py_ssize_t stop = start + r->vecs[i].len;
-        PyObject *arr = PySequence_GetSlice(all, start, stop);
+        Py_ssize_t stop = start[i];  /* advanced to the end of term i by the scatter */
+        PyObject *arr = PySequence_GetSlice(all, stop - r->count[i], stop);
         if (arr == NULL) {
             rc = -1;
             break;
         }
         rc = PyDict_SetItem(out, r->terms[i], arr);
         Py_DECREF(arr);
-        start = stop;
     }
     Py_DECREF(all);
+    PyMem_Free(start);
     return rc;
 }
 
