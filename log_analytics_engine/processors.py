@@ -363,22 +363,30 @@ def _step(proc: _Proc, i: int, entries: list[LogEntry], stats: _Batch) -> list[L
             append(entry)
             continue
         ran += 1
-        try:
-            result = fn(entry)
-        except Exception as exc:
-            _failure(proc, entry, exc, stats, i)
-            result = entry
+        result = _apply(proc, fn, entry, stats, i)
         if result is None:
             dropped += 1
-        elif result is entry or isinstance(result, LogEntry):
-            append(result)
         else:
-            _failure(proc, entry, _not_an_entry(result), stats, i)
-            append(entry)
+            append(result)
     stats.seconds[i] += time.perf_counter() - started
     stats.processed[i] += ran
     stats.dropped[i] += dropped
     return out
+
+
+def _apply(proc: _Proc, fn: Processor, entry: LogEntry, stats: _Batch,
+           i: int) -> LogEntry | None:
+    """One processor call: its entry, ``None`` to drop, or ``entry`` unchanged when it raised
+    or returned something else (recorded as an error of processor ``i``)."""
+    try:
+        result = fn(entry)
+    except Exception as exc:
+        _failure(proc, entry, exc, stats, i)
+        return entry
+    if result is None or result is entry or isinstance(result, LogEntry):
+        return result
+    _failure(proc, entry, _not_an_entry(result), stats, i)
+    return entry
 
 
 def _step_traced(proc: _Proc, i: int, entries: list[LogEntry], traces: list[list[str]],
@@ -401,17 +409,10 @@ def _step_traced(proc: _Proc, i: int, entries: list[LogEntry], traces: list[list
             continue
         ran += 1
         trace.append(name)
-        try:
-            result = fn(entry)
-        except Exception as exc:
-            _failure(proc, entry, exc, stats, i)
-            result = entry
+        result = _apply(proc, fn, entry, stats, i)
         if result is None:
             dropped += 1
             continue
-        if result is not entry and not isinstance(result, LogEntry):
-            _failure(proc, entry, _not_an_entry(result), stats, i)
-            result = entry
         out.append(result)
         out_traces.append(trace)
     stats.seconds[i] += time.perf_counter() - started
