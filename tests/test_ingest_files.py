@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import given
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from strategies import EntrySpec, entry_specs, json_line
 
 from log_analytics_engine import LogAnalyticsEngine
-from log_analytics_engine.ingest import parse_text_line
+from log_analytics_engine.ingest import files, parse_text_line
 
 Writer = Callable[..., Path]
 REPORT_KEYS = {"file", "type", "count", "errors", "rejected", "duration_sec", "logs_per_sec"}
@@ -133,25 +134,48 @@ def test_batches_smaller_than_the_file_lose_nothing(engine: LogAnalyticsEngine,
 line_kinds = st.lists(st.sampled_from(["good", "blank", *sorted(BAD_LINES)]), max_size=40)
 
 
-@given(kinds=line_kinds, gz=st.booleans())
+@given(kinds=line_kinds, gz=st.booleans(), block=st.integers(1, 300), last_newline=st.booleans())
 def test_every_non_blank_line_is_either_ingested_or_rejected_by_number(
-    tmp_path_factory: pytest.TempPathFactory, kinds: list[str], gz: bool
+    tmp_path_factory: pytest.TempPathFactory, kinds: list[str], gz: bool, block: int,
+    last_newline: bool,
 ) -> None:
+    """Whatever the read block size: lines cut across blocks, a last line without its
+    newline, blocks shorter than a line."""
     lines = [good(i) if k == "good" else "" if k == "blank" else BAD_LINES[k]
              for i, k in enumerate(kinds)]
     path = tmp_path_factory.mktemp("h") / ("a.jsonl.gz" if gz else "a.jsonl")
     import gzip
 
-    data = "".join(ln + "\n" for ln in lines).encode()
+    data = "\n".join(lines).encode() + (b"\n" if last_newline and lines else b"")
     path.write_bytes(gzip.compress(data) if gz else data)
     engine = LogAnalyticsEngine()
-    report = engine.ingest_logs_from_file(path, batch_size=4)
+    with mock.patch.object(files, "READ_BLOCK", block):
+        report = engine.ingest_logs_from_file(path, batch_size=4)
     bad = [i + 1 for i, k in enumerate(kinds) if k not in ("good", "blank")]
     assert [r["line"] for r in report["rejected"]] == bad
     assert report["errors"] == len(bad)
     assert report["count"] == kinds.count("good") == len(engine)
     assert [e.message for e in engine.all_logs] == [
         f"line {i}" for i, k in enumerate(kinds) if k == "good"]
+
+
+@given(data=st.binary(max_size=400).map(lambda b: b.replace(b"\r", b"")),
+       block=st.integers(1, 64), batch=st.integers(1, 10))
+def test_line_chunks_yield_every_line_and_count_every_byte(data: bytes, block: int,
+                                                           batch: int) -> None:
+    import io
+
+    with mock.patch.object(files, "READ_BLOCK", block):
+        chunks = list(files._line_chunks(io.BytesIO(data), batch))
+    want = data.split(b"\n")
+    if want[-1] == b"":
+        want.pop()
+    assert [line for chunk, _, _ in chunks for line in chunk] == want
+    assert sum(n for _, n, _ in chunks) == len(data)
+    # every line but an unterminated last one lost a newline, and says so
+    assert all(nl == b"\n" for chunk, _, nl in chunks[:-1] if chunk)
+    if chunks and chunks[-1][0]:
+        assert chunks[-1][2] == (b"\n" if data.endswith(b"\n") else b"")
 
 
 # -- text -----------------------------------------------------------------------------------
