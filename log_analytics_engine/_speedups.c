@@ -1574,6 +1574,153 @@ fail:
     return NULL;
 }
 
+/* ---------------------------------------------------------------- time order --------- */
+
+typedef struct {
+    double ts;
+    uint32_t id;
+} Stamped;
+
+static int
+stamped_cmp(const void *a, const void *b)
+{
+    const Stamped *x = a, *y = b;
+    if (x->ts != y->ts)
+        return x->ts < y->ts ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The hits of a query in time order, ties in id order (reversed when descending), positions
+ * [start, stop) of that order: entries when `entries` is a list, else ids. `in_order` holds
+ * ascending ids that arrived in time order (so already ordered by (instant, id)), `late` the
+ * others; both uint32 buffers (pyroaring's to_array()), `ts` the store's instants (float64)
+ * from id `base`. The specification is Store.sorted_ids: O(k + m log m) for k hits of which
+ * m are late, and no Python int or float made for the ones not returned. */
+static PyObject *
+time_order(PyObject *self, PyObject *args)
+{
+    Py_buffer a = {0}, l = {0}, t = {0};
+    PyObject *entries, *result = NULL;
+    Py_ssize_t base, start, stop;
+    int descending;
+    if (!PyArg_ParseTuple(args, "y*y*y*nOpnn:time_order", &a, &l, &t, &base, &entries,
+                          &descending, &start, &stop))
+        return NULL;
+    Stamped *late = NULL;
+    uint32_t *merged = NULL;
+    if (a.len % 4 || l.len % 4 || t.len % 8) {
+        PyErr_SetString(PyExc_ValueError, "time_order expects uint32 ids and float64 instants");
+        goto done;
+    }
+    if (entries != Py_None && !PyList_CheckExact(entries)) {
+        PyErr_SetString(PyExc_TypeError, "entries must be a list or None");
+        goto done;
+    }
+    const uint32_t *ids = a.buf, *late_ids = l.buf;
+    const double *ts = t.buf;
+    Py_ssize_t na = a.len / 4, nl = l.len / 4, nt = t.len / 8, k = na + nl;
+    Py_ssize_t n_entries = entries == Py_None ? nt : PyList_GET_SIZE(entries);
+    for (int pass = 0; pass < 2; pass++) {
+        const uint32_t *src = pass ? late_ids : ids;
+        for (Py_ssize_t i = 0, n = pass ? nl : na; i < n; i++) {
+            Py_ssize_t pos = (Py_ssize_t)src[i] - base;
+            if (pos < 0 || pos >= nt || pos >= n_entries) {
+                PyErr_Format(PyExc_IndexError, "id %u is not in the store", src[i]);
+                goto done;
+            }
+        }
+    }
+    start = start < 0 ? 0 : start > k ? k : start;
+    stop = stop < start ? start : stop > k ? k : stop;
+    late = PyMem_Malloc((nl ? nl : 1) * sizeof(Stamped));
+    merged = PyMem_Malloc((k ? k : 1) * sizeof(uint32_t));
+    if (late == NULL || merged == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < nl; i++)
+        late[i] = (Stamped){ts[late_ids[i] - base], late_ids[i]};
+    qsort(late, nl, sizeof(Stamped), stamped_cmp);
+    Py_ssize_t i = 0, j = 0, o = 0;
+    while (i < na && j < nl) {
+        Stamped x = {ts[ids[i] - base], ids[i]};
+        merged[o++] = stamped_cmp(&late[j], &x) < 0 ? late[j++].id : ids[i++];
+    }
+    while (i < na)
+        merged[o++] = ids[i++];
+    while (j < nl)
+        merged[o++] = late[j++].id;
+    result = PyList_New(stop - start);
+    if (result == NULL)
+        goto done;
+    for (Py_ssize_t p = start; p < stop; p++) {
+        uint32_t id = merged[descending ? k - 1 - p : p];
+        PyObject *item;
+        if (entries == Py_None) {
+            item = PyLong_FromUnsignedLong(id);
+            if (item == NULL) {
+                Py_CLEAR(result);
+                goto done;
+            }
+        } else {
+            item = PyList_GET_ITEM(entries, (Py_ssize_t)id - base);
+            Py_INCREF(item);
+        }
+        PyList_SET_ITEM(result, p - start, item);
+    }
+done:
+    PyMem_Free(late);
+    PyMem_Free(merged);
+    PyBuffer_Release(&a);
+    PyBuffer_Release(&l);
+    PyBuffer_Release(&t);
+    return result;
+}
+
+/* The ids of a uint32 buffer whose instant (ts: float64 from id base) lies in [lo, hi], as
+ * array('I'). The specification is the id-by-id check in Store.ids_in_time_range. */
+static PyObject *
+filter_instants(PyObject *self, PyObject *args)
+{
+    Py_buffer a = {0}, t = {0};
+    Py_ssize_t base;
+    double lo, hi;
+    PyObject *result = NULL;
+    uint32_t *out = NULL;
+    if (!PyArg_ParseTuple(args, "y*y*ndd:filter_instants", &a, &t, &base, &lo, &hi))
+        return NULL;
+    if (check_configured() < 0)
+        goto fail;
+    if (a.len % 4 || t.len % 8) {
+        PyErr_SetString(PyExc_ValueError, "filter_instants expects uint32 ids and float64 instants");
+        goto fail;
+    }
+    const uint32_t *ids = a.buf;
+    const double *ts = t.buf;
+    Py_ssize_t n = a.len / 4, nt = t.len / 8, kept = 0;
+    out = PyMem_Malloc(n ? a.len : 1);
+    if (out == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t pos = (Py_ssize_t)ids[i] - base;
+        if (pos < 0 || pos >= nt) {
+            PyErr_Format(PyExc_IndexError, "id %u is not in the store", ids[i]);
+            goto fail;
+        }
+        double x = ts[pos];
+        if (lo <= x && x <= hi)
+            out[kept++] = ids[i];
+    }
+    result = PyObject_CallFunction(array_type, "Cy#", 'I', (const char *)out, kept * 4);
+fail:
+    PyMem_Free(out);
+    PyBuffer_Release(&a);
+    PyBuffer_Release(&t);
+    return result;
+}
+
 /* ---------------------------------------------------------------- storage rows ------- */
 
 /* Entries from the field arrays of a stored chunk and their instants (floats). The
@@ -1800,6 +1947,13 @@ static PyMethodDef methods[] = {
     {"direct_entry", py_direct_entry, METH_O,
      "direct_entry(line) -> LogEntry | None: the entry of a JSON line of the common shape "
      "parsed without orjson; None: a line for orjson (the path entries_from_lines then takes)."},
+    {"time_order", time_order, METH_VARARGS,
+     "time_order(in_order, late, ts, base, entries, descending, start, stop) -> list: "
+     "positions [start, stop) of the hits in time order (ties in id order), as entries "
+     "when entries is the store's list, else as ids."},
+    {"filter_instants", filter_instants, METH_VARARGS,
+     "filter_instants(ids, ts, base, lo, hi) -> array('I'): the ids whose instant is in "
+     "[lo, hi]."},
     {"parse_iso", py_parse_iso, METH_O,
      "parse_iso(text) -> float | None: the instant of a common ISO 8601 timestamp."},
     {NULL, NULL, 0, NULL},

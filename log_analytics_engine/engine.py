@@ -45,7 +45,7 @@ from .query import (
     QueryContext,
     compile_filters,
     execute,
-    order_ids,
+    order_entries,
     page_window,
 )
 from .querystring import parse_query
@@ -264,9 +264,7 @@ class LogAnalyticsEngine:
         offset, limit = page_window(page, page_size)
         with self._lock:
             ids = execute(node, self._ctx)
-            wanted = None if limit is None else offset + limit
-            ordered = order_ids(self._ctx, ids, sort_by, sort_desc, wanted)
-            return self._store.materialize(ordered[offset:] if offset else ordered)
+            return order_entries(self._ctx, ids, sort_by, sort_desc, offset, limit)
 
     def count_logs(self, filters: Filters = None) -> int:
         """How many entries match, without building them. O(1) for one indexed term."""

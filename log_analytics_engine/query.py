@@ -511,6 +511,26 @@ def _sort_value(value: Any) -> tuple[int, Any]:
 TIME_KEYS = frozenset(("timestamp", "time", "ts", "@timestamp"))
 
 
+def _walk_pays(k: int, n: int, limit: int | None) -> bool:
+    """Whether the first ``limit`` of ``k`` hits among ``n`` entries are found faster by
+    walking the time index (about ``limit * n / k`` steps) than by ordering all ``k``."""
+    return limit is not None and k > 0 and limit * n / k < k / 4
+
+
+def order_entries(
+    ctx: QueryContext, ids: Bits, sort_by: str | None, descending: bool, offset: int,
+    limit: int | None,
+) -> list[LogEntry]:
+    """The entries of ``ids`` in result order, ``limit`` of them from position ``offset``
+    (see :func:`order_ids`)."""
+    store = ctx.store
+    wanted = None if limit is None else offset + limit
+    if (sort_by is None or sort_by in TIME_KEYS) and not _walk_pays(len(ids), len(store), wanted):
+        return store.sorted_entries(ids, descending, offset, limit)
+    ordered = order_ids(ctx, ids, sort_by, descending, wanted)
+    return store.materialize(ordered[offset:] if offset else ordered)
+
+
 def order_ids(
     ctx: QueryContext, ids: Bits, sort_by: str | None, descending: bool, limit: int | None
 ) -> list[int]:
@@ -521,9 +541,7 @@ def order_ids(
     """
     store = ctx.store
     if sort_by is None or sort_by in TIME_KEYS:
-        k = len(ids)
-        n = len(store)
-        if limit is not None and k > 0 and limit * n / k < k / 4:
+        if limit is not None and _walk_pays(len(ids), len(store), limit):
             out: list[int] = []
             for i in store.walk_time(descending):
                 if i in ids:

@@ -508,3 +508,71 @@ def test_entries_from_rows_rejects_a_foreign_row() -> None:
         speedups.entries_from_rows([[1, 2]], [0.0], {})
     with pytest.raises(ValueError, match="one instant"):
         speedups.entries_from_rows([], [0.0], {})
+
+
+# -- time order of query hits ----------------------------------------------------------------
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    stamps=st.lists(st.integers(0, 12), min_size=1, max_size=60),
+    picks=st.lists(st.booleans(), min_size=60, max_size=60),
+    evict=st.integers(0, 20),
+    descending=st.booleans(),
+    offset=st.integers(0, 70),
+    limit=st.none() | st.integers(1, 70),
+)
+def test_time_order_equals_the_python_sort(
+    stamps: list[int], picks: list[bool], evict: int, descending: bool, offset: int,
+    limit: int | None,
+) -> None:
+    """Hits in time order, ties in ingestion order, late arrivals placed: the C merge gives
+    what Store.sorted_ids gives in Python, after evictions (a base above 0) too."""
+    from pyroaring import BitMap
+
+    from log_analytics_engine import store as store_module
+
+    store = store_module.Store()
+    store.append([LogEntry(float(s), "INFO", f"m{k}") for k, s in enumerate(stamps)])
+    store.evict_before(min(evict, len(stamps) - 1))
+    ids = BitMap(i for i in range(store.base, store.next_id) if picks[i])
+    fast = store.sorted_ids(ids, descending)
+    fast_entries = store.sorted_entries(ids, descending, offset, limit)
+    saved = store_module.speedups
+    store_module.speedups = None
+    try:
+        slow = store.sorted_ids(ids, descending)
+        slow_entries = store.sorted_entries(ids, descending, offset, limit)
+    finally:
+        store_module.speedups = saved
+    assert fast == slow
+    assert fast == sorted(ids, key=lambda i: (store.instant(i), i), reverse=descending)
+    assert [id(e) for e in fast_entries] == [id(e) for e in slow_entries]
+    stop = None if limit is None else offset + limit
+    assert [id(e) for e in fast_entries] == [id(store.get(i)) for i in slow[offset:stop]]
+
+
+def test_time_order_refuses_ids_outside_the_store() -> None:
+    from array import array
+
+    assert speedups is not None
+    with pytest.raises(IndexError):
+        speedups.time_order(array("I", [5]), array("I"), array("d", [1.0]), 0, None, False, 0, 1)
+    with pytest.raises(ValueError):
+        speedups.time_order(b"abc", array("I"), array("d"), 0, None, False, 0, 1)
+
+
+@given(stamps=st.lists(st.floats(-5, 5) | st.just(0.0), max_size=40), base=st.integers(0, 9),
+       bounds=st.tuples(st.floats(-6, 6), st.floats(-6, 6)), picks=st.lists(st.booleans(),
+                                                                           max_size=40))
+def test_filter_instants_equals_the_python_check(
+    stamps: list[float], base: int, bounds: tuple[float, float], picks: list[bool]
+) -> None:
+    from array import array
+
+    assert speedups is not None
+    lo, hi = bounds
+    ids = [base + k for k, pick in enumerate(picks[: len(stamps)]) if pick]
+    got = speedups.filter_instants(array("I", ids), array("d", stamps), base, lo, hi)
+    assert list(got) == [i for i in ids if lo <= stamps[i - base] <= hi]
+    with pytest.raises(IndexError):
+        speedups.filter_instants(array("I", [base + len(stamps)]), array("d", stamps), base,
+                                 lo, hi)
