@@ -550,6 +550,45 @@ number_value(Cursor *c, int *bail)
             v = v * 10 + (*q - '0');
         return PyLong_FromLongLong(*start == '-' ? -v : v);
     }
+    /* Clinger's fast path: at most 15 significant digits and a power of ten up to 22 are
+     * both exact doubles, so one IEEE multiplication or division rounds correctly: the
+     * value strtod gives, without its per-call setup. */
+    {
+        const unsigned char *q = start + (*start == '-');
+        int64_t mantissa = 0, exp10 = 0;
+        int significant = 0, after_point = -1;
+        for (; q < c->p && *q != 'e' && *q != 'E'; q++) {
+            if (*q == '.') {
+                after_point = 0;
+                continue;
+            }
+            if (after_point >= 0)
+                after_point++;
+            if (mantissa != 0 || *q != '0')
+                significant++;
+            if (significant <= 15)
+                mantissa = mantissa * 10 + (*q - '0');
+        }
+        exp10 = after_point > 0 ? -after_point : 0;
+        if (q < c->p) {  /* the exponent: e, an optional sign, digits (checked above) */
+            q++;
+            int neg = *q == '-';
+            if (*q == '+' || *q == '-')
+                q++;
+            int64_t e = 0;
+            for (; q < c->p && e <= 1000; q++)
+                e = e * 10 + (*q - '0');
+            exp10 += neg ? -e : e;
+        }
+        static const double pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                         1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                         1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+        if (significant <= 15 && exp10 >= -22 && exp10 <= 22) {
+            double d = (double)mantissa;
+            d = exp10 < 0 ? d / pow10[-exp10] : d * pow10[exp10];
+            return PyFloat_FromDouble(*start == '-' ? -d : d);
+        }
+    }
     char buf[64];
     if (n >= (Py_ssize_t)sizeof buf)
         goto bail;
@@ -735,7 +774,8 @@ static inline int
 field_of(const unsigned char *s, Py_ssize_t len)
 {
     for (int k = 0; k < N_SLOTS; k++)
-        if (field_len[k] == len && k != S_TS && memcmp(slot_names[k], s, len) == 0)
+        if (field_len[k] == len && slot_names[k][0] == s[0] && k != S_TS &&
+            memcmp(slot_names[k], s, len) == 0)
             return k;
     return -1;
 }
@@ -757,7 +797,8 @@ level_value(Cursor *c, int *bail)
         return NULL;
     }
     for (int i = 0; i < 8; i++) {
-        if ((Py_ssize_t)strlen(common_spellings[i]) == len &&
+        if (common_spellings[i][0] == (len ? s[0] : 0) &&
+            (Py_ssize_t)strlen(common_spellings[i]) == len &&
             memcmp(common_spellings[i], s, len) == 0) {
             Py_INCREF(common_names[i]);
             return common_names[i];
