@@ -1,15 +1,24 @@
 /*
- * Optional C accelerator for the two ingest hot loops (see system_design.md, "Ingest path").
+ * Optional C accelerator for the ingest and query hot loops (see system_design.md, "The C
+ * accelerator").
  *
- * The pure-Python code in entry.py, ingest/files.py and indexes.py is the specification:
- * every function here either produces exactly what its Python twin produces or hands the
- * case back to it (property tests in tests/test_speedups.py compare both on random input).
+ * The pure-Python code in entry.py, ingest/files.py, indexes.py and store.py is the
+ * specification: every function here either produces exactly what its Python twin produces
+ * or hands the case back to it (property tests in tests/test_speedups.py compare both on
+ * random input).
  *
- *   entries_from_lines(lines)  JSON lines -> LogEntry objects (orjson parses; the common
- *                              entry shape is built here, anything else by entry_from_json)
+ *   entries_from_lines(lines)  JSON lines -> LogEntry objects (the common entry shape parsed
+ *                              here without an intermediate dict; anything else through
+ *                              orjson and entry_from_json)
  *   gather(entries, first_id, canon, levels, sources, tags, words, tokens)
- *                              postings of a batch: term -> list of ids, message words
+ *                              postings of a batch: term -> array('I') of ids, message words
  *                              tokenized here for ASCII messages
+ *   ingest_blocks(...)         both in one pass over blocks of whole lines of a file
+ *   time_order, filter_instants, split_ordered
+ *                              query results in time order, time-range checks, the time
+ *                              index's in-order run
+ *   encode_chunk, entries_from_rows, parse_iso
+ *                              the durable copy, ISO 8601 timestamps
  *
  * Built by setup.py as an optional extension: without a compiler the package still works.
  */
@@ -1569,49 +1578,93 @@ done:
     return result;
 }
 
-/* entries_from_lines and gather in one pass: each entry is indexed right after it is built,
- * while it is still in the CPU cache (the two passes over a 32k-line batch read every entry
- * back from memory). Ids go to the good lines only, from first_id. */
+/* entries_from_lines and gather in one pass over whole blocks of a file: each entry is
+ * indexed right after it is built, while it is still in the CPU cache (two passes over a
+ * batch read every entry back from memory). Each block holds complete lines (the last block
+ * of a file may end without a newline), split here, so a line that parses becomes an entry
+ * without ever being a bytes object. Returns (entries, lines, bad): the entries of the good
+ * lines (ids from first_id), the number of lines, and (index, line with its newline) of each
+ * line that did not parse (blank or bad; the Python reader re-reads those for the reason). */
 static PyObject *
-ingest_lines(PyObject *self, PyObject *args)
+ingest_blocks(PyObject *self, PyObject *args)
 {
-    PyObject *lines, *canon, *levels_out, *sources_out, *tags_out, *words_out;
+    PyObject *blocks, *canon, *levels_out, *sources_out, *tags_out, *words_out;
     Py_ssize_t first_id;
-    if (!PyArg_ParseTuple(args, "O!nO!O!O!O!O!:ingest_lines", &PyList_Type, &lines, &first_id,
-                          &PyDict_Type, &canon, &PyDict_Type, &levels_out, &PyDict_Type,
-                          &sources_out, &PyDict_Type, &tags_out, &PyDict_Type, &words_out))
+    if (!PyArg_ParseTuple(args, "O!nO!O!O!O!O!:ingest_blocks", &PyList_Type, &blocks,
+                          &first_id, &PyDict_Type, &canon, &PyDict_Type, &levels_out,
+                          &PyDict_Type, &sources_out, &PyDict_Type, &tags_out, &PyDict_Type,
+                          &words_out))
         return NULL;
     if (check_configured() < 0)
         return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(lines), bad = 0;
-    if (check_ids(first_id, n) < 0)
-        return NULL;
-    PyObject *out = PyList_New(n);
-    if (out == NULL)
-        return NULL;
-    Gatherer g;
-    if (gatherer_init(&g, canon) < 0)
-        goto fail;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *entry = line_entry(PyList_GET_ITEM(lines, i));
-        if (entry == NULL) {
-            if (PyErr_Occurred())
-                goto fail;
-            Py_INCREF(Py_None);
-            entry = Py_None;
-            bad++;
+    Py_ssize_t nblocks = PyList_GET_SIZE(blocks), total = 0;
+    for (Py_ssize_t b = 0; b < nblocks; b++) {
+        PyObject *block = PyList_GET_ITEM(blocks, b);
+        if (!PyBytes_CheckExact(block)) {
+            PyErr_SetString(PyExc_TypeError, "ingest_blocks expects a list of bytes");
+            return NULL;
         }
-        PyList_SET_ITEM(out, i, entry);
-        if (entry != Py_None && gather_entry(&g, entry, (uint32_t)(first_id + i - bad), NULL) < 0)
-            goto fail;
+        total += PyBytes_GET_SIZE(block);  /* at least one byte per line but the last */
+    }
+    if (check_ids(first_id, total + 1) < 0)
+        return NULL;
+    PyObject *entries = PyList_New(0), *bad = PyList_New(0);
+    Gatherer g;
+    int ready = 0;
+    if (entries == NULL || bad == NULL || gatherer_init(&g, canon) < 0)
+        goto fail;
+    ready = 1;
+    Py_ssize_t line_no = 0, good = 0;
+    for (Py_ssize_t b = 0; b < nblocks; b++) {
+        PyObject *block = PyList_GET_ITEM(blocks, b);
+        const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(block);
+        const unsigned char *end = p + PyBytes_GET_SIZE(block);
+        while (p < end) {
+            const unsigned char *nl = memchr(p, '\n', end - p);
+            const unsigned char *stop = nl != NULL ? nl : end;
+            const unsigned char *next = nl != NULL ? nl + 1 : end;
+            PyObject *entry = NULL;
+            int r = direct_entry(p, stop - p, &entry);
+            if (r < 0)
+                goto fail;
+            if (r == 0) {  /* orjson's turn: the line as a bytes object (rare) */
+                PyObject *line = PyBytes_FromStringAndSize((const char *)p, stop - p);
+                if (line == NULL)
+                    goto fail;
+                entry = line_entry(line);
+                Py_DECREF(line);
+                if (entry == NULL) {
+                    if (PyErr_Occurred())
+                        goto fail;
+                    PyObject *raw = PyBytes_FromStringAndSize((const char *)p, next - p);
+                    PyObject *item = raw == NULL ? NULL : Py_BuildValue("(nN)", line_no, raw);
+                    if (item == NULL || PyList_Append(bad, item) < 0) {
+                        Py_XDECREF(item);
+                        goto fail;
+                    }
+                    Py_DECREF(item);
+                }
+            }
+            if (entry != NULL) {
+                int rc = PyList_Append(entries, entry);
+                Py_DECREF(entry);
+                if (rc < 0 || gather_entry(&g, entry, (uint32_t)(first_id + good), NULL) < 0)
+                    goto fail;
+                good++;
+            }
+            line_no++;
+            p = next;
+        }
     }
     if (gatherer_emit(&g, levels_out, sources_out, tags_out, words_out) < 0)
         goto fail;
     gatherer_free(&g);
-    return Py_BuildValue("(Nn)", out, bad);
+    return Py_BuildValue("(NnN)", entries, line_no, bad);
 fail:
-    gatherer_free(&g);
-    Py_DECREF(out);
+    if (ready)
+        gatherer_free(&g);
+    Py_XDECREF(entries);
+    Py_XDECREF(bad);
     return NULL;
 }
 
@@ -1982,9 +2035,6 @@ static PyMethodDef methods[] = {
     {"split_ordered", split_ordered, METH_VARARGS,
      "split_ordered(first_id, stamps, top) -> (run_ids, run_keys, late_ids): the ids whose "
      "instant is not below the running maximum (starting at top), and the others."},
-    {"ingest_lines", ingest_lines, METH_VARARGS,
-     "ingest_lines(lines, first_id, canon, levels, sources, tags, words) -> (entries, bad): "
-     "entries_from_lines and gather in one pass; the good lines get ids from first_id."},
     {"direct_entry", py_direct_entry, METH_O,
      "direct_entry(line) -> LogEntry | None: the entry of a JSON line of the common shape "
      "parsed without orjson; None: a line for orjson (the path entries_from_lines then takes)."},
@@ -1995,6 +2045,10 @@ static PyMethodDef methods[] = {
     {"filter_instants", filter_instants, METH_VARARGS,
      "filter_instants(ids, ts, base, lo, hi) -> array('I'): the ids whose instant is in "
      "[lo, hi]."},
+    {"ingest_blocks", ingest_blocks, METH_VARARGS,
+     "ingest_blocks(blocks, first_id, canon, levels, sources, tags, words) -> (entries, lines, "
+     "bad): entries_from_lines and gather in one pass over blocks of whole lines, split "
+     "here; the good lines get ids from first_id; bad holds (index, line) of the others."},
     {"parse_iso", py_parse_iso, METH_O,
      "parse_iso(text) -> float | None: the instant of a common ISO 8601 timestamp."},
     {NULL, NULL, 0, NULL},

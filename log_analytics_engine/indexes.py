@@ -180,7 +180,7 @@ class IndexSet:
         sources: Mapping[str, Ids], tags: Mapping[str, Ids], words: Mapping[str, Ids],
     ) -> Postings:
         """The postings of a batch whose terms were gathered elsewhere (the C reader's
-        ``ingest_lines``), completed with the ``fields`` postings."""
+        ``ingest_blocks``), completed with the ``fields`` postings."""
         return Postings(first_id, levels, sources, tags, words,
                         self._gather_fields(entries, first_id))
 

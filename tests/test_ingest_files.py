@@ -178,6 +178,20 @@ def test_line_chunks_yield_every_line_and_count_every_byte(data: bytes, block: i
         assert chunks[-1][2] == (b"\n" if data.endswith(b"\n") else b"")
 
 
+@given(data=st.binary(max_size=400), block=st.integers(1, 64), batch=st.integers(1, 10))
+def test_block_batches_hold_whole_lines_and_every_byte(data: bytes, block: int,
+                                                       batch: int) -> None:
+    import io
+
+    with mock.patch.object(files, "READ_BLOCK", block):
+        batches = list(files._block_batches(io.BytesIO(data), batch))
+    blocks = [b for bs, _ in batches for b in bs]
+    assert b"".join(blocks) == data
+    assert sum(n for _, n in batches) == len(data)
+    assert all(b.endswith(b"\n") for b in blocks[:-1])  # no line is cut between blocks
+    assert all(blocks)
+
+
 # -- text -----------------------------------------------------------------------------------
 def _python_logging_line(fmt: str, level: int, name: str, msg: str) -> str:
     record = logging.LogRecord(name, level, __file__, 1, msg, None, None)

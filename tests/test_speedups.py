@@ -601,3 +601,19 @@ def test_direct_parser_reads_numbers_as_orjson_does(
         got = entry.metadata["x"]
         assert type(got) is type(want)
         assert repr(got) == repr(want)
+
+
+def test_ingest_blocks_splits_lines_and_hands_back_the_ones_that_did_not_parse() -> None:
+    assert speedups is not None
+    good = b'{"timestamp":"2025-07-20T08:26:40Z","message":"a b"}'
+    escaped = b'{"timestamp":"2025-07-20T08:26:41Z","message":"a\\tb"}'  # orjson's turn
+    blocks = [good + b"\n\n{bad\n", escaped + b"\r\n" + good + b"\n", good]
+    terms: tuple[dict[str, Any], ...] = ({}, {}, {}, {})
+    entries, lines, bad = speedups.ingest_blocks(blocks, 7, {}, *terms)
+    assert lines == 6
+    assert [e.message for e in entries] == ["a b", "a\tb", "a b", "a b"]
+    assert bad == [(1, b"\n"), (2, b"{bad\n")]
+    assert sorted(i for ids in terms[3].values() for i in ids) == sorted([7, 7, 8, 8, 9, 9,
+                                                                          10, 10])
+    with pytest.raises(TypeError):
+        speedups.ingest_blocks(["text"], 0, {}, *terms)  # type: ignore[list-item]

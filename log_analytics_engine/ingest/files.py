@@ -200,6 +200,36 @@ def _line_chunks(
         yield [b"".join(rest)] if rest else [], pending, b""
 
 
+def _block_batches(lines: IO[bytes], batch_size: int) -> Iterator[tuple[list[bytes], int]]:
+    """``(blocks, bytes read)`` of about ``batch_size`` lines at a time: blocks of
+    ``READ_BLOCK`` bytes cut after their last newline (the rest starts the next block), so
+    each holds whole lines; the last block of a file may end without a newline."""
+    read = lines.read
+    rest: list[bytes] = []  # the start of a line that continues in the next block
+    blocks: list[bytes] = []
+    count = pending = 0
+    while block := read(READ_BLOCK):
+        pending += len(block)
+        cut = block.rfind(b"\n") + 1
+        if not cut:  # inside a line longer than a block
+            rest.append(block)
+            continue
+        head = block if cut == len(block) else block[:cut]
+        if rest:
+            head = b"".join((*rest, head))
+        rest = [block[cut:]] if cut < len(block) else []
+        blocks.append(head)
+        count += head.count(b"\n")
+        if count >= batch_size:
+            yield blocks, pending
+            blocks = []
+            count = pending = 0
+    if rest:
+        blocks.append(b"".join(rest))
+    if blocks or pending:
+        yield blocks, pending
+
+
 def read_indexed(
     lines: IO[bytes],
     indexes: IndexSet,
@@ -209,27 +239,22 @@ def read_indexed(
     on_line: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[list[LogEntry], Postings]]:
     """:func:`read_entries` for JSONL with the postings of each batch gathered in the same C
-    pass (the accelerator's ``ingest_lines``), numbered from ``next_id()`` at read time
-    (``IndexSet.merge`` shifts them if another writer came first). For an engine without
-    processors, which could change or drop entries between parsing and indexing."""
+    pass (the accelerator's ``ingest_blocks``: lines split, parsed and indexed without a
+    bytes object per line), numbered from ``next_id()`` at read time (``IndexSet.merge``
+    shifts them if another writer came first). For an engine without processors, which could
+    change or drop entries between parsing and indexing."""
     assert speedups is not None
     line_no = 0
-    for chunk, nbytes, newline in _line_chunks(lines, batch_size):
+    for blocks, nbytes in _block_batches(lines, batch_size):
         first_id = next_id()
         terms: tuple[dict[str, Ids], ...] = ({}, {}, {}, {})
-        entries, bad = speedups.ingest_lines(chunk, first_id, indexes._strings, *terms)
+        entries, count, bad = speedups.ingest_blocks(blocks, first_id, indexes._strings, *terms)
         late: list[LogEntry] = []
-        if bad:
-            kept: list[LogEntry] = []
-            for k, entry in enumerate(entries):
-                if entry is not None:
-                    kept.append(entry)
-                else:  # the line as read line by line, for the same message
-                    again = _read_line(chunk[k] + newline, line_no + k + 1, True, 0.0, report)
-                    if again is not None:  # pragma: no cover - the C reader agrees (tests)
-                        late.append(again)
-            entries = kept
-        line_no += len(chunk)
+        for k, raw in bad:  # blank or bad lines, re-read line by line for the same message
+            again = _read_line(raw, line_no + k + 1, True, 0.0, report)
+            if again is not None:  # pragma: no cover - the C reader agrees (tests)
+                late.append(again)
+        line_no += count
         if entries:
             yield entries, indexes.postings(first_id, entries, *terms)
         if late:  # pragma: no cover
