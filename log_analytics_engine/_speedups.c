@@ -675,7 +675,7 @@ scalar_value(Cursor *c, int *bail)
 
 /* Calls `item` for each element of the array ('[') or member of the object ('{') at c->p,
  * after skipping the opening bracket; handles separators and the closing bracket. */
-#define FOR_EACH_ITEM(c, close, bail, body)                                              \
+#define FOR_EACH_ITEM(c, close, bail, ...)                                               \
     do {                                                                                   \
         (c)->p++;                                                                          \
         skip_ws(c);                                                                        \
@@ -684,7 +684,7 @@ scalar_value(Cursor *c, int *bail)
             break;                                                                         \
         }                                                                                  \
         for (;;) {                                                                         \
-            body;                                                                          \
+            __VA_ARGS__                                                                    \
             if (*(bail))                                                                   \
                 break;                                                                     \
             skip_ws(c);                                                                    \
@@ -1668,6 +1668,163 @@ fail:
     return NULL;
 }
 
+
+/* entries_from_rows(orjson.loads(data), ...) without the intermediate lists, for a stored
+ * chunk whose strings the direct parser takes (no escapes) and whose metadata holds only
+ * scalars: 1 with the entries in *out, 0 for any other chunk (the caller then takes the
+ * orjson path, which also reports a damaged chunk), -1 on an error. */
+static int
+chunk_entries(const unsigned char *data, Py_ssize_t size, PyObject *stamps, PyObject *canon,
+              PyObject **out)
+{
+    Cursor cur = {data, data + size}, *c = &cur;
+    Py_ssize_t n = PyList_GET_SIZE(stamps), i = 0;
+    int bail = 0;
+    PyObject *list = PyList_New(n);
+    if (list == NULL)
+        return -1;
+    Table table;
+    Registry reg = {0};
+    if (table_init(&table, 256) < 0) {
+        Py_DECREF(list);
+        return -1;
+    }
+    skip_ws(c);
+    if (!at(c, '['))
+        goto bail;
+    FOR_EACH_ITEM(c, ']', &bail, {
+        PyObject *v[N_SLOTS] = {NULL};
+        if (i >= n || !at(c, '[')) {
+            bail = 1;
+            break;
+        }
+        c->p++;
+        for (int k = 0; k < N_SLOTS && !bail && !PyErr_Occurred(); k++) {
+            if (k == S_TS)
+                continue;
+            skip_ws(c);
+            if (k != S_TIMESTAMP) {
+                if (!at(c, ',')) {
+                    bail = 1;
+                    break;
+                }
+                c->p++;
+                skip_ws(c);
+            }
+            PyObject *raw = NULL, *canonical;
+            switch (k) {
+            case S_TIMESTAMP:
+                v[k] = scalar_value(c, &bail);
+                break;
+            case S_LEVEL:
+            case S_SOURCE:
+                raw = string_value(c, &bail);
+                if (raw != NULL && value_term(&table, &reg, canon, raw, &canonical) >= 0) {
+                    Py_INCREF(canonical);
+                    v[k] = canonical;
+                }
+                Py_XDECREF(raw);
+                break;
+            case S_MESSAGE:
+                v[k] = string_value(c, &bail);
+                break;
+            case S_TAGS:
+                if (!at(c, '[')) {
+                    bail = 1;
+                    break;
+                }
+                v[k] = tags_value(c, &bail);
+                for (Py_ssize_t t = 0; v[k] != NULL && t < PyList_GET_SIZE(v[k]); t++) {
+                    PyObject *tag = PyList_GET_ITEM(v[k], t);
+                    if (value_term(&table, &reg, canon, tag, &canonical) < 0) {
+                        Py_CLEAR(v[k]);
+                        break;
+                    }
+                    Py_INCREF(canonical);
+                    PyList_SET_ITEM(v[k], t, canonical);
+                    Py_DECREF(tag);
+                }
+                break;
+            case S_METADATA:
+                if (!at(c, '{')) {
+                    bail = 1;
+                    break;
+                }
+                v[k] = metadata_value(c, &bail);
+                break;
+            default:  /* thread_id, request_id, user_id */
+                if (literal(c, "null", 4)) {
+                    Py_INCREF(Py_None);
+                    v[k] = Py_None;
+                } else {
+                    v[k] = string_value(c, &bail);
+                }
+            }
+            if (v[k] == NULL)
+                bail = bail || !PyErr_Occurred();
+        }
+        skip_ws(c);
+        PyObject *entry = NULL;
+        if (!bail && !PyErr_Occurred() && at(c, ']')) {
+            c->p++;
+            entry = entry_type->tp_alloc(entry_type, 0);
+            if (entry != NULL) {
+                v[S_TS] = PyList_GET_ITEM(stamps, i);
+                Py_INCREF(v[S_TS]);
+                for (int k = 0; k < N_SLOTS; k++) {
+                    SLOT(entry, k) = v[k];
+                    v[k] = NULL;
+                }
+                untrack_if_acyclic(entry);
+                PyList_SET_ITEM(list, i++, entry);
+            }
+        } else if (!PyErr_Occurred()) {
+            bail = 1;
+        }
+        for (int k = 0; k < N_SLOTS; k++)
+            Py_XDECREF(v[k]);
+        if (entry == NULL)
+            break;
+    });
+    if (PyErr_Occurred())
+        goto error;
+    skip_ws(c);
+    if (bail || i != n || c->p != c->end)
+        goto bail;
+    registry_free(&reg);
+    PyMem_Free(table.slots);
+    *out = list;
+    return 1;
+bail:
+    registry_free(&reg);
+    PyMem_Free(table.slots);
+    Py_DECREF(list);
+    return 0;
+error:
+    registry_free(&reg);
+    PyMem_Free(table.slots);
+    Py_DECREF(list);
+    return -1;
+}
+
+static PyObject *
+entries_from_chunk(PyObject *self, PyObject *args)
+{
+    PyObject *data, *stamps, *canon, *out = NULL;
+    if (!PyArg_ParseTuple(args, "SO!O!:entries_from_chunk", &data, &PyList_Type, &stamps,
+                          &PyDict_Type, &canon))
+        return NULL;
+    if (check_configured() < 0)
+        return NULL;
+    int r = chunk_entries((const unsigned char *)PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data),
+                          stamps, canon, &out);
+    if (r < 0)
+        return NULL;
+    if (r == 0)
+        Py_RETURN_NONE;
+    return out;
+}
+
 /* ---------------------------------------------------------------- time order --------- */
 
 typedef struct {
@@ -2045,6 +2202,9 @@ static PyMethodDef methods[] = {
     {"filter_instants", filter_instants, METH_VARARGS,
      "filter_instants(ids, ts, base, lo, hi) -> array('I'): the ids whose instant is in "
      "[lo, hi]."},
+    {"entries_from_chunk", entries_from_chunk, METH_VARARGS,
+     "entries_from_chunk(data, stamps, canon) -> entries | None: entries_from_rows of a "
+     "stored chunk's JSON parsed directly; None: a chunk for orjson."},
     {"ingest_blocks", ingest_blocks, METH_VARARGS,
      "ingest_blocks(blocks, first_id, canon, levels, sources, tags, words) -> (entries, lines, "
      "bad): entries_from_lines and gather in one pass over blocks of whole lines, split "

@@ -367,12 +367,8 @@ class Storage:
                 if last < start:
                     continue
                 try:
-                    rows = _loads(data)
-                    stamps = _stamps(raw_stamps)
-                    if type(rows) is not list or len(rows) != last - first + 1:
-                        raise ValueError(f"chunk {first}..{last} holds {len(rows)} entries")
-                    skip = max(0, start - first)
-                    pending.extend(decode_rows(rows[skip:], stamps[skip:], strings))
+                    pending.extend(self._decode_chunk(first, last, raw_stamps, data,
+                                                      max(0, start - first), strings))
                 except (ValueError, TypeError) as exc:
                     raise StorageCorruptError(self.path, f"unreadable chunk: {exc}") from exc
                 if len(pending) >= LOAD_CHUNK:
@@ -384,6 +380,27 @@ class Storage:
                 entries.extend(pending)
             store.append(entries)
             return len(entries)
+
+    @staticmethod
+    def _decode_chunk(
+        first: int, last: int, raw_stamps: bytes, data: bytes, skip: int,
+        strings: dict[str, str],
+    ) -> list[LogEntry]:
+        """The entries of a stored chunk but its first ``skip``. The accelerator parses the
+        common chunk straight into entries; any other goes through orjson and
+        :func:`decode_rows`, which raise ``ValueError``/``TypeError`` for a damaged one."""
+        stamps = _stamps(raw_stamps)
+        if len(stamps) != last - first + 1:
+            raise ValueError(f"chunk {first}..{last} holds {len(stamps)} instants")
+        if speedups is not None and not skip:
+            decoded: list[LogEntry] | None = speedups.entries_from_chunk(
+                bytes(data), stamps, strings)
+            if decoded is not None:
+                return decoded
+        rows = _loads(data)
+        if type(rows) is not list or len(rows) != last - first + 1:
+            raise ValueError(f"chunk {first}..{last} holds {len(rows)} entries")
+        return decode_rows(rows[skip:], stamps[skip:], strings)
 
     @staticmethod
     def _index(

@@ -500,6 +500,44 @@ def test_storage_chunks_equal_with_and_without_the_accelerator(specs: list[Any])
         assert got.ts == original.ts
         assert got.source is canon[got.source]
         assert all(t is canon[t] for t in got.tags)
+    # the direct chunk parser (reopen): what orjson and decode_rows build, when it takes one
+    direct_canon: dict[str, str] = {}
+    for _, raw, data in fast_chunks:
+        stamps = storage._stamps(raw)
+        direct = speedups.entries_from_chunk(data, stamps, direct_canon)
+        want_rows = storage.decode_rows(orjson.loads(data), stamps, {})
+        if direct is not None:
+            assert len(direct) == len(want_rows)
+            for got, want in zip(direct, want_rows, strict=True):
+                _same_entry(got, want)
+                assert got.source is direct_canon[got.source]
+                assert all(t is direct_canon[t] for t in got.tags)
+
+
+@pytest.mark.parametrize("data", [
+    b"", b"[", b"[]x", b'[["t","INFO","m","s",null,null,null,[],{}]', b"[[]]",
+    b'[["t","INFO","m","s",null,null,null,[],{}],["t","INFO","m","s",null,null,null,[],{}]]',
+    b'[["t","INFO","m","s",null,null,null,[],{"a":{"b":1}}]]',
+    b'[["t","INFO","m\\n","s",null,null,null,[],{}]]', b'[[1,2,3,4,5,6,7,8,9]]',
+])
+def test_entries_from_chunk_leaves_other_chunks_to_orjson(data: bytes) -> None:
+    """Damaged, nested, escaped or miscounted chunks (one instant here): the orjson path
+    decides, and reports a damaged one."""
+    assert speedups is not None
+    assert speedups.entries_from_chunk(data, [1.0], {}) is None
+
+
+def test_entries_from_chunk_takes_a_plain_chunk() -> None:
+    assert speedups is not None
+    data = (b'[["2025-07-20T08:26:40Z","ERROR","disk full","db","t1",null,"u1",["a","a"],'
+            b'{"n":1,"x":2.5,"ok":true}],[1753000000,"INFO","","",null,null,null,[],{}]]')
+    got = speedups.entries_from_chunk(data, [1.0, 2.0], {})
+    assert got is not None
+    from log_analytics_engine import storage
+
+    for g, w in zip(got, storage.decode_rows(orjson.loads(data), [1.0, 2.0], {}), strict=True):
+        _same_entry(g, w)
+    assert got[0].tags[0] is got[0].tags[1]
 
 
 def test_entries_from_rows_rejects_a_foreign_row() -> None:
