@@ -443,45 +443,167 @@ at(const Cursor *c, unsigned char ch)
     return c->p < c->end && *c->p == ch;
 }
 
-/* The string token at c->p (a '"'): 1 with its bytes in *s, *len and whether they are
- * ASCII; 0 for an escape, a control character or no closing quote. */
+/* What scan_string found in a string token. */
+#define PLAIN_ASCII 1     /* ASCII, no escape */
+#define PLAIN_UTF8 0      /* bytes above 0x7F (UTF-8 if valid), no escape */
+#define ESCAPED (-1)      /* at least one backslash escape */
+
+/* The string token at c->p (a '"'): 1 with its raw bytes (between the quotes) in *s, *len
+ * and in *form one of the above; 0 for a control character or no closing quote. */
 static inline int
-scan_string(Cursor *c, const unsigned char **s, Py_ssize_t *len, int *ascii)
+scan_string(Cursor *c, const unsigned char **s, Py_ssize_t *len, int *form)
 {
     const unsigned char *p = c->p + 1, *start = p;
     unsigned char high = 0;
+    int escaped = 0;
     for (; p < c->end; p++) {
         unsigned char b = *p;
         if (b == '"') {
             *s = start;
             *len = p - start;
-            *ascii = high < 0x80;
+            *form = escaped ? ESCAPED : high < 0x80 ? PLAIN_ASCII : PLAIN_UTF8;
             c->p = p + 1;
             return 1;
         }
-        if (b == '\\' || b < 0x20)
+        if (b == '\\') {
+            escaped = 1;
+            if (++p == c->end)
+                return 0;
+            if (*p < 0x20)
+                return 0;
+            continue;
+        }
+        if (b < 0x20)
             return 0;
         high |= b;
     }
     return 0;
 }
 
-/* A str of the token's bytes; NULL with *bail set when they are not valid UTF-8. */
-static PyObject *
-token_str(const unsigned char *s, Py_ssize_t len, int ascii, int *bail)
+static int
+hex4(const unsigned char *s, unsigned int *out)
 {
-    if (ascii) {
-        PyObject *u = PyUnicode_New(len, 127);
-        if (u != NULL)
-            memcpy(PyUnicode_DATA(u), s, len);
-        return u;
+    unsigned int v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned char h = s[i];
+        v <<= 4;
+        if (h >= '0' && h <= '9')
+            v |= h - '0';
+        else if (h >= 'a' && h <= 'f')
+            v |= h - 'a' + 10;
+        else if (h >= 'A' && h <= 'F')
+            v |= h - 'A' + 10;
+        else
+            return 0;
     }
+    *out = v;
+    return 1;
+}
+
+/* The raw bytes of an escaped token with its escapes replaced (UTF-8 for \uXXXX and
+ * surrogate pairs): the length written to out (which has room for len bytes: no escape
+ * grows), or -1 for an invalid escape or a lone surrogate (left to orjson). */
+static Py_ssize_t
+unescape(const unsigned char *s, Py_ssize_t len, unsigned char *out)
+{
+    Py_ssize_t o = 0;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        if (s[i] != '\\') {
+            out[o++] = s[i];
+            continue;
+        }
+        if (++i >= len)
+            return -1;
+        switch (s[i]) {
+        case '"': out[o++] = '"'; break;
+        case '\\': out[o++] = '\\'; break;
+        case '/': out[o++] = '/'; break;
+        case 'b': out[o++] = '\b'; break;
+        case 'f': out[o++] = '\f'; break;
+        case 'n': out[o++] = '\n'; break;
+        case 'r': out[o++] = '\r'; break;
+        case 't': out[o++] = '\t'; break;
+        case 'u': {
+            unsigned int cp, low;
+            if (len - i - 1 < 4 || !hex4(s + i + 1, &cp))
+                return -1;
+            i += 4;
+            if (cp >= 0xDC00 && cp <= 0xDFFF)
+                return -1;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                if (len - i - 1 < 6 || s[i + 1] != '\\' || s[i + 2] != 'u' ||
+                    !hex4(s + i + 3, &low) || low < 0xDC00 || low > 0xDFFF)
+                    return -1;
+                i += 6;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+            }
+            if (cp < 0x80) {
+                out[o++] = (unsigned char)cp;
+            } else if (cp < 0x800) {
+                out[o++] = (unsigned char)(0xC0 | (cp >> 6));
+                out[o++] = (unsigned char)(0x80 | (cp & 0x3F));
+            } else if (cp < 0x10000) {
+                out[o++] = (unsigned char)(0xE0 | (cp >> 12));
+                out[o++] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+                out[o++] = (unsigned char)(0x80 | (cp & 0x3F));
+            } else {
+                out[o++] = (unsigned char)(0xF0 | (cp >> 18));
+                out[o++] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+                out[o++] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+                out[o++] = (unsigned char)(0x80 | (cp & 0x3F));
+            }
+            break;
+        }
+        default:
+            return -1;
+        }
+    }
+    return o;
+}
+
+/* A str of UTF-8 bytes; NULL with *bail set when they are not valid UTF-8. */
+static PyObject *
+utf8_str(const unsigned char *s, Py_ssize_t len, int *bail)
+{
     PyObject *u = PyUnicode_DecodeUTF8((const char *)s, len, NULL);
     if (u == NULL && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
         PyErr_Clear();
         *bail = 1;
     }
     return u;
+}
+
+/* A str of an escaped token's bytes; NULL with *bail set for an escape left to orjson. */
+static PyObject *
+escaped_str(const unsigned char *s, Py_ssize_t len, int *bail)
+{
+    unsigned char stack[256] = {0};  /* zeroed: GCC cannot see that unescape fills it */
+    unsigned char *buf = len <= (Py_ssize_t)sizeof stack ? stack : PyMem_Malloc(len);
+    if (buf == NULL)
+        return PyErr_NoMemory();
+    Py_ssize_t n = unescape(s, len, buf);
+    PyObject *u = NULL;
+    if (n < 0)
+        *bail = 1;
+    else
+        u = utf8_str(buf, n, bail);
+    if (buf != stack)
+        PyMem_Free(buf);
+    return u;
+}
+
+/* A str of the token's bytes (form: what scan_string found); NULL with *bail set when they
+ * are not valid UTF-8 or hold an escape left to orjson. */
+static PyObject *
+token_str(const unsigned char *s, Py_ssize_t len, int form, int *bail)
+{
+    if (form == PLAIN_ASCII) {
+        PyObject *u = PyUnicode_New(len, 127);
+        if (u != NULL)
+            memcpy(PyUnicode_DATA(u), s, len);
+        return u;
+    }
+    return form == ESCAPED ? escaped_str(s, len, bail) : utf8_str(s, len, bail);
 }
 
 /* The next token as a str (a string token), or NULL with *bail set (not one). */
@@ -622,7 +744,7 @@ static PyObject *meta_keys[META_KEYS];
 static PyObject *
 meta_key(const unsigned char *s, Py_ssize_t len, int ascii, int *bail)
 {
-    if (!ascii || len > 48)
+    if (ascii != PLAIN_ASCII || len > 48)
         return token_str(s, len, ascii, bail);
     uint64_t h = 1469598103934665603ULL;
     for (Py_ssize_t i = 0; i < len; i++)
@@ -860,7 +982,7 @@ direct_entry(const unsigned char *line, Py_ssize_t n, PyObject **out)
         skip_ws(c);
         switch (k) {
         case S_TIMESTAMP:
-            if (!at(c, '"') || !scan_string(c, &s, &len, &ascii) || !ascii ||
+            if (!at(c, '"') || !scan_string(c, &s, &len, &ascii) || ascii != PLAIN_ASCII ||
                 !parse_iso(s, len, &instant)) {
                 bail = 1;
                 break;

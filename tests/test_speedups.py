@@ -298,6 +298,8 @@ def test_direct_parser_builds_what_the_python_reader_builds(line: bytes) -> None
     b'{"timestamp":"2025-07-20T08:26:40Z","level":null,"source":null,"tags":null,'
     b'"metadata":null,"user_id":null}',
     b'{"timestamp":"2025-07-20T08:26:40Z","level":"WARNING","tags":[]}',
+    b'{"timestamp":"2025-07-20T08:26:40Z","message":"say \\"hi\\"\\n\\tC:\\\\x \\/ \\b\\f\\r",'
+    b'"tags":["\\u00e9t\\u00e9"],"metadata":{"k\\u00e9y":"\\ud83d\\ude00 \\u0000"}}',
 ])
 def test_direct_parser_takes_the_common_shapes(line: bytes) -> None:
     assert speedups is not None
@@ -309,7 +311,10 @@ def test_direct_parser_takes_the_common_shapes(line: bytes) -> None:
 
 
 @pytest.mark.parametrize("line", [
-    b'{"timestamp":"2025-07-20T08:26:40Z","message":"tab\\there"}',  # an escape
+    b'{"timestamp":"2025-07-20T08:26:40Z","message":"\\ud800 lone"}',  # a lone surrogate
+    b'{"timestamp":"2025-07-20T08:26:40Z","message":"\\q"}',  # not an escape
+    b'{"timestamp":"2025-07-20T08:26:40Z","message":"\\u12"}',
+    b'{"timestamp":"2025-07-2\\u0030T08:26:40Z"}',  # an escaped timestamp: orjson's
     b'{"timestamp":"2025-07-20T08:26:40Z","metadata":{"a":{"b":1}}}',  # nested
     b'{"timestamp":"2025-07-20T08:26:40Z","extra":1}',  # an unknown key: metadata
     b'{"timestamp":"2025-07-20T08:26:40Z","level":"INFO","level":"ERROR"}',  # repeated
@@ -518,10 +523,10 @@ def test_storage_chunks_equal_with_and_without_the_accelerator(specs: list[Any])
     b"", b"[", b"[]x", b'[["t","INFO","m","s",null,null,null,[],{}]', b"[[]]",
     b'[["t","INFO","m","s",null,null,null,[],{}],["t","INFO","m","s",null,null,null,[],{}]]',
     b'[["t","INFO","m","s",null,null,null,[],{"a":{"b":1}}]]',
-    b'[["t","INFO","m\\n","s",null,null,null,[],{}]]', b'[[1,2,3,4,5,6,7,8,9]]',
+    b'[["t","INFO","m\\q","s",null,null,null,[],{}]]', b'[[1,2,3,4,5,6,7,8,9]]',
 ])
 def test_entries_from_chunk_leaves_other_chunks_to_orjson(data: bytes) -> None:
-    """Damaged, nested, escaped or miscounted chunks (one instant here): the orjson path
+    """Damaged, nested, badly escaped or miscounted chunks (one instant here): the orjson path
     decides, and reports a damaged one."""
     assert speedups is not None
     assert speedups.entries_from_chunk(data, [1.0], {}) is None
