@@ -660,3 +660,37 @@ def test_ingest_blocks_splits_lines_and_hands_back_the_ones_that_did_not_parse()
                                                                           10, 10])
     with pytest.raises(TypeError):
         speedups.ingest_blocks(["text"], 0, {}, *terms)  # type: ignore[list-item]
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=st.lists(_raw_lines(), max_size=25), block=st.integers(16, 400),
+       batch=st.integers(1, 9))
+def test_file_ingestion_equals_the_python_reader_on_odd_lines(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[bytes], block: int, batch: int
+) -> None:
+    """ingest_blocks (lines split, parsed and indexed in C) against the pure-Python reader:
+    the same entries, the same rejections with the same line numbers."""
+    from unittest import mock
+
+    from log_analytics_engine import engine as engine_module
+    from log_analytics_engine import indexes as indexes_module
+    from log_analytics_engine import store as store_module
+
+    path = tmp_path_factory.mktemp("odd") / "odd.jsonl"
+    path.write_bytes(b"\n".join(line.replace(b"\n", b" ") for line in lines))
+
+    def run() -> tuple[dict[str, Any], list[str]]:
+        engine = LogAnalyticsEngine()
+        with mock.patch.object(files, "READ_BLOCK", block):
+            report = engine.ingest_logs_from_file(path, batch_size=batch)
+        engine._check()
+        del report["duration_sec"], report["logs_per_sec"]
+        return report, [repr(sorted(e.to_dict().items())) for e in engine.all_logs]
+
+    fast = run()
+    with mock.patch.object(files, "speedups", None), \
+            mock.patch.object(indexes_module, "speedups", None), \
+            mock.patch.object(engine_module, "speedups", None), \
+            mock.patch.object(store_module, "speedups", None):
+        slow = run()
+    assert fast == slow
