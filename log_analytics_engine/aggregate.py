@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyroaring import BitMap, FrozenBitMap
 
+from ._accel import speedups
 from .entry import ATTRIBUTES
 from .errors import InvalidFilterError
 from .timeparse import format_instant
@@ -126,8 +127,15 @@ def field_values(entries: Sequence[LogEntry], field: str) -> list[Any]:
     return [e.metadata.get(field) for e in entries]
 
 
-def numeric_values(entries: Sequence[LogEntry], field: str) -> list[float]:
-    """The sorted int/float values of ``field`` (bools, NaN, missing and text left out)."""
+def numeric_values(entries: Sequence[LogEntry], field: str) -> Sequence[float]:
+    """The sorted int/float values of ``field`` (bools, NaN, missing and text left out).
+
+    Runtime complexity: O(k log k); in C with the accelerator when the values of a metadata
+    field are floats (``array('d')``, no Python float per value until one is read)."""
+    if speedups is not None and field not in ATTRIBUTES and type(entries) is list:
+        fast: Sequence[float] | None = speedups.sorted_numbers(entries, field)
+        if fast is not None:
+            return fast
     raw = field_values(entries, field)
     values = [v for v in raw if (type(v) is float or type(v) is int) and v == v]
     if len(values) < len(raw):
@@ -140,7 +148,7 @@ def numeric_values(entries: Sequence[LogEntry], field: str) -> list[float]:
 
 def _compute(entries: Sequence[LogEntry], metrics: list[Metric]) -> dict[str, Any]:
     result: dict[str, Any] = {}
-    cache: dict[str, list[float]] = {}
+    cache: dict[str, Sequence[float]] = {}
     for metric in metrics:
         kind, field = metric
         name = metric_name(metric)
@@ -230,14 +238,14 @@ def aggregate_ids(
     ):
         return _bucket_counts(ctx, ids, fields[0] if fields else None, seconds, parsed)
     if not fields and seconds is None:
-        return _compute([entries[i - base] for i in ids], parsed)
+        return _compute(store.materialize(ids), parsed)
     groups: dict[Any, list[LogEntry]] = {}
     if len(fields) == 1 and seconds is None and _indexed(ctx, fields[0]) is not None:
         # one indexed field: intersect posting lists instead of reading every entry
         for term, posting in _indexed(ctx, fields[0]).items():
             hits = ids & posting
             if hits:
-                groups[(term,)] = [entries[i - base] for i in hits]
+                groups[(term,)] = store.materialize(hits)
     else:
         getters = [_getter(f) for f in fields]
         simple = seconds is None and len(fields) == 1

@@ -694,3 +694,53 @@ def test_file_ingestion_equals_the_python_reader_on_odd_lines(
             mock.patch.object(store_module, "speedups", None):
         slow = run()
     assert fast == slow
+
+
+# -- numeric metrics -----------------------------------------------------------------------
+class _Float(float):
+    pass
+
+
+_METRIC_VALUES = st.one_of(
+    st.floats(), st.sampled_from([0.0, -0.0, 0.0, -0.0, float("inf"), float("-inf")]),
+    st.none(), st.text(max_size=2), st.booleans(), st.lists(st.integers(), max_size=1),
+)
+
+
+@settings(max_examples=300)
+@given(values=st.lists(st.one_of(_METRIC_VALUES, st.just("missing")), max_size=30),
+       odd=st.sampled_from([None, 1, 2**70, _Float(1.5)]), odd_at=st.integers(0, 30))
+def test_sorted_numbers_equals_the_python_values(values: list[Any], odd: Any,
+                                                 odd_at: int) -> None:
+    """Floats sorted in C, 0.0 and -0.0 in arrival order as Python's stable sort leaves
+    them; an int or a float subclass hands the field back to the Python path."""
+    from log_analytics_engine import aggregate
+
+    assert speedups is not None
+    if odd is not None:
+        values.insert(min(odd_at, len(values)), odd)
+    entries = [LogEntry(0.0, metadata={} if v == "missing" and type(v) is str else {"x": v})
+               for v in values]
+    fast = speedups.sorted_numbers(entries, "x")
+    saved = aggregate.speedups
+    aggregate.speedups = None
+    try:
+        slow = aggregate.numeric_values(entries, "x")
+    finally:
+        aggregate.speedups = saved
+    if odd is not None:
+        assert fast is None
+    else:
+        assert fast is not None
+        assert [repr(v) for v in fast] == [repr(v) for v in slow]
+
+
+def test_sorted_numbers_hands_back_entries_it_does_not_know() -> None:
+    assert speedups is not None
+
+    class Sub(LogEntry):
+        pass
+
+    assert speedups.sorted_numbers([Sub(0.0, metadata={"x": 1.0})], "x") is None
+    assert list(speedups.sorted_numbers([LogEntry(0.0, metadata={"x": 2.0}),
+                                         LogEntry(0.0, metadata={"x": 1.0})], "x")) == [1.0, 2.0]
