@@ -14,11 +14,13 @@
  *                              postings of a batch: term -> array('I') of ids, message words
  *                              tokenized here for ASCII messages
  *   ingest_blocks(...)         both in one pass over blocks of whole lines of a file
- *   time_order, filter_instants, split_ordered
+ *   time_order, filter_instants, split_ordered, sorted_numbers
  *                              query results in time order, time-range checks, the time
- *                              index's in-order run
- *   encode_chunk, entries_from_rows, parse_iso
+ *                              index's in-order run, float metrics
+ *   encode_chunk, entries_from_chunk, entries_from_rows, parse_iso
  *                              the durable copy, ISO 8601 timestamps
+ *   direct_entry               the direct JSON parser behind entries_from_lines, exposed
+ *                              for the tests
  *
  * Built by setup.py as an optional extension: without a compiler the package still works.
  */
