@@ -118,6 +118,31 @@ check_configured(void)
     return 0;
 }
 
+/* check_configured, then that arg is exactly of type (else TypeError: what it expects). */
+static int
+check_arg(PyObject *arg, PyTypeObject *type, const char *expects)
+{
+    if (check_configured() < 0)
+        return -1;
+    if (!Py_IS_TYPE(arg, type)) {
+        PyErr_SetString(PyExc_TypeError, expects);
+        return -1;
+    }
+    return 0;
+}
+
+/* What a parser's result r says to Python: obj (r > 0), None (r == 0: not for this parser)
+ * or the error (r < 0). */
+static PyObject *
+found_or_none(int r, PyObject *obj)
+{
+    if (r < 0)
+        return NULL;
+    if (r == 0)
+        Py_RETURN_NONE;
+    return obj;
+}
+
 /* ---------------------------------------------------------------- timestamps --------- */
 
 static int64_t
@@ -631,10 +656,31 @@ literal(Cursor *c, const char *word, Py_ssize_t n)
     return 1;
 }
 
+/* A string token as a str, or if_null (a new reference) for null. */
+static PyObject *
+string_or(Cursor *c, int *bail, PyObject *if_null)
+{
+    if (literal(c, "null", 4)) {
+        Py_INCREF(if_null);
+        return if_null;
+    }
+    return string_value(c, bail);
+}
+
 static inline int
 is_digit(const Cursor *c)
 {
     return c->p < c->end && *c->p >= '0' && *c->p <= '9';
+}
+
+/* Skip one or more digits: 0 when there is none. */
+static inline int
+skip_digits(Cursor *c)
+{
+    const unsigned char *start = c->p;
+    while (is_digit(c))
+        c->p++;
+    return c->p != start;
 }
 
 /* A number by the JSON grammar: an int when it has no fraction or exponent (at most 18
@@ -647,30 +693,22 @@ number_value(Cursor *c, int *bail)
     int is_float = 0;
     if (at(c, '-'))
         c->p++;
-    if (at(c, '0')) {
+    if (at(c, '0'))
         c->p++;
-    } else if (is_digit(c)) {
-        while (is_digit(c))
-            c->p++;
-    } else {
+    else if (!skip_digits(c))
         goto bail;
-    }
     if (at(c, '.')) {
         c->p++;
-        if (!is_digit(c))
+        if (!skip_digits(c))
             goto bail;
-        while (is_digit(c))
-            c->p++;
         is_float = 1;
     }
     if (at(c, 'e') || at(c, 'E')) {
         c->p++;
         if (at(c, '+') || at(c, '-'))
             c->p++;
-        if (!is_digit(c))
+        if (!skip_digits(c))
             goto bail;
-        while (is_digit(c))
-            c->p++;
         is_float = 1;
     }
     Py_ssize_t n = c->p - start;
@@ -950,6 +988,39 @@ level_value(Cursor *c, int *bail)
     return canonical;
 }
 
+static PyObject *
+source_value(Cursor *c, int *bail)
+{
+    return string_or(c, bail, str_empty);
+}
+
+static PyObject *
+optional_string(Cursor *c, int *bail)
+{
+    return string_or(c, bail, Py_None);
+}
+
+/* read's value of a token that starts with open (NULL with *bail set otherwise): a stored
+ * chunk's tags and metadata, where null would not mean an empty list or dict. */
+static PyObject *
+opened_by(Cursor *c, unsigned char open, PyObject *(*read)(Cursor *, int *), int *bail)
+{
+    if (!at(c, open)) {
+        *bail = 1;
+        return NULL;
+    }
+    return read(c, bail);
+}
+
+/* How the value of each entry field is read (the timestamp has its own path). */
+typedef PyObject *(*FieldReader)(Cursor *, int *);
+static const FieldReader field_readers[N_SLOTS] = {
+    [S_LEVEL] = level_value,         [S_MESSAGE] = string_value,
+    [S_SOURCE] = source_value,       [S_THREAD_ID] = optional_string,
+    [S_REQUEST_ID] = optional_string, [S_USER_ID] = optional_string,
+    [S_TAGS] = tags_value,           [S_METADATA] = metadata_value,
+};
+
 /* 1 and the entry in *out; 0: not a line for this parser (use orjson); -1: an error. */
 static int
 direct_entry(const unsigned char *line, Py_ssize_t n, PyObject **out)
@@ -991,33 +1062,8 @@ direct_entry(const unsigned char *line, Py_ssize_t n, PyObject **out)
             }
             v[k] = token_str(s, len, 1, &bail);
             break;
-        case S_LEVEL:
-            v[k] = level_value(c, &bail);
-            break;
-        case S_MESSAGE:
-            v[k] = string_value(c, &bail);
-            break;
-        case S_SOURCE:
-            if (literal(c, "null", 4)) {
-                Py_INCREF(str_empty);
-                v[k] = str_empty;
-            } else {
-                v[k] = string_value(c, &bail);
-            }
-            break;
-        case S_TAGS:
-            v[k] = tags_value(c, &bail);
-            break;
-        case S_METADATA:
-            v[k] = metadata_value(c, &bail);
-            break;
-        default:  /* thread_id, request_id, user_id */
-            if (literal(c, "null", 4)) {
-                Py_INCREF(Py_None);
-                v[k] = Py_None;
-            } else {
-                v[k] = string_value(c, &bail);
-            }
+        default:
+            v[k] = field_readers[k](c, &bail);
         }
         if (v[k] == NULL) {
             bail = bail || !PyErr_Occurred();
@@ -1053,20 +1099,12 @@ done:
 static PyObject *
 py_direct_entry(PyObject *self, PyObject *line)
 {
-    if (check_configured() < 0)
+    if (check_arg(line, &PyBytes_Type, "direct_entry expects bytes") < 0)
         return NULL;
-    if (!PyBytes_CheckExact(line)) {
-        PyErr_SetString(PyExc_TypeError, "direct_entry expects bytes");
-        return NULL;
-    }
     PyObject *entry = NULL;
     int r = direct_entry((const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line),
                          &entry);
-    if (r < 0)
-        return NULL;
-    if (r == 0)
-        Py_RETURN_NONE;
-    return entry;
+    return found_or_none(r, entry);
 }
 
 /* An error a bad line may raise (the Python loop reports exactly these). */
@@ -1106,12 +1144,8 @@ line_entry(PyObject *line)
 static PyObject *
 entries_from_lines(PyObject *self, PyObject *lines)
 {
-    if (check_configured() < 0)
+    if (check_arg(lines, &PyList_Type, "entries_from_lines expects a list of bytes") < 0)
         return NULL;
-    if (!PyList_CheckExact(lines)) {
-        PyErr_SetString(PyExc_TypeError, "entries_from_lines expects a list of bytes");
-        return NULL;
-    }
     Py_ssize_t n = PyList_GET_SIZE(lines), bad = 0;
     PyObject *out = PyList_New(n);
     if (out == NULL)
@@ -1803,7 +1837,7 @@ chunk_entries(const unsigned char *data, Py_ssize_t size, PyObject *stamps, PyOb
 {
     Cursor cur = {data, data + size}, *c = &cur;
     Py_ssize_t n = PyList_GET_SIZE(stamps), i = 0;
-    int bail = 0;
+    int bail = 0, rc = -1;
     PyObject *list = PyList_New(n);
     if (list == NULL)
         return -1;
@@ -1814,8 +1848,10 @@ chunk_entries(const unsigned char *data, Py_ssize_t size, PyObject *stamps, PyOb
         return -1;
     }
     skip_ws(c);
-    if (!at(c, '['))
-        goto bail;
+    if (!at(c, '[')) {
+        bail = 1;
+        goto finish;
+    }
     FOR_EACH_ITEM(c, ']', &bail, {
         PyObject *v[N_SLOTS] = {NULL};
         if (i >= n || !at(c, '[')) {
@@ -1849,15 +1885,8 @@ chunk_entries(const unsigned char *data, Py_ssize_t size, PyObject *stamps, PyOb
                 }
                 Py_XDECREF(raw);
                 break;
-            case S_MESSAGE:
-                v[k] = string_value(c, &bail);
-                break;
             case S_TAGS:
-                if (!at(c, '[')) {
-                    bail = 1;
-                    break;
-                }
-                v[k] = tags_value(c, &bail);
+                v[k] = opened_by(c, '[', tags_value, &bail);
                 for (Py_ssize_t t = 0; v[k] != NULL && t < PyList_GET_SIZE(v[k]); t++) {
                     PyObject *tag = PyList_GET_ITEM(v[k], t);
                     if (value_term(&table, &reg, canon, tag, &canonical) < 0) {
@@ -1870,19 +1899,10 @@ chunk_entries(const unsigned char *data, Py_ssize_t size, PyObject *stamps, PyOb
                 }
                 break;
             case S_METADATA:
-                if (!at(c, '{')) {
-                    bail = 1;
-                    break;
-                }
-                v[k] = metadata_value(c, &bail);
+                v[k] = opened_by(c, '{', metadata_value, &bail);
                 break;
-            default:  /* thread_id, request_id, user_id */
-                if (literal(c, "null", 4)) {
-                    Py_INCREF(Py_None);
-                    v[k] = Py_None;
-                } else {
-                    v[k] = string_value(c, &bail);
-                }
+            default:  /* message, thread_id, request_id, user_id */
+                v[k] = field_readers[k](c, &bail);
             }
             if (v[k] == NULL)
                 bail = bail || !PyErr_Occurred();
@@ -1910,25 +1930,18 @@ chunk_entries(const unsigned char *data, Py_ssize_t size, PyObject *stamps, PyOb
         if (entry == NULL)
             break;
     });
-    if (PyErr_Occurred())
-        goto error;
-    skip_ws(c);
-    if (bail || i != n || c->p != c->end)
-        goto bail;
+finish:
+    if (!PyErr_Occurred()) {
+        skip_ws(c);
+        rc = !bail && i == n && c->p == c->end;
+    }
+    if (rc == 1)
+        *out = list;
+    else
+        Py_DECREF(list);
     registry_free(&reg);
     PyMem_Free(table.slots);
-    *out = list;
-    return 1;
-bail:
-    registry_free(&reg);
-    PyMem_Free(table.slots);
-    Py_DECREF(list);
-    return 0;
-error:
-    registry_free(&reg);
-    PyMem_Free(table.slots);
-    Py_DECREF(list);
-    return -1;
+    return rc;
 }
 
 static PyObject *
@@ -1942,11 +1955,7 @@ entries_from_chunk(PyObject *self, PyObject *args)
         return NULL;
     int r = chunk_entries((const unsigned char *)PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data),
                           stamps, canon, &out);
-    if (r < 0)
-        return NULL;
-    if (r == 0)
-        Py_RETURN_NONE;
-    return out;
+    return found_or_none(r, out);
 }
 
 /* ---------------------------------------------------------------- time order --------- */
@@ -1955,6 +1964,21 @@ typedef struct {
     double ts;
     uint32_t id;
 } Stamped;
+
+/* 0 when every id of ids[0:n] is in the store (base <= id < base + size), else -1 with
+ * IndexError. */
+static int
+check_store_ids(const uint32_t *ids, Py_ssize_t n, Py_ssize_t base, Py_ssize_t size)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t pos = (Py_ssize_t)ids[i] - base;
+        if (pos < 0 || pos >= size) {
+            PyErr_Format(PyExc_IndexError, "id %u is not in the store", ids[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
 
 static int
 stamped_cmp(const void *a, const void *b)
@@ -1994,17 +2018,9 @@ time_order(PyObject *self, PyObject *args)
     const uint32_t *ids = a.buf, *late_ids = l.buf;
     const double *ts = t.buf;
     Py_ssize_t na = a.len / 4, nl = l.len / 4, nt = t.len / 8, k = na + nl;
-    Py_ssize_t n_entries = entries == Py_None ? nt : PyList_GET_SIZE(entries);
-    for (int pass = 0; pass < 2; pass++) {
-        const uint32_t *src = pass ? late_ids : ids;
-        for (Py_ssize_t i = 0, n = pass ? nl : na; i < n; i++) {
-            Py_ssize_t pos = (Py_ssize_t)src[i] - base;
-            if (pos < 0 || pos >= nt || pos >= n_entries) {
-                PyErr_Format(PyExc_IndexError, "id %u is not in the store", src[i]);
-                goto done;
-            }
-        }
-    }
+    Py_ssize_t size = entries == Py_None ? nt : Py_MIN(nt, PyList_GET_SIZE(entries));
+    if (check_store_ids(ids, na, base, size) < 0 || check_store_ids(late_ids, nl, base, size) < 0)
+        goto done;
     start = start < 0 ? 0 : start > k ? k : start;
     stop = stop < start ? start : stop > k ? k : stop;
     late = PyMem_Malloc((nl ? nl : 1) * sizeof(Stamped));
@@ -2078,13 +2094,10 @@ filter_instants(PyObject *self, PyObject *args)
         PyErr_NoMemory();
         goto fail;
     }
+    if (check_store_ids(ids, n, base, nt) < 0)
+        goto fail;
     for (Py_ssize_t i = 0; i < n; i++) {
-        Py_ssize_t pos = (Py_ssize_t)ids[i] - base;
-        if (pos < 0 || pos >= nt) {
-            PyErr_Format(PyExc_IndexError, "id %u is not in the store", ids[i]);
-            goto fail;
-        }
-        double x = ts[pos];
+        double x = ts[ids[i] - base];
         if (lo <= x && x <= hi)
             out[kept++] = ids[i];
     }
