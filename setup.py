@@ -9,8 +9,8 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(
-            "log_analytics_engine._speedups",
-            ["log_analytics_engine/_speedups.c"],
+            "log_analytics_engine._native._speedups",
+            ["log_analytics_engine/_native/_speedups.c"],
             optional=True,
             extra_compile_args=["-O2"],
         )

@@ -27,7 +27,7 @@ import orjson
 import pytest
 
 from log_analytics_engine import AlertRule, LogAnalyticsEngine, LogEntry
-from log_analytics_engine.sample import _STEMS, _TAGS, SampleCorpus, write_jsonl
+from log_analytics_engine.events.sample import _STEMS, _TAGS, SampleCorpus, write_jsonl
 
 LINES = int(os.environ.get("ALERTS_BENCH_LINES", "1000000"))
 BATCH = 8192

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from log_analytics_engine import LogAnalyticsEngine, LogEntry
-from log_analytics_engine.entry import entry_from_json
+from log_analytics_engine.model.entry import entry_from_json
 
 ROUNDS = 3
 

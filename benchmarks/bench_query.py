@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from log_analytics_engine import LogAnalyticsEngine
-from log_analytics_engine.tokenize import tokenize
+from log_analytics_engine.model.tokenize import tokenize
 
 
 @pytest.fixture(scope="module", params=["session cache", "request user"])

@@ -10,7 +10,7 @@ Two comparisons (issue 4), each ours against a pandas implementation of the same
 * already loaded: ``engine.sessions()`` on a loaded engine against the computation on a
   loaded DataFrame.
 
-The event file is generated once with :func:`log_analytics_engine.pipeline.write_event_jsonl`
+The event file is generated once with :func:`log_analytics_engine.events.pipeline.write_event_jsonl`
 (no deliberate errors, so pandas can read it) and cached under ``$LAE_BENCH_DIR`` (default:
 the system temp dir). ``LAE_BENCH_EVENTS`` sets its size (default 1,000,000).
 """
@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 
 from log_analytics_engine import LogAnalyticsEngine
-from log_analytics_engine.pipeline import write_event_jsonl
-from log_analytics_engine.sessions import SessionsResult
-from log_analytics_engine.validation import parse_event_lines
+from log_analytics_engine.events.pipeline import write_event_jsonl
+from log_analytics_engine.events.sessions import SessionsResult
+from log_analytics_engine.events.validation import parse_event_lines
 
 pd = pytest.importorskip("pandas")
 

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from log_analytics_engine import LogAnalyticsEngine, LogEntry
-from log_analytics_engine.sample import write_jsonl
+from log_analytics_engine.events.sample import write_jsonl
 
 LINES = int(os.environ.get("LAE_BENCH_LINES", "1000000"))
 CACHE = Path(os.environ.get("LAE_BENCH_DIR", tempfile.gettempdir()))

@@ -14,7 +14,7 @@ import sys
 import tempfile
 
 from log_analytics_engine import LogAnalyticsEngine
-from log_analytics_engine.sample import write_jsonl
+from log_analytics_engine.events.sample import write_jsonl
 
 
 def rss_bytes() -> int:

@@ -21,8 +21,8 @@ import time
 from typing import Any
 
 from log_analytics_engine import LogAnalyticsEngine, LogEntry, Retention
-from log_analytics_engine.sample import SampleCorpus
-from log_analytics_engine.timeparse import parse_instant
+from log_analytics_engine.events.sample import SampleCorpus
+from log_analytics_engine.model.timeparse import parse_instant
 
 FILTERS: list[dict[str, Any]] = [
     {"level": "ERROR"},

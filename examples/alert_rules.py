@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from log_analytics_engine import AlertRule, AlertSeverity, LogAnalyticsEngine, LogEntry
-from log_analytics_engine.sample import generate_records
+from log_analytics_engine.events.sample import generate_records
 
 
 def main() -> None:

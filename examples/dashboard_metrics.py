@@ -3,7 +3,7 @@
 import json
 
 from log_analytics_engine import LogAnalyticsEngine
-from log_analytics_engine.sample import generate_records
+from log_analytics_engine.events.sample import generate_records
 
 engine = LogAnalyticsEngine()
 engine.ingest_logs(generate_records(2000, seed=3))

@@ -9,7 +9,7 @@ import shutil
 import tempfile
 
 from log_analytics_engine import AlertRule, LogAnalyticsEngine, Retention
-from log_analytics_engine.sample import generate_records
+from log_analytics_engine.events.sample import generate_records
 
 workdir = tempfile.mkdtemp(prefix="lae-durable-")
 db = os.path.join(workdir, "data", "logs.db")

@@ -1,6 +1,6 @@
 """Game telemetry: clean messy session rows and compute KPIs per game and per region."""
 
-from log_analytics_engine.telemetry import run_telemetry_pipeline
+from log_analytics_engine.events.kpis import run_telemetry_pipeline
 
 raw = [
     {"session_id": "s1", "game": "SkyQuest", "region": "EU", "minutes_played": "34",

@@ -5,7 +5,7 @@ import os
 import tempfile
 
 from log_analytics_engine import LogAnalyticsEngine
-from log_analytics_engine.sample import generate_records
+from log_analytics_engine.events.sample import generate_records
 
 with tempfile.TemporaryDirectory() as tmp:
     path = os.path.join(tmp, "app.jsonl")

@@ -11,7 +11,7 @@ from log_analytics_engine import (
     compile_filters,
     parse_query,
 )
-from log_analytics_engine.sample import generate_records
+from log_analytics_engine.events.sample import generate_records
 
 
 def main() -> None:

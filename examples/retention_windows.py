@@ -1,8 +1,8 @@
 """Retention windows: split entries into recent (keep hot) and archivable by event time."""
 
 from log_analytics_engine import LogAnalyticsEngine
-from log_analytics_engine.sample import generate_records
-from log_analytics_engine.timeparse import format_instant
+from log_analytics_engine.events.sample import generate_records
+from log_analytics_engine.model.timeparse import format_instant
 
 engine = LogAnalyticsEngine()
 engine.ingest_logs(generate_records(5000, seed=11))

@@ -28,7 +28,7 @@ from itertools import islice
 import orjson
 
 from log_analytics_engine import LogAnalyticsEngine, LogEntry
-from log_analytics_engine.sample import SampleCorpus
+from log_analytics_engine.events.sample import SampleCorpus
 
 #: On-call teams of the ten busiest sources; the other sources are unknown to ``error``.
 ON_CALL = {source: f"team-{k % 3}" for k, source in enumerate(SampleCorpus(seed=7).sources[:10])}

@@ -7,9 +7,9 @@ import os
 import tempfile
 
 from log_analytics_engine import LogAnalyticsEngine
-from log_analytics_engine.pipeline import run_pipeline, write_event_jsonl
-from log_analytics_engine.sessions import format_duration
-from log_analytics_engine.validation import EventSchema
+from log_analytics_engine.events.pipeline import run_pipeline, write_event_jsonl
+from log_analytics_engine.events.sessions import format_duration
+from log_analytics_engine.events.validation import EventSchema
 
 events = [
     {"user_id": "ana", "feature": "search", "timestamp": "2025-07-21T10:00:00Z",

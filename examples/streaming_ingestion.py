@@ -5,7 +5,7 @@ import json
 import threading
 
 from log_analytics_engine import LogAnalyticsEngine
-from log_analytics_engine.sample import SampleCorpus
+from log_analytics_engine.events.sample import SampleCorpus
 
 engine = LogAnalyticsEngine()
 

@@ -12,7 +12,6 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .alerts import Alert, AlertRule, AlertSeverity
 from .engine import LogAnalyticsEngine
-from .entry import LogEntry, LogLevel
 from .errors import (
     DuplicateProcessorError,
     InvalidAlertRuleError,
@@ -33,14 +32,15 @@ from .errors import (
     StoragePathError,
     StorageVersionError,
 )
+from .events.kpis import TelemetryResult, run_telemetry_pipeline
+from .events.sessions import IncompleteSession, Session, SessionsResult
+from .events.validation import EventError, EventSchema
 from .integrations import LogAnalyticsHandler
-from .pagination import Page
-from .query import And, Node, Not, Or, compile_filters
-from .querystring import parse_query
-from .retention import Retention
-from .sessions import IncompleteSession, Session, SessionsResult
-from .telemetry import TelemetryResult, run_telemetry_pipeline
-from .validation import EventError, EventSchema
+from .model.entry import LogEntry, LogLevel
+from .query.language import parse_query
+from .query.nodes import And, Node, Not, Or, compile_filters
+from .query.pages import Page
+from .storage.retention import Retention
 
 try:
     __version__ = version("log-analytics-engine")

@@ -13,16 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ._accel import speedups
 from ._gc import gc_paused
-from .aggregate import aggregate_entries, aggregate_ids
-from .alert_state import (
-    alert_from_blob,
-    alert_to_blob,
-    load_rule_state,
-    restore_rule_state,
-    rule_state_blob,
-)
+from ._native import speedups
 from .alerts import Alert, AlertDelivery, AlertManager, AlertRule, AlertSeverity
 from .alerts.persistence import (
     load_rules,
@@ -32,15 +24,28 @@ from .alerts.persistence import (
     write_alerts,
     write_json,
 )
-from .entry import LEVELS, LogEntry, normalize_level
+from .alerts.state import (
+    alert_from_blob,
+    alert_to_blob,
+    load_rule_state,
+    restore_rule_state,
+    rule_state_blob,
+)
 from .errors import InvalidEntryError
-from .export import MetricFamily, render_prometheus
-from .indexes import IndexSet, Postings
+from .events.sessions import DEFAULT_KEY, SessionsResult, build_sessions, snapshot
+from .events.validation import EventError, EventSchema, validate_events
+from .index.postings import IndexSet, Postings
+from .index.store import EntriesView, Store
 from .ingest import IngestReport, open_lines, read_entries
 from .ingest.files import read_indexed
-from .pagination import Page, fetch_page
-from .processors import Processor, ProcessorChain, When
-from .query import (
+from .ingest.processors import Processor, ProcessorChain, When
+from .metrics.exposition import MetricFamily, render_prometheus
+from .model.entry import LEVELS, LogEntry, normalize_level
+from .model.timeparse import format_instant
+from .model.tokenize import TokenCache, tokenize
+from .query.aggregate import aggregate_entries, aggregate_ids
+from .query.language import parse_query
+from .query.nodes import (
     Node,
     QueryContext,
     compile_filters,
@@ -48,14 +53,9 @@ from .query import (
     order_entries,
     page_window,
 )
-from .querystring import parse_query
-from .retention import Evictor, Retention
-from .sessions import DEFAULT_KEY, SessionsResult, build_sessions, snapshot
-from .storage import Storage, encode_entries
-from .store import EntriesView, Store
-from .timeparse import format_instant
-from .tokenize import TokenCache, tokenize
-from .validation import EventError, EventSchema, validate_events
+from .query.pages import Page, fetch_page
+from .storage.retention import Evictor, Retention
+from .storage.sqlite import Storage, encode_entries
 
 if TYPE_CHECKING:
     from .dashboard import DashboardServer
@@ -620,7 +620,7 @@ class LogAnalyticsEngine:
 
         ``filters`` is a filter dict, a query ``Node`` or a query string. Events are taken
         in event-time order (ties in ingestion order); see
-        :mod:`log_analytics_engine.sessions`. Runtime complexity: O(p + k log k) for posting
+        :mod:`log_analytics_engine.events.sessions`. Runtime complexity: O(p + k log k) for posting
         lists of total size p and k matching events (O(n) when all match).
         """
         node = parse_query(filters) if isinstance(filters, str) else compile_filters(filters)
@@ -640,7 +640,7 @@ class LogAnalyticsEngine:
         page_size: int | None = None,
     ) -> list[LogEntry]:
         """Entries matching a query string such as ``'level:ERROR "connection refused"'``
-        (see :mod:`log_analytics_engine.querystring`); otherwise exactly :meth:`query_logs`.
+        (see :mod:`log_analytics_engine.query.language`); otherwise exactly :meth:`query_logs`.
 
         Runtime complexity: O(len(q)) to compile, then as :meth:`query_logs`.
 
@@ -659,7 +659,7 @@ class LogAnalyticsEngine:
         sort_desc: bool = False,
     ) -> Page:
         """One page in time order and a cursor that fetches exactly the next one, even while
-        entries arrive (see :mod:`log_analytics_engine.pagination`). ``filters`` may be a
+        entries arrive (see :mod:`log_analytics_engine.query.pages`). ``filters`` may be a
         dict, a Node or a query string.
 
         Runtime complexity: O(p + page_size * n / k) or O(p + k log k) for k remaining hits.

@@ -15,8 +15,8 @@ import pytest
 from log_analytics_engine import Alert, AlertRule, AlertSeverity, LogAnalyticsEngine, LogEntry
 from log_analytics_engine.alerts import AlertManager
 from log_analytics_engine.alerts.dispatch import dispatch_keys
-from log_analytics_engine.query import And, IndexTerm, Node, compile_filters
-from log_analytics_engine.sample import write_jsonl
+from log_analytics_engine.events.sample import write_jsonl
+from log_analytics_engine.query.nodes import And, IndexTerm, Node, compile_filters
 
 ROOT = Path(__file__).resolve().parents[1]
 

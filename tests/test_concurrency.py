@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from log_analytics_engine import LogAnalyticsEngine, LogEntry
-from log_analytics_engine.indexes import IndexSet
+from log_analytics_engine.index.postings import IndexSet
 
 WRITERS = 4
 BATCHES = 40

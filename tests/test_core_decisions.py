@@ -6,7 +6,7 @@ import pytest
 
 from log_analytics_engine import LogAnalyticsEngine, LogEntry
 from log_analytics_engine.ingest.text import parse_text_line
-from log_analytics_engine.timeparse import parse_instant
+from log_analytics_engine.model.timeparse import parse_instant
 
 
 @pytest.mark.parametrize(("line", "level", "message"), [
@@ -50,7 +50,7 @@ def test_descending_sort_is_the_exact_reverse_of_ascending(sort_by: str) -> None
 
 def test_tail_engine_stays_bounded_and_alerts_as_an_unbounded_one() -> None:
     from log_analytics_engine import AlertRule
-    from log_analytics_engine.everyday_cli import _engine
+    from log_analytics_engine.cli.everyday import _engine
 
     def rule() -> AlertRule:
         return AlertRule(name="errors", conditions={"level": "ERROR"}, threshold=3,

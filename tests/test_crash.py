@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from log_analytics_engine import LogAnalyticsEngine
-from log_analytics_engine.sample import generate_records
+from log_analytics_engine.events.sample import generate_records
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 
@@ -31,7 +31,7 @@ BATCH_SIZE = 100  # batch mode: commit every 100 rows (or 50 ms); max_pending = 
 CHILD = """
 import random, sys
 from log_analytics_engine import LogAnalyticsEngine
-from log_analytics_engine.sample import generate_records
+from log_analytics_engine.events.sample import generate_records
 
 path, mode = sys.argv[1], sys.argv[2]
 corpus, seed, run, batch_size = (int(a) for a in sys.argv[3:7])

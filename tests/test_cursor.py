@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from log_analytics_engine import InvalidFilterError, LogAnalyticsEngine, LogEntry
-from log_analytics_engine.pagination import Page
+from log_analytics_engine.query.pages import Page
 
 
 def make_engine(n: int, seed: int, ties: bool = False) -> LogAnalyticsEngine:

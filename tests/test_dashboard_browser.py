@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from log_analytics_engine import LogAnalyticsEngine, LogEntry
-from log_analytics_engine.sample import generate_records
+from log_analytics_engine.events.sample import generate_records
 
 CHROMIUM = os.environ.get("LOG_ANALYTICS_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

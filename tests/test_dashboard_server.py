@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from log_analytics_engine import LogAnalyticsEngine, LogEntry
-from log_analytics_engine.cli import main
-from log_analytics_engine.sample import write_jsonl
+from log_analytics_engine.cli.main import main
+from log_analytics_engine.events.sample import write_jsonl
 
 pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")

@@ -218,7 +218,7 @@ def test_two_engines_do_not_share_state(sample_entries: list[LogEntry]) -> None:
 
 
 def test_level_index_view_stays_live_after_retention_empties_the_level() -> None:
-    from log_analytics_engine.retention import Retention
+    from log_analytics_engine.storage.retention import Retention
 
     engine = LogAnalyticsEngine(retention=Retention(max_entries=32))
     view = engine.level_index["FATAL"]

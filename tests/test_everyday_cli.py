@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from log_analytics_engine import AlertRule, LogAnalyticsEngine
-from log_analytics_engine.sample import write_jsonl
+from log_analytics_engine.events.sample import write_jsonl
 
 ANSI = "\x1b["
 

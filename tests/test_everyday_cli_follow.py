@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from log_analytics_engine.follow import FileFollower
+from log_analytics_engine.ingest.follow import FileFollower
 
 
 def write(path: Path, text: str, mode: str = "a") -> None:

@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import json_records
 
-from log_analytics_engine.entry import LogEntry, entry_from_json
 from log_analytics_engine.errors import InvalidEntryError
-from log_analytics_engine.store import Store
-from log_analytics_engine.timeparse import fast_instant, parse_instant
-from log_analytics_engine.tokenize import TokenCache, tokenize, tokenize_many, words
+from log_analytics_engine.index.store import Store
+from log_analytics_engine.model.entry import LogEntry, entry_from_json
+from log_analytics_engine.model.timeparse import fast_instant, parse_instant
+from log_analytics_engine.model.tokenize import TokenCache, tokenize, tokenize_many, words
 
 _REGEX = re.compile(r"\w+")
 _TEXT = st.text(

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from log_analytics_engine.pipeline import generate_event_lines
+from log_analytics_engine.events.pipeline import generate_event_lines
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from log_analytics_engine import LogAnalyticsEngine, LogEntry, compile_filters
 from log_analytics_engine.errors import DuplicateProcessorError, InvalidFilterError
-from log_analytics_engine.processors import ProcessorChain
+from log_analytics_engine.ingest.processors import ProcessorChain
 
 LEVELS = ["DEBUG", "INFO", "WARN", "ERROR", "FATAL"]
 

@@ -402,7 +402,7 @@ def test_after_retention_queries_equal_a_scan_of_the_live_entries(
     specs: list[EntrySpec], filters: dict[str, Any], indexed: bool, keep: int,
     data: st.DataObject,
 ) -> None:
-    from log_analytics_engine.retention import Retention
+    from log_analytics_engine.storage.retention import Retention
 
     engine = LogAnalyticsEngine(index_fields=INDEX_FIELDS if indexed else (),
                                 retention=Retention(max_entries=keep))

@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 
 from log_analytics_engine import InvalidFilterError, LogAnalyticsEngine, LogEntry
 from log_analytics_engine.errors import QuerySyntaxError
-from log_analytics_engine.query import (
+from log_analytics_engine.model.timeparse import format_instant
+from log_analytics_engine.query.language import parse_query
+from log_analytics_engine.query.nodes import (
     And,
     Compare,
     MatchAll,
@@ -22,8 +24,6 @@ from log_analytics_engine.query import (
     TimeRange,
     compile_filters,
 )
-from log_analytics_engine.querystring import parse_query
-from log_analytics_engine.timeparse import format_instant
 
 LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 SOURCES = ("api", "db", "web", "auth")

@@ -14,11 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from log_analytics_engine import LogAnalyticsEngine, LogEntry, Retention
-from log_analytics_engine.indexes import IndexSet
-from log_analytics_engine.retention import Evictor, archive_path, estimate_entry_bytes
-from log_analytics_engine.sample import generate_records, write_jsonl
-from log_analytics_engine.store import Store
-from log_analytics_engine.tokenize import tokenize
+from log_analytics_engine.events.sample import generate_records, write_jsonl
+from log_analytics_engine.index.postings import IndexSet
+from log_analytics_engine.index.store import Store
+from log_analytics_engine.model.tokenize import tokenize
+from log_analytics_engine.storage.retention import Evictor, archive_path, estimate_entry_bytes
 
 FILTERS: list[dict[str, Any]] = [
     {},

@@ -9,14 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from log_analytics_engine import InvalidFilterError, LogAnalyticsEngine, LogEntry
-from log_analytics_engine.sessions import (
+from log_analytics_engine.events.sessions import (
     NO_END,
     NO_START,
     RESTARTED,
     field_column,
     format_duration,
 )
-from log_analytics_engine.timeparse import format_instant
+from log_analytics_engine.model.timeparse import format_instant
 
 T0 = 1_753_092_000.0  # 2025-07-21T10:00:00Z
 

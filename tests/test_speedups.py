@@ -20,12 +20,12 @@ from hypothesis import strategies as st
 from strategies import entry_specs, json_records
 
 from log_analytics_engine import LogAnalyticsEngine, LogEntry
-from log_analytics_engine._accel import speedups
-from log_analytics_engine.indexes import IndexSet, Postings
+from log_analytics_engine._native import speedups
+from log_analytics_engine.index.postings import IndexSet, Postings
 from log_analytics_engine.ingest import files
 from log_analytics_engine.ingest.files import IngestReport, _read_line, read_entries
-from log_analytics_engine.timeparse import fast_instant
-from log_analytics_engine.tokenize import tokenize_many
+from log_analytics_engine.model.timeparse import fast_instant
+from log_analytics_engine.model.tokenize import tokenize_many
 
 pytestmark = pytest.mark.skipif(speedups is None, reason="the C accelerator is not built")
 
@@ -329,7 +329,7 @@ def test_direct_parser_leaves_other_lines_to_orjson(line: bytes) -> None:
 
 
 def test_direct_parser_takes_every_line_of_the_sample_corpus() -> None:
-    from log_analytics_engine.sample import generate_records
+    from log_analytics_engine.events.sample import generate_records
 
     assert speedups is not None
     for record in generate_records(500, seed=7):
@@ -441,8 +441,8 @@ def test_engine_answers_the_same_with_and_without_the_accelerator(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from log_analytics_engine import engine as engine_module
-    from log_analytics_engine import indexes as indexes_module
-    from log_analytics_engine.sample import write_jsonl
+    from log_analytics_engine.events.sample import write_jsonl
+    from log_analytics_engine.index import postings as indexes_module
 
     path = tmp_path / "logs.jsonl"
     write_jsonl(str(path), 3000, seed=5)
@@ -480,7 +480,7 @@ def test_gather_refuses_ids_beyond_32_bits() -> None:
 @settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(entry_specs, max_size=20))
 def test_storage_chunks_equal_with_and_without_the_accelerator(specs: list[Any]) -> None:
-    from log_analytics_engine import storage
+    from log_analytics_engine.storage import sqlite as storage
 
     entries = [spec.build() for spec in specs]
 
@@ -538,7 +538,7 @@ def test_entries_from_chunk_takes_a_plain_chunk() -> None:
             b'{"n":1,"x":2.5,"ok":true}],[1753000000,"INFO","","",null,null,null,[],{}]]')
     got = speedups.entries_from_chunk(data, [1.0, 2.0], {})
     assert got is not None
-    from log_analytics_engine import storage
+    from log_analytics_engine.storage import sqlite as storage
 
     for g, w in zip(got, storage.decode_rows(orjson.loads(data), [1.0, 2.0], {}), strict=True):
         _same_entry(g, w)
@@ -571,7 +571,7 @@ def test_time_order_equals_the_python_sort(
     what Store.sorted_ids gives in Python, after evictions (a base above 0) too."""
     from pyroaring import BitMap
 
-    from log_analytics_engine import store as store_module
+    from log_analytics_engine.index import store as store_module
 
     store = store_module.Store()
     store.append([LogEntry(float(s), "INFO", f"m{k}") for k, s in enumerate(stamps)])
@@ -673,8 +673,8 @@ def test_file_ingestion_equals_the_python_reader_on_odd_lines(
     from unittest import mock
 
     from log_analytics_engine import engine as engine_module
-    from log_analytics_engine import indexes as indexes_module
-    from log_analytics_engine import store as store_module
+    from log_analytics_engine.index import postings as indexes_module
+    from log_analytics_engine.index import store as store_module
 
     path = tmp_path_factory.mktemp("odd") / "odd.jsonl"
     path.write_bytes(b"\n".join(line.replace(b"\n", b" ") for line in lines))
@@ -714,7 +714,7 @@ def test_sorted_numbers_equals_the_python_values(values: list[Any], odd: Any,
                                                  odd_at: int) -> None:
     """Floats sorted in C, 0.0 and -0.0 in arrival order as Python's stable sort leaves
     them; an int or a float subclass hands the field back to the Python path."""
-    from log_analytics_engine import aggregate
+    from log_analytics_engine.query import aggregate
 
     assert speedups is not None
     if odd is not None:

@@ -22,8 +22,8 @@ from log_analytics_engine import (
     StoragePathError,
     StorageVersionError,
 )
-from log_analytics_engine.sample import generate_records
-from log_analytics_engine.storage import SCHEMA_VERSION
+from log_analytics_engine.events.sample import generate_records
+from log_analytics_engine.storage.sqlite import SCHEMA_VERSION
 
 FILTERS: list[dict[str, Any]] = [
     {},
@@ -450,7 +450,7 @@ class _StatefulManager:
 
 
 def test_rule_state_goes_through_a_managers_own_state_methods() -> None:
-    from log_analytics_engine.alert_state import load_rule_state, rule_state_blob
+    from log_analytics_engine.alerts.state import load_rule_state, rule_state_blob
 
     manager = _StatefulManager()
     blob = rule_state_blob(manager)  # type: ignore[arg-type]
@@ -461,7 +461,7 @@ def test_rule_state_goes_through_a_managers_own_state_methods() -> None:
 def test_unreadable_rule_state_is_ignored_with_a_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from log_analytics_engine.alert_state import load_rule_state
+    from log_analytics_engine.alerts.state import load_rule_state
 
     manager = _StatefulManager()
     assert load_rule_state(manager, b'{"version": 99}') == {}  # type: ignore[arg-type]
@@ -487,7 +487,7 @@ def test_batch_mode_never_queues_more_than_max_pending(tmp_path: Path) -> None:
 
 def test_a_version_1_file_is_migrated_to_chunks(tmp_path: Path) -> None:
     """Files written before chunks (schema 1: a row per entry) open with every entry."""
-    from log_analytics_engine.storage import APPLICATION_ID, encode_entries
+    from log_analytics_engine.storage.sqlite import APPLICATION_ID, encode_entries
 
     db = tmp_path / "v1.db"
     recs = _records(30)

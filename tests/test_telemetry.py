@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from log_analytics_engine.errors import MissingExtraError
-from log_analytics_engine.telemetry import (
+from log_analytics_engine.events.kpis import (
     TelemetryResult,
     build_raw_dataframe,
     clean_sessions,

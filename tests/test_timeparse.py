@@ -10,7 +10,7 @@ from hypothesis import given
 from strategies import iso_z, timestamp_for, timestamps
 
 from log_analytics_engine.errors import InvalidTimestampError
-from log_analytics_engine.timeparse import (
+from log_analytics_engine.model.timeparse import (
     fast_instant,
     format_instant,
     parse_instant,

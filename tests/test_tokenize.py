@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from log_analytics_engine import LogAnalyticsEngine, LogEntry
-from log_analytics_engine.tokenize import tokenize, words
+from log_analytics_engine.model.tokenize import tokenize, words
 
 
 def test_words_split_on_punctuation_and_lowercase() -> None:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from log_analytics_engine import InvalidFieldError, LogAnalyticsEngine, MissingFieldError
 from log_analytics_engine.errors import InvalidTimestampError
-from log_analytics_engine.validation import (
+from log_analytics_engine.events.validation import (
     EventSchema,
     _compile,
     coerce_bool,

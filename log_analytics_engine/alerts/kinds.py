@@ -6,8 +6,8 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Hashable
 from typing import Any
 
-from ..entry import LogEntry
-from ..query import Node
+from ..model.entry import LogEntry
+from ..query.nodes import Node
 from .model import Alert, AlertRule
 from .windows import _INF, _SAMPLES, RuleRuntime, WindowRuntime, _cool, hashable
 

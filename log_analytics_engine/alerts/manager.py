@@ -14,10 +14,10 @@ from datetime import datetime
 from itertools import repeat
 from typing import Any
 
-from ..entry import LogEntry
-from ..export import MetricFamily
-from ..timeparse import parse_instant
-from ..tokenize import tokenize
+from ..metrics.exposition import MetricFamily
+from ..model.entry import LogEntry
+from ..model.timeparse import parse_instant
+from ..model.tokenize import tokenize
 from .delivery import AlertDelivery, Hook, HookRunner
 from .dispatch import DispatchKeys, DispatchTable, dispatch_keys
 from .kinds import AbsenceRuntime, make_runtime

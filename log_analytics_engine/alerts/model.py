@@ -2,7 +2,7 @@
 
 Rules validate themselves when built (a bad rule raises
 :class:`~log_analytics_engine.errors.InvalidAlertRuleError`, a ``ValueError``) and compile their
-``conditions`` with :func:`~log_analytics_engine.query.compile_filters`, so an alert condition
+``conditions`` with :func:`~log_analytics_engine.query.nodes.compile_filters`, so an alert condition
 means exactly what the same dict means to ``query_logs``.
 """
 
@@ -17,10 +17,10 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from ..entry import LogEntry
 from ..errors import InvalidAlertRuleError, InvalidFilterError, LogAnalyticsError
-from ..query import Node, compile_filters
-from ..timeparse import parse_instant
+from ..model.entry import LogEntry
+from ..model.timeparse import parse_instant
+from ..query.nodes import Node, compile_filters
 
 __all__ = ["KINDS", "Alert", "AlertRule", "AlertSeverity"]
 

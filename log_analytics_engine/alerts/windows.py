@@ -25,9 +25,9 @@ from collections.abc import Hashable
 from itertools import pairwise
 from typing import Any
 
-from ..entry import LogEntry
-from ..query import Node
-from ..timeparse import to_datetime
+from ..model.entry import LogEntry
+from ..model.timeparse import to_datetime
+from ..query.nodes import Node
 from .model import Alert, AlertRule
 
 __all__ = ["RuleRuntime", "WindowRuntime", "hashable"]

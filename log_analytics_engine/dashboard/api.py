@@ -9,7 +9,6 @@ blocks the event loop, and the engine's lock keeps readers consistent with inges
 from __future__ import annotations
 
 import hmac
-import importlib
 import math
 from collections.abc import Callable, Coroutine
 from importlib import resources
@@ -20,12 +19,13 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Respons
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
 
-from ..aggregate import bucket_start, parse_interval
-from ..entry import LEVELS, LogEntry
 from ..errors import InvalidFilterError, LogAnalyticsError
-from ..export import CONTENT_TYPE
-from ..query import MatchAll, Node, compile_filters, time_bounds
-from ..timeparse import format_instant
+from ..metrics.exposition import CONTENT_TYPE
+from ..model.entry import LEVELS, LogEntry
+from ..model.timeparse import format_instant
+from ..query.aggregate import bucket_start, parse_interval
+from ..query.language import parse_query
+from ..query.nodes import MatchAll, compile_filters, time_bounds
 from .params import MAX_PAGE_SIZE, parse_int, parse_log_query
 
 __all__ = ["MAX_PAGE_SIZE", "create_app", "create_router"]
@@ -103,47 +103,11 @@ def _page_html() -> str:
     return html.replace("/*{{style}}*/", css).replace("/*{{script}}*/", js)
 
 
-def _query_language() -> Callable[[str], Any] | None:
-    """``querystring.parse_query`` when the query language is installed (issue 7), else None."""
-    try:
-        module = importlib.import_module(__name__.rsplit(".", 2)[0] + ".querystring")
-    except ImportError:
-        return None
-    parse = getattr(module, "parse_query", None)
-    return parse if callable(parse) else None
-
-
-def _compile_q(engine: Any, q: str) -> tuple[str, Node | None]:
-    """How ``q`` is answered: ``("search", node)`` through the query language, ``("search",
-    None)`` by calling ``engine.search(q)``, or ``("keyword", node)`` without a search."""
-    if not hasattr(engine, "search"):
-        return "keyword", _keyword_node(q)
-    parse = _query_language()
-    compiled = parse(q) if parse is not None else None
-    return "search", compiled if isinstance(compiled, Node) else None
-
-
-def _search_hits(engine: Any, q: str, node: Node, descending: bool) -> list[LogEntry]:
-    """``engine.search(q)`` results that also pass ``node``, newest first unless asked."""
-    hits = list(engine.search(q))
-    if not isinstance(node, MatchAll):
-        hits = [e for e in hits if node.match(e)]
-    hits.sort(key=lambda e: e.ts, reverse=descending)
-    return hits
-
-
 def _time_param(key: str, value: str) -> float:
     try:
         return time_bounds(float(value), key)
     except ValueError:
         return time_bounds(value, key)
-
-
-def _keyword_node(q: str) -> Node:
-    try:
-        return compile_filters({"keyword": q})
-    except InvalidFilterError as exc:
-        raise InvalidFilterError("q", q, exc.reason) from None
 
 
 def create_router(engine: Any, token: str | None = None) -> APIRouter:
@@ -207,20 +171,12 @@ def create_router(engine: Any, token: str | None = None) -> APIRouter:
         """Entries matching the filters in the query string, newest first, one page."""
         lq = parse_log_query(request.query_params.multi_items())
         node = compile_filters(lq.filters)
-        offset = (lq.page - 1) * lq.page_size
-        mode, hits = None, None
+        mode = None
         if lq.q is not None:
-            mode, compiled = _compile_q(engine, lq.q)
-            if compiled is None:
-                hits = _search_hits(engine, lq.q, node, lq.descending)
-            else:
-                node = compiled if isinstance(node, MatchAll) else node & compiled
-        if hits is not None:
-            total = len(hits)
-            items = hits[offset:offset + lq.page_size]
-        else:
-            total = engine.count_logs(node)
-            items = engine.query_logs(node, lq.sort_by, lq.descending, lq.page, lq.page_size)
+            mode, compiled = "search", parse_query(lq.q)
+            node = compiled if isinstance(node, MatchAll) else node & compiled
+        total = engine.count_logs(node)
+        items = engine.query_logs(node, lq.sort_by, lq.descending, lq.page, lq.page_size)
         return _json({
             "total": total, "page": lq.page, "page_size": lq.page_size,
             "pages": math.ceil(total / lq.page_size), "q": lq.q, "q_mode": mode,

@@ -13,10 +13,10 @@ from typing import IO, Any
 
 import orjson
 
-from .._accel import speedups
-from ..entry import LogEntry, entry_from_json
+from .._native import speedups
 from ..errors import InvalidEntryError
-from ..indexes import Ids, IndexSet, Postings
+from ..index.postings import Ids, IndexSet, Postings
+from ..model.entry import LogEntry, entry_from_json
 from .jsonl import parse_json_line
 from .text import parse_text_line
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from ..entry import LogEntry
 from ..errors import InvalidEntryError, ParseError
+from ..model.entry import LogEntry
 
 __all__ = ["parse_json_line"]
 

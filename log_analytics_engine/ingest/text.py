@@ -21,8 +21,8 @@ import re
 import time
 from datetime import datetime, timezone
 
-from ..entry import SEVERITY, LogEntry
-from ..timeparse import format_instant, parse_instant
+from ..model.entry import SEVERITY, LogEntry
+from ..model.timeparse import format_instant, parse_instant
 
 __all__ = ["parse_text_line"]
 

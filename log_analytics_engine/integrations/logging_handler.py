@@ -28,8 +28,8 @@ import threading
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from log_analytics_engine.entry import LogEntry, normalize_level
 from log_analytics_engine.errors import InvalidLevelError
+from log_analytics_engine.model.entry import LogEntry, normalize_level
 
 if TYPE_CHECKING:
     from log_analytics_engine.engine import LogAnalyticsEngine

@@ -15,11 +15,11 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from log_analytics_engine._gc import gc_paused
-from log_analytics_engine.entry import LEVELS
 from log_analytics_engine.errors import MissingExtraError
+from log_analytics_engine.model.entry import LEVELS
 
 if TYPE_CHECKING:
-    from log_analytics_engine.entry import LogEntry
+    from log_analytics_engine.model.entry import LogEntry
 
 __all__ = ["CORE_COLUMNS", "entries_to_frame"]
 

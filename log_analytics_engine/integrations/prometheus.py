@@ -21,7 +21,7 @@ from log_analytics_engine.errors import MissingExtraError
 
 if TYPE_CHECKING:
     from log_analytics_engine.engine import LogAnalyticsEngine
-    from log_analytics_engine.export import MetricFamily
+    from log_analytics_engine.metrics.exposition import MetricFamily
 
 __all__ = ["EngineCollector", "to_prometheus_metric"]
 
@@ -39,7 +39,8 @@ def to_prometheus_metric(family: MetricFamily, metric_cls: Any = None) -> Any:
     """A ``prometheus_client`` ``Metric`` with the samples of ``family``.
 
     Counter families are named without ``_total`` (the client adds it when rendering) and
-    their samples keep it, as :func:`~log_analytics_engine.export.render_prometheus` does.
+    their samples keep it, as
+    :func:`~log_analytics_engine.metrics.exposition.render_prometheus` does.
     """
     cls = metric_cls or _metric_class()
     base = family.name

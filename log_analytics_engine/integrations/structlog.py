@@ -25,8 +25,8 @@ import traceback
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from log_analytics_engine.entry import LogEntry, normalize_level
 from log_analytics_engine.errors import InvalidEntryError
+from log_analytics_engine.model.entry import LogEntry, normalize_level
 
 from .logging_handler import _plain
 

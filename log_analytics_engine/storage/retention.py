@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .errors import StoragePathError
+from ..errors import StoragePathError
 
 if TYPE_CHECKING:
-    from .entry import LogEntry
-    from .indexes import IndexSet
-    from .storage import Storage
-    from .store import Store
+    from ..index.postings import IndexSet
+    from ..index.store import Store
+    from ..model.entry import LogEntry
+    from .sqlite import Storage
 
 __all__ = ["Evictor", "Retention", "archive_path", "estimate_entry_bytes"]
 

@@ -24,15 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 from pyroaring import BitMap, FrozenBitMap
 
-from .entry import LEVELS, SEVERITY, normalize_level
-from .errors import InvalidFilterError, InvalidLevelError, InvalidTimestampError
-from .indexes import IndexSet
-from .timeparse import parse_instant
-from .tokenize import tokenize, words
+from ..errors import InvalidFilterError, InvalidLevelError, InvalidTimestampError
+from ..index.postings import IndexSet
+from ..model.entry import LEVELS, SEVERITY, normalize_level
+from ..model.timeparse import parse_instant
+from ..model.tokenize import tokenize, words
 
 if TYPE_CHECKING:
-    from .entry import LogEntry
-    from .store import Store
+    from ..index.store import Store
+    from ..model.entry import LogEntry
 
 __all__ = [
     "And",

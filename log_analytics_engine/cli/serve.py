@@ -10,7 +10,7 @@ __all__ = ["cmd_serve", "register_serve"]
 
 
 def register_serve(sub: Any) -> None:
-    from .cli import add_command
+    from .main import add_command
 
     p = add_command(
         sub, "serve", "ingest files and serve the dashboard until interrupted",
@@ -31,15 +31,15 @@ def register_serve(sub: Any) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from . import LogAnalyticsEngine
-    from .cli import CliError, ingest_files
+    from .. import LogAnalyticsEngine
+    from .main import CliError, ingest_files
 
     if not 0 <= args.port <= 65535:
         raise CliError(f"--port must be between 0 and 65535, got {args.port}")
     if args.exit_after is not None and args.exit_after < 0:
         raise CliError("--exit-after must be >= 0")
     try:
-        from .dashboard import serve
+        from ..dashboard import serve
     except ImportError as exc:
         raise CliError(str(exc)) from None
     engine = LogAnalyticsEngine()

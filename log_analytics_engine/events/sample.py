@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from .timeparse import format_instant
+from ..model.timeparse import format_instant
 
 __all__ = ["SampleCorpus", "generate_records", "write_jsonl"]
 

@@ -12,14 +12,15 @@ Grammar (``AND`` binds tighter than ``OR``; juxtaposition is ``AND``)::
     primary := "(" or_expr ")" | '"phrase"' | field ":" value | field ":(" or_expr ")" | word
     value   := '"text"' | (">" | ">=" | "<" | "<=") number | text
 
-Every field term ``f:v`` compiles through :func:`~log_analytics_engine.query.compile_filters`
+Every field term ``f:v`` compiles through :func:`~log_analytics_engine.query.nodes.compile_filters`
 as ``{f: v}``, so ``level:ERROR`` means exactly ``{"level": "ERROR"}``; ``tag:x`` is one tag,
 ``after:``/``before:`` are the inclusive ``start_time``/``end_time`` bounds, an unquoted
 number on another field matches the number or its text (``status:500`` is
 ``{"status": [500, "500"]}``); in a group ``level:(ERROR OR WARN)`` every word or phrase is a
 value of the field. A bare word is ``{"keyword": word}``, a quoted phrase is a
-:class:`~log_analytics_engine.query.Phrase` (words in order), ``f:>250`` is a
-:class:`~log_analytics_engine.query.Compare`. ``AND``, ``OR`` and ``NOT`` are operators only in
+:class:`~log_analytics_engine.query.nodes.Phrase` (words in order), ``f:>250`` is a
+:class:`~log_analytics_engine.query.nodes.Compare`. ``AND``, ``OR`` and ``NOT`` are operators
+only in
 upper case. Errors raise :class:`~log_analytics_engine.errors.QuerySyntaxError` with the
 1-based column and what was expected there.
 """
@@ -31,9 +32,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InvalidFilterError, QuerySyntaxError
-from .query import And, Compare, MatchAll, Node, Not, Or, Phrase, TimeRange, compile_filters
-from .tokenize import words
+from ..errors import InvalidFilterError, QuerySyntaxError
+from ..model.tokenize import words
+from .nodes import And, Compare, MatchAll, Node, Not, Or, Phrase, TimeRange, compile_filters
 
 __all__ = ["parse_query"]
 
@@ -313,7 +314,7 @@ def _combine(parts: list[Node], kind: type[And] | type[Or]) -> Node:
 
 
 def parse_query(query: str) -> Node:
-    """Compile a query string to a :class:`~log_analytics_engine.query.Node` tree.
+    """Compile a query string to a :class:`~log_analytics_engine.query.nodes.Node` tree.
 
     An empty query matches everything. Runtime complexity: O(len(query)).
 

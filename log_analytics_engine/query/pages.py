@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pyroaring import BitMap
 
-from .errors import InvalidFilterError
-from .query import Node, QueryContext, TimeRange, execute, page_window
+from ..errors import InvalidFilterError
+from .nodes import Node, QueryContext, TimeRange, execute, page_window
 
 if TYPE_CHECKING:
-    from .entry import LogEntry
+    from ..model.entry import LogEntry
 
 __all__ = ["Page", "decode_cursor", "encode_cursor", "fetch_page", "page_ids"]
 

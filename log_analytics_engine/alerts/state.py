@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .entry import LogEntry
-from .storage import json_default as _default
+from ..model.entry import LogEntry
+from ..storage.sqlite import json_default as _default
 
 if TYPE_CHECKING:
-    from .alerts import Alert, AlertManager, AlertRule
+    from . import Alert, AlertManager, AlertRule
 
 __all__ = [
     "alert_from_blob",
@@ -53,7 +53,7 @@ def alert_from_blob(blob: bytes) -> Alert:
     """The :class:`Alert` of :func:`alert_to_blob`."""
     from datetime import datetime
 
-    from .alerts import Alert, AlertSeverity
+    from . import Alert, AlertSeverity
 
     d = _loads(blob)
     from_dict = getattr(Alert, "from_dict", None)

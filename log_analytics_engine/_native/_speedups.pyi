@@ -1,7 +1,7 @@
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .entry import LogEntry
+from ..model.entry import LogEntry
 
 Ids = Sequence[int]
 

@@ -4,7 +4,7 @@
 ``feature``, ``timestamp``, ``action``) with deliberate errors; ``log-analytics pipeline IN
 --out DIR`` parses and validates them, pairs sessions and writes ``parsed_summary.json`` and
 ``final_summary.json``. The library functions here never print; only the ``cmd_*`` functions
-(called by :mod:`log_analytics_engine.cli`) do.
+(called by :mod:`log_analytics_engine.cli.main`) do.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any
 
 import orjson
 
+from ..model.timeparse import format_instant
 from .sessions import SessionsResult, format_duration
-from .timeparse import format_instant
 from .validation import EventSchema, ParsedEvents, parse_event_lines
 
 __all__ = [
@@ -160,8 +160,8 @@ def run_pipeline(
     :meth:`LogAnalyticsEngine.aggregate` and the sessions from
     :meth:`LogAnalyticsEngine.sessions`. Runtime complexity: O(m log m) for m lines.
     """
-    from .engine import LogAnalyticsEngine
-    from .ingest import open_lines
+    from ..engine import LogAnalyticsEngine
+    from ..ingest import open_lines
 
     out = os.fspath(out_dir)
     ensure_writable_dir(out)
@@ -222,7 +222,7 @@ def render_report(result: PipelineResult, top_users: int = 10) -> str:
 
 # -- command line -------------------------------------------------------------------------
 def register_generate(sub: Any) -> None:
-    from .cli import add_command
+    from ..cli.main import add_command
 
     p = add_command(
         sub, "generate", "write a sample JSONL file of session events (with errors)",
@@ -239,7 +239,7 @@ def register_generate(sub: Any) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .cli import CliError
+    from ..cli.main import CliError
 
     if args.lines < 1:
         raise CliError("--lines must be at least 1")
@@ -258,7 +258,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def register_pipeline(sub: Any) -> None:
-    from .cli import add_command
+    from ..cli.main import add_command
 
     p = add_command(
         sub, "pipeline", "validate a JSONL event file, pair sessions and write summaries",
@@ -273,7 +273,7 @@ def register_pipeline(sub: Any) -> None:
 
 
 def cmd_pipeline(args: argparse.Namespace) -> int:
-    from .cli import CliError
+    from ..cli.main import CliError
 
     if not os.path.isfile(args.input):
         raise CliError(f"no such file: {args.input}")

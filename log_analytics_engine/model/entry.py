@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
-from .errors import InvalidFieldError, InvalidLevelError, MissingFieldError
+from ..errors import InvalidFieldError, InvalidLevelError, MissingFieldError
 from .timeparse import fast_instant as _instant
 from .timeparse import to_datetime
 
@@ -266,7 +266,7 @@ class LogEntry:
         >>> LogEntry(0, "ERROR", "disk full").matches_filter({"min_severity": "WARN"})
         True
         """
-        from .query import compile_filters
+        from ..query.nodes import compile_filters
 
         return compile_filters(filters).match(self)
 
@@ -361,7 +361,7 @@ def _configure_speedups() -> None:
 
     from orjson import loads
 
-    from ._accel import speedups
+    from .._native import speedups
     from .tokenize import words
 
     if speedups is not None:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .serve_cli import register_serve
+from .serve import register_serve
 
 __all__ = ["COMMANDS", "CliError", "add_command", "main"]
 
@@ -91,8 +91,8 @@ def _timed(fn: Callable[[], Any], repeat: int = 5) -> tuple[Any, float]:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from . import LogAnalyticsEngine
-    from .sample import write_jsonl
+    from .. import LogAnalyticsEngine
+    from ..events.sample import write_jsonl
 
     if args.lines < 1:
         raise CliError("--lines must be at least 1")
@@ -142,7 +142,7 @@ COMMANDS: list[Callable[[Any], None]] = [register_demo, register_serve]
 
 def register_everyday(sub: Any) -> None:
     """``query``, ``stats``, ``tail`` and ``alerts`` (imported late: that module imports this)."""
-    from .everyday_cli import register_alerts, register_query, register_stats, register_tail
+    from .everyday import register_alerts, register_query, register_stats, register_tail
 
     for register in (register_query, register_stats, register_tail, register_alerts):
         register(sub)
@@ -150,7 +150,7 @@ def register_everyday(sub: Any) -> None:
 
 COMMANDS.append(register_everyday)
 
-from .pipeline import register_generate, register_pipeline  # noqa: E402
+from ..events.pipeline import register_generate, register_pipeline  # noqa: E402
 
 COMMANDS += [register_generate, register_pipeline]
 

@@ -31,13 +31,13 @@ from itertools import count
 from operator import attrgetter, sub
 from typing import TYPE_CHECKING, Any
 
-from .entry import ATTRIBUTES
-from .errors import InvalidFilterError
-from .timeparse import format_instant
+from ..errors import InvalidFilterError
+from ..model.entry import ATTRIBUTES
+from ..model.timeparse import format_instant
 
 if TYPE_CHECKING:
-    from .entry import LogEntry
-    from .query import Node, QueryContext
+    from ..model.entry import LogEntry
+    from ..query.nodes import Node, QueryContext
 
 __all__ = [
     "DEFAULT_KEY",
@@ -164,7 +164,7 @@ def snapshot(ctx: QueryContext, node: Node) -> tuple[list[LogEntry], list[float]
     Call it with the engine lock held. Walks the store's time index when every entry is
     selected (O(n)); otherwise sorts the selected ids by instant (O(k log k)).
     """
-    from .query import execute
+    from ..query.nodes import execute
 
     store = ctx.store
     ids = execute(node, ctx)

@@ -47,9 +47,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from pyroaring import BitMap
 
-from ._accel import speedups
-from .entry import LogEntry
-from .errors import (
+from .._native import speedups
+from ..errors import (
     StorageCorruptError,
     StorageError,
     StorageFullError,
@@ -57,11 +56,12 @@ from .errors import (
     StoragePathError,
     StorageVersionError,
 )
-from .tokenize import tokenize_many
+from ..model.entry import LogEntry
+from ..model.tokenize import tokenize_many
 
 if TYPE_CHECKING:
-    from .indexes import IndexSet
-    from .store import Store
+    from ..index.postings import IndexSet
+    from ..index.store import Store
 
 __all__ = [
     "APPLICATION_ID",

@@ -15,8 +15,8 @@ from typing import Any
 
 from pyroaring import BitMap, FrozenBitMap
 
-from ._accel import speedups
-from .tokenize import tokenize, tokenize_many
+from .._native import speedups
+from ..model.tokenize import tokenize, tokenize_many
 
 __all__ = ["EMPTY", "IndexSet", "InvertedIndex", "Postings"]
 

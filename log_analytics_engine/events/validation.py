@@ -26,9 +26,9 @@ from typing import Any, Literal
 
 import orjson
 
-from ._gc import gc_paused
-from .entry import LogEntry
-from .errors import InvalidEntryError, InvalidFieldError, InvalidTimestampError, MissingFieldError
+from .._gc import gc_paused
+from ..errors import InvalidEntryError, InvalidFieldError, InvalidTimestampError, MissingFieldError
+from ..model.entry import LogEntry
 
 __all__ = [
     "EventError",

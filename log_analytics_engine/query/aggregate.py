@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from pyroaring import BitMap, FrozenBitMap
 
-from ._accel import speedups
-from .entry import ATTRIBUTES
-from .errors import InvalidFilterError
-from .timeparse import format_instant
+from .._native import speedups
+from ..errors import InvalidFilterError
+from ..model.entry import ATTRIBUTES
+from ..model.timeparse import format_instant
 
 if TYPE_CHECKING:
 
-    from .entry import LogEntry
-    from .query import QueryContext
+    from ..model.entry import LogEntry
+    from .nodes import QueryContext
 
 __all__ = ["aggregate_entries", "aggregate_ids", "parse_interval", "parse_metrics", "percentile"]
 

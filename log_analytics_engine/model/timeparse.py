@@ -13,7 +13,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .errors import InvalidTimestampError
+from ..errors import InvalidTimestampError
 
 __all__ = ["fast_instant", "format_instant", "parse_instant", "to_datetime"]
 

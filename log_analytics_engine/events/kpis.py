@@ -14,7 +14,7 @@ types. The steps mirror the analysts' notebook:
 
 Selection and KPIs run on a :class:`~log_analytics_engine.LogAnalyticsEngine`: each cleaned
 row becomes an entry (the row in metadata), the threshold and region conditions are query
-nodes (:class:`~log_analytics_engine.query.Compare`, ``FieldEquals``) and the KPIs come from
+nodes (:class:`~log_analytics_engine.query.nodes.Compare`, ``FieldEquals``) and the KPIs come from
 :meth:`~log_analytics_engine.LogAnalyticsEngine.aggregate`; no private matching code.
 
 >>> result = run_telemetry_pipeline([
@@ -33,9 +33,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .entry import LogEntry
-from .errors import InvalidFilterError, InvalidTimestampError, MissingExtraError
-from .query import Compare, FieldEquals, MatchAll, Node, Or
+from ..errors import InvalidFilterError, InvalidTimestampError, MissingExtraError
+from ..model.entry import LogEntry
+from ..query.nodes import Compare, FieldEquals, MatchAll, Node, Or
 from .validation import coerce_bool, coerce_number
 
 __all__ = [
@@ -125,7 +125,7 @@ def _entry(row: dict[str, Any]) -> LogEntry:
 
 
 def _load(rows: Sequence[dict[str, Any]], group_by: str | None = None) -> Any:
-    from .engine import LogAnalyticsEngine
+    from ..engine import LogAnalyticsEngine
 
     fields = ["region"] if group_by in (None, "region") else [group_by, "region"]
     engine = LogAnalyticsEngine(index_fields=fields)
@@ -197,7 +197,7 @@ def compute_kpis(
     engine = _load(rows, group_by)
     node = filters if isinstance(filters, Node) else None
     if node is None:
-        from .query import compile_filters
+        from ..query.nodes import compile_filters
 
         node = compile_filters(filters)
     base = engine.aggregate(node, group_by,

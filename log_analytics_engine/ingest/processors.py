@@ -40,10 +40,10 @@ from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
 
-from .entry import LogEntry
-from .errors import DuplicateProcessorError
-from .export import MetricFamily
-from .query import Node, compile_filters
+from ..errors import DuplicateProcessorError
+from ..metrics.exposition import MetricFamily
+from ..model.entry import LogEntry
+from ..query.nodes import Node, compile_filters
 
 __all__ = [
     "DEFAULT_MAX_ERRORS",

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any, overload
 from pyroaring import BitMap, FrozenBitMap
 from sortedcontainers import SortedKeyList
 
-from ._accel import speedups
+from .._native import speedups
 
 if TYPE_CHECKING:
-    from .entry import LogEntry
+    from ..model.entry import LogEntry
 
 __all__ = ["BLOCK_BITS", "EntriesView", "Store", "TimeIndex"]
 

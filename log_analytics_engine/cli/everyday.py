@@ -20,14 +20,14 @@ from typing import IO, Any
 
 import orjson
 
-from .alerts import Alert, AlertRule
-from .alerts import load_rules as _load_rule_file
-from .cli import CliError, add_command, ingest_files
-from .entry import LEVELS, LogEntry
-from .errors import InvalidEntryError
-from .follow import FileFollower
-from .ingest import parse_json_line, parse_text_line
-from .timeparse import format_instant
+from ..alerts import Alert, AlertRule
+from ..alerts import load_rules as _load_rule_file
+from ..errors import InvalidEntryError
+from ..ingest import parse_json_line, parse_text_line
+from ..ingest.follow import FileFollower
+from ..model.entry import LEVELS, LogEntry
+from ..model.timeparse import format_instant
+from .main import CliError, add_command, ingest_files
 
 __all__ = ["load_rules", "register_alerts", "register_query", "register_stats",
            "register_tail"]
@@ -86,8 +86,8 @@ def _positive_float(text: str) -> float:
 
 
 def _engine(max_entries: int | None = None) -> Any:
-    from .engine import LogAnalyticsEngine
-    from .retention import Retention
+    from ..engine import LogAnalyticsEngine
+    from ..storage.retention import Retention
 
     if max_entries is None:
         return LogAnalyticsEngine()
@@ -112,7 +112,7 @@ def _ingest(engine: Any, paths: Sequence[str], file_type: str | None) -> list[di
 
 
 def _query_node(q: str | None) -> Any:
-    from .querystring import parse_query
+    from ..query.language import parse_query
 
     return parse_query(q) if q else None
 
