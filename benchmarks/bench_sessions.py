@@ -2,7 +2,7 @@
 
 Run: ``python -m pytest benchmarks/bench_sessions.py --benchmark-only -q``.
 
-Two comparisons (issue 4), each ours against a pandas implementation of the same computation
+Two comparisons, each ours against a pandas implementation of the same computation
 (sort by key and time, pair with ``groupby().shift()``, aggregate by feature, user and hour):
 
 * file to figures: our JSONL parse + validation + ingest + ``engine.sessions()`` against

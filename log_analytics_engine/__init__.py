@@ -37,8 +37,9 @@ from .events.sessions import IncompleteSession, Session, SessionsResult
 from .events.validation import EventError, EventSchema
 from .integrations import LogAnalyticsHandler
 from .model.entry import LogEntry, LogLevel
+from .query.filters import compile_filters
 from .query.language import parse_query
-from .query.nodes import And, Node, Not, Or, compile_filters
+from .query.nodes import And, Node, Not, Or
 from .query.pages import Page
 from .storage.retention import Retention
 

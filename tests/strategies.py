@@ -3,7 +3,7 @@
 Entries are generated as :class:`EntrySpec` objects: the raw values given to the engine
 (timestamps in mixed formats, levels in any case and alias) plus what the test knows they
 mean (the UTC instant, the canonical level). Tests build the :class:`LogEntry` from the spec
-and compare the engine with naive implementations written from the issue text.
+and compare the engine with naive implementations written from the documented rules.
 
 Instants are whole seconds plus a multiple of 0.25 s, so every format (ISO fractions, epoch
 floats, epoch milliseconds) denotes exactly the same float and ties are common.
@@ -193,7 +193,7 @@ class EntrySpec:
                         metadata=self.metadata)
 
     def resolve(self, name: str) -> Any:
-        """The issue's rule: the entry attribute when that is set, else the metadata key."""
+        """The documented rule: the entry attribute when that is set, else the metadata key."""
         attr = {"user_id": self.user_id, "thread_id": self.thread_id,
                 "source": self.source or None}.get(name)
         if attr is not None:

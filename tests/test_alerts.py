@@ -16,7 +16,8 @@ from log_analytics_engine import Alert, AlertRule, AlertSeverity, LogAnalyticsEn
 from log_analytics_engine.alerts import AlertManager
 from log_analytics_engine.alerts.dispatch import dispatch_keys
 from log_analytics_engine.events.sample import write_jsonl
-from log_analytics_engine.query.nodes import And, IndexTerm, Node, compile_filters
+from log_analytics_engine.query.filters import compile_filters
+from log_analytics_engine.query.nodes import And, IndexTerm, Node
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from log_analytics_engine import AlertRule, LogAnalyticsEngine, LogEntry
-from log_analytics_engine.query.nodes import compile_filters
+from log_analytics_engine.query.filters import compile_filters
 
 SOURCES = ("api", "db", "web")
 LEVELS = ("INFO", "WARN", "ERROR", "FATAL")

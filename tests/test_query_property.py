@@ -2,7 +2,7 @@
 
 Two references are used: a scan with the compiled tree's own ``Node.match`` (so the planner,
 posting lists, zone maps and residual checks agree with the per-entry meaning) and an
-independent implementation of the filter semantics written here from the issue text
+independent implementation of the filter semantics written here from the documented rules
 (:func:`naive_match`), which knows each entry's instant and canonical level from the strategy
 rather than from the library.
 """
@@ -36,7 +36,7 @@ from log_analytics_engine import LogAnalyticsEngine, LogEntry, compile_filters
 WORD = re.compile(r"\w+")
 
 
-# -- the naive reference, from the issue text ---------------------------------------------
+# -- the naive reference, from the documented filter semantics ---------------------------
 def _words(text: str) -> list[str]:
     return WORD.findall(text.lower())
 

@@ -13,17 +13,9 @@ from hypothesis import strategies as st
 from log_analytics_engine import InvalidFilterError, LogAnalyticsEngine, LogEntry
 from log_analytics_engine.errors import QuerySyntaxError
 from log_analytics_engine.model.timeparse import format_instant
+from log_analytics_engine.query.filters import compile_filters
 from log_analytics_engine.query.language import parse_query
-from log_analytics_engine.query.nodes import (
-    And,
-    Compare,
-    MatchAll,
-    Not,
-    Or,
-    Phrase,
-    TimeRange,
-    compile_filters,
-)
+from log_analytics_engine.query.nodes import And, Compare, MatchAll, Not, Or, Phrase, TimeRange
 
 LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 SOURCES = ("api", "db", "web", "auth")

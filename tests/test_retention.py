@@ -259,7 +259,8 @@ def test_store_eviction_keeps_time_order_with_late_arrivals(
         live = list(range(store.base, store.next_id))
         expected = sorted(live, key=lambda i: (stamps[i], i))
         assert list(store.time_index) == expected
-        assert list(store.time_range(10, 20)) == [i for i in expected if 10 <= stamps[i] <= 20]
+        assert list(store.time_index.irange_key(10, 20)) == [
+            i for i in expected if 10 <= stamps[i] <= 20]
         for w in range(7):
             assert sorted(indexes.token.get(f"w{w}")) == [
                 i for i in live if stamps[i] % 7 == w]

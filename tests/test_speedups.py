@@ -440,9 +440,9 @@ def test_gather_rejects_what_is_not_an_entry() -> None:
 def test_engine_answers_the_same_with_and_without_the_accelerator(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from log_analytics_engine import engine as engine_module
     from log_analytics_engine.events.sample import write_jsonl
     from log_analytics_engine.index import postings as indexes_module
+    from log_analytics_engine.ingest import driver as engine_module
 
     path = tmp_path / "logs.jsonl"
     write_jsonl(str(path), 3000, seed=5)
@@ -672,9 +672,9 @@ def test_file_ingestion_equals_the_python_reader_on_odd_lines(
     the same entries, the same rejections with the same line numbers."""
     from unittest import mock
 
-    from log_analytics_engine import engine as engine_module
     from log_analytics_engine.index import postings as indexes_module
     from log_analytics_engine.index import store as store_module
+    from log_analytics_engine.ingest import driver as engine_module
 
     path = tmp_path_factory.mktemp("odd") / "odd.jsonl"
     path.write_bytes(b"\n".join(line.replace(b"\n", b" ") for line in lines))

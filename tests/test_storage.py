@@ -432,40 +432,29 @@ def test_sync_mode_commits_evictions_without_another_call(tmp_path: Path) -> Non
     engine.close()
 
 
-class _StatefulManager:
-    """A manager offering state_to_dict/load_state, as the alerts issue's manager does."""
+class _StoredAlerts:
+    """The two alert reads of a Storage, returning a given state blob."""
 
-    def __init__(self) -> None:
-        self.loaded: list[Any] = []
-        self.rules: dict[str, Any] = {}
+    def __init__(self, state: bytes) -> None:
+        self.state = state
 
-    def state_to_dict(self) -> dict[str, Any]:
-        return {"version": 1, "rules": {"r": {"count": 3}}}
+    def load_alert_history(self, limit: int) -> list[bytes]:
+        return []
 
-    def load_state(self, data: Any) -> list[str]:
-        if data.get("version") != 1:
-            raise ValueError("not version 1")
-        self.loaded.append(data)
-        return ["r"]
+    def load_alert_state(self) -> bytes:
+        return self.state
 
 
-def test_rule_state_goes_through_a_managers_own_state_methods() -> None:
-    from log_analytics_engine.alerts.state import load_rule_state, rule_state_blob
-
-    manager = _StatefulManager()
-    blob = rule_state_blob(manager)  # type: ignore[arg-type]
-    assert load_rule_state(manager, blob) == {}  # type: ignore[arg-type]
-    assert manager.loaded == [manager.state_to_dict()]
-
-
+@pytest.mark.parametrize("blob", [b'{"version": 99}', b"not json"])
 def test_unreadable_rule_state_is_ignored_with_a_warning(
-    caplog: pytest.LogCaptureFixture,
+    blob: bytes, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from log_analytics_engine.alerts.state import load_rule_state
+    from log_analytics_engine.alerts import AlertManager
+    from log_analytics_engine.alerts.state import recover
 
-    manager = _StatefulManager()
-    assert load_rule_state(manager, b'{"version": 99}') == {}  # type: ignore[arg-type]
-    assert manager.loaded == []
+    manager = AlertManager()
+    recover(manager, _StoredAlerts(blob))  # type: ignore[arg-type]
+    assert manager.state_to_dict()["rules"] == {}
     assert "not restored" in caplog.text
 
 

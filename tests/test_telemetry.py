@@ -1,4 +1,4 @@
-"""Game-telemetry cleaning and KPIs, with the worked example of issue 4."""
+"""Game-telemetry cleaning and KPIs, with the documented worked example."""
 
 from __future__ import annotations
 

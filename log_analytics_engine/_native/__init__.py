@@ -9,7 +9,13 @@ the tests run the pure-Python paths too.
 from __future__ import annotations
 
 import os
+from array import array
 from types import ModuleType
+
+from orjson import loads
+
+from ..model.entry import _LEVEL_CACHE, LogEntry, entry_from_json
+from ..model.tokenize import words
 
 __all__ = ["speedups"]
 
@@ -21,3 +27,6 @@ else:
         from . import _speedups as speedups
     except ImportError:  # no compiler at install time: the Python paths do the work
         speedups = None
+
+if speedups is not None:  # hand the extension the model's classes and callbacks
+    speedups.configure(LogEntry, _LEVEL_CACHE, entry_from_json, loads, words, array)

@@ -94,11 +94,6 @@ class AlertDelivery:
             finally:
                 self._queue.task_done()
 
-    def join_queue(self) -> None:
-        """Wait until every queued alert has been delivered (tests and shutdown)."""
-        if self.running:
-            self._queue.join()
-
     def stop(self, timeout: float | None = 10.0) -> None:
         """Deliver the queued alerts, stop the thread and wait for it (idempotent)."""
         if not self._stopped:

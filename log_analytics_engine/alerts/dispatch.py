@@ -107,7 +107,7 @@ def _join(nodes: Sequence[Node]) -> Node | None:
 def dispatch_keys(node: Node) -> DispatchKeys:
     """The levels, dispatch keys and residual test of a compiled condition tree.
 
-    >>> from log_analytics_engine.query.nodes import compile_filters
+    >>> from log_analytics_engine.query.filters import compile_filters
     >>> dk = dispatch_keys(compile_filters({"min_severity": "ERROR", "source": "db"}))
     >>> sorted(dk.levels), sorted(dk.keys), dk.residual
     (['ERROR', 'FATAL'], [('source', 'db')], None)

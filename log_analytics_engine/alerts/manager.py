@@ -78,11 +78,6 @@ class AlertManager:
         """The notification hooks in registration order."""
         return self.runner.hooks
 
-    @property
-    def hook_errors(self) -> int:
-        """How many hook calls raised."""
-        return self.runner.errors
-
     # -- configuration --------------------------------------------------------------------
     def configure(self, max_history: int | None = None,
                   late_horizon: float | None = None) -> None:

@@ -20,7 +20,8 @@ from typing import Any
 from ..errors import InvalidAlertRuleError, InvalidFilterError, LogAnalyticsError
 from ..model.entry import LogEntry
 from ..model.timeparse import parse_instant
-from ..query.nodes import Node, compile_filters
+from ..query.filters import compile_filters
+from ..query.nodes import Node
 
 __all__ = ["KINDS", "Alert", "AlertRule", "AlertSeverity"]
 

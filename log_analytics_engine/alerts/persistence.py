@@ -120,3 +120,27 @@ def read_json(path: str | os.PathLike[str]) -> Any:
             return orjson.loads(fh.read())
         except orjson.JSONDecodeError as exc:
             raise ValueError(f"{os.fspath(path)}: not valid JSON: {exc}") from exc
+
+
+def state_path(path: str | os.PathLike[str]) -> str:
+    """The sidecar file beside an alert history file that holds the rules' state."""
+    return f"{os.fspath(path)}.state.json"
+
+
+def write_history(path: str | os.PathLike[str], alerts: Sequence[Alert],
+                  state: Any | None) -> int:
+    """Write ``alerts`` as JSONL and, unless ``state`` is None, the state sidecar first.
+    Returns the alerts written."""
+    if state is not None:
+        write_json(state_path(path), state)
+    return write_alerts(path, alerts)
+
+
+def read_history(path: str | os.PathLike[str], include_state: bool
+                 ) -> tuple[list[Alert], dict[str, Any], Any | None]:
+    """The alerts of :func:`write_history`, the read report and, when asked for and
+    present, the state sidecar's document."""
+    alerts, report = read_alerts(path)
+    sidecar = state_path(path)
+    state = read_json(sidecar) if include_state and os.path.exists(sidecar) else None
+    return alerts, report, state

@@ -1,115 +1,53 @@
-"""Alert history and alert-rule state as opaque JSON blobs for :mod:`.storage`.
+"""Alert history and rule state in the durable storage (opaque JSON blobs).
 
-Alert models with ``to_dict``/``from_dict`` and managers with ``state_to_dict``/``load_state``
-are used through those methods; the engine-core classes through the fallbacks here.
+:func:`recover` restores both when an engine reopens its storage; :func:`save_state` and
+:func:`save_history` write them back. The storage layer only sees bytes.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
 
 import orjson
 
-from ..model.entry import LogEntry
-from ..storage.sqlite import json_default as _default
+from ..storage.sqlite import Storage, json_default
+from .manager import AlertManager
+from .model import Alert
 
-if TYPE_CHECKING:
-    from . import Alert, AlertManager, AlertRule
-
-__all__ = [
-    "alert_from_blob",
-    "alert_to_blob",
-    "load_rule_state",
-    "restore_rule_state",
-    "rule_state_blob",
-]
+__all__ = ["recover", "save_history", "save_state"]
 
 log = logging.getLogger(__name__)
 
-_dumps = orjson.dumps
-_loads = orjson.loads
 _OPTS = orjson.OPT_NON_STR_KEYS
 
 
-def alert_to_blob(alert: Alert) -> bytes:
-    """One fired alert as a JSON blob for :meth:`Storage.append_alert_history`."""
-    to_dict = getattr(alert, "to_dict", None)
-    if callable(to_dict):
-        return _dumps(to_dict(), default=_default, option=_OPTS)
-    return _dumps({
-        "rule_name": alert.rule_name,
-        "message": alert.message,
-        "severity": alert.severity.value,
-        "triggered_at": alert.triggered_at.isoformat(),
-        "count": alert.count,
-        "sample_logs": [e.to_dict() for e in alert.sample_logs],
-        "metadata": alert.metadata,
-    }, default=_default, option=_OPTS)
+def _limit(manager: AlertManager) -> int:
+    return manager.history.maxlen or 10_000
 
 
-def alert_from_blob(blob: bytes) -> Alert:
-    """The :class:`Alert` of :func:`alert_to_blob`."""
-    from datetime import datetime
-
-    from . import Alert, AlertSeverity
-
-    d = _loads(blob)
-    from_dict = getattr(Alert, "from_dict", None)
-    if callable(from_dict):
-        alert: Alert = from_dict(d)
-        return alert
-    return Alert(
-        rule_name=d["rule_name"], message=d["message"], severity=AlertSeverity(d["severity"]),
-        triggered_at=datetime.fromisoformat(d["triggered_at"]), count=d["count"],
-        sample_logs=[LogEntry.from_dict(x) for x in d["sample_logs"]],
-        metadata=d["metadata"],
-    )
-
-
-def rule_state_blob(manager: AlertManager) -> bytes:
-    """Window contents and last trigger of every rule, as one JSON blob."""
-    to_dict = getattr(manager, "state_to_dict", None)
-    if callable(to_dict):
-        return _dumps(to_dict(), default=_default, option=_OPTS)
-    windows: dict[str, Any] = getattr(manager, "_windows", {})
-    state = {
-        name: {
-            "last_triggered": rule.last_triggered,
-            "window": [[t, e.to_dict()] for t, e in windows.get(name, ())],
-        }
-        for name, rule in manager.rules.items()
-    }
-    return _dumps(state, default=_default, option=_OPTS)
-
-
-def load_rule_state(manager: AlertManager, blob: bytes) -> dict[str, Any]:
-    """Apply a saved rule-state blob. A manager with ``load_state`` takes it at once (and
-    keeps the state of rules not added yet); otherwise the per-rule state is returned for
-    :func:`restore_rule_state` when each rule is added. A blob it cannot read is ignored
-    (logged): the rules start with empty windows."""
-    data = _loads(blob)
-    load = getattr(manager, "load_state", None)
-    if callable(load):
+def recover(manager: AlertManager, storage: Storage) -> None:
+    """Put the stored alert history and rule state back into ``manager``. A state blob it
+    cannot read is logged and ignored: the rules start with empty windows."""
+    manager.history.extend(Alert.from_dict(orjson.loads(b))
+                           for b in storage.load_alert_history(_limit(manager)))
+    blob = storage.load_alert_state()
+    if blob:
         try:
-            load(data)
+            manager.load_state(orjson.loads(blob))
         except ValueError as exc:
             log.warning("saved alert state not restored: %s", exc)
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
-def restore_rule_state(
-    manager: AlertManager, rule: AlertRule, state: dict[str, Any],
-    entry_factory: Callable[[dict[str, Any]], LogEntry] = LogEntry.from_dict,
-) -> None:
-    """Give a just-added ``rule`` the saved window and cooldown of the rule of that name."""
-    saved = state.get(rule.name)
-    if not saved:
-        return
-    rule.last_triggered = saved.get("last_triggered")
-    windows: dict[str, Any] | None = getattr(manager, "_windows", None)
-    window = windows.get(rule.name) if windows is not None else None
-    if window is not None:
-        window.extend((t, entry_factory(d)) for t, d in saved.get("window", ()))
+def save_history(manager: AlertManager, storage: Storage, alerts: Sequence[Alert]) -> None:
+    """Append just-fired ``alerts`` to the stored history (bounded like the manager's)."""
+    storage.append_alert_history(
+        [orjson.dumps(a.to_dict(), default=json_default, option=_OPTS) for a in alerts],
+        _limit(manager))
+
+
+def save_state(manager: AlertManager, storage: Storage) -> None:
+    """Store the windows, cooldowns and seen terms of every rule (nothing without rules)."""
+    if manager.rules:
+        storage.save_alert_state(
+            orjson.dumps(manager.state_to_dict(), default=json_default, option=_OPTS))

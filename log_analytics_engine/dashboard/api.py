@@ -24,8 +24,9 @@ from ..metrics.exposition import CONTENT_TYPE
 from ..model.entry import LEVELS, LogEntry
 from ..model.timeparse import format_instant
 from ..query.aggregate import bucket_start, parse_interval
+from ..query.filters import compile_filters, time_bounds
 from ..query.language import parse_query
-from ..query.nodes import MatchAll, compile_filters, time_bounds
+from ..query.nodes import MatchAll
 from .params import MAX_PAGE_SIZE, parse_int, parse_log_query
 
 __all__ = ["MAX_PAGE_SIZE", "create_app", "create_router"]

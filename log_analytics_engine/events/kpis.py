@@ -35,7 +35,9 @@ from typing import Any
 
 from ..errors import InvalidFilterError, InvalidTimestampError, MissingExtraError
 from ..model.entry import LogEntry
+from ..query.compile import compile
 from ..query.nodes import Compare, FieldEquals, MatchAll, Node, Or
+from .table import EventTable
 from .validation import coerce_bool, coerce_number
 
 __all__ = [
@@ -124,13 +126,9 @@ def _entry(row: dict[str, Any]) -> LogEntry:
     return LogEntry(stamp, "INFO", f"session {row.get('session_id', '')}", metadata=row)
 
 
-def _load(rows: Sequence[dict[str, Any]], group_by: str | None = None) -> Any:
-    from ..engine import LogAnalyticsEngine
-
+def _load(rows: Sequence[dict[str, Any]], group_by: str | None = None) -> EventTable:
     fields = ["region"] if group_by in (None, "region") else [group_by, "region"]
-    engine = LogAnalyticsEngine(index_fields=fields)
-    engine.ingest_logs([_entry(r) for r in rows])
-    return engine
+    return EventTable([_entry(r) for r in rows], fields)
 
 
 def clean_sessions(
@@ -170,10 +168,10 @@ def clean_sessions(
     if isinstance(node, MatchAll) or not kept:
         return kept, rejected
     engine = _load(kept)
-    chosen = {id(e) for e in engine.query_logs(node)}
+    chosen = {id(e) for e in engine.entries(node)}
     selected: list[dict[str, Any]] = []
     short = session_filter(min_minutes) if min_minutes is not None else None
-    for row, entry in zip(kept, engine.all_logs, strict=True):
+    for row, entry in zip(kept, engine.entries(), strict=True):
         if id(entry) in chosen:
             selected.append(row)
         elif short is not None and not short.match(entry):
@@ -195,11 +193,7 @@ def compute_kpis(
     if not rows:
         return {}
     engine = _load(rows, group_by)
-    node = filters if isinstance(filters, Node) else None
-    if node is None:
-        from ..query.nodes import compile_filters
-
-        node = compile_filters(filters)
+    node = compile(filters)
     base = engine.aggregate(node, group_by,
                             metrics=["count", f"sum:{MINUTES}", f"avg:{MINUTES}"])
     crashes = engine.aggregate(node & FieldEquals("crashed", True), group_by)

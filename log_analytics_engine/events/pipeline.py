@@ -21,8 +21,10 @@ from typing import Any
 
 import orjson
 
+from ..ingest.files import open_lines
 from ..model.timeparse import format_instant
 from .sessions import SessionsResult, format_duration
+from .table import EventTable
 from .validation import EventSchema, ParsedEvents, parse_event_lines
 
 __all__ = [
@@ -127,7 +129,7 @@ def ensure_writable_dir(path: str) -> None:
         pass
 
 
-def _parsed_summary(engine: Any, parsed: ParsedEvents) -> dict[str, Any]:
+def _parsed_summary(engine: EventTable, parsed: ParsedEvents) -> dict[str, Any]:
     by_user: dict[Any, dict[str, Any]] = {}
     for (user, feature), m in engine.aggregate(group_by=("user_id", "feature")).items():
         slot = by_user.setdefault(user, {"events": 0, "by_feature": {}})
@@ -160,17 +162,13 @@ def run_pipeline(
     :meth:`LogAnalyticsEngine.aggregate` and the sessions from
     :meth:`LogAnalyticsEngine.sessions`. Runtime complexity: O(m log m) for m lines.
     """
-    from ..engine import LogAnalyticsEngine
-    from ..ingest import open_lines
-
     out = os.fspath(out_dir)
     ensure_writable_dir(out)
     with open_lines(input_path) as fh:
         parsed = parse_event_lines(fh, schema)
-    engine = LogAnalyticsEngine()
-    engine.ingest_logs(parsed.entries)
-    parsed_summary = _parsed_summary(engine, parsed)
-    sessions = engine.sessions()
+    table = EventTable(parsed.entries)
+    parsed_summary = _parsed_summary(table, parsed)
+    sessions = table.sessions()
     final_summary = {"parsing": parsed.stats(), **sessions.to_dict()}
     parsed_path = os.path.join(out, "parsed_summary.json")
     final_path = os.path.join(out, "final_summary.json")

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InvalidFilterError
 from ..model.entry import ATTRIBUTES
 from ..model.timeparse import format_instant
+from ..query.nodes import execute
 
 if TYPE_CHECKING:
     from ..model.entry import LogEntry
@@ -164,7 +165,6 @@ def snapshot(ctx: QueryContext, node: Node) -> tuple[list[LogEntry], list[float]
     Call it with the engine lock held. Walks the store's time index when every entry is
     selected (O(n)); otherwise sorts the selected ids by instant (O(k log k)).
     """
-    from ..query.nodes import execute
 
     store = ctx.store
     ids = execute(node, ctx)

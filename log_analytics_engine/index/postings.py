@@ -11,12 +11,15 @@ from collections import defaultdict
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import count
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyroaring import BitMap, FrozenBitMap
 
 from .._native import speedups
 from ..model.tokenize import tokenize, tokenize_many
+
+if TYPE_CHECKING:
+    from .store import Store
 
 __all__ = ["EMPTY", "IndexSet", "InvertedIndex", "Postings"]
 
@@ -275,3 +278,23 @@ class IndexSet:
                 index.remove_below(first_live)
         for bm in self.unindexed.values():
             bm.remove_range(0, first_live)
+
+    def _check(self, store: Store) -> None:
+        """Assert every posting points at a live entry of ``store`` and that the level,
+        source, tag and word postings agree with the entries (O(n t): tests only)."""
+        live = store.live
+        for index in self.all_indexes():
+            for _term, posting in index.items():
+                assert posting.issubset(live), "posting points at a dead entry"
+        total_levels = 0
+        for lv, posting in self.level.items():
+            total_levels += len(posting)
+            assert all(store.get(i).level == lv for i in posting)
+        assert total_levels == len(store)
+        assert sum(len(p) for _, p in self.source.items()) == len(store)
+        for entry_id in live:
+            entry = store.get(entry_id)
+            for t in entry.tags:
+                assert entry_id in self.tag.get(t)
+            for w in tokenize(entry.message):
+                assert entry_id in self.token.get(w)

@@ -18,7 +18,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import accumulate
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any
 
 from pyroaring import BitMap, FrozenBitMap
 from sortedcontainers import SortedKeyList
@@ -28,7 +28,7 @@ from .._native import speedups
 if TYPE_CHECKING:
     from ..model.entry import LogEntry
 
-__all__ = ["BLOCK_BITS", "EntriesView", "Store", "TimeIndex"]
+__all__ = ["BLOCK_BITS", "Store", "TimeIndex"]
 
 BLOCK_BITS = 10
 BLOCK = 1 << BLOCK_BITS
@@ -372,11 +372,6 @@ class Store:
         ti = self.time_index
         return reversed(ti) if descending else iter(ti)
 
-    def time_range(self, lo: float, hi: float) -> Iterator[int]:
-        """Live ids with instant in ``[lo, hi]`` in time order. Runtime: O(log n + k)."""
-        it: Iterator[int] = self.time_index.irange_key(lo, hi)
-        return it
-
     # -- invariants -----------------------------------------------------------------------
     def _check(self) -> None:
         """Assert the store's invariants (used by tests after every mutation)."""
@@ -426,45 +421,3 @@ def _drop_front(sl: SortedKeyList, k: int) -> None:
         keys[1][:0] = keys[0]
         del lists[0], keys[0], maxes[0]
         sl._expand(0)
-
-
-class EntriesView(Sequence["LogEntry"]):
-    """A read-only, live view of entries by a list of ids or a bitmap (no copy)."""
-
-    __slots__ = ("_ids", "_store")
-
-    def __init__(self, store: Store, ids: BitMap | FrozenBitMap | None = None) -> None:
-        self._store = store
-        self._ids = ids
-
-    def __len__(self) -> int:
-        if self._ids is None:
-            return len(self._store.entries)
-        return len(self._ids)
-
-    @overload
-    def __getitem__(self, index: int) -> LogEntry: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[LogEntry]: ...
-
-    def __getitem__(self, index: int | slice) -> LogEntry | list[LogEntry]:
-        if self._ids is None:
-            return self._store.entries[index]
-        if isinstance(index, slice):
-            return [self._store.get(i) for i in list(self._ids)[index]]
-        n = len(self._ids)
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError("index out of range")
-        return self._store.get(self._ids[index])
-
-    def __iter__(self) -> Iterator[LogEntry]:
-        if self._ids is None:
-            return iter(list(self._store.entries))
-        get = self._store.get
-        return (get(i) for i in list(self._ids))
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} of {len(self)} entries>"

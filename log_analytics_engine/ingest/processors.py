@@ -43,7 +43,8 @@ from typing import Any
 from ..errors import DuplicateProcessorError
 from ..metrics.exposition import MetricFamily
 from ..model.entry import LogEntry
-from ..query.nodes import Node, compile_filters
+from ..query.filters import compile_filters
+from ..query.nodes import Node
 
 __all__ = [
     "DEFAULT_MAX_ERRORS",

@@ -26,13 +26,12 @@ import logging
 import queue
 import threading
 import traceback
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from log_analytics_engine.errors import InvalidLevelError
 from log_analytics_engine.model.entry import LogEntry, normalize_level
 
-if TYPE_CHECKING:
-    from log_analytics_engine.engine import LogAnalyticsEngine
+from .types import Ingests
 
 __all__ = ["LogAnalyticsHandler", "record_to_entry"]
 
@@ -96,7 +95,7 @@ class LogAnalyticsHandler(logging.Handler):
 
     def __init__(
         self,
-        engine: LogAnalyticsEngine,
+        engine: Ingests,
         level: int | str = logging.NOTSET,
         *,
         non_blocking: bool = False,

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from log_analytics_engine.errors import MissingExtraError
+from log_analytics_engine.metrics import MetricsSource
 
 if TYPE_CHECKING:
-    from log_analytics_engine.engine import LogAnalyticsEngine
     from log_analytics_engine.metrics.exposition import MetricFamily
 
 __all__ = ["EngineCollector", "to_prometheus_metric"]
@@ -59,7 +59,7 @@ class EngineCollector:
     Runtime: O(levels + sources + tags + rules) per scrape.
     """
 
-    def __init__(self, engine: LogAnalyticsEngine) -> None:
+    def __init__(self, engine: MetricsSource) -> None:
         self._metric_cls = _metric_class()  # fail early, at registration time
         self.engine = engine
 

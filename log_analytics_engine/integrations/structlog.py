@@ -23,15 +23,13 @@ import threading
 import time
 import traceback
 from collections.abc import MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from log_analytics_engine.errors import InvalidEntryError
 from log_analytics_engine.model.entry import LogEntry, normalize_level
 
 from .logging_handler import _plain
-
-if TYPE_CHECKING:
-    from log_analytics_engine.engine import LogAnalyticsEngine
+from .types import Ingests
 
 __all__ = ["StructlogTee", "event_to_entry"]
 
@@ -80,7 +78,7 @@ class StructlogTee:
     Runtime: O(t + log n) per event for t message words.
     """
 
-    def __init__(self, engine: LogAnalyticsEngine) -> None:
+    def __init__(self, engine: Ingests) -> None:
         self.engine = engine
         self.errors = 0  #: events that could not be converted or ingested
         self._lock = threading.Lock()

@@ -8,7 +8,7 @@ construction; the original value is kept in :attr:`LogEntry.timestamp` for displ
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
@@ -266,9 +266,9 @@ class LogEntry:
         >>> LogEntry(0, "ERROR", "disk full").matches_filter({"min_severity": "WARN"})
         True
         """
-        from ..query.nodes import compile_filters
-
-        return compile_filters(filters).match(self)
+        if _filter_compiler is None:
+            raise RuntimeError("the query layer is not loaded: import log_analytics_engine")
+        return bool(_filter_compiler(filters).match(self))
 
     def summary(self, width: int = 80) -> str:
         """One line for humans: time, level, source and the start of the message."""
@@ -356,16 +356,13 @@ def entry_from_json(data: dict[str, Any]) -> LogEntry:
     return entry
 
 
-def _configure_speedups() -> None:
-    from array import array
-
-    from orjson import loads
-
-    from .._native import speedups
-    from .tokenize import words
-
-    if speedups is not None:
-        speedups.configure(LogEntry, _LEVEL_CACHE, entry_from_json, loads, words, array)
+# ``matches_filter`` has the semantics of queries, but the query layer sits above the model:
+# it hands its compiler down through this hook when it is imported (query/filters.py), so the
+# model never imports upward. Importing the package loads the query layer.
+_filter_compiler: Callable[[Any], Any] | None = None
 
 
-_configure_speedups()
+def set_filter_compiler(compiler: Callable[[Any], Any]) -> None:
+    """Install the function :meth:`LogEntry.matches_filter` compiles filters with."""
+    global _filter_compiler
+    _filter_compiler = compiler

@@ -34,7 +34,8 @@ from typing import Any
 
 from ..errors import InvalidFilterError, QuerySyntaxError
 from ..model.tokenize import words
-from .nodes import And, Compare, MatchAll, Node, Not, Or, Phrase, TimeRange, compile_filters
+from .filters import compile_filters
+from .nodes import And, Compare, MatchAll, Node, Not, Or, Phrase, TimeRange
 
 __all__ = ["parse_query"]
 

@@ -1,4 +1,4 @@
-"""Filters, query plans and their execution.
+"""Query nodes: the immutable tree a filter compiles to, and its execution.
 
 A filter dict (``{"level": "ERROR", "keyword": "timeout"}``) compiles to an immutable tree of
 :class:`Node` objects; the query language compiles to the same tree, and nodes compose with
@@ -15,19 +15,14 @@ such as regexes last, on the few survivors).
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pyroaring import BitMap, FrozenBitMap
 
-from ..errors import InvalidFilterError, InvalidLevelError, InvalidTimestampError
 from ..index.postings import IndexSet
-from ..model.entry import LEVELS, SEVERITY, normalize_level
-from ..model.timeparse import parse_instant
 from ..model.tokenize import tokenize, words
 
 if TYPE_CHECKING:
@@ -47,7 +42,6 @@ __all__ = [
     "QueryContext",
     "Regex",
     "TimeRange",
-    "compile_filters",
     "execute",
 ]
 
@@ -354,242 +348,3 @@ def _rank(node: Node, ctx: QueryContext) -> int:
 def execute(node: Node, ctx: QueryContext) -> Bits:
     """The ids of every live entry that ``node`` matches (do not mutate the result)."""
     return node.evaluate(ctx, None)
-
-
-# -- compiling filter dicts ---------------------------------------------------------------
-def _as_list(key: str, value: Any) -> list[Any]:
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items = list(value)
-        if not items:
-            raise InvalidFilterError(key, value, "an empty list matches nothing; leave it out")
-        return items
-    return [value]
-
-
-def _strings(key: str, value: Any) -> list[str]:
-    items = _as_list(key, value)
-    for item in items:
-        if not isinstance(item, str):
-            raise InvalidFilterError(key, value, "expected a string or a list of strings")
-    return items
-
-
-def _instant(key: str, value: Any) -> float:
-    try:
-        return parse_instant(value, key)
-    except InvalidTimestampError as exc:
-        raise InvalidFilterError(key, value, "not a time (ISO 8601, datetime or epoch)") from exc
-
-
-def _level(key: str, value: Any) -> str:
-    try:
-        return normalize_level(value, key)
-    except InvalidLevelError as exc:
-        raise InvalidFilterError(key, value, "unknown level") from exc
-
-
-def _one(nodes: list[Node], combine: type[And] | type[Or]) -> Node:
-    return nodes[0] if len(nodes) == 1 else combine(tuple(nodes))
-
-
-def _keyword(key: str, text: Any) -> Node:
-    if not isinstance(text, str):
-        raise InvalidFilterError(key, text, "expected a string")
-    toks = sorted(tokenize(text))
-    if not toks:
-        raise InvalidFilterError(key, text, "contains no word")
-    return _one([IndexTerm("token", t) for t in toks], And)
-
-
-def _filter_node(key: str, value: Any) -> Node:
-    if key in ("start_time", "end_time"):
-        instant = _instant(key, value)
-        return TimeRange(lo=instant) if key == "start_time" else TimeRange(hi=instant)
-    if key == "level":
-        return _one([IndexTerm("level", _level(key, v)) for v in _as_list(key, value)], Or)
-    if key == "min_severity":
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            threshold = float(value)
-            if math.isnan(threshold):
-                raise InvalidFilterError(key, value, "not a number")
-        else:
-            threshold = SEVERITY[_level(key, value)]
-        levels = [lv for lv in LEVELS if SEVERITY[lv] >= threshold]
-        if not levels:
-            return Not(MatchAll())
-        return _one([IndexTerm("level", lv) for lv in levels], Or)
-    if key == "source":
-        return _one([IndexTerm("source", v) for v in _strings(key, value)], Or)
-    if key in ("tags", "tag"):
-        return _one([IndexTerm("tag", v) for v in _strings(key, value)], Or)
-    if key == "tags_all":
-        return _one([IndexTerm("tag", v) for v in _strings(key, value)], And)
-    if key == "keyword":
-        return _keyword(key, value)
-    if key == "keywords":
-        items = value.split() if isinstance(value, str) else _as_list(key, value)
-        return _one([_keyword(key, v) for v in items], Or)
-    if key == "regex":
-        if isinstance(value, re.Pattern):
-            return Regex(value)
-        if not isinstance(value, str):
-            raise InvalidFilterError(key, value, "expected a regular expression string")
-        try:
-            return Regex(re.compile(value))
-        except re.error as exc:
-            raise InvalidFilterError(key, value, f"bad regular expression: {exc}") from exc
-    if key in ("message", "timestamp"):
-        return _one([FieldEquals(key, v) for v in _as_list(key, value)], Or)
-    values = _as_list(key, value)
-    if key in _STRING_ATTRIBUTES:
-        # these attributes hold text ({"user_id": 42} in a JSON line is stored as "42"), but
-        # the same name may also be a metadata key holding the number: match both
-        values += [str(v) for v in values
-                   if isinstance(v, int) and not isinstance(v, bool) and str(v) not in values]
-    return _one([FieldEquals(key, v) for v in values], Or)
-
-
-_STRING_ATTRIBUTES = frozenset(("thread_id", "request_id", "user_id"))
-
-
-#: Filter keys with a meaning of their own (other keys match fields by equality).
-FILTER_KEYS = frozenset(
-    ("start_time", "end_time", "level", "min_severity", "source", "tags", "tag", "tags_all",
-     "keyword", "keywords", "regex")
-)
-
-
-def compile_filters(filters: Mapping[str, Any] | Node | None) -> Node:
-    """Compile a filter dict (all keys combine with AND) into a query tree.
-
-    >>> compile_filters({"level": ["ERROR", "fatal"], "source": "api"})  # doctest: +ELLIPSIS
-    And(children=(Or(children=(IndexTerm(index='level', term='ERROR'), ...
-    """
-    if filters is None:
-        return MatchAll()
-    if isinstance(filters, Node):
-        return filters
-    if not isinstance(filters, Mapping):
-        raise InvalidFilterError("filters", filters, "expected a dict of filters")
-    nodes: list[Node] = []
-    lo, hi = -_INF, _INF
-    for key, value in filters.items():
-        if not isinstance(key, str):
-            raise InvalidFilterError(str(key), value, "filter names are strings")
-        if value is None and key in FILTER_KEYS:
-            continue
-        node = _filter_node(key, value)
-        if isinstance(node, TimeRange):
-            lo, hi = max(lo, node.lo), min(hi, node.hi)
-        else:
-            nodes.append(node)
-    if lo != -_INF or hi != _INF:
-        nodes.append(TimeRange(lo, hi))
-    if not nodes:
-        return MatchAll()
-    return _one(nodes, And)
-
-
-def time_bounds(value: Any, key: str) -> float:
-    """Parse a time bound given as ISO text, :class:`datetime` or epoch (for other modules)."""
-    if isinstance(value, datetime):
-        return parse_instant(value)
-    return _instant(key, value)
-
-
-# -- ordering and pages -------------------------------------------------------------------
-def _sort_value(value: Any) -> tuple[int, Any]:
-    if isinstance(value, bool):
-        return (0, int(value))
-    if isinstance(value, (int, float)):
-        return (0, value)
-    if isinstance(value, str):
-        return (1, value)
-    return (2, str(value))
-
-
-TIME_KEYS = frozenset(("timestamp", "time", "ts", "@timestamp"))
-
-
-def _walk_pays(k: int, n: int, limit: int | None) -> bool:
-    """Whether the first ``limit`` of ``k`` hits among ``n`` entries are found faster by
-    walking the time index (about ``limit * n / k`` steps) than by ordering all ``k``."""
-    return limit is not None and k > 0 and limit * n / k < k / 4
-
-
-def order_entries(
-    ctx: QueryContext, ids: Bits, sort_by: str | None, descending: bool, offset: int,
-    limit: int | None,
-) -> list[LogEntry]:
-    """The entries of ``ids`` in result order, ``limit`` of them from position ``offset``
-    (see :func:`order_ids`)."""
-    store = ctx.store
-    wanted = None if limit is None else offset + limit
-    if (sort_by is None or sort_by in TIME_KEYS) and not _walk_pays(len(ids), len(store), wanted):
-        return store.sorted_entries(ids, descending, offset, limit)
-    ordered = order_ids(ctx, ids, sort_by, descending, wanted)
-    return store.materialize(ordered[offset:] if offset else ordered)
-
-
-def order_ids(
-    ctx: QueryContext, ids: Bits, sort_by: str | None, descending: bool, limit: int | None
-) -> list[int]:
-    """``ids`` in result order; only the first ``limit`` when given.
-
-    Time order walks the time index when few results are wanted from a large set
-    (O(limit * n / k) steps), else sorts the ids by instant (O(k log k)).
-    """
-    store = ctx.store
-    if sort_by is None or sort_by in TIME_KEYS:
-        if limit is not None and _walk_pays(len(ids), len(store), limit):
-            out: list[int] = []
-            for i in store.walk_time(descending):
-                if i in ids:
-                    out.append(i)
-                    if len(out) >= limit:
-                        break
-            return out
-        ordered = store.sorted_ids(ids, descending)
-        return ordered if limit is None else ordered[:limit]
-    ordered = store.sorted_ids(ids)
-    get = store.get
-    if sort_by in ("level", "severity", "severity_score"):
-        ordered.sort(key=lambda i: SEVERITY[get(i).level])
-        if descending:  # the exact reverse of the ascending order, ties included
-            ordered.reverse()
-        return ordered if limit is None else ordered[:limit]
-    present: list[tuple[int, tuple[int, Any]]] = []
-    missing: list[tuple[int, tuple[int, Any]]] = []
-    for i in ordered:
-        value = get(i).get(sort_by)
-        (missing if value is None else present).append((i, _sort_value(value)))
-    present.sort(key=lambda p: p[1])
-    if descending:  # the exact reverse of the ascending order, ties included
-        present.reverse()
-        missing.reverse()
-    result = [i for i, _ in present] + [i for i, _ in missing]
-    return result if limit is None else result[:limit]
-
-
-def page_window(page: int | None, page_size: int | None) -> tuple[int, int | None]:
-    """``(offset, limit)`` of a 1-based page; validates both numbers."""
-    for key, value in (("page", page), ("page_size", page_size)):
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 1
-        ):
-            raise InvalidFilterError(key, value, "expected a whole number >= 1")
-    if page is None and page_size is None:
-        return 0, None
-    size = page_size if page_size is not None else 100
-    return ((page or 1) - 1) * size, size
-
-
-def flatten_or(nodes: Iterable[Node]) -> Sequence[Node]:
-    """Helper for planners: the children of nested ``Or`` nodes, flattened."""
-    out: list[Node] = []
-    for n in nodes:
-        if isinstance(n, Or):
-            out.extend(flatten_or(n.children))
-        else:
-            out.append(n)
-    return out

@@ -18,17 +18,18 @@ import binascii
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from pyroaring import BitMap
 
 from ..errors import InvalidFilterError
-from .nodes import Node, QueryContext, TimeRange, execute, page_window
+from .nodes import Node, QueryContext, TimeRange, execute
+from .order import page_window, walk_pays
 
 if TYPE_CHECKING:
     from ..model.entry import LogEntry
 
-__all__ = ["Page", "decode_cursor", "encode_cursor", "fetch_page", "page_ids"]
+__all__ = ["Page", "PageSnapshot", "finish_page", "page_ids", "start_page", "take_page"]
 
 _FORMAT = struct.Struct(">BBdQI")  # version, descending, instant, id, query checksum
 _VERSION = 1
@@ -101,8 +102,7 @@ def page_ids(
     k = len(ids)
     if k == 0:
         return []
-    span = ti.bisect_key_right(hi) - ti.bisect_key_left(lo)
-    if limit * span / k < k / 4:
+    if walk_pays(k, ti.bisect_key_right(hi) - ti.bisect_key_left(lo), limit):
         out: list[int] = []
         walk = ti.irange_key(lo, hi, reverse=descending)
         for i in walk:
@@ -115,18 +115,31 @@ def page_ids(
     return store.sorted_ids(cast(BitMap, ids), descending)[:limit]
 
 
-def fetch_page(
-    ctx: QueryContext, lock: Any, node: Node, page_size: int, cursor: str | None,
-    descending: bool,
-) -> Page:
-    """The page of ``node`` after ``cursor`` (``None``: the first page), ids read under
-    ``lock``, the cursor encoded outside it."""
+#: What :func:`take_page` copies under the lock: the entries, the key of the last one
+#: (``None`` for an empty first page) and whether more follow.
+PageSnapshot = tuple[list["LogEntry"], "tuple[float, int] | None", bool]
+
+
+def start_page(cursor: str | None, page_size: int, descending: bool,
+               node: Node) -> tuple[float, int] | None:
+    """Validate ``page_size`` and decode ``cursor`` (``None``: the first page), before the
+    lock is taken."""
     page_window(None, page_size)
-    after = None if cursor is None else decode_cursor(cursor, descending, node)
-    with lock:
-        ids = page_ids(ctx, node, after, descending, page_size + 1)
-        shown = ids[:page_size]
-        entries = [ctx.store.get(i) for i in shown]
-        last = (ctx.store.instant(shown[-1]), shown[-1]) if shown else after
+    return None if cursor is None else decode_cursor(cursor, descending, node)
+
+
+def take_page(ctx: QueryContext, node: Node, after: tuple[float, int] | None,
+              descending: bool, page_size: int) -> PageSnapshot:
+    """The page of ``node`` after the key ``after``. Call under the engine lock."""
+    ids = page_ids(ctx, node, after, descending, page_size + 1)
+    shown = ids[:page_size]
+    entries = [ctx.store.get(i) for i in shown]
+    last = (ctx.store.instant(shown[-1]), shown[-1]) if shown else after
+    return entries, last, len(ids) > page_size
+
+
+def finish_page(snapshot: PageSnapshot, descending: bool, node: Node) -> Page:
+    """The :class:`Page` of a snapshot, its cursor encoded outside the lock."""
+    entries, last, more = snapshot
     next_cursor = None if last is None else encode_cursor(*last, descending, node)
-    return Page(entries, next_cursor, len(ids) > page_size)
+    return Page(entries, next_cursor, more)

@@ -137,7 +137,6 @@ class Evictor:
         self.dropped = 0
         self.callback_errors = 0
         self.archive_errors = 0
-        self.steps = 0
         self.bytes_per_entry = 0.0
         self._queue: deque[list[LogEntry]] = deque()
         self._deliver_lock = threading.Lock()
@@ -206,7 +205,6 @@ class Evictor:
         if storage is not None:
             storage.delete_below(cut)
         self.evicted += len(removed)
-        self.steps += 1
         if archived:
             self.archived += len(removed)
         if self.retention.on_evict is not None:

@@ -1,0 +1,109 @@
+"""The write path under the engine lock: storage, store, postings, alerts, retention.
+
+:class:`HotWriter` is what the ingest driver commits gathered batches to. It holds no
+reference to the engine (so a dropped engine is freed by reference counting) and does
+nothing slow or user-controlled under the lock: encoding happens before it, eviction delivery
+and alert notifications after it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+
+from ._gc import gc_paused
+from .alerts import AlertManager
+from .alerts import state as alert_state
+from .index.postings import IndexSet, Postings
+from .index.store import Store
+from .model.entry import LogEntry
+from .storage.retention import Evictor, Retention
+from .storage.sqlite import Storage, encode_entries
+
+__all__ = ["HotWriter"]
+
+
+class HotWriter:
+    """Commits batches to the hot tier (and its durable copy) and counts what it stored."""
+
+    def __init__(self, lock: threading.RLock, store: Store, indexes: IndexSet,
+                 alerts: AlertManager) -> None:
+        self.lock = lock
+        self.store = store
+        self.indexes = indexes
+        self.alerts = alerts
+        self.storage: Storage | None = None
+        self.evictor: Evictor | None = None
+        self.ingested_total = 0
+        self.rejected_total = 0
+
+    def commit(self, batch: list[LogEntry], words: list[list[str]] | None,
+               postings: Postings) -> int:
+        """Store and index a batch whose postings are gathered; returns its size.
+        A storage failure raises before anything is kept. O(m log n) under the lock."""
+        storage, evictor, alerts = self.storage, self.evictor, self.alerts
+        encoded = encode_entries(batch) if storage is not None else None
+        evicted = False
+        with self.lock:
+            if storage is not None and encoded is not None:
+                storage.write(self.store.next_id, encoded)
+            self.indexes.merge(postings, self.store.append(batch))
+            self.ingested_total += len(batch)
+            fired = alerts.observe(batch, words) if alerts.rules else []
+            if fired and storage is not None:
+                alert_state.save_history(alerts, storage, fired)
+            if evictor is not None:
+                evicted = evictor.evict(self.store, self.indexes, storage, batch)
+        if evicted and evictor is not None:
+            evictor.deliver()
+        if fired:
+            alerts.notify(fired)
+        return len(batch)
+
+    def open_storage(self, path: str | os.PathLike[str], durability: str, batch_size: int,
+                     batch_interval: float,
+                     tokenize_many: Callable[[list[str]], list[list[str]]]) -> None:
+        """Open the durable copy and rebuild the store, indexes and alerts from it (the
+        flusher starts with :meth:`Storage.start` once retention has run)."""
+        storage = Storage(path, durability=durability, batch_size=batch_size,
+                          batch_interval=batch_interval)
+        try:
+            with gc_paused():
+                storage.load(self.store, self.indexes, tokenize_many)
+            alert_state.recover(self.alerts, storage)
+        except BaseException:
+            storage.close()
+            raise
+        self.storage = storage
+
+    def retain(self, retention: Retention) -> None:
+        """Bound the entries kept from now on, and apply the bound to what is stored (the
+        stored entries also calibrate a memory budget)."""
+        durable = self.storage is not None and self.storage.durability != "none"
+        self.evictor = Evictor(retention, fsync=durable)
+        if self.evictor.evict(self.store, self.indexes, self.storage, self.store.entries):
+            self.evictor.deliver()
+
+    def flush(self) -> None:
+        """Commit queued entries, evictions and the alert state (no-op without storage)."""
+        if self.storage is None:
+            return
+        with self.lock:
+            alert_state.save_state(self.alerts, self.storage)
+        self.storage.flush()
+
+    def close(self) -> None:
+        """Save the alert state and an index snapshot, then close the storage. Idempotent."""
+        storage = self.storage
+        if storage is None or storage.closed:
+            return
+        with self.lock:
+            alert_state.save_state(self.alerts, storage)
+            taken = storage.snapshot(self.indexes, self.store.next_id)
+        storage.close(taken)
+
+    def count_rejected(self, n: int) -> None:
+        """Count ``n`` input lines rejected as invalid."""
+        with self.lock:
+            self.rejected_total += n
