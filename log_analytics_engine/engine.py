@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from . import _native as native
 from ._gc import gc_paused
-from ._native import speedups
 from .alerts import Alert, AlertDelivery, AlertManager, AlertRule, AlertSeverity
 from .alerts.persistence import (
     load_rules,
@@ -163,7 +163,7 @@ class LogAnalyticsEngine:
         # Words are needed here only by word-keyed alert rules, or without the C gatherer
         # (which tokenizes as it indexes).
         words = (self._tokens.tokenize_many([e.message for e in batch])
-                 if speedups is None or self._alerts.rules else None)
+                 if not native.tokenizing_gather or self._alerts.rules else None)
         postings = self._indexes.gather(batch, words, self._store.next_id)
         return self._commit(batch, words, postings)
 
@@ -218,7 +218,7 @@ class LogAnalyticsEngine:
         report = IngestReport(str(path), file_type)
         started = time.perf_counter()
         with open_lines(path) as lines, gc_paused():
-            if file_type == "jsonl" and speedups is not None and not self._processors:
+            if file_type == "jsonl" and native.indexed_reads and not self._processors:
                 for batch, postings in read_indexed(lines, self._indexes, self._next_id,
                                                     report, batch_size, progress):
                     words = (self._tokens.tokenize_many([e.message for e in batch])

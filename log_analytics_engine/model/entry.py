@@ -355,17 +355,3 @@ def entry_from_json(data: dict[str, Any]) -> LogEntry:
     entry.metadata = metadata if metadata is not None else {}
     return entry
 
-
-def _configure_speedups() -> None:
-    from array import array
-
-    from orjson import loads
-
-    from .._native import speedups
-    from .tokenize import words
-
-    if speedups is not None:
-        speedups.configure(LogEntry, _LEVEL_CACHE, entry_from_json, loads, words, array)
-
-
-_configure_speedups()
