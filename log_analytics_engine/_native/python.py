@@ -4,7 +4,7 @@ Each function here takes the arguments of its C twin in ``_speedups`` and return
 twin returns, or, for the two kernels whose C version only takes a common case
 (:func:`entries_from_chunk`, :func:`sorted_numbers`), ``None``: "use the general path", which
 is the documented answer of the C kernel for any case it does not take. The differential
-tests (``tests/differential/``) and the sanitizer's fuzz run compare the two.
+tests (``tests/differential/test_speedups.py``) and the sanitizer's fuzz run compare the two.
 
 The C kernels post each id once per term; these keep the repeats of a word within one
 message (the indexes merge ids into bitmaps, so both give the same posting lists).
