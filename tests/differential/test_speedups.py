@@ -1,8 +1,10 @@
 """The C accelerator gives exactly the answers of the Python code it replaces.
 
-``_speedups.c`` speeds up two hot loops: JSON lines to entries, and the postings of a batch.
-The Python code is the specification; these differential properties compare the two on
-random input, including every shape the C code hands back to Python.
+The C kernels of ``log_analytics_engine._native`` (JSON lines to entries, the postings of a
+batch, time order, the storage codec, float metrics) against the Python kernels of
+``_native/python.py`` and the general paths: the Python code is the specification; these
+differential properties compare the two on random input, including every shape the C code
+hands back to Python. ``native.use_python()`` runs a block on the Python kernels.
 """
 
 from __future__ import annotations
