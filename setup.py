@@ -10,7 +10,10 @@ setup(
     ext_modules=[
         Extension(
             "log_analytics_engine._native._speedups",
-            ["log_analytics_engine/_native/_speedups.c"],
+            [f"log_analytics_engine/_native/{name}.c" for name in (
+                "module", "timestamp", "entry", "parse", "postings", "timeorder", "codec",
+                "aggregate")],
+            depends=["log_analytics_engine/_native/_native.h"],
             optional=True,
             extra_compile_args=["-O2"],
         )

@@ -1,23 +1,80 @@
-"""The optional C accelerator (``_speedups.c``), or ``None`` when it is not available.
+"""The accelerator: the one place that picks the C or the Python implementation of each kernel.
 
-The extension is built at install time when a C compiler is present; the pure-Python code
-paths are the specification it is tested against (``tests/test_speedups.py``). Setting the
-environment variable ``LOG_ANALYTICS_PURE_PYTHON=1`` before import disables it, which is how
-the tests run the pure-Python paths too.
+Every kernel has a C version (the optional extension ``_speedups``, built from the C sources
+in this folder when a compiler is present at install time) and a Python version
+(:mod:`._native.python`, its specification). The choice is made once, at import: C when the
+extension is built, unless the environment variable ``LOG_ANALYTICS_PURE_PYTHON=1`` is set.
+Callers use the chosen function through this module, read at call time
+(``native.gather(...)``), and never test for the extension themselves:
+
+============================  =====================================================
+kernel                        used by
+============================  =====================================================
+``entries_from_lines``        ``ingest.files.read_entries`` (JSON lines -> entries)
+``ingest_blocks``             ``ingest.files.read_indexed`` (lines -> entries + postings)
+``gather``                    ``index.postings.IndexSet.gather`` (postings of a batch)
+``split_ordered``             ``index.store.TimeIndex.extend_ordered``
+``time_order``                ``index.store.Store`` (hits in time order, materialising)
+``filter_instants``           ``index.store.Store.ids_in_time_range``
+``sorted_numbers``            ``query.aggregate.numeric_values``
+``encode_chunk``              ``storage.sqlite.encode_entries``
+``entries_from_rows``         ``storage.sqlite.decode_rows``
+``entries_from_chunk``        ``storage.sqlite.Storage`` (reopening)
+============================  =====================================================
+
+Two flags say where the best path differs, not only its speed:
+
+* ``tokenizing_gather``: :func:`gather` given no words tokenizes in C, faster than tokenizing
+  beforehand even with a cache; the Python gatherer would tokenize without one.
+* ``indexed_reads``: :func:`ingest_blocks` parses and gathers in one C pass; with the Python
+  kernels a file reads faster through :func:`entries_from_lines` and a cached tokenizer.
+
+``available`` says the C kernels are in use; ``speedups`` is the extension module itself (or
+``None``), for the tests of its C-only entry points (``direct_entry``, ``parse_iso``).
+:func:`use_python` switches to the Python kernels for a block (the differential tests).
 """
 
 from __future__ import annotations
 
 import os
 from array import array
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
+from typing import Any
 
 from orjson import loads
 
 from ..model.entry import _LEVEL_CACHE, LogEntry, entry_from_json
 from ..model.tokenize import words
+from . import python
 
-__all__ = ["speedups"]
+__all__ = [
+    "KERNELS",
+    "available",
+    "encode_chunk",
+    "entries_from_chunk",
+    "entries_from_lines",
+    "entries_from_rows",
+    "filter_instants",
+    "gather",
+    "indexed_reads",
+    "ingest_blocks",
+    "python",
+    "sorted_numbers",
+    "speedups",
+    "split_ordered",
+    "time_order",
+    "tokenizing_gather",
+    "use_python",
+]
+
+#: The names of the kernels, each a function of :mod:`.python` and of ``_speedups``.
+KERNELS = (
+    "encode_chunk", "entries_from_chunk", "entries_from_lines", "entries_from_rows",
+    "filter_instants", "gather", "ingest_blocks", "sorted_numbers", "split_ordered",
+    "time_order",
+)
 
 speedups: ModuleType | None
 if os.environ.get("LOG_ANALYTICS_PURE_PYTHON", "") not in ("", "0"):
@@ -25,8 +82,48 @@ if os.environ.get("LOG_ANALYTICS_PURE_PYTHON", "") not in ("", "0"):
 else:
     try:
         from . import _speedups as speedups
-    except ImportError:  # no compiler at install time: the Python paths do the work
+    except ImportError:  # no compiler at install time: the Python kernels do the work
         speedups = None
-
-if speedups is not None:  # hand the extension the model's classes and callbacks
+if speedups is not None:  # bind the Python side it builds and calls
     speedups.configure(LogEntry, _LEVEL_CACHE, entry_from_json, loads, words, array)
+
+# The chosen kernels (typed as their Python specification; _choose binds them).
+encode_chunk = python.encode_chunk
+entries_from_chunk = python.entries_from_chunk
+entries_from_lines = python.entries_from_lines
+entries_from_rows = python.entries_from_rows
+filter_instants = python.filter_instants
+gather = python.gather
+ingest_blocks = python.ingest_blocks
+sorted_numbers = python.sorted_numbers
+split_ordered = python.split_ordered
+time_order = python.time_order
+available = False
+tokenizing_gather = False
+indexed_reads = False
+
+
+def _choose(module: ModuleType | None) -> None:
+    """Bind every kernel to ``module``'s (the C extension) or, for ``None``, to Python's."""
+    global available, tokenizing_gather, indexed_reads
+    source: Any = python if module is None else module
+    namespace = globals()
+    for name in KERNELS:
+        namespace[name] = getattr(source, name)
+    available = tokenizing_gather = indexed_reads = module is not None
+
+
+@contextmanager
+def use_python() -> Iterator[None]:
+    """Run the block on the Python kernels, then restore the choice made at import.
+
+    For tests comparing both implementations; not thread-safe (it rebinds module globals).
+    """
+    _choose(None)
+    try:
+        yield
+    finally:
+        _choose(speedups)
+
+
+_choose(speedups)

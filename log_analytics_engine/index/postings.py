@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import count
 from typing import TYPE_CHECKING, Any
 
 from pyroaring import BitMap, FrozenBitMap
 
-from .._native import speedups
-from ..model.tokenize import tokenize, tokenize_many
+from .. import _native as native
+from ..model.tokenize import tokenize
 
 if TYPE_CHECKING:
     from .store import Store
@@ -161,22 +160,15 @@ class IndexSet:
         at one shared string (about 130 bytes saved per entry on the benchmark corpus).
         Runtime complexity: O(total terms of the batch), in C when the accelerator is built.
         """
-        if speedups is not None:
-            levels: dict[str, Ids] = {}
-            sources: dict[str, Ids] = {}
-            tags: dict[str, Ids] = {}
-            words: dict[str, Ids] = {}
-            batch = entries if type(entries) is list else list(entries)
-            token_lists = tokens if tokens is None or type(tokens) is list else list(tokens)
-            speedups.gather(batch, first_id, self._strings, levels, sources, tags, words,
-                            token_lists)
-            terms: tuple[Mapping[str, Ids], Mapping[str, Ids], Mapping[str, Ids],
-                         Mapping[str, Ids]] = (levels, sources, tags, words)
-        else:
-            if tokens is None:
-                tokens = tokenize_many([e.message for e in entries])
-            terms = self._gather_python(entries, tokens, first_id)
-        return Postings(first_id, *terms, self._gather_fields(entries, first_id))
+        levels: dict[str, Ids] = {}
+        sources: dict[str, Ids] = {}
+        tags: dict[str, Ids] = {}
+        words: dict[str, Ids] = {}
+        batch = entries if type(entries) is list else list(entries)
+        token_lists: Any = tokens if tokens is None or type(tokens) is list else list(tokens)
+        native.gather(batch, first_id, self._strings, levels, sources, tags, words, token_lists)
+        return Postings(first_id, levels, sources, tags, words,
+                        self._gather_fields(batch, first_id))
 
     def postings(
         self, first_id: int, entries: Sequence[Any], levels: Mapping[str, Ids],
@@ -186,29 +178,6 @@ class IndexSet:
         ``ingest_blocks``), completed with the ``fields`` postings."""
         return Postings(first_id, levels, sources, tags, words,
                         self._gather_fields(entries, first_id))
-
-    def _gather_python(
-        self, entries: Sequence[Any], tokens: Iterable[Iterable[str]], first_id: int
-    ) -> tuple[dict[str, list[int]], dict[str, list[int]], dict[str, list[int]],
-               dict[str, list[int]]]:
-        """The specification of ``_speedups.gather``."""
-        levels: defaultdict[str, list[int]] = defaultdict(list)
-        sources: defaultdict[str, list[int]] = defaultdict(list)
-        tags: defaultdict[str, list[int]] = defaultdict(list)
-        words: defaultdict[str, list[int]] = defaultdict(list)
-        canon = self._strings.setdefault
-        for i, entry, toks in zip(count(first_id), entries, tokens):
-            levels[entry.level].append(i)
-            src = entry.source = canon(entry.source, entry.source)
-            sources[src].append(i)
-            entry_tags = entry.tags
-            if entry_tags:
-                for k, t in enumerate(entry_tags):
-                    t = entry_tags[k] = canon(t, t)
-                    tags[t].append(i)
-            for w in toks:
-                words[w].append(i)
-        return levels, sources, tags, words
 
     def _gather_fields(
         self, entries: Sequence[Any], first_id: int

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pyroaring import BitMap, FrozenBitMap
 from sortedcontainers import SortedKeyList
 
-from .._native import speedups
+from .. import _native as native
 
 if TYPE_CHECKING:
     from ..model.entry import LogEntry
@@ -57,9 +57,9 @@ class TimeIndex(SortedKeyList):  # type: ignore[misc]
         run_ids: list[int]
         run_keys: list[float]
         late: list[int]
-        if (speedups is not None and type(ids) is range and ids.step == 1
-                and type(keys) is list and len(ids) == len(keys)):
-            run_ids, run_keys, late = speedups.split_ordered(ids.start, keys, top)
+        if (type(ids) is range and ids.step == 1 and type(keys) is list
+                and len(ids) == len(keys)):
+            run_ids, run_keys, late = native.split_ordered(ids.start, keys, top)
         else:
             run_ids, run_keys, late = [], [], []
             for i, k in zip(ids, keys, strict=True):
@@ -149,8 +149,8 @@ class Store:
     def materialize(self, ids: Iterable[int]) -> list[LogEntry]:
         """The entries of ``ids`` in that order (id order for a bitmap). Runtime complexity:
         O(k), in C for a bitmap with the accelerator, or when base is 0."""
-        if speedups is not None and isinstance(ids, (BitMap, FrozenBitMap)):
-            taken: list[LogEntry] = speedups.time_order(
+        if isinstance(ids, (BitMap, FrozenBitMap)):
+            taken: list[LogEntry] = native.time_order(
                 ids.to_array(), _NO_IDS, self.ts, self.base, self.entries, False, 0, len(ids))
             return taken  # no late ids given: the bitmap's own (id) order
         if self.base == 0:
@@ -284,10 +284,7 @@ class Store:
 
     def _instants_within(self, ids: BitMap | FrozenBitMap, lo: float, hi: float) -> BitMap:
         """The ``ids`` whose instant is in ``[lo, hi]``. O(k), in C with the accelerator."""
-        if speedups is not None:
-            return BitMap(speedups.filter_instants(ids.to_array(), self.ts, self.base, lo, hi))
-        ts, base = self.ts, self.base
-        return BitMap([i for i in ids if lo <= ts[i - base] <= hi])
+        return BitMap(native.filter_instants(ids.to_array(), self.ts, self.base, lo, hi))
 
     def _zone_bounds(self) -> tuple[list[float], list[float]]:
         """Running maximum of the block maxima and suffix minimum of the block minima."""
@@ -321,24 +318,12 @@ class Store:
 
         Runtime complexity: O(k log k), near O(k) for the mostly ordered ids of logs.
         """
-        if speedups is not None and isinstance(ids, (BitMap, FrozenBitMap)):
+        if isinstance(ids, (BitMap, FrozenBitMap)):
             return self._time_order(ids, descending, None, 0, len(ids))
         base = self.base
         ts = self.ts
         key: Callable[[int], float] = ts.__getitem__ if base == 0 else (lambda i: ts[i - base])
-        if isinstance(ids, (BitMap, FrozenBitMap)):
-            # Ids that arrived in time order are already sorted by (instant, id): only the
-            # few late arrivals among them need placing (bisect_right keeps ties in id order,
-            # and no later in-order id can tie with an earlier late one).
-            late = ids & self.late
-            ordered = list(ids - late if late else ids)
-            if len(late) * 16 > len(ordered):
-                ordered = sorted(ids, key=key)
-            else:
-                for i in sorted(late, key=key):
-                    ordered.insert(bisect_right(ordered, key(i), key=key), i)
-        else:
-            ordered = sorted(ids, key=key)
+        ordered = sorted(ids, key=key)
         if descending:
             ordered.reverse()
         return ordered
@@ -351,18 +336,17 @@ class Store:
         position ``offset``. Runtime complexity: O(k + m log m) for k ids of which m arrived
         late; in C with the accelerator, which makes no Python int for an id."""
         stop = len(ids) if limit is None else offset + limit
-        if speedups is not None:
-            return self._time_order(ids, descending, self.entries, offset, stop)
-        return self.materialize(self.sorted_ids(ids, descending)[offset:stop])
+        return self._time_order(ids, descending, self.entries, offset, stop)
 
     def _time_order(
         self, ids: BitMap | FrozenBitMap, descending: bool, entries: list[LogEntry] | None,
         start: int, stop: int,
     ) -> list[Any]:
-        assert speedups is not None
+        """Ids that arrived in time order are already sorted by (instant, id): only the few
+        late arrivals among them need placing (``native.time_order``)."""
         late = ids & self.late
         in_order = ids - late if late else ids
-        ordered: list[Any] = speedups.time_order(
+        ordered: list[Any] = native.time_order(
             in_order.to_array(), late.to_array(), self.ts, self.base, entries, descending,
             start, stop)
         return ordered

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .. import _native as native
 from .._gc import gc_paused
-from .._native import speedups
 from ..index.postings import IndexSet, Postings
 from ..model.entry import LogEntry
 from ..model.tokenize import TokenCache
@@ -54,7 +54,7 @@ class IngestDriver:
             return 0
         # the C gatherer tokenizes as it indexes: words are needed only by word-keyed
         # alert rules, or by the Python gatherer
-        words = self._words(batch) if speedups is None or self._needs_words() else None
+        words = self._words(batch) if not native.tokenizing_gather or self._needs_words() else None
         return self._commit(batch, words, self._indexes.gather(batch, words, self._next_id()))
 
     def ingest_file(self, path: str | os.PathLike[str], file_type: str, batch_size: int,
@@ -65,7 +65,7 @@ class IngestDriver:
         report = IngestReport(str(path), file_type)
         started = time.perf_counter()
         with open_lines(path) as lines, gc_paused():
-            if file_type == "jsonl" and speedups is not None and not self._processors:
+            if file_type == "jsonl" and native.indexed_reads and not self._processors:
                 for batch, postings in read_indexed(lines, self._indexes, self._next_id,
                                                     report, batch_size, progress):
                     words = self._words(batch) if self._needs_words() else None

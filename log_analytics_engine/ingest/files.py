@@ -9,11 +9,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 
-from .._native import speedups
+from .. import _native as native
 from ..errors import InvalidEntryError
 from ..index.postings import Ids, IndexSet, Postings
 from ..model.entry import LogEntry, entry_from_json
@@ -83,17 +83,16 @@ def read_entries(
     """
     if file_type not in FILE_TYPES:
         raise ValueError(f"unknown file_type {file_type!r}; expected one of {FILE_TYPES}")
-    if file_type == "jsonl" and speedups is not None:
+    if file_type == "jsonl":
         yield from _read_jsonl_batches(lines, report, batch_size, on_line)
         return
     batch: list[LogEntry] = []
     append = batch.append
     now = time.time()
     nbytes = 0
-    is_json = file_type == "jsonl"
     for line_no, raw in enumerate(lines, 1):
         nbytes += len(raw)
-        entry = _read_line(raw, line_no, is_json, now, report)
+        entry = _read_line(raw, line_no, False, now, report)
         if entry is not None:
             append(entry)
         if len(batch) >= batch_size:
@@ -138,25 +137,25 @@ def _read_jsonl_batches(
     batch_size: int,
     on_line: Callable[[int], None] | None,
 ) -> Iterator[list[LogEntry]]:
-    """:func:`read_entries` for JSONL through the C accelerator: a batch of lines at a time.
+    """:func:`read_entries` for JSONL: a batch of lines at a time through the accelerator's
+    ``entries_from_lines``.
 
-    The accelerator returns ``None`` for each line it could not turn into an entry; those
-    lines (rare: blank or bad) go through :func:`_read_line` for the exact rejection reason.
+    It returns ``None`` for each line it could not turn into an entry; those lines (rare:
+    blank or bad) go through :func:`_read_line` for the exact rejection reason.
     """
-    assert speedups is not None
-    convert = speedups.entries_from_lines
     line_no = 0
     for chunk, nbytes, newline in _line_chunks(lines, batch_size):
-        entries, bad = convert(chunk)
+        parsed, bad = native.entries_from_lines(chunk)
         if bad:
-            kept: list[LogEntry] = []
-            for k, entry in enumerate(entries):
+            entries: list[LogEntry] = []
+            for k, entry in enumerate(parsed):
                 if entry is None:  # the line as read line by line, for the same message
                     raw = chunk[k] + newline
                     entry = _read_line(raw, line_no + k + 1, True, 0.0, report)
                 if entry is not None:
-                    kept.append(entry)
-            entries = kept
+                    entries.append(entry)
+        else:
+            entries = cast("list[LogEntry]", parsed)  # no None when no line is bad
         line_no += len(chunk)
         if entries:
             yield entries
@@ -245,12 +244,11 @@ def read_indexed(
     bytes object per line), numbered from ``next_id()`` at read time (``IndexSet.merge``
     shifts them if another writer came first). For an engine without processors, which could
     change or drop entries between parsing and indexing."""
-    assert speedups is not None
     line_no = 0
     for blocks, nbytes in _block_batches(lines, batch_size):
         first_id = next_id()
         terms: tuple[dict[str, Ids], ...] = ({}, {}, {}, {})
-        entries, count, bad = speedups.ingest_blocks(blocks, first_id, indexes._strings, *terms)
+        entries, count, bad = native.ingest_blocks(blocks, first_id, indexes._strings, *terms)
         late: list[LogEntry] = []
         for k, raw in bad:  # blank or bad lines, re-read line by line for the same message
             again = _read_line(raw, line_no + k + 1, True, 0.0, report)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyroaring import BitMap, FrozenBitMap
 
-from .._native import speedups
+from .. import _native as native
 from ..errors import InvalidFilterError
 from ..model.entry import ATTRIBUTES
 from ..model.timeparse import format_instant
@@ -132,8 +132,8 @@ def numeric_values(entries: Sequence[LogEntry], field: str) -> Sequence[float]:
 
     Runtime complexity: O(k log k); in C with the accelerator when the values of a metadata
     field are floats (``array('d')``, no Python float per value until one is read)."""
-    if speedups is not None and field not in ATTRIBUTES and type(entries) is list:
-        fast: Sequence[float] | None = speedups.sorted_numbers(entries, field)
+    if field not in ATTRIBUTES and type(entries) is list:
+        fast: Sequence[float] | None = native.sorted_numbers(entries, field)
         if fast is not None:
             return fast
     raw = field_values(entries, field)

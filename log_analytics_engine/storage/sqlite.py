@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from pyroaring import BitMap
 
-from .._native import speedups
+from .. import _native as native
 from ..errors import (
     StorageCorruptError,
     StorageError,
@@ -126,16 +126,9 @@ def encode_entries(entries: Sequence[LogEntry]) -> Encoded:
     out: Encoded = []
     for start in range(0, len(entries), CHUNK):
         part = list(entries[start:start + CHUNK])
-        if speedups is not None:
-            raw, data = speedups.encode_chunk(part, _dumps, json_default, _OPTS)
-            stamps = array("d")
-            stamps.frombytes(raw)
-        else:
-            stamps = array("d", [e.ts for e in part])
-            data = _dumps(
-                [[e.timestamp, e.level, e.message, e.source, e.thread_id, e.request_id,
-                  e.user_id, e.tags, e.metadata] for e in part],
-                default=json_default, option=_OPTS)
+        raw, data = native.encode_chunk(part, _dumps, json_default, _OPTS)
+        stamps = array("d")
+        stamps.frombytes(raw)
         if _BIG_ENDIAN:  # pragma: no cover - the file format is little-endian
             stamps.byteswap()
         out.append((len(part), stamps.tobytes(), data))
@@ -152,26 +145,7 @@ def decode_rows(
     copied (as the indexes share them for ingested entries)."""
     if len(rows) != len(stamps):
         raise ValueError(f"{len(rows)} entries but {len(stamps)} instants")
-    if speedups is not None:
-        decoded: list[LogEntry] = speedups.entries_from_rows(
-            rows, stamps, strings if strings is not None else {})
-        return decoded
-    new = LogEntry.__new__
-    out: list[LogEntry] = []
-    append = out.append
-    canon = (strings if strings is not None else {}).setdefault
-    for ts, fields in zip(stamps, rows, strict=True):
-        if type(fields) is not list or len(fields) != 9:
-            raise ValueError("a stored entry is a JSON array of 9 fields")
-        e = new(LogEntry)
-        (e.timestamp, level, e.message, src, e.thread_id, e.request_id, e.user_id,
-         tags, e.metadata) = fields
-        e.level = canon(level, level)
-        e.source = canon(src, src)
-        e.tags = [canon(t, t) for t in tags] if tags else tags
-        e.ts = ts
-        append(e)
-    return out
+    return native.entries_from_rows(rows, stamps, strings if strings is not None else {})
 
 
 def _stamps(raw: bytes) -> list[float]:
@@ -392,8 +366,8 @@ class Storage:
         stamps = _stamps(raw_stamps)
         if len(stamps) != last - first + 1:
             raise ValueError(f"chunk {first}..{last} holds {len(stamps)} instants")
-        if speedups is not None and not skip:
-            decoded: list[LogEntry] | None = speedups.entries_from_chunk(
+        if not skip:
+            decoded: list[LogEntry] | None = native.entries_from_chunk(
                 bytes(data), stamps, strings)
             if decoded is not None:
                 return decoded
@@ -414,7 +388,7 @@ class Storage:
             no_words: list[list[str]] = [[]] * covered  # one shared list, never mutated
             indexes.add_batch(first, batch, no_words + tokenize([e.message for e in rest]))
         elif rest:  # the C gatherer tokenizes as it indexes
-            indexes.add_batch(first + covered, rest, None if speedups is not None
+            indexes.add_batch(first + covered, rest, None if native.tokenizing_gather
                               else tokenize([e.message for e in rest]))
 
     def _load_snapshot(self, indexes: IndexSet, lo: int, hi: int) -> int:

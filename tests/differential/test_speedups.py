@@ -1,8 +1,10 @@
 """The C accelerator gives exactly the answers of the Python code it replaces.
 
-``_speedups.c`` speeds up two hot loops: JSON lines to entries, and the postings of a batch.
-The Python code is the specification; these differential properties compare the two on
-random input, including every shape the C code hands back to Python.
+The C kernels of ``log_analytics_engine._native`` (JSON lines to entries, the postings of a
+batch, time order, the storage codec, float metrics) against the Python kernels of
+``_native/python.py`` and the general paths: the Python code is the specification; these
+differential properties compare the two on random input, including every shape the C code
+hands back to Python. ``native.use_python()`` runs a block on the Python kernels.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import string
 from datetime import datetime, timedelta, timezone
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ from hypothesis import strategies as st
 from strategies import entry_specs, json_records
 
 from log_analytics_engine import LogAnalyticsEngine, LogEntry
+from log_analytics_engine import _native as native
 from log_analytics_engine._native import speedups
 from log_analytics_engine.index.postings import IndexSet, Postings
 from log_analytics_engine.ingest import files
@@ -348,24 +352,24 @@ def test_read_entries_reports_the_same_with_and_without_the_accelerator(
 ) -> None:
     data = b"\n".join(line.replace(b"\n", b" ") for line in lines) + b"\n"
 
-    def read(accelerated: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    def read() -> tuple[list[dict[str, Any]], dict[str, Any]]:
         import io
 
-        saved = files.speedups
-        files.speedups = speedups if accelerated else None
-        try:
-            report = IngestReport("x", "jsonl")
-            out = [e.to_dict() for batch in read_entries(io.BytesIO(data), "jsonl", report,
-                                                         batch_size) for e in batch]
-        finally:
-            files.speedups = saved
+        report = IngestReport("x", "jsonl")
+        out = [e.to_dict() for batch in read_entries(io.BytesIO(data), "jsonl", report,
+                                                     batch_size) for e in batch]
         return out, report.to_dict()
 
-    fast, fast_report = read(True)
-    slow, slow_report = read(False)
-    assert fast == slow
-    assert fast_report["errors"] == slow_report["errors"]
-    assert fast_report["rejected"] == slow_report["rejected"]
+    fast, fast_report = read()
+    with native.use_python():
+        slow, slow_report = read()
+    # and line by line, as the reader re-reads a rejected line
+    naive_report = IngestReport("x", "jsonl")
+    naive = [e.to_dict() for k, raw in enumerate(data.split(b"\n")[:-1])
+             if (e := _read_line(raw + b"\n", k + 1, True, 0.0, naive_report)) is not None]
+    assert fast == slow == naive
+    assert fast_report["errors"] == slow_report["errors"] == naive_report.errors
+    assert fast_report["rejected"] == slow_report["rejected"] == naive_report.rejected
 
 
 # -- postings ------------------------------------------------------------------------------
@@ -388,10 +392,10 @@ def _normalized(p: Postings) -> tuple[dict[str, list[int]], ...]:
 
 
 def _python_postings(entries: list[LogEntry], first_id: int) -> Postings:
-    ix = IndexSet()
-    levels, sources, tags, words = ix._gather_python(
-        entries, tokenize_many([e.message for e in entries]), first_id)
-    return Postings(first_id, levels, sources, tags, words, {})
+    terms: tuple[dict[str, Any], ...] = ({}, {}, {}, {})
+    native.python.gather(entries, first_id, {}, *terms,
+                         tokenize_many([e.message for e in entries]))
+    return Postings(first_id, *terms, {})
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
@@ -437,12 +441,8 @@ def test_gather_rejects_what_is_not_an_entry() -> None:
         IndexSet().gather([object()], None, 0)
 
 
-def test_engine_answers_the_same_with_and_without_the_accelerator(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_engine_answers_the_same_with_and_without_the_accelerator(tmp_path: Path) -> None:
     from log_analytics_engine.events.sample import write_jsonl
-    from log_analytics_engine.index import postings as indexes_module
-    from log_analytics_engine.ingest import driver as engine_module
 
     path = tmp_path / "logs.jsonl"
     write_jsonl(str(path), 3000, seed=5)
@@ -465,9 +465,8 @@ def test_engine_answers_the_same_with_and_without_the_accelerator(
         return report, answers, engine.get_stats()
 
     fast = run()
-    for module in (files, indexes_module, engine_module):
-        monkeypatch.setattr(module, "speedups", None)
-    slow = run()
+    with native.use_python():
+        slow = run()
     assert fast == slow
     assert fast[0]["errors"] == 2
 
@@ -484,20 +483,16 @@ def test_storage_chunks_equal_with_and_without_the_accelerator(specs: list[Any])
 
     entries = [spec.build() for spec in specs]
 
-    def roundtrip(accelerated: bool) -> tuple[Any, list[LogEntry], dict[str, str]]:
-        saved = storage.speedups
-        storage.speedups = speedups if accelerated else None
-        try:
-            chunks = storage.encode_entries(entries)
-            canon: dict[str, str] = {}
-            decoded = [e for _, raw, data in chunks for e in storage.decode_rows(
-                orjson.loads(data), storage._stamps(raw), canon)]
-        finally:
-            storage.speedups = saved
+    def roundtrip() -> tuple[Any, list[LogEntry], dict[str, str]]:
+        chunks = storage.encode_entries(entries)
+        canon: dict[str, str] = {}
+        decoded = [e for _, raw, data in chunks for e in storage.decode_rows(
+            orjson.loads(data), storage._stamps(raw), canon)]
         return chunks, decoded, canon
 
-    fast_chunks, fast, canon = roundtrip(True)
-    slow_chunks, slow, _ = roundtrip(False)
+    fast_chunks, fast, canon = roundtrip()
+    with native.use_python():
+        slow_chunks, slow, _ = roundtrip()
     assert fast_chunks == slow_chunks  # the same bytes on disk
     assert len(fast) == len(slow) == len(entries)
     for got, want, original in zip(fast, slow, entries, strict=True):
@@ -510,7 +505,8 @@ def test_storage_chunks_equal_with_and_without_the_accelerator(specs: list[Any])
     for _, raw, data in fast_chunks:
         stamps = storage._stamps(raw)
         direct = speedups.entries_from_chunk(data, stamps, direct_canon)
-        want_rows = storage.decode_rows(orjson.loads(data), stamps, {})
+        with native.use_python():
+            want_rows = storage.decode_rows(orjson.loads(data), stamps, {})
         if direct is not None:
             assert len(direct) == len(want_rows)
             for got, want in zip(direct, want_rows, strict=True):
@@ -579,14 +575,14 @@ def test_time_order_equals_the_python_sort(
     ids = BitMap(i for i in range(store.base, store.next_id) if picks[i])
     fast = store.sorted_ids(ids, descending)
     fast_entries = store.sorted_entries(ids, descending, offset, limit)
-    saved = store_module.speedups
-    store_module.speedups = None
-    try:
+    fast_all = store.materialize(ids)
+    with native.use_python():
         slow = store.sorted_ids(ids, descending)
         slow_entries = store.sorted_entries(ids, descending, offset, limit)
-    finally:
-        store_module.speedups = saved
+        slow_all = store.materialize(ids)
     assert fast == slow
+    assert [id(e) for e in fast_all] == [id(e) for e in slow_all] == [
+        id(store.get(i)) for i in ids]
     assert fast == sorted(ids, key=lambda i: (store.instant(i), i), reverse=descending)
     assert [id(e) for e in fast_entries] == [id(e) for e in slow_entries]
     stop = None if limit is None else offset + limit
@@ -616,9 +612,13 @@ def test_filter_instants_equals_the_python_check(
     ids = [base + k for k, pick in enumerate(picks[: len(stamps)]) if pick]
     got = speedups.filter_instants(array("I", ids), array("d", stamps), base, lo, hi)
     assert list(got) == [i for i in ids if lo <= stamps[i - base] <= hi]
-    with pytest.raises(IndexError):
-        speedups.filter_instants(array("I", [base + len(stamps)]), array("d", stamps), base,
-                                 lo, hi)
+    assert got == native.python.filter_instants(array("I", ids), array("d", stamps), base, lo,
+                                                hi)
+    for kernel in (speedups.filter_instants, native.python.filter_instants):
+        for outside in (base + len(stamps), base - 1):
+            if outside >= 0:
+                with pytest.raises(IndexError):
+                    kernel(array("I", [outside]), array("d", stamps), base, lo, hi)
 
 
 @settings(max_examples=1000)
@@ -662,6 +662,43 @@ def test_ingest_blocks_splits_lines_and_hands_back_the_ones_that_did_not_parse()
         speedups.ingest_blocks(["text"], 0, {}, *terms)  # type: ignore[list-item]
 
 
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=st.lists(_raw_lines(), max_size=12), cuts=st.lists(st.integers(0, 2000),
+                                                                 max_size=4),
+       first_id=st.integers(0, 2**31), end=st.sampled_from([b"", b"\n", b"\n\n"]))
+def test_ingest_blocks_equals_the_python_kernel(
+    lines: list[bytes], cuts: list[int], first_id: int, end: bytes
+) -> None:
+    """The C splitter, parser and gatherer in one pass against the Python kernel: the same
+    entries, line count, rejected lines (with their newline) and postings."""
+    data = b"\n".join(line.replace(b"\n", b" ") for line in lines) + end
+    bounds = sorted({0, len(data), *(c for c in cuts if c < len(data))})
+    blocks = [data[a:b] for a, b in pairwise(bounds)]  # lines may straddle blocks
+    fast_terms: tuple[dict[str, Any], ...] = ({}, {}, {}, {})
+    slow_terms: tuple[dict[str, Any], ...] = ({}, {}, {}, {})
+    fast = speedups.ingest_blocks(blocks, first_id, {}, *fast_terms)
+    slow = native.python.ingest_blocks(blocks, first_id, {}, *slow_terms)
+    assert fast[1:] == slow[1:]
+    assert len(fast[0]) == len(slow[0])
+    for got, want in zip(fast[0], slow[0], strict=True):
+        _same_entry(got, want)
+    for got_terms, want_terms in zip(fast_terms, slow_terms, strict=True):
+        assert {t: sorted(set(ids)) for t, ids in got_terms.items()} == {
+            t: sorted(set(ids)) for t, ids in want_terms.items()}
+
+
+@given(first_id=st.integers(0, 2**40), top=st.floats(-5, 5) | st.just(float("-inf")),
+       stamps=st.lists(st.floats(-5, 5) | st.just(float("nan")), max_size=40))
+def test_split_ordered_equals_the_python_kernel(
+    first_id: int, top: float, stamps: list[float]
+) -> None:
+    fast = speedups.split_ordered(first_id, stamps, top)
+    slow = native.python.split_ordered(first_id, stamps, top)
+    assert fast[0] == slow[0]
+    assert fast[2] == slow[2]
+    assert [repr(k) for k in fast[1]] == [repr(k) for k in slow[1]]
+
+
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 @given(lines=st.lists(_raw_lines(), max_size=25), block=st.integers(16, 400),
        batch=st.integers(1, 9))
@@ -671,10 +708,6 @@ def test_file_ingestion_equals_the_python_reader_on_odd_lines(
     """ingest_blocks (lines split, parsed and indexed in C) against the pure-Python reader:
     the same entries, the same rejections with the same line numbers."""
     from unittest import mock
-
-    from log_analytics_engine.index import postings as indexes_module
-    from log_analytics_engine.index import store as store_module
-    from log_analytics_engine.ingest import driver as engine_module
 
     path = tmp_path_factory.mktemp("odd") / "odd.jsonl"
     path.write_bytes(b"\n".join(line.replace(b"\n", b" ") for line in lines))
@@ -688,10 +721,7 @@ def test_file_ingestion_equals_the_python_reader_on_odd_lines(
         return report, [repr(sorted(e.to_dict().items())) for e in engine.all_logs]
 
     fast = run()
-    with mock.patch.object(files, "speedups", None), \
-            mock.patch.object(indexes_module, "speedups", None), \
-            mock.patch.object(engine_module, "speedups", None), \
-            mock.patch.object(store_module, "speedups", None):
+    with native.use_python():
         slow = run()
     assert fast == slow
 
@@ -722,12 +752,8 @@ def test_sorted_numbers_equals_the_python_values(values: list[Any], odd: Any,
     entries = [LogEntry(0.0, metadata={} if v == "missing" and type(v) is str else {"x": v})
                for v in values]
     fast = speedups.sorted_numbers(entries, "x")
-    saved = aggregate.speedups
-    aggregate.speedups = None
-    try:
+    with native.use_python():
         slow = aggregate.numeric_values(entries, "x")
-    finally:
-        aggregate.speedups = saved
     if odd is not None:
         assert fast is None
     else:

@@ -1,0 +1,192 @@
+/*
+ * The internal interface between the C sources of the accelerator (``_speedups``).
+ *
+ *   module.c     the module: its state, configure(), the method table
+ *   timestamp.c  ISO 8601 timestamps -> UTC instants (parse_iso)
+ *   entry.c      LogEntry objects: building them, the garbage collector, the dict path
+ *   parse.c      the direct JSON line parser, entries_from_lines, direct_entry
+ *   postings.c   the word tokenizer and the postings of a batch: gather, ingest_blocks
+ *   timeorder.c  time_order, filter_instants, split_ordered
+ *   codec.c      the durable copy's chunks: encode_chunk, entries_from_rows/_chunk
+ *   aggregate.c  sorted_numbers
+ *
+ * The pure-Python kernels (python.py) are the specification: every function here either
+ * produces exactly what its Python twin produces or hands the case back (None) to the
+ * general path; the differential tests and the sanitizer's fuzz run compare them.
+ *
+ * Everything configure() binds and every cache of Python objects lives in the module state
+ * (State below), never in a file-level static; the only statics are constant tables.
+ */
+#ifndef LAE_NATIVE_H
+#define LAE_NATIVE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <stdint.h>
+#include <string.h>
+#include <math.h>
+
+/* Functions shared between the sources: not exported from the shared object, so they can
+ * be neither interposed nor looked up from outside, and calls within a file may inline. */
+#if defined(__GNUC__) || defined(__clang__)
+#define INTERNAL __attribute__((visibility("hidden")))
+#else
+#define INTERNAL
+#endif
+
+/* ---------------------------------------------------------------- the entry's slots -- */
+
+enum { S_TIMESTAMP, S_TS, S_LEVEL, S_MESSAGE, S_SOURCE, S_THREAD_ID, S_REQUEST_ID,
+       S_USER_ID, S_TAGS, S_METADATA, N_SLOTS };
+INTERNAL extern const char *const slot_names[N_SLOTS];
+
+/* Level spellings recognised without hashing (their canonical objects are in the state). */
+#define N_COMMON_LEVELS 8
+INTERNAL extern const char *const common_spellings[N_COMMON_LEVELS];
+
+#define KEY_CACHE 32    /* orjson's key objects -> slot (entry.c) */
+#define META_KEYS 256   /* shared metadata key strings (parse.c) */
+
+/* The module state: what configure() binds, and the caches of Python objects. */
+typedef struct {
+    PyTypeObject *entry_type;       /* LogEntry (NULL until configure()) */
+    Py_ssize_t slot_offset[N_SLOTS];
+    PyObject *level_cache;          /* entry._LEVEL_CACHE: spelling -> canonical */
+    PyObject *from_json;            /* entry.entry_from_json: the specification */
+    PyObject *loads;                /* orjson.loads */
+    PyObject *words_fn;             /* tokenize.words, for non-ASCII messages */
+    PyObject *array_type;           /* array.array */
+    PyObject *str_info, *str_empty;
+    PyObject *common_names[N_COMMON_LEVELS];
+    PyObject *key_obj[KEY_CACHE];   /* references held, replaced round-robin */
+    signed char key_slot[KEY_CACHE];
+    int key_next;
+    PyObject *meta_keys[META_KEYS]; /* direct-mapped by a hash of the key's bytes */
+} State;
+
+#define SLOT(st, obj, k) (*(PyObject **)((char *)(obj) + (st)->slot_offset[k]))
+
+/* module.c */
+INTERNAL State *get_state(PyObject *module);
+INTERNAL int check_configured(const State *st);
+INTERNAL int check_arg(const State *st, PyObject *arg, PyTypeObject *type, const char *expects);
+INTERNAL PyObject *found_or_none(int r, PyObject *obj);
+
+/* timestamp.c */
+INTERNAL int parse_iso(const unsigned char *s, Py_ssize_t n, double *out);
+
+/* entry.c */
+INTERNAL void untrack_if_acyclic(const State *st, PyObject *entry);
+INTERNAL PyObject *new_entry(const State *st, PyObject *const *v, double instant);
+INTERNAL PyObject *fast_entry(State *st, PyObject *data);
+
+/* ---------------------------------------------------------------- the JSON scanner --- */
+
+typedef struct {
+    const unsigned char *p, *end;
+    State *st;
+} Cursor;
+
+static inline void
+skip_ws(Cursor *c)
+{
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
+        c->p++;
+}
+
+static inline int
+at(const Cursor *c, unsigned char ch)
+{
+    return c->p < c->end && *c->p == ch;
+}
+
+/* Calls `item` for each element of the array ('[') or member of the object ('{') at c->p,
+ * after skipping the opening bracket; handles separators and the closing bracket. */
+#define FOR_EACH_ITEM(c, close, bail, ...)                                               \
+    do {                                                                                   \
+        (c)->p++;                                                                          \
+        skip_ws(c);                                                                        \
+        if (at((c), (close))) {                                                            \
+            (c)->p++;                                                                      \
+            break;                                                                         \
+        }                                                                                  \
+        for (;;) {                                                                         \
+            __VA_ARGS__                                                                    \
+            if (*(bail))                                                                   \
+                break;                                                                     \
+            skip_ws(c);                                                                    \
+            if (at((c), ',')) {                                                            \
+                (c)->p++;                                                                  \
+                skip_ws(c);                                                                \
+                continue;                                                                  \
+            }                                                                              \
+            if (!at((c), (close)))                                                         \
+                *(bail) = 1;                                                               \
+            else                                                                           \
+                (c)->p++;                                                                  \
+            break;                                                                         \
+        }                                                                                  \
+    } while (0)
+
+/* parse.c: value readers (NULL with *bail set: not for this parser; NULL without: error) */
+typedef PyObject *(*FieldReader)(Cursor *, int *);
+INTERNAL extern const FieldReader field_readers[N_SLOTS];
+INTERNAL PyObject *string_value(Cursor *c, int *bail);
+INTERNAL PyObject *scalar_value(Cursor *c, int *bail);
+INTERNAL PyObject *tags_value(Cursor *c, int *bail);
+INTERNAL PyObject *metadata_value(Cursor *c, int *bail);
+INTERNAL int direct_entry(State *st, const unsigned char *line, Py_ssize_t n, PyObject **out);
+INTERNAL PyObject *line_entry(State *st, PyObject *line);
+
+/* ---------------------------------------------------------------- terms -------------- */
+
+/* The terms of one kind in one call, each with a number, and the (term number, id) pairs
+ * posted under them (postings.c). */
+typedef struct {
+    PyObject **terms;   /* owned references */
+    uint32_t *last;     /* the last id posted per term */
+    Py_ssize_t *count;  /* ids posted per term */
+    Py_ssize_t n, cap;
+    uint32_t *pairs;    /* term number, id, term number, id, ... */
+    Py_ssize_t npairs, pairs_cap;
+} Registry;
+
+#define INLINE_KEY 20
+#define NOT_ASCII UINT32_MAX
+
+typedef struct {
+    uint64_t hash;
+    Py_ssize_t tn;
+    uint32_t len;                     /* of an ASCII key; NOT_ASCII: compared by identity */
+    unsigned char key[INLINE_KEY];    /* the first bytes of an ASCII key, compared in place */
+} Slot;
+
+/* Open addressing from a 64-bit hash to a term number (-1: empty). */
+typedef struct {
+    Slot *slots;
+    size_t mask, used;
+} Table;
+
+INTERNAL void registry_free(Registry *r);
+INTERNAL int table_init(Table *t, size_t size);
+INTERNAL Py_ssize_t value_term(Table *t, Registry *r, PyObject *canon, PyObject *value,
+                               PyObject **out);
+
+/* ---------------------------------------------------------------- the methods -------- */
+
+INTERNAL PyObject *py_configure(PyObject *module, PyObject *args);
+INTERNAL PyObject *py_parse_iso(PyObject *module, PyObject *arg);
+INTERNAL PyObject *py_direct_entry(PyObject *module, PyObject *line);
+INTERNAL PyObject *py_entries_from_lines(PyObject *module, PyObject *lines);
+INTERNAL PyObject *py_gather(PyObject *module, PyObject *args);
+INTERNAL PyObject *py_ingest_blocks(PyObject *module, PyObject *args);
+INTERNAL PyObject *py_time_order(PyObject *module, PyObject *args);
+INTERNAL PyObject *py_filter_instants(PyObject *module, PyObject *args);
+INTERNAL PyObject *py_split_ordered(PyObject *module, PyObject *args);
+INTERNAL PyObject *py_sorted_numbers(PyObject *module, PyObject *args);
+INTERNAL PyObject *py_entries_from_rows(PyObject *module, PyObject *args);
+INTERNAL PyObject *py_entries_from_chunk(PyObject *module, PyObject *args);
+INTERNAL PyObject *py_encode_chunk(PyObject *module, PyObject *args);
+
+#endif

@@ -1,0 +1,234 @@
+/*
+ * The optional C accelerator for the ingest and query hot loops (see system_design.md, "The
+ * C accelerator"): the module, its state and its method table. The sources are listed in
+ * _native.h; the Python kernels in python.py are their specification.
+ *
+ * Built by setup.py as an optional extension: without a compiler the package still works.
+ * Multi-phase initialisation (PEP 489): what configure() binds and every cache of Python
+ * objects lives in the module's state, released by its clear and free functions.
+ */
+#include "_native.h"
+
+const char *const slot_names[N_SLOTS] = {
+    "timestamp", "ts", "level", "message", "source", "thread_id", "request_id", "user_id",
+    "tags", "metadata"};
+
+const char *const common_spellings[N_COMMON_LEVELS] = {
+    "INFO", "ERROR", "WARN", "DEBUG", "FATAL", "TRACE", "WARNING", "CRITICAL"};
+
+State *
+get_state(PyObject *module)
+{
+    return (State *)PyModule_GetState(module);
+}
+
+PyObject *
+py_configure(PyObject *module, PyObject *args)
+{
+    State *st = get_state(module);
+    PyObject *cls, *cache, *fallback, *json_loads, *words, *array;
+    if (!PyArg_ParseTuple(args, "O!O!OOOO:configure", &PyType_Type, &cls, &PyDict_Type, &cache,
+                          &fallback, &json_loads, &words, &array))
+        return NULL;
+    PyObject *probe = PyObject_CallFunction(array, "C", 'I');
+    if (probe == NULL)
+        return NULL;
+    PyObject *itemsize = PyObject_GetAttrString(probe, "itemsize");
+    Py_DECREF(probe);
+    if (itemsize == NULL)
+        return NULL;
+    long size = PyLong_AsLong(itemsize);
+    Py_DECREF(itemsize);
+    if (size != 4) {
+        PyErr_SetString(PyExc_ValueError, "array('I') items are not 32-bit here");
+        return NULL;
+    }
+    Py_ssize_t offsets[N_SLOTS];
+    for (int k = 0; k < N_SLOTS; k++) {
+        PyObject *descr = PyDict_GetItemString(((PyTypeObject *)cls)->tp_dict, slot_names[k]);
+        if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+            PyErr_Format(PyExc_TypeError, "%s.%s is not a slot", ((PyTypeObject *)cls)->tp_name,
+                         slot_names[k]);
+            return NULL;
+        }
+        PyMemberDef *def = ((PyMemberDescrObject *)descr)->d_member;
+        if (def->type != T_OBJECT_EX) {
+            PyErr_SetString(PyExc_TypeError, "unexpected slot type");
+            return NULL;
+        }
+        offsets[k] = def->offset;
+    }
+    PyObject *canonical[N_COMMON_LEVELS];
+    for (int i = 0; i < N_COMMON_LEVELS; i++) {
+        canonical[i] = PyDict_GetItemString(cache, common_spellings[i]);
+        if (canonical[i] == NULL || !PyUnicode_CheckExact(canonical[i])) {
+            PyErr_Format(PyExc_ValueError, "the level cache lacks %s", common_spellings[i]);
+            return NULL;
+        }
+    }
+    /* every check passed: bind (nothing above changed the state) */
+    memcpy(st->slot_offset, offsets, sizeof offsets);
+    for (int i = 0; i < N_COMMON_LEVELS; i++) {
+        Py_INCREF(canonical[i]);
+        Py_XSETREF(st->common_names[i], canonical[i]);
+    }
+    Py_INCREF(cls); Py_XSETREF(st->entry_type, (PyTypeObject *)cls);
+    Py_INCREF(cache); Py_XSETREF(st->level_cache, cache);
+    Py_INCREF(fallback); Py_XSETREF(st->from_json, fallback);
+    Py_INCREF(json_loads); Py_XSETREF(st->loads, json_loads);
+    Py_INCREF(words); Py_XSETREF(st->words_fn, words);
+    Py_INCREF(array); Py_XSETREF(st->array_type, array);
+    Py_RETURN_NONE;
+}
+
+int
+check_configured(const State *st)
+{
+    if (st->entry_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "_speedups.configure() was not called");
+        return -1;
+    }
+    return 0;
+}
+
+/* check_configured, then that arg is exactly of type (else TypeError: what it expects). */
+int
+check_arg(const State *st, PyObject *arg, PyTypeObject *type, const char *expects)
+{
+    if (check_configured(st) < 0)
+        return -1;
+    if (!Py_IS_TYPE(arg, type)) {
+        PyErr_SetString(PyExc_TypeError, expects);
+        return -1;
+    }
+    return 0;
+}
+
+/* What a parser's result r says to Python: obj (r > 0), None (r == 0: not for this parser)
+ * or the error (r < 0). */
+PyObject *
+found_or_none(int r, PyObject *obj)
+{
+    if (r < 0)
+        return NULL;
+    if (r == 0)
+        Py_RETURN_NONE;
+    return obj;
+}
+
+/* ---------------------------------------------------------------- module ------------- */
+
+static PyMethodDef methods[] = {
+    {"configure", py_configure, METH_VARARGS,
+     "configure(LogEntry, level_cache, entry_from_json, loads, words, array): bind the Python "
+     "side."},
+    {"entries_from_lines", py_entries_from_lines, METH_O,
+     "entries_from_lines(lines) -> (entries, bad): one LogEntry per JSON line, None where the "
+     "line is rejected (the Python reader re-reads those for the exact reason)."},
+    {"gather", py_gather, METH_VARARGS,
+     "gather(entries, first_id, canon, levels, sources, tags, words, tokens): fill each dict "
+     "with term -> array('I') of the ids of the entries that carry it (tokens None: "
+     "tokenize the messages here)."},
+    {"entries_from_rows", py_entries_from_rows, METH_VARARGS,
+     "entries_from_rows(rows, stamps, canon) -> entries: LogEntry objects from a stored "
+     "chunk's field arrays and instants."},
+    {"encode_chunk", py_encode_chunk, METH_VARARGS,
+     "encode_chunk(entries, dumps, default, option) -> (stamps, data): one stored chunk."},
+    {"split_ordered", py_split_ordered, METH_VARARGS,
+     "split_ordered(first_id, stamps, top) -> (run_ids, run_keys, late_ids): the ids whose "
+     "instant is not below the running maximum (starting at top), and the others."},
+    {"direct_entry", py_direct_entry, METH_O,
+     "direct_entry(line) -> LogEntry | None: the entry of a JSON line of the common shape "
+     "parsed without orjson; None: a line for orjson (the path entries_from_lines then takes)."},
+    {"time_order", py_time_order, METH_VARARGS,
+     "time_order(in_order, late, ts, base, entries, descending, start, stop) -> list: "
+     "positions [start, stop) of the hits in time order (ties in id order), as entries "
+     "when entries is the store's list, else as ids."},
+    {"filter_instants", py_filter_instants, METH_VARARGS,
+     "filter_instants(ids, ts, base, lo, hi) -> array('I'): the ids whose instant is in "
+     "[lo, hi]."},
+    {"entries_from_chunk", py_entries_from_chunk, METH_VARARGS,
+     "entries_from_chunk(data, stamps, canon) -> entries | None: entries_from_rows of a "
+     "stored chunk's JSON parsed directly; None: a chunk for orjson."},
+    {"sorted_numbers", py_sorted_numbers, METH_VARARGS,
+     "sorted_numbers(entries, field) -> array('d') | None: the sorted float values of a "
+     "metadata field; None: values for the Python path."},
+    {"ingest_blocks", py_ingest_blocks, METH_VARARGS,
+     "ingest_blocks(blocks, first_id, canon, levels, sources, tags, words) -> (entries, lines, "
+     "bad): entries_from_lines and gather in one pass over blocks of whole lines, split "
+     "here; the good lines get ids from first_id; bad holds (index, line) of the others."},
+    {"parse_iso", py_parse_iso, METH_O,
+     "parse_iso(text) -> float | None: the instant of a common ISO 8601 timestamp."},
+    {NULL, NULL, 0, NULL},
+};
+
+static int
+speedups_exec(PyObject *module)
+{
+    State *st = get_state(module);
+    if ((st->str_info = PyUnicode_InternFromString("INFO")) == NULL)
+        return -1;
+    if ((st->str_empty = PyUnicode_FromStringAndSize("", 0)) == NULL)
+        return -1;
+    return 0;
+}
+
+#define STATE_OBJECTS(st, APPLY)                                                           \
+    do {                                                                                   \
+        APPLY((st)->entry_type);                                                           \
+        APPLY((st)->level_cache);                                                          \
+        APPLY((st)->from_json);                                                            \
+        APPLY((st)->loads);                                                                \
+        APPLY((st)->words_fn);                                                             \
+        APPLY((st)->array_type);                                                           \
+        APPLY((st)->str_info);                                                             \
+        APPLY((st)->str_empty);                                                            \
+        for (int i_ = 0; i_ < N_COMMON_LEVELS; i_++)                                       \
+            APPLY((st)->common_names[i_]);                                                 \
+        for (int i_ = 0; i_ < KEY_CACHE; i_++)                                             \
+            APPLY((st)->key_obj[i_]);                                                      \
+        for (int i_ = 0; i_ < META_KEYS; i_++)                                             \
+            APPLY((st)->meta_keys[i_]);                                                    \
+    } while (0)
+
+static int
+speedups_traverse(PyObject *module, visitproc visit, void *arg)
+{
+    State *st = get_state(module);
+    if (st != NULL)
+        STATE_OBJECTS(st, Py_VISIT);
+    return 0;
+}
+
+static int
+speedups_clear(PyObject *module)
+{
+    State *st = get_state(module);
+    if (st != NULL)
+        STATE_OBJECTS(st, Py_CLEAR);
+    return 0;
+}
+
+static void
+speedups_free(void *module)
+{
+    speedups_clear((PyObject *)module);
+}
+
+static PyModuleDef_Slot module_slots[] = {
+    {Py_mod_exec, speedups_exec},
+    {0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "log_analytics_engine._native._speedups",
+    "Optional C accelerator of the ingest and query hot loops (the Python kernels in "
+    "python.py are the specification).",
+    sizeof(State), methods, module_slots, speedups_traverse, speedups_clear, speedups_free,
+};
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    return PyModuleDef_Init(&module_def);
+}

@@ -1,0 +1,243 @@
+"""The pure-Python kernels: the specification of the C accelerator, signature for signature.
+
+Each function here takes the arguments of its C twin in ``_speedups`` and returns what that
+twin returns, or, for the two kernels whose C version only takes a common case
+(:func:`entries_from_chunk`, :func:`sorted_numbers`), ``None``: "use the general path", which
+is the documented answer of the C kernel for any case it does not take. The differential
+tests (``tests/differential/test_speedups.py``) and the sanitizer's fuzz run compare the two.
+
+The C kernels post each id once per term; these keep the repeats of a word within one
+message (the indexes merge ids into bitmaps, so both give the same posting lists).
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from itertools import count
+from typing import Any
+
+from orjson import loads
+
+from ..model.entry import LogEntry, entry_from_json
+from ..model.tokenize import tokenize_many
+
+__all__ = [
+    "encode_chunk",
+    "entries_from_chunk",
+    "entries_from_lines",
+    "entries_from_rows",
+    "filter_instants",
+    "gather",
+    "ingest_blocks",
+    "sorted_numbers",
+    "split_ordered",
+    "time_order",
+]
+
+Ids = Sequence[int]
+
+# An error a bad line may raise; anything else is not the line's and propagates.
+_LINE_ERRORS = (ValueError, TypeError, OverflowError)
+
+
+# -- ingestion -------------------------------------------------------------------------------
+def entries_from_lines(lines: list[bytes]) -> tuple[list[LogEntry | None], int]:
+    """One entry per JSON line (without its newline), ``None`` for a line to reject, and the
+    number of those. O(total bytes)."""
+    if type(lines) is not list:
+        raise TypeError("entries_from_lines expects a list of bytes")
+    out: list[LogEntry | None] = []
+    append = out.append
+    bad = 0
+    for line in lines:
+        try:
+            data = loads(line)
+            entry = entry_from_json(data) if type(data) is dict else None
+        except _LINE_ERRORS:
+            entry = None
+        if entry is None:
+            bad += 1
+        append(entry)
+    return out, bad
+
+
+def gather(
+    entries: list[Any], first_id: int, canon: dict[str, str], levels: dict[str, Ids],
+    sources: dict[str, Ids], tags: dict[str, Ids], words: dict[str, Ids],
+    tokens: list[list[str]] | None,
+) -> None:
+    """Fill ``levels``, ``sources``, ``tags`` and ``words`` with term -> ids (from
+    ``first_id``) of ``entries``; ``tokens[k]``: the words of ``entries[k]`` (None: tokenize
+    here). Sources and tags are pointed at one shared string per value (``canon``).
+    O(total terms)."""
+    if tokens is None:
+        tokens = tokenize_many([e.message for e in entries])
+    elif len(tokens) != len(entries):
+        raise ValueError("tokens must be None or one list per entry")
+    by_level: defaultdict[str, list[int]] = defaultdict(list)
+    by_source: defaultdict[str, list[int]] = defaultdict(list)
+    by_tag: defaultdict[str, list[int]] = defaultdict(list)
+    by_word: defaultdict[str, list[int]] = defaultdict(list)
+    shared = canon.setdefault
+    for i, entry, toks in zip(count(first_id), entries, tokens):
+        if not isinstance(entry, LogEntry):
+            raise TypeError(f"expected a LogEntry, got {type(entry).__name__}")
+        by_level[entry.level].append(i)
+        src = entry.source = shared(entry.source, entry.source)
+        by_source[src].append(i)
+        entry_tags = entry.tags
+        if entry_tags:
+            for k, t in enumerate(entry_tags):
+                t = entry_tags[k] = shared(t, t)
+                by_tag[t].append(i)
+        for w in toks:
+            by_word[w].append(i)
+    levels.update(by_level)
+    sources.update(by_source)
+    tags.update(by_tag)
+    words.update(by_word)
+
+
+def ingest_blocks(
+    blocks: list[bytes], first_id: int, canon: dict[str, str], levels: dict[str, Ids],
+    sources: dict[str, Ids], tags: dict[str, Ids], words: dict[str, Ids],
+) -> tuple[list[LogEntry], int, list[tuple[int, bytes]]]:
+    """:func:`entries_from_lines` and :func:`gather` over blocks of whole lines (the last
+    block of a file may end without a newline): ``(entries of the good lines, numbered from
+    first_id; number of lines; (index, line with its newline) of each other line)``."""
+    if type(blocks) is not list or any(type(b) is not bytes for b in blocks):
+        raise TypeError("ingest_blocks expects a list of bytes")
+    raws: list[bytes] = []
+    for block in blocks:
+        start, size = 0, len(block)
+        while start < size:
+            stop = block.find(b"\n", start) + 1 or size
+            raws.append(block[start:stop])
+            start = stop
+    parsed, _ = entries_from_lines([r[:-1] if r[-1:] == b"\n" else r for r in raws])
+    entries = [e for e in parsed if e is not None]
+    bad = [(k, raw) for k, (raw, e) in enumerate(zip(raws, parsed, strict=True)) if e is None]
+    gather(entries, first_id, canon, levels, sources, tags, words, None)
+    return entries, len(raws), bad
+
+
+# -- the time order --------------------------------------------------------------------------
+def _check_store_ids(ids: Sequence[int], base: int, size: int) -> None:
+    if ids and (min(ids) < base or max(ids) >= base + size):
+        raise IndexError(f"id {min(ids) if min(ids) < base else max(ids)} is not in the store")
+
+
+def split_ordered(
+    first_id: int, stamps: list[float], top: float
+) -> tuple[list[int], list[float], list[int]]:
+    """The ids ``first_id, first_id + 1, ...`` of ``stamps`` whose instant is not below the
+    running maximum (from ``top``) with their instants, and the other (late) ids. O(n)."""
+    run_ids: list[int] = []
+    run_keys: list[float] = []
+    late: list[int] = []
+    for i, k in zip(count(first_id), stamps):
+        if k >= top:
+            top = k
+            run_ids.append(i)
+            run_keys.append(k)
+        else:
+            late.append(i)
+    return run_ids, run_keys, late
+
+
+def time_order(
+    in_order: Any, late: Any, ts: Any, base: int, entries: list[LogEntry] | None,
+    descending: bool, start: int, stop: int,
+) -> list[Any]:
+    """Positions ``[start, stop)`` of the ids of ``in_order`` (ascending, already in time
+    order) and ``late`` (ascending) in time order, ties in id order (reversed when
+    ``descending``): entries when ``entries`` is the store's list, else ids. ``ts``: the
+    instants from id ``base``. O(k + m log k) for m late ids, or O(k log k) when more than
+    one id in 17 is late."""
+    size = len(ts) if entries is None else min(len(ts), len(entries))
+    _check_store_ids(in_order, base, size)
+    _check_store_ids(late, base, size)
+    key: Callable[[int], float] = ts.__getitem__ if base == 0 else (lambda i: ts[i - base])
+    ordered: list[int] = list(in_order)
+    if late:
+        if len(late) * 16 > len(ordered):
+            ordered = sorted(sorted(ordered + list(late)), key=key)  # ties: id order
+        else:  # bisect_right keeps ties in id order: no in-order id ties a later late one
+            for i in sorted(late, key=key):
+                ordered.insert(bisect_right(ordered, key(i), key=key), i)
+    if descending:
+        ordered.reverse()
+    k = len(ordered)
+    start = min(max(start, 0), k)
+    stop = min(max(stop, start), k)
+    if start or stop < k:
+        ordered = ordered[start:stop]
+    if entries is None:
+        return ordered
+    if base == 0:
+        return list(map(entries.__getitem__, ordered))
+    return [entries[i - base] for i in ordered]
+
+
+def filter_instants(ids: Any, ts: Any, base: int, lo: float, hi: float) -> array[int]:
+    """The ``ids`` whose instant (``ts`` from id ``base``) lies in ``[lo, hi]``. O(k)."""
+    _check_store_ids(ids, base, len(ts))
+    return array("I", [i for i in ids if lo <= ts[i - base] <= hi])
+
+
+# -- aggregation -----------------------------------------------------------------------------
+def sorted_numbers(entries: list[LogEntry], field: str) -> array[float] | None:
+    """``None``: the general path of ``query.aggregate.numeric_values`` computes the values
+    (the C kernel takes only metadata fields whose values are all plain floats). O(1)."""
+    return None
+
+
+# -- the storage codec -----------------------------------------------------------------------
+def encode_chunk(
+    entries: list[LogEntry], dumps: Callable[..., bytes], default: Callable[[Any], Any],
+    option: int,
+) -> tuple[bytes, bytes]:
+    """``(instants as native float64 bytes, dumps([[timestamp, level, message, source,
+    thread_id, request_id, user_id, tags, metadata], ...]))``: one stored chunk. O(size)."""
+    stamps = array("d", [e.ts for e in entries]).tobytes()
+    data = dumps(
+        [[e.timestamp, e.level, e.message, e.source, e.thread_id, e.request_id, e.user_id,
+          e.tags, e.metadata] for e in entries],
+        default=default, option=option)
+    return stamps, data
+
+
+def entries_from_rows(
+    rows: list[Any], stamps: list[float], canon: dict[str, str]
+) -> list[LogEntry]:
+    """Entries from the field arrays of a stored chunk and their instants, levels, sources
+    and tags shared through ``canon``. ``ValueError`` for a row that is not 9 fields. O(k)."""
+    if len(rows) != len(stamps):
+        raise ValueError("one instant per entry")
+    new = LogEntry.__new__
+    out: list[LogEntry] = []
+    append = out.append
+    shared = canon.setdefault
+    for ts, fields in zip(stamps, rows, strict=True):
+        if type(fields) is not list or len(fields) != 9:
+            raise ValueError("a stored entry is a JSON array of 9 fields")
+        e = new(LogEntry)
+        (e.timestamp, level, e.message, src, e.thread_id, e.request_id, e.user_id,
+         tags, e.metadata) = fields
+        e.level = shared(level, level)
+        e.source = shared(src, src)
+        e.tags = [shared(t, t) for t in tags] if tags else tags
+        e.ts = ts
+        append(e)
+    return out
+
+
+def entries_from_chunk(
+    data: bytes, stamps: list[float], canon: dict[str, str]
+) -> list[LogEntry] | None:
+    """``None``: the general path (``orjson.loads`` and :func:`entries_from_rows`) decodes
+    the chunk (the C kernel parses the common chunk directly). O(1)."""
+    return None
