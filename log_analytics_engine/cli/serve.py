@@ -6,12 +6,19 @@ import argparse
 import time
 from typing import Any
 
+from ..engine import LogAnalyticsEngine
+from .common import CliError, UsageError, add_command, add_type, ingest_files
+
+try:  # an optional extra: without it every other command still works
+    from ..dashboard import serve
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    serve = None  # type: ignore[assignment]
+    _MISSING = str(exc)
+
 __all__ = ["cmd_serve", "register_serve"]
 
 
 def register_serve(sub: Any) -> None:
-    from .main import add_command
-
     p = add_command(
         sub, "serve", "ingest files and serve the dashboard until interrupted",
         "Ingest the given JSONL or text files (plain or .gz) into an in-memory engine, then "
@@ -21,8 +28,7 @@ def register_serve(sub: Any) -> None:
     p.add_argument("files", nargs="*", metavar="FILES", help="log files to ingest first")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free)")
-    p.add_argument("--type", dest="file_type", choices=("jsonl", "text"), default=None,
-                   help="file type (default: from the file name)")
+    add_type(p)
     p.add_argument("--token", default=None,
                    help="require 'Authorization: Bearer TOKEN' (or ?token=) on every endpoint")
     p.add_argument("--exit-after", type=float, default=None, metavar="SECONDS",
@@ -31,19 +37,14 @@ def register_serve(sub: Any) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .. import LogAnalyticsEngine
-    from .main import CliError, ingest_files
-
     if not 0 <= args.port <= 65535:
-        raise CliError(f"--port must be between 0 and 65535, got {args.port}")
+        raise UsageError(f"--port must be between 0 and 65535, got {args.port}")
     if args.exit_after is not None and args.exit_after < 0:
-        raise CliError("--exit-after must be >= 0")
-    try:
-        from ..dashboard import serve
-    except ImportError as exc:
-        raise CliError(str(exc)) from None
+        raise UsageError("--exit-after must be >= 0")
+    if serve is None:  # pragma: no cover - depends on the installed extras
+        raise CliError(_MISSING)
     engine = LogAnalyticsEngine()
-    for report in ingest_files(engine, args.files, args.file_type):
+    for report in ingest_files(engine, args.files, args.type):
         print(f"{report['file']}: {report['count']:,} entries, {report['errors']} rejected "
               f"({report['logs_per_sec']:,.0f} lines/s)")
     try:

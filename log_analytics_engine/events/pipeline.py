@@ -1,17 +1,14 @@
-"""The JSONL session pipeline: a sample event generator and the ``generate``/``pipeline`` commands.
+"""The JSONL session pipeline: a sample event generator, the pipeline run and its report.
 
-``log-analytics generate OUT --lines N --seed S`` writes about N event lines (``user_id``,
-``feature``, ``timestamp``, ``action``) with deliberate errors; ``log-analytics pipeline IN
---out DIR`` parses and validates them, pairs sessions and writes ``parsed_summary.json`` and
-``final_summary.json``. The library functions here never print; only the ``cmd_*`` functions
-(called by :mod:`log_analytics_engine.cli.main`) do.
+:func:`write_event_jsonl` writes about N event lines (``user_id``, ``feature``, ``timestamp``,
+``action``) with deliberate errors; :func:`run_pipeline` parses and validates them, pairs
+sessions and writes ``parsed_summary.json`` and ``final_summary.json``. Nothing here prints:
+the ``generate`` and ``pipeline`` commands (:mod:`log_analytics_engine.cli`) do.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
-import math
 import os
 import random
 import tempfile
@@ -28,11 +25,8 @@ from .validation import EventSchema, ParsedEvents, parse_event_lines
 __all__ = [
     "FEATURES",
     "PipelineResult",
-    "cmd_generate",
-    "cmd_pipeline",
+    "ensure_writable_dir",
     "generate_event_lines",
-    "register_generate",
-    "register_pipeline",
     "render_report",
     "run_pipeline",
     "write_event_jsonl",
@@ -218,76 +212,3 @@ def render_report(result: PipelineResult, top_users: int = 10) -> str:
                      f"{format_duration(m['avg_duration_s']):>10} average")
     lines += ["", f"Wrote {result.parsed_path}", f"Wrote {result.final_path}"]
     return "\n".join(lines)
-
-
-# -- command line -------------------------------------------------------------------------
-def register_generate(sub: Any) -> None:
-    from ..cli.main import add_command
-
-    p = add_command(
-        sub, "generate", "write a sample JSONL file of session events (with errors)",
-        "Write about N event lines (user_id, feature, timestamp, action) with deliberate "
-        "errors: malformed JSON, missing fields, invalid timestamps and invalid actions. "
-        "The same seed gives the same file.\n\nexamples:\n"
-        "  log-analytics generate events.jsonl --lines 10000 --seed 7")
-    p.add_argument("output", metavar="OUTPUT", help="the JSONL file to write")
-    p.add_argument("--lines", type=int, default=10_000, help="number of lines (default 10000)")
-    p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-    p.add_argument("--error-rate", type=float, default=0.04,
-                   help="share of broken lines, 0 to 1 (default 0.04)")
-    p.set_defaults(func=cmd_generate)
-
-
-def cmd_generate(args: argparse.Namespace) -> int:
-    from ..cli.main import CliError
-
-    if args.lines < 1:
-        raise CliError("--lines must be at least 1")
-    if not (0.0 <= args.error_rate <= 1.0) or math.isnan(args.error_rate):
-        raise CliError("--error-rate must be between 0 and 1")
-    folder = os.path.dirname(os.path.abspath(args.output))
-    if not os.path.isdir(folder):
-        raise CliError(f"output folder does not exist: {folder}")
-    try:
-        size = write_event_jsonl(args.output, args.lines, args.seed, args.error_rate)
-    except OSError as exc:
-        raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from None
-    print(f"Wrote {args.lines:,} event lines ({size / 1e6:.1f} MB, seed {args.seed}) "
-          f"to {args.output}")
-    return 0
-
-
-def register_pipeline(sub: Any) -> None:
-    from ..cli.main import add_command
-
-    p = add_command(
-        sub, "pipeline", "validate a JSONL event file, pair sessions and write summaries",
-        "Parse and validate INPUT (JSONL event lines, plain or gzip), pair start/end events "
-        "into sessions per user and feature, print the statistics and metrics, and write "
-        "DIR/parsed_summary.json and DIR/final_summary.json.\n\n"
-        "examples:\n  log-analytics pipeline events.jsonl --out results/")
-    p.add_argument("input", metavar="INPUT", help="the JSONL event file")
-    p.add_argument("--out", metavar="DIR", default=".",
-                   help="folder for the JSON summaries (default: the current folder)")
-    p.set_defaults(func=cmd_pipeline)
-
-
-def cmd_pipeline(args: argparse.Namespace) -> int:
-    from ..cli.main import CliError
-
-    if not os.path.isfile(args.input):
-        raise CliError(f"no such file: {args.input}")
-    try:
-        ensure_writable_dir(args.out)
-    except OSError as exc:
-        raise CliError(f"cannot write to output folder {args.out}: "
-                       f"{exc.strerror or exc}") from None
-    try:
-        result = run_pipeline(args.input, args.out)
-    except EOFError:  # a truncated gzip file
-        raise CliError(f"{args.input}: unexpected end of compressed data") from None
-    except OSError as exc:
-        where = exc.filename or args.input
-        raise CliError(f"{where}: {exc.strerror or exc}") from None
-    print(render_report(result))
-    return 0
