@@ -176,7 +176,8 @@ def create_router(engine: Any, token: str | None = None) -> APIRouter:
             mode, compiled = "search", parse_query(lq.q)
             node = compiled if isinstance(node, MatchAll) else node & compiled
         total = engine.count_logs(node)
-        items = engine.query_logs(node, lq.sort_by, lq.descending, lq.page, lq.page_size)
+        # the HTTP API counts pages from 1 (?page=1 is the first), query_logs from 0
+        items = engine.query_logs(node, lq.sort_by, lq.descending, lq.page - 1, lq.page_size)
         return _json({
             "total": total, "page": lq.page, "page_size": lq.page_size,
             "pages": math.ceil(total / lq.page_size), "q": lq.q, "q_mode": mode,
