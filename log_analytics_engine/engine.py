@@ -11,8 +11,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from ._gc import gc_paused
 from ._native import speedups
 from .alerts import Alert, AlertDelivery, AlertManager, AlertRule, AlertSeverity
@@ -39,7 +37,7 @@ from .index.store import EntriesView, Store
 from .ingest import IngestReport, open_lines, read_entries
 from .ingest.files import read_indexed
 from .ingest.processors import Processor, ProcessorChain, When
-from .metrics.exposition import MetricFamily, render_prometheus
+from .metrics.exposition import MetricFamily, json_document, render_json, render_prometheus
 from .model.entry import LEVELS, LogEntry, normalize_level
 from .model.timeparse import format_instant
 from .model.tokenize import TokenCache, tokenize
@@ -490,9 +488,13 @@ class LogAnalyticsEngine:
         """The engine's metrics in Prometheus text format 0.0.4."""
         return render_prometheus(self.metric_families())
 
-    def export_metrics_json(self) -> str:
-        """:meth:`get_stats` as a JSON document."""
-        return orjson.dumps(self.get_stats(), option=orjson.OPT_NON_STR_KEYS).decode()
+    def export_metrics_json(self) -> dict[str, Any]:
+        """:meth:`get_stats` as a JSON-ready dict: ``export_metrics_json()["total_logs"]``."""
+        return json_document(self.get_stats())
+
+    def export_metrics_json_text(self) -> str:
+        """:meth:`get_stats` as JSON text."""
+        return render_json(self.get_stats())
 
     # -- storage and retention ------------------------------------------------------------
     def _open_storage(
