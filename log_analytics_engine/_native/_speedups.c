@@ -19,6 +19,8 @@
  *                              index's in-order run, float metrics
  *   encode_chunk, entries_from_chunk, entries_from_rows, parse_iso
  *                              the durable copy, ISO 8601 timestamps
+ *   count_values               value counts of level, source or message over a list of
+ *                              entries (aggregate_logs)
  *   direct_entry               the direct JSON parser behind entries_from_lines, exposed
  *                              for the tests
  *
@@ -2382,6 +2384,126 @@ fail:
     return NULL;
 }
 
+/* ---------------------------------------------------------------- counting ----------- */
+
+/* count_values(entries, field) -> dict | None: how many entries carry each value of the str
+ * slot `field` ("level", "source" or "message"), as Counter(e.<field> for e in entries) gives;
+ * None when an item is not an exact LogEntry (the Python path counts those). Values are
+ * counted by object identity in a small open-addressing table (entries of one source share
+ * one str object), then summed into a dict by value, so equal strings that are different
+ * objects still meet. O(n) with one pointer hash per entry and one dict update per distinct
+ * object. */
+static PyObject *
+count_values(PyObject *self, PyObject *args)
+{
+    PyObject *seq, *field;
+    if (!PyArg_ParseTuple(args, "OU:count_values", &seq, &field))
+        return NULL;
+    if (check_configured() < 0)
+        return NULL;
+    int k;
+    if (PyUnicode_CompareWithASCIIString(field, "level") == 0)
+        k = S_LEVEL;
+    else if (PyUnicode_CompareWithASCIIString(field, "source") == 0)
+        k = S_SOURCE;
+    else if (PyUnicode_CompareWithASCIIString(field, "message") == 0)
+        k = S_MESSAGE;
+    else {
+        PyErr_Format(PyExc_ValueError, "count_values: unsupported field %R", field);
+        return NULL;
+    }
+    PyObject *fast = PySequence_Fast(seq, "count_values: expected a sequence of entries");
+    if (fast == NULL)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    PyObject **items = PySequence_Fast_ITEMS(fast);
+    size_t cap = 64, used = 0;
+    PyObject **tkeys = PyMem_Calloc(cap, sizeof(PyObject *));
+    Py_ssize_t *tcounts = PyMem_Calloc(cap, sizeof(Py_ssize_t));
+    PyObject *result = NULL;
+    if (tkeys == NULL || tcounts == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *e = items[i];
+        if (Py_TYPE(e) != entry_type) {
+            result = Py_None;
+            Py_INCREF(result);
+            goto done;
+        }
+        PyObject *v = SLOT(e, k);
+        if (v == NULL) {
+            PyErr_Format(PyExc_AttributeError, "LogEntry.%s is not set", slot_names[k]);
+            goto done;
+        }
+        size_t h = ((uintptr_t)v >> 4) * (size_t)0x9E3779B97F4A7C15ULL;
+        size_t mask = cap - 1, j = (h >> 17) & mask;
+        while (tkeys[j] != NULL && tkeys[j] != v)
+            j = (j + 1) & mask;
+        if (tkeys[j] == NULL) {
+            if (2 * (used + 1) > cap) {  /* grow to keep the table at most half full */
+                size_t ncap = cap * 2;
+                PyObject **nkeys = PyMem_Calloc(ncap, sizeof(PyObject *));
+                Py_ssize_t *ncounts = PyMem_Calloc(ncap, sizeof(Py_ssize_t));
+                if (nkeys == NULL || ncounts == NULL) {
+                    PyMem_Free(nkeys);
+                    PyMem_Free(ncounts);
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                for (size_t m = 0; m < cap; m++) {
+                    if (tkeys[m] == NULL)
+                        continue;
+                    size_t hm = ((uintptr_t)tkeys[m] >> 4) * (size_t)0x9E3779B97F4A7C15ULL;
+                    size_t jm = (hm >> 17) & (ncap - 1);
+                    while (nkeys[jm] != NULL)
+                        jm = (jm + 1) & (ncap - 1);
+                    nkeys[jm] = tkeys[m];
+                    ncounts[jm] = tcounts[m];
+                }
+                PyMem_Free(tkeys);
+                PyMem_Free(tcounts);
+                tkeys = nkeys;
+                tcounts = ncounts;
+                cap = ncap;
+                mask = cap - 1;
+                j = (h >> 17) & mask;
+                while (tkeys[j] != NULL)
+                    j = (j + 1) & mask;
+            }
+            tkeys[j] = v;  /* borrowed: `fast` keeps every entry, and so its value, alive */
+            used++;
+        }
+        tcounts[j]++;
+    }
+    result = PyDict_New();
+    if (result == NULL)
+        goto done;
+    for (size_t m = 0; m < cap; m++) {
+        if (tkeys[m] == NULL)
+            continue;
+        PyObject *old = PyDict_GetItemWithError(result, tkeys[m]);
+        if (old == NULL && PyErr_Occurred())
+            goto fail;
+        Py_ssize_t total = tcounts[m] + (old == NULL ? 0 : PyLong_AsSsize_t(old));
+        PyObject *count = PyLong_FromSsize_t(total);
+        if (count == NULL || PyDict_SetItem(result, tkeys[m], count) < 0) {
+            Py_XDECREF(count);
+            goto fail;
+        }
+        Py_DECREF(count);
+    }
+    goto done;
+fail:
+    Py_CLEAR(result);
+done:
+    PyMem_Free(tkeys);
+    PyMem_Free(tcounts);
+    Py_DECREF(fast);
+    return result;
+}
+
 /* ---------------------------------------------------------------- module ------------- */
 
 static PyMethodDef methods[] = {
@@ -2423,6 +2545,9 @@ static PyMethodDef methods[] = {
      "ingest_blocks(blocks, first_id, canon, levels, sources, tags, words) -> (entries, lines, "
      "bad): entries_from_lines and gather in one pass over blocks of whole lines, split "
      "here; the good lines get ids from first_id; bad holds (index, line) of the others."},
+    {"count_values", count_values, METH_VARARGS,
+     "count_values(entries, field) -> dict | None: value -> number of entries for the str "
+     "field level, source or message; None when an item is not an exact LogEntry."},
     {"parse_iso", py_parse_iso, METH_O,
      "parse_iso(text) -> float | None: the instant of a common ISO 8601 timestamp."},
     {NULL, NULL, 0, NULL},
