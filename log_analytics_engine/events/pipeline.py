@@ -24,6 +24,7 @@ from .validation import EventSchema, ParsedEvents, parse_event_lines
 
 __all__ = [
     "FEATURES",
+    "MIN_LINES_WITH_EVERY_ERROR",
     "PipelineResult",
     "ensure_writable_dir",
     "generate_event_lines",
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 FEATURES = ("search", "checkout", "profile", "video", "chat", "settings", "upload", "export")
 _ERROR_KINDS = ("malformed", "missing", "timestamp", "action")
 _REQUIRED = ("user_id", "feature", "timestamp", "action")
+#: From this many lines on, a generated file holds every kind of deliberate error.
+MIN_LINES_WITH_EVERY_ERROR = 20
 
 
 def generate_event_lines(
@@ -47,7 +50,9 @@ def generate_event_lines(
     Users open sessions on features (log-normal durations, median ~4 minutes); about 3% of
     sessions never end, 1% of events are stray ends and 2% arrive out of order. A share
     ``error_rate`` of the lines is broken on purpose, in equal parts: malformed JSON, a
-    missing field, an invalid timestamp, an invalid action. Runtime complexity: O(N log N).
+    missing field, an invalid timestamp, an invalid action or feature value. With
+    ``error_rate > 0``, a file of 20 lines or more holds each of the four kinds at least
+    once (four lines picked by the seed carry one kind each). Runtime complexity: O(N log N).
     """
     rng = random.Random(seed)
     users = [f"u{i}" for i in range(1, max(5, lines // 40) + 1)]
@@ -73,21 +78,28 @@ def generate_event_lines(
     del events[lines:]
     # time order with ~2% late arrivals (a delay of up to five minutes)
     events.sort(key=lambda ev: ev[0] + (rng.uniform(1, 300) if rng.random() < 0.02 else 0))
+    broken: dict[int, str] = {}
+    if error_rate:
+        broken = {i: rng.choice(_ERROR_KINDS) for i in range(len(events))
+                  if rng.random() < error_rate}
+        if len(events) >= MIN_LINES_WITH_EVERY_ERROR:
+            broken.update(zip(rng.sample(range(len(events)), len(_ERROR_KINDS)), _ERROR_KINDS))
     dumps = orjson.dumps
-    for ts, user, feature, action in events:
+    for i, (ts, user, feature, action) in enumerate(events):
         record: dict[str, Any] = {"user_id": user, "feature": feature,
                                   "timestamp": format_instant(round(ts, 3)), "action": action}
-        if error_rate and rng.random() < error_rate:
-            kind = rng.choice(_ERROR_KINDS)
-            if kind == "malformed":
-                yield dumps(record)[: rng.randint(5, 30)] + b"\n"
-                continue
-            if kind == "missing":
-                del record[rng.choice(_REQUIRED)]
-            elif kind == "timestamp":
-                record["timestamp"] = rng.choice(("2025-13-45T99:00:00Z", "yesterday", ""))
-            else:
-                record["action"] = rng.choice(("pause", "START", "stop"))
+        kind = broken.get(i)
+        if kind == "malformed":  # cut inside the JSON text, before its closing brace
+            yield dumps(record)[: rng.randint(5, 30)] + b"\n"
+            continue
+        if kind == "missing":
+            del record[rng.choice(_REQUIRED)]
+        elif kind == "timestamp":
+            record["timestamp"] = rng.choice(("2025-13-45T99:00:00Z", "yesterday", ""))
+        elif kind == "action":  # an action outside start/end, or an empty or non-text feature
+            field, bad = rng.choice((("action", "pause"), ("action", "START"),
+                                     ("action", "stop"), ("feature", ""), ("feature", 42)))
+            record[field] = bad
         yield dumps(record) + b"\n"
 
 
