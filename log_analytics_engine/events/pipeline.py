@@ -83,7 +83,8 @@ def generate_event_lines(
         broken = {i: rng.choice(_ERROR_KINDS) for i in range(len(events))
                   if rng.random() < error_rate}
         if len(events) >= MIN_LINES_WITH_EVERY_ERROR:
-            broken.update(zip(rng.sample(range(len(events)), len(_ERROR_KINDS)), _ERROR_KINDS))
+            picked = rng.sample(range(len(events)), len(_ERROR_KINDS))
+            broken.update(zip(picked, _ERROR_KINDS, strict=True))
     dumps = orjson.dumps
     for i, (ts, user, feature, action) in enumerate(events):
         record: dict[str, Any] = {"user_id": user, "feature": feature,
