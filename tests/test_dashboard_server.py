@@ -114,7 +114,7 @@ def test_serve_command_refuses_a_bad_port(capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_serve_command_refuses_a_missing_file(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["serve", "/nonexistent/app.jsonl", "--port", "0"]) == 2
+    assert main(["serve", "/nonexistent/app.jsonl", "--port", "0"]) == 1
     assert "no such file" in capsys.readouterr().err
 
 

@@ -87,9 +87,9 @@ EXIT_CODES = (
 
 
 class CliError(Exception):
-    """A problem the user can fix: printed as one line, exit code 2."""
+    """A problem with the input the user can fix: printed as one line, exit code 1."""
 
-    exit_code = EXIT_USAGE
+    exit_code = EXIT_INPUT
 
 
 class UsageError(CliError):

@@ -43,7 +43,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "sample.jsonl")
         print(f"Generating {args.lines:,} sample log lines (seed {args.seed})...")
-        size = write_jsonl(path, args.lines, args.seed)
+        size = write_jsonl(path, args.lines, args.seed, style="realistic")
         print(f"  {size / 1e6:.1f} MB written")
         (report,) = ingest_files(engine, [path])
     print(f"Ingested {report['count']:,} lines in {report['duration_sec']:.2f} s "

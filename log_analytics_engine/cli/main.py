@@ -14,11 +14,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .alerts import register_alerts
-from .common import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_USAGE, CliError
+from .common import EXIT_CODES, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_USAGE, CliError
 from .demo import register_demo
 from .generate import register_generate
 from .pipeline import register_pipeline
 from .query import register_query
+from .sample import register_sample
 from .serve import register_serve
 from .stats import register_stats
 from .tail import register_tail
@@ -27,7 +28,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: Every sub-command's registration function, in ``--help`` order.
 COMMANDS: list[Callable[[Any], None]] = [
-    register_demo, register_serve, register_query, register_stats, register_tail,
+    register_sample, register_demo, register_serve, register_query, register_stats, register_tail,
     register_alerts, register_generate, register_pipeline,
 ]
 
@@ -37,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="log-analytics",
         description="In-process log analytics: ingest, query, aggregate and alert on logs.",
-        epilog="examples:\n  log-analytics demo\n  log-analytics demo --lines 500000",
+        epilog="examples:\n  log-analytics sample app.jsonl --lines 1000\n"
+               "  log-analytics query app.jsonl -q 'level:ERROR'\n  log-analytics demo\n\n"
+               + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -34,9 +34,23 @@ from typing import Any
 
 from ..errors import InvalidFilterError, QuerySyntaxError
 from ..model.tokenize import words
-from .nodes import And, Compare, MatchAll, Node, Not, Or, Phrase, TimeRange, compile_filters
+from ..model.timeparse import format_instant
+from .nodes import (
+    And,
+    Compare,
+    FieldEquals,
+    IndexTerm,
+    MatchAll,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Regex,
+    TimeRange,
+    compile_filters,
+)
 
-__all__ = ["parse_query"]
+__all__ = ["parse_query", "query_text"]
 
 #: Deeper nesting is a syntax error (the parser is recursive).
 MAX_DEPTH = 64
@@ -327,3 +341,54 @@ def parse_query(query: str) -> Node:
     if not isinstance(query, str):
         raise InvalidFilterError("q", query, "expected a query string")
     return _Parser(query).parse()
+
+
+_PLAIN_VALUE = re.compile(r"[\w.@/+-]+")
+
+
+def _value_text(value: Any) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    if _PLAIN_VALUE.fullmatch(text) and text not in _OPERATORS:
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _grouped(node: Node) -> str:
+    text = query_text(node)
+    return f"({text})" if isinstance(node, (And, Or)) and len(node.children) > 1 else text
+
+
+def query_text(node: Node) -> str:
+    """A readable query-language text of ``node`` (for displays such as the dashboard's
+    processors table), e.g. ``level:ERROR source:api -tag:debug``. O(size of the tree).
+
+    >>> query_text(compile_filters({"level": ["WARN", "ERROR"], "source": "db"}))
+    '(level:WARN OR level:ERROR) source:db'
+    """
+    if isinstance(node, MatchAll):
+        return "*"
+    if isinstance(node, IndexTerm):
+        if node.index == "token":
+            return _value_text(node.term)
+        return f"{node.index}:{_value_text(node.term)}"
+    if isinstance(node, FieldEquals):
+        return f"{node.field}:{_value_text(node.value)}"
+    if isinstance(node, Compare):
+        return f"{node.field}:{node.op}{node.value:g}"
+    if isinstance(node, Phrase):
+        return '"' + " ".join(node.words) + '"'
+    if isinstance(node, TimeRange):
+        bounds = ([f"after:{format_instant(node.lo)}"] if math.isfinite(node.lo) else []) + (
+            [f"before:{format_instant(node.hi)}"] if math.isfinite(node.hi) else [])
+        return " ".join(bounds) or "*"
+    if isinstance(node, Regex):
+        return f"regex:{_value_text(node.pattern.pattern)}"
+    if isinstance(node, Not):
+        return "-" + _grouped(node.child)
+    if isinstance(node, And):
+        return " ".join(query_text(c) if isinstance(c, And) else _grouped(c)
+                        for c in node.children)
+    if isinstance(node, Or):
+        return " OR ".join(_grouped(c) if isinstance(c, And) else query_text(c)
+                           for c in node.children)
+    return type(node).__name__
