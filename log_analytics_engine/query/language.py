@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidFilterError, QuerySyntaxError
-from ..model.tokenize import words
 from ..model.timeparse import format_instant
+from ..model.tokenize import words
 from .nodes import (
     And,
     Compare,
