@@ -19,7 +19,7 @@
  *                              index's in-order run, float metrics
  *   encode_chunk, entries_from_chunk, entries_from_rows, parse_iso
  *                              the durable copy, ISO 8601 timestamps
- *   count_values               value counts of level, source or message over a list of
+ *   count_values               value counts of level or source over a list of
  *                              entries (aggregate_logs)
  *   direct_entry               the direct JSON parser behind entries_from_lines, exposed
  *                              for the tests
@@ -30,6 +30,7 @@
 #include <Python.h>
 #include <structmember.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <math.h>
 
@@ -2387,12 +2388,35 @@ fail:
 /* ---------------------------------------------------------------- counting ----------- */
 
 /* count_values(entries, field) -> dict | None: how many entries carry each value of the str
- * slot `field` ("level", "source" or "message"), as Counter(e.<field> for e in entries) gives;
- * None when an item is not an exact LogEntry (the Python path counts those). Values are
- * counted by object identity in a small open-addressing table (entries of one source share
- * one str object), then summed into a dict by value, so equal strings that are different
- * objects still meet. O(n) with one pointer hash per entry and one dict update per distinct
- * object. */
+ * slot `field` ("level" or "source": few distinct values; a message is nearly unique, and
+ * Counter does better there), as Counter(e.<field> for e in entries) gives;
+ * None when an item is not an exact LogEntry or a value not an exact str (the Python path
+ * counts those). The values are counted in an open-addressing table of (str, hash, count)
+ * that stays small and in cache for the few distinct values of a level or source: each entry
+ * costs one read of its slot, of the value's cached hash and, when the value is another
+ * object than the one in the table, one memcmp; no reference counting, no generator frame.
+ * The dict lists the values in the order they first appear, as a Counter does (so ties of
+ * most_common() come out the same). O(n) for n entries plus O(d log d) for d values. */
+typedef struct { PyObject *key; Py_hash_t hash; Py_ssize_t count, first; } value_count;
+
+static int
+by_first(const void *a, const void *b)
+{
+    Py_ssize_t x = ((const value_count *)a)->first, y = ((const value_count *)b)->first;
+    return (x > y) - (x < y);
+}
+
+static int
+same_str(PyObject *a, PyObject *b)
+{
+    if (a == b)
+        return 1;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(a);
+    if (n != PyUnicode_GET_LENGTH(b) || PyUnicode_KIND(a) != PyUnicode_KIND(b))
+        return 0;
+    return memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)n * PyUnicode_KIND(a)) == 0;
+}
+
 static PyObject *
 count_values(PyObject *self, PyObject *args)
 {
@@ -2406,8 +2430,6 @@ count_values(PyObject *self, PyObject *args)
         k = S_LEVEL;
     else if (PyUnicode_CompareWithASCIIString(field, "source") == 0)
         k = S_SOURCE;
-    else if (PyUnicode_CompareWithASCIIString(field, "message") == 0)
-        k = S_MESSAGE;
     else {
         PyErr_Format(PyExc_ValueError, "count_values: unsupported field %R", field);
         return NULL;
@@ -2418,18 +2440,16 @@ count_values(PyObject *self, PyObject *args)
     Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
     PyObject **items = PySequence_Fast_ITEMS(fast);
     size_t cap = 64, used = 0;
-    PyObject **tkeys = PyMem_Calloc(cap, sizeof(PyObject *));
-    Py_ssize_t *tcounts = PyMem_Calloc(cap, sizeof(Py_ssize_t));
+    value_count *table = PyMem_Calloc(cap, sizeof(value_count));
     PyObject *result = NULL;
-    if (tkeys == NULL || tcounts == NULL) {
+    if (table == NULL) {
         PyErr_NoMemory();
         goto done;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *e = items[i];
         if (Py_TYPE(e) != entry_type) {
-            result = Py_None;
-            Py_INCREF(result);
+            result = Py_NewRef(Py_None);
             goto done;
         }
         PyObject *v = SLOT(e, k);
@@ -2437,69 +2457,66 @@ count_values(PyObject *self, PyObject *args)
             PyErr_Format(PyExc_AttributeError, "LogEntry.%s is not set", slot_names[k]);
             goto done;
         }
-        size_t h = ((uintptr_t)v >> 4) * (size_t)0x9E3779B97F4A7C15ULL;
-        size_t mask = cap - 1, j = (h >> 17) & mask;
-        while (tkeys[j] != NULL && tkeys[j] != v)
+        if (!PyUnicode_CheckExact(v)) {
+            result = Py_NewRef(Py_None);
+            goto done;
+        }
+        Py_hash_t h = PyObject_Hash(v);  /* cached in the str after its first use */
+        if (h == -1)
+            goto done;
+        size_t mask = cap - 1, j = (size_t)h & mask;
+        while (table[j].key != NULL && (table[j].hash != h || !same_str(table[j].key, v)))
             j = (j + 1) & mask;
-        if (tkeys[j] == NULL) {
+        if (table[j].key == NULL) {
             if (2 * (used + 1) > cap) {  /* grow to keep the table at most half full */
                 size_t ncap = cap * 2;
-                PyObject **nkeys = PyMem_Calloc(ncap, sizeof(PyObject *));
-                Py_ssize_t *ncounts = PyMem_Calloc(ncap, sizeof(Py_ssize_t));
-                if (nkeys == NULL || ncounts == NULL) {
-                    PyMem_Free(nkeys);
-                    PyMem_Free(ncounts);
+                value_count *bigger = PyMem_Calloc(ncap, sizeof(value_count));
+                if (bigger == NULL) {
                     PyErr_NoMemory();
                     goto done;
                 }
                 for (size_t m = 0; m < cap; m++) {
-                    if (tkeys[m] == NULL)
+                    if (table[m].key == NULL)
                         continue;
-                    size_t hm = ((uintptr_t)tkeys[m] >> 4) * (size_t)0x9E3779B97F4A7C15ULL;
-                    size_t jm = (hm >> 17) & (ncap - 1);
-                    while (nkeys[jm] != NULL)
+                    size_t jm = (size_t)table[m].hash & (ncap - 1);
+                    while (bigger[jm].key != NULL)
                         jm = (jm + 1) & (ncap - 1);
-                    nkeys[jm] = tkeys[m];
-                    ncounts[jm] = tcounts[m];
+                    bigger[jm] = table[m];
                 }
-                PyMem_Free(tkeys);
-                PyMem_Free(tcounts);
-                tkeys = nkeys;
-                tcounts = ncounts;
+                PyMem_Free(table);
+                table = bigger;
                 cap = ncap;
                 mask = cap - 1;
-                j = (h >> 17) & mask;
-                while (tkeys[j] != NULL)
+                j = (size_t)h & mask;
+                while (table[j].key != NULL)
                     j = (j + 1) & mask;
             }
-            tkeys[j] = v;  /* borrowed: `fast` keeps every entry, and so its value, alive */
+            table[j].key = v;  /* borrowed: `fast` keeps every entry, and so its value, alive */
+            table[j].hash = h;
+            table[j].first = i;
             used++;
         }
-        tcounts[j]++;
+        table[j].count++;
     }
+    size_t d = 0;  /* pack the used slots at the front, in order of first appearance */
+    for (size_t m = 0; m < cap; m++)
+        if (table[m].key != NULL)
+            table[d++] = table[m];
+    qsort(table, d, sizeof(value_count), by_first);
     result = PyDict_New();
     if (result == NULL)
         goto done;
-    for (size_t m = 0; m < cap; m++) {
-        if (tkeys[m] == NULL)
-            continue;
-        PyObject *old = PyDict_GetItemWithError(result, tkeys[m]);
-        if (old == NULL && PyErr_Occurred())
-            goto fail;
-        Py_ssize_t total = tcounts[m] + (old == NULL ? 0 : PyLong_AsSsize_t(old));
-        PyObject *count = PyLong_FromSsize_t(total);
-        if (count == NULL || PyDict_SetItem(result, tkeys[m], count) < 0) {
+    for (size_t m = 0; m < d; m++) {
+        PyObject *count = PyLong_FromSsize_t(table[m].count);
+        if (count == NULL || PyDict_SetItem(result, table[m].key, count) < 0) {
             Py_XDECREF(count);
-            goto fail;
+            Py_CLEAR(result);
+            goto done;
         }
         Py_DECREF(count);
     }
-    goto done;
-fail:
-    Py_CLEAR(result);
 done:
-    PyMem_Free(tkeys);
-    PyMem_Free(tcounts);
+    PyMem_Free(table);
     Py_DECREF(fast);
     return result;
 }
@@ -2547,7 +2564,8 @@ static PyMethodDef methods[] = {
      "here; the good lines get ids from first_id; bad holds (index, line) of the others."},
     {"count_values", count_values, METH_VARARGS,
      "count_values(entries, field) -> dict | None: value -> number of entries for the str "
-     "field level, source or message; None when an item is not an exact LogEntry."},
+     "field level or source, in order of first appearance; None when an item is not an "
+     "exact LogEntry or the value not an exact str."},
     {"parse_iso", py_parse_iso, METH_O,
      "parse_iso(text) -> float | None: the instant of a common ISO 8601 timestamp."},
     {NULL, NULL, 0, NULL},
