@@ -29,7 +29,7 @@ from .alerts.state import (
     restore_rule_state,
     rule_state_blob,
 )
-from .errors import InvalidEntryError
+from .errors import InvalidEntryError, UnknownFieldWarning
 from .events.sessions import DEFAULT_KEY, SessionsResult, build_sessions, snapshot
 from .events.validation import EventError, EventSchema, validate_events
 from .index.postings import IndexSet, Postings
@@ -42,6 +42,7 @@ from .model.entry import LEVELS, LogEntry, normalize_level
 from .model.timeparse import format_instant
 from .model.tokenize import TokenCache, tokenize
 from .query.aggregate import aggregate_entries, aggregate_ids
+from .query.fields import unknown_fields, warn_unknown_fields
 from .query.language import parse_query
 from .query.nodes import (
     Node,
@@ -261,14 +262,27 @@ class LogAnalyticsEngine:
         node = compile_filters(filters)
         offset, limit = page_window(page, page_size)
         with self._lock:
+            unknown = unknown_fields(node, self._ctx)
             ids = execute(node, self._ctx)
-            return order_entries(self._ctx, ids, sort_by, sort_desc, offset, limit)
+            found = order_entries(self._ctx, ids, sort_by, sort_desc, offset, limit)
+        warn_unknown_fields(unknown)
+        return found
 
     def count_logs(self, filters: Filters = None) -> int:
         """How many entries match, without building them. O(1) for one indexed term."""
         node = compile_filters(filters)
         with self._lock:
-            return len(execute(node, self._ctx))
+            unknown = unknown_fields(node, self._ctx)
+            count = len(execute(node, self._ctx))
+        warn_unknown_fields(unknown)
+        return count
+
+    def unknown_fields(self, filters: Filters = None) -> list[UnknownFieldWarning]:
+        """The :class:`UnknownFieldWarning` each field of ``filters`` no stored entry has had
+        would raise (without warning: for a CLI or dashboard to show)."""
+        node = compile_filters(filters)
+        with self._lock:
+            return unknown_fields(node, self._ctx)
 
     def aggregate(
         self,
