@@ -23,6 +23,7 @@ import sys
 import textwrap
 import zlib
 from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
 from typing import IO, Any
 
 import orjson
@@ -65,6 +66,8 @@ __all__ = [
     "ingest_files",
     "ingest_reporting",
     "make_engine",
+    "note_unknown_fields",
+    "package_version",
     "positive",
     "positive_float",
     "query_node",
@@ -104,6 +107,14 @@ SEVERITY_COLOURS = {"LOW": "\x1b[36m", "MEDIUM": "\x1b[33m", "HIGH": "\x1b[31m",
                     "CRITICAL": "\x1b[1;31m"}
 _RESET = "\x1b[0m"
 _BLOCKS = " ▏▎▍▌▋▊▉█"
+
+
+def package_version() -> str:
+    """The installed version of log-analytics-engine (``0.0.0`` when run from a bare tree)."""
+    try:
+        return version("log-analytics-engine")
+    except PackageNotFoundError:  # pragma: no cover - not installed
+        return "0.0.0"
 
 
 def accelerator_status() -> str:
@@ -240,6 +251,13 @@ def ingest_reporting(
     return reports
 
 
+def note_unknown_fields(engine: LogAnalyticsEngine, node: Node | None) -> None:
+    """One warning line on stderr per field of ``node`` no entry has had (a typo), e.g.
+    ``no entry has field 'levle'; did you mean 'level'?``."""
+    for warning in engine.unknown_fields(node):
+        print(f"log-analytics: warning: {warning}", file=sys.stderr)
+
+
 def query_node(q: str | None) -> Node | None:
     """The compiled query string (``None`` for every entry); syntax errors raise ValueError."""
     return parse_query(q) if q else None
@@ -302,6 +320,8 @@ def alert_row(out: Out, a: Alert) -> str:
     """``time severity rule: message`` (the message without a repeated rule name)."""
     sev = a.severity.value
     message = a.message
+    if message.startswith(a.rule_name + ":"):  # the rule name is printed once, before it
+        message = message[len(a.rule_name) + 1:].lstrip()
     return (f"{format_instant(a.triggered_at.timestamp())} "
             f"{out.paint(f'{sev:<8}', SEVERITY_COLOURS.get(sev))} {a.rule_name}: {message}")
 

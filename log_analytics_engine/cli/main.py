@@ -10,11 +10,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..errors import UnknownFieldWarning
 from .alerts import register_alerts
-from .common import EXIT_CODES, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_USAGE, CliError
+from .common import (
+    EXIT_CODES,
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    CliError,
+    accelerator_status,
+    package_version,
+)
 from .demo import register_demo
 from .generate import register_generate
 from .pipeline import register_pipeline
@@ -43,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version",
+                        version=f"log-analytics {package_version()} ({accelerator_status()})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for register in COMMANDS:
         register(sub)
@@ -57,7 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():  # the commands print them as one-line notes
+            warnings.simplefilter("ignore", UnknownFieldWarning)
+            return int(args.func(args) or 0)
     except CliError as exc:
         print(f"log-analytics: error: {exc}", file=sys.stderr)
         return exc.exit_code

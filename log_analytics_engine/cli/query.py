@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from .common import (
@@ -13,6 +14,7 @@ from .common import (
     guarded,
     ingest_reporting,
     make_engine,
+    note_unknown_fields,
     positive,
     query_node,
 )
@@ -46,11 +48,17 @@ def cmd_query(args: argparse.Namespace) -> int:
     node = query_node(args.query)  # syntax errors before any file work
     engine = make_engine()
     ingest_reporting(engine, args.files, args.type)
+    note_unknown_fields(engine, node)
     out = Out()
     if args.count:
-        out.line(str(engine.count_logs(node)))
+        count = engine.count_logs(node)
+        out.line(str(count))
+        if not count:
+            print("log-analytics: no entries matched", file=sys.stderr)
         return 0
     entries = engine.query_logs(node, sort_desc=args.desc, page_size=args.limit)
+    if not entries:
+        print("log-analytics: no entries matched", file=sys.stderr)
     if args.format == "table":
         out.table(entries)
     elif args.format == "jsonl":

@@ -12,11 +12,13 @@ from ..model.timeparse import format_instant
 from .common import (
     LEVEL_COLOURS,
     Out,
+    accelerator_status,
     add_command,
     add_type,
     guarded,
     ingest_reporting,
     make_engine,
+    package_version,
     positive,
 )
 
@@ -67,6 +69,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     total = stats["total_logs"]
     rejected = sum(r["errors"] for r in reports)
     out.line(f"Files: {len(reports)}   entries: {total:,}   bad lines skipped: {rejected:,}")
+    out.line(f"Engine: log-analytics {package_version()}, {accelerator_status()}")
     if not total:
         out.line("No entries.")
         return 0

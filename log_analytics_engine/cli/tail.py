@@ -107,7 +107,19 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
 def _print_in_time_order(out: Out, entries: Sequence[LogEntry], alerts: Sequence[Alert],
                          fmt: str) -> None:
+    """Entries in file order, each alert of the poll printed before the first entry later
+    than it in event time (an alert at 10:00:03 precedes the entries of 10:00:04 and after
+    the one that fired it), the rest at the end. O((n + a) log a)."""
+    pending = sorted(alerts, key=lambda a: a.triggered_at)
+    k = 0
     for e in entries:
+        while k < len(pending) and pending[k].triggered_at.timestamp() < e.ts:
+            out.line(_alert_line(out, pending[k]))
+            k += 1
         out.line(entry_row(out, e) if fmt == "table" else entry_json(e).decode())
-    for a in alerts:
-        out.line(out.paint("ALERT ", SEVERITY_COLOURS["HIGH"]) + alert_row(out, a))
+    for a in pending[k:]:
+        out.line(_alert_line(out, a))
+
+
+def _alert_line(out: Out, a: Alert) -> str:
+    return out.paint("ALERT ", SEVERITY_COLOURS["HIGH"]) + alert_row(out, a)

@@ -14,7 +14,9 @@ Grammar (``AND`` binds tighter than ``OR``; juxtaposition is ``AND``)::
 
 Every field term ``f:v`` compiles through :func:`~log_analytics_engine.query.nodes.compile_filters`
 as ``{f: v}``, so ``level:ERROR`` means exactly ``{"level": "ERROR"}``; ``tag:x`` is one tag,
-``after:``/``before:`` are the inclusive ``start_time``/``end_time`` bounds, an unquoted
+``after:``/``before:`` are the inclusive ``start_time``/``end_time`` bounds, ``source:shop.*``
+is the source ``shop`` and every source below it (``shop.api``; filter ``source_prefix``), an
+unquoted
 number on another field matches the number or its text (``status:500`` is
 ``{"status": [500, "500"]}``); in a group ``level:(ERROR OR WARN)`` every word or phrase is a
 value of the field. A bare word is ``{"keyword": word}``, a quoted phrase is a
@@ -46,6 +48,7 @@ from .nodes import (
     Or,
     Phrase,
     Regex,
+    SourceTree,
     TimeRange,
     compile_filters,
 )
@@ -63,7 +66,7 @@ _ALIASES = {"after": "start_time", "before": "end_time", "tags": "tag"}
 #: Filter keys whose values stay text even when they look like numbers.
 _TEXT_KEYS = frozenset(
     ("start_time", "end_time", "level", "min_severity", "source", "tag", "tags_all",
-     "keyword", "keywords", "regex", "message")
+     "keyword", "keywords", "regex", "message", "source_prefix")
 )
 _EXPECTED_VALUE = {
     "start_time": "a time (ISO 8601 or epoch seconds)",
@@ -289,6 +292,8 @@ class _Parser:
                 if raw.startswith(op):
                     return self._compare(tok, op, raw[len(op):])
         value: Any = raw
+        if key == "source" and not tok.quoted and raw.endswith(".*") and len(raw) > 2:
+            key = "source_prefix"  # source:shop.* is shop and every source below it
         if not tok.quoted and key not in _TEXT_KEYS and _NUMBER.fullmatch(raw):
             number = float(raw)
             whole = number.is_integer() and "." not in raw and "e" not in raw.lower()
@@ -367,6 +372,8 @@ def query_text(node: Node) -> str:
     """
     if isinstance(node, MatchAll):
         return "*"
+    if isinstance(node, SourceTree):
+        return f"source:{_value_text(node.name)}.*"
     if isinstance(node, IndexTerm):
         if node.index == "token":
             return _value_text(node.term)

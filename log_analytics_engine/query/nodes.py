@@ -46,6 +46,7 @@ __all__ = [
     "Phrase",
     "QueryContext",
     "Regex",
+    "SourceTree",
     "TimeRange",
     "compile_filters",
     "execute",
@@ -157,6 +158,37 @@ class IndexTerm(Node):
 
     def cost(self, ctx: QueryContext) -> float:
         return float(len(self._posting(ctx)))
+
+
+@dataclass(frozen=True, slots=True)
+class SourceTree(Node):
+    """The source ``name`` and every source below it in a dotted hierarchy, as logger names
+    are: ``SourceTree("shop")`` matches ``shop``, ``shop.api`` and ``shop.api.v2``, not
+    ``shopping``. Filter key ``source_prefix``; query language ``source:shop.*``.
+
+    Evaluated from the source index: the union of the postings of ``name`` and of the terms
+    found by a binary search of the sorted source terms (:meth:`InvertedIndex.with_prefix`).
+    Runtime complexity: O(log s + k) terms for s sources, plus the union of their postings.
+    """
+
+    name: str
+
+    def match(self, entry: LogEntry) -> bool:
+        source = entry.source
+        return source == self.name or source.startswith(self.name + ".")
+
+    def _postings(self, ctx: QueryContext) -> list[Bits]:
+        index = ctx.indexes.source
+        return [index.get(t) for t in (self.name, *index.with_prefix(self.name + "."))]
+
+    def evaluate(self, ctx: QueryContext, cand: Bits | None) -> Bits:
+        postings = [p for p in self._postings(ctx) if p]
+        hits: Bits = BitMap.union(*postings) if len(postings) > 1 else (
+            postings[0] if postings else BitMap())
+        return hits if cand is None else cand & hits
+
+    def cost(self, ctx: QueryContext) -> float:
+        return float(sum(map(len, self._postings(ctx))))
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,6 +452,11 @@ def _filter_node(key: str, value: Any) -> Node:
         return _one([IndexTerm("level", lv) for lv in levels], Or)
     if key == "source":
         return _one([IndexTerm("source", v) for v in _strings(key, value)], Or)
+    if key == "source_prefix":
+        names = [v.removesuffix(".*").rstrip(".") for v in _strings(key, value)]
+        if not all(names):
+            raise InvalidFilterError(key, value, "expected a source name such as 'shop'")
+        return _one([SourceTree(name) for name in names], Or)
     if key in ("tags", "tag"):
         return _one([IndexTerm("tag", v) for v in _strings(key, value)], Or)
     if key == "tags_all":
@@ -454,8 +491,8 @@ _STRING_ATTRIBUTES = frozenset(("thread_id", "request_id", "user_id"))
 
 #: Filter keys with a meaning of their own (other keys match fields by equality).
 FILTER_KEYS = frozenset(
-    ("start_time", "end_time", "level", "min_severity", "source", "tags", "tag", "tags_all",
-     "keyword", "keywords", "regex")
+    ("start_time", "end_time", "level", "min_severity", "source", "source_prefix", "tags",
+     "tag", "tags_all", "keyword", "keywords", "regex")
 )
 
 
