@@ -19,6 +19,7 @@ with warnings.catch_warnings():
 from log_analytics_engine import AlertRule, LogAnalyticsEngine, LogEntry
 from log_analytics_engine.dashboard import create_app, create_router
 from log_analytics_engine.events.sample import generate_records
+from log_analytics_engine.model.timeparse import format_instant
 
 
 def broken(entry: LogEntry) -> LogEntry:
@@ -87,7 +88,9 @@ def test_summary_is_engine_stats(client: TestClient, engine: LogAnalyticsEngine)
 def test_alerts_are_listed_newest_first(client: TestClient, engine: LogAnalyticsEngine) -> None:
     items = get(client, "/api/alerts?limit=3")
     newest = engine.get_alerts()[-3:][::-1]
-    assert [a["triggered_at"] for a in items] == [a.triggered_at.isoformat() for a in newest]
+    assert [a["triggered_at"] for a in items] == [format_instant(a.triggered_at.timestamp())
+                                                  for a in newest]
+    assert all(a["triggered_at"].endswith("Z") for a in items)
     assert items[0]["rule_name"] == "fatal"
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..model.entry import LogEntry
+from ..model.timeparse import format_datetime
 from ..storage.sqlite import json_default as _default
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ def alert_to_blob(alert: Alert) -> bytes:
         "rule_name": alert.rule_name,
         "message": alert.message,
         "severity": alert.severity.value,
-        "triggered_at": alert.triggered_at.isoformat(),
+        "triggered_at": format_datetime(alert.triggered_at),
         "count": alert.count,
         "sample_logs": [e.to_dict() for e in alert.sample_logs],
         "metadata": alert.metadata,

@@ -22,7 +22,7 @@ from fastapi.routing import APIRoute
 from ..errors import InvalidFilterError, LogAnalyticsError
 from ..metrics.exposition import CONTENT_TYPE
 from ..model.entry import LEVELS, LogEntry
-from ..model.timeparse import format_instant
+from ..model.timeparse import format_datetime, format_instant
 from ..query.aggregate import bucket_start, parse_interval
 from ..query.language import parse_query
 from ..query.nodes import MatchAll, compile_filters, time_bounds
@@ -88,7 +88,7 @@ def _alert_dict(alert: Any) -> dict[str, Any]:
         "rule_name": alert.rule_name,
         "message": alert.message,
         "severity": getattr(alert.severity, "value", str(alert.severity)),
-        "triggered_at": alert.triggered_at.isoformat(),
+        "triggered_at": format_datetime(alert.triggered_at),
         "count": alert.count,
         "metadata": alert.metadata,
         "sample_logs": [e.summary(120) for e in alert.sample_logs],

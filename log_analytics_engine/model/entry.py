@@ -211,7 +211,7 @@ class LogEntry:
         """A JSON-ready dict that :meth:`from_dict` turns back into an equal entry."""
         return {
             "timestamp": self.timestamp if isinstance(self.timestamp, (str, int, float))
-            else self.datetime.isoformat(),
+            else format_instant(self.ts),
             "level": self.level,
             "message": self.message,
             "source": self.source,
