@@ -135,8 +135,10 @@ def test_serve_command_serves_until_interrupted(tmp_path: Path) -> None:
                             text=True)
     try:
         assert proc.stdout is not None
-        lines = [proc.stdout.readline(), proc.stdout.readline()]
-        url = lines[1].split()[1]
+        lines = [proc.stdout.readline() for _ in range(3)]  # dashboard, accelerator, the file
+        assert lines[0].startswith("Dashboard: ")  # the port is bound before any file is read
+        assert lines[2].startswith(f"{path}: 200 entries")
+        url = lines[0].split()[1]
         assert httpx.get(url + "api/summary", timeout=10).json()["total_logs"] == 200
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)

@@ -26,8 +26,12 @@ __all__ = ["FileFollower"]
 class FileFollower:
     """Complete new lines of ``path`` on every :meth:`poll` (bytes, without the newline)."""
 
-    def __init__(self, path: str | os.PathLike[str], *, from_start: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, from_start: bool = False,
+                 read_size: int = -1) -> None:
         self.path = os.fspath(path)
+        #: bytes read per poll at most (-1: everything new); a big file then takes several
+        #: polls, without holding all of it in memory at once
+        self.read_size = read_size
         self._fh: IO[bytes] | None = None
         self._ino: tuple[int, int] | None = None
         self._buf = b""
@@ -49,9 +53,9 @@ class FileFollower:
         self._fh, self._ino, self._buf = fh, (st.st_dev, st.st_ino), b""
         return True
 
-    def _read(self) -> list[tuple[int, list[bytes]]]:
+    def _read(self, size: int | None = None) -> list[tuple[int, list[bytes]]]:
         assert self._fh is not None
-        data = self._fh.read()
+        data = self._fh.read(self.read_size if size is None else size)
         if not data:
             return []
         data = self._buf + data
@@ -74,7 +78,7 @@ class FileFollower:
         except FileNotFoundError:
             return self._read()  # rotated away, not re-created yet: drain the old file
         if (st.st_dev, st.st_ino) != self._ino:
-            out = self._read()
+            out = self._read(-1)  # the rest of the old file, which will not grow any more
             if self._buf:  # the old file will not grow any more
                 out.append((self._line + 1, [self._buf]))
             self.close()
