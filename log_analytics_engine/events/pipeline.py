@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from ..ingest import open_lines
 from ..model.timeparse import format_instant
 from .sessions import SessionsResult, format_duration
 from .validation import EventSchema, ParsedEvents, parse_event_lines
@@ -167,8 +168,7 @@ def run_pipeline(
     :meth:`LogAnalyticsEngine.aggregate` and the sessions from
     :meth:`LogAnalyticsEngine.sessions`. Runtime complexity: O(m log m) for m lines.
     """
-    from ..engine import LogAnalyticsEngine
-    from ..ingest import open_lines
+    from ..engine import LogAnalyticsEngine  # a layer above events/: imported on use
 
     out = os.fspath(out_dir)
     ensure_writable_dir(out)
