@@ -189,3 +189,18 @@ def test_cli_modules_import_no_function_level_modules() -> None:
             if line.startswith((" ", "\t")) and re.match(r"\s+(from \S+ )?import ", line):
                 inside_try = "try:" in path.read_text().splitlines()[number - 2]
                 assert inside_try, f"{path.name}:{number}: {line.strip()}"
+
+
+def test_the_alerts_command_prints_each_rule_name_once(
+    corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    rules = tmp_path / "rules.json"
+    rules.write_text('[{"name": "db-errors", "conditions": {"source": "db", "level": "ERROR"},'
+                     ' "threshold": 1, "time_window": 60, "severity": "HIGH"}]')
+    code, out, _ = run(["alerts", str(corpus), "--rules", str(rules)], capsys)
+    assert code == 0
+    rows = out.splitlines()
+    assert rows
+    for row in rows:
+        assert row.count("db-errors") == 1
+        assert re.match(r"^\S+Z HIGH     db-errors: \d+ matching entries in 60s", row)
