@@ -31,6 +31,7 @@ from .errors import (
     StorageNotOursError,
     StoragePathError,
     StorageVersionError,
+    UnknownFieldWarning,
 )
 from .events.kpis import TelemetryResult, run_telemetry_pipeline
 from .events.sessions import IncompleteSession, Session, SessionsResult
@@ -86,6 +87,7 @@ __all__ = [
     "StoragePathError",
     "StorageVersionError",
     "TelemetryResult",
+    "UnknownFieldWarning",
     "__version__",
     "compile_filters",
     "parse_query",

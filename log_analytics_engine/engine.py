@@ -15,11 +15,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from ._gc import gc_paused
 from .alerts import AlertManager
 from .alerts.api import AlertMethods
+from .errors import UnknownFieldWarning
 from .events.api import EventMethods
 from .index.postings import IndexSet
 from .index.store import Store
@@ -29,17 +28,18 @@ from .ingest.files import IngestReport
 from .ingest.processor_api import ProcessorMethods
 from .ingest.processors import ProcessorChain
 from .metrics import EngineCounts, MetricFamily, core_families, render_prometheus
+from .metrics.exposition import json_document, render_json
 from .model.entry import LEVELS, LogEntry
 from .model.timeparse import format_instant
 from .model.tokenize import TokenCache
 from .query.aggregate import aggregate_entries, aggregate_ids
 from .query.compile import Filters, compile
+from .query.fields import unknown_fields, warn_unknown_fields
 from .query.nodes import QueryContext, execute
 from .query.order import order_entries, page_window
 from .query.pages import Page, finish_page, start_page, take_page
 from .storage.metrics import durability_families
-from .storage.retention import Evictor, Retention
-from .storage.sqlite import Storage
+from .storage.retention import Retention
 from .writer import HotWriter
 
 if TYPE_CHECKING:
@@ -90,13 +90,8 @@ class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods):
         if w.storage is not None:
             w.storage.start()
 
-    @property
-    def _storage(self) -> Storage | None:
-        return self._writer.storage
-
-    @property
-    def _evictor(self) -> Evictor | None:
-        return self._writer.evictor
+    _storage = property(lambda self: self._writer.storage, doc="The durable copy, if any.")
+    _evictor = property(lambda self: self._writer.evictor, doc="Retention, if any.")
 
     # -- ingestion ------------------------------------------------------------------------
     def ingest_log(self, entry: LogEntry | Mapping[str, Any]) -> int:
@@ -145,8 +140,11 @@ class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods):
         node = compile(filters)
         offset, limit = page_window(page, page_size)
         with self._lock:
-            return order_entries(self._ctx, execute(node, self._ctx), sort_by, sort_desc,
-                                 offset, limit)
+            unknown = unknown_fields(node, self._ctx)
+            found = order_entries(self._ctx, execute(node, self._ctx), sort_by, sort_desc,
+                                  offset, limit)
+        warn_unknown_fields(unknown)
+        return found
 
     def search(self, q: str, sort_by: str | None = None, sort_desc: bool = False,
                page: int | None = None, page_size: int | None = None) -> list[LogEntry]:
@@ -164,7 +162,16 @@ class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods):
         """How many entries match, without building them. O(1) for one indexed term."""
         node = compile(filters)
         with self._lock:
-            return len(execute(node, self._ctx))
+            unknown = unknown_fields(node, self._ctx)
+            count = len(execute(node, self._ctx))
+        warn_unknown_fields(unknown)
+        return count
+
+    def unknown_fields(self, filters: Filters = None) -> list[UnknownFieldWarning]:
+        """The warnings of :meth:`query_logs` for fields no entry has had, not issued."""
+        node = compile(filters)
+        with self._lock:
+            return unknown_fields(node, self._ctx)
 
     def query_page(self, filters: Filters = None, page_size: int = 100,
                    cursor: str | None = None, sort_desc: bool = False) -> Page:
@@ -277,9 +284,13 @@ class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods):
         """The engine's metrics in Prometheus text format 0.0.4."""
         return render_prometheus(self.metric_families())
 
-    def export_metrics_json(self) -> str:
-        """:meth:`get_stats` as a JSON document."""
-        return orjson.dumps(self.get_stats(), option=orjson.OPT_NON_STR_KEYS).decode()
+    def export_metrics_json(self) -> dict[str, Any]:
+        """:meth:`get_stats` as a JSON-ready dict (the original API's form)."""
+        return json_document(self.get_stats())
+
+    def export_metrics_json_text(self) -> str:
+        """:meth:`export_metrics_json` as JSON text."""
+        return render_json(self.get_stats())
 
     # -- storage --------------------------------------------------------------------------
     def flush(self) -> None:

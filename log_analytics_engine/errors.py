@@ -28,6 +28,7 @@ __all__ = [
     "StorageNotOursError",
     "StoragePathError",
     "StorageVersionError",
+    "UnknownFieldWarning",
 ]
 
 
@@ -187,3 +188,21 @@ class InvalidAlertRuleError(LogAnalyticsError, ValueError):
         where = "" if index is None else f"rule {index + 1}: "
         who = "" if rule is None else f"rule {rule!r}: "
         super().__init__(f"{where}{who}invalid {field} {value!r}: {reason}")
+
+
+class UnknownFieldWarning(UserWarning):
+    """A filter names a field that no stored entry has had (a typo such as ``levle``): the
+    query runs and matches nothing there. ``field`` is the name, ``suggestions`` the closest
+    known names (entry attributes, filter keys, metadata keys seen).
+
+    >>> str(UnknownFieldWarning("levle", ["level"]))
+    "no entry has field 'levle'; did you mean 'level'?"
+    """
+
+    def __init__(self, field: str, suggestions: list[str] | tuple[str, ...] = ()) -> None:
+        self.field = field
+        self.suggestions = tuple(suggestions)
+        hint = ""
+        if self.suggestions:
+            hint = "; did you mean " + " or ".join(repr(s) for s in self.suggestions) + "?"
+        super().__init__(f"no entry has field {field!r}{hint}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from typing import Any
 
 import pytest
 
@@ -184,3 +185,19 @@ def test_aggregate_buckets_group_tags_and_source_like_one_field() -> None:
     assert engine.aggregate(group_by="tags", interval="1h") == {(hour, "a"): {"count": 1}}
     assert engine.aggregate(group_by="source", interval="1h", metrics=["count"]) == {
         (hour, ""): {"count": 2}}
+
+
+@pytest.mark.parametrize("field", ["source", "level", "message", "tags", "user_id"])
+@pytest.mark.parametrize("shape", [list, tuple, iter])
+def test_aggregate_logs_counts_equal_a_scan_whatever_the_container(
+    sample_entries: list[LogEntry], field: str, shape: Any,
+) -> None:
+    """The fast counting paths (C, attrgetter) agree with a plain per-entry count."""
+    want: dict[Any, int] = {}
+    for e in sample_entries:
+        values = list(dict.fromkeys(e.tags)) if field == "tags" else [e.get(field)]
+        for v in values:
+            want[v] = want.get(v, 0) + 1
+    got = LogAnalyticsEngine.aggregate_logs(shape(sample_entries), group_by=field)["group_by"]
+    assert got == want
+    assert list(got.values()) == sorted(want.values(), reverse=True)

@@ -65,8 +65,8 @@ def test_contract_example_fires_with_documented_alert_fields() -> None:
     assert alert.triggered_at.tzinfo is not None
     assert alert.count == 3
     assert [e.ts for e in alert.sample_logs] == [1000, 1020, 1050]
-    assert alert.metadata["window_start"] == "1970-01-01T00:15:30+00:00"
-    assert alert.metadata["window_end"] == "1970-01-01T00:17:30+00:00"
+    assert alert.metadata["window_start"] == "1970-01-01T00:15:30Z"
+    assert alert.metadata["window_end"] == "1970-01-01T00:17:30Z"
 
 
 def test_single_historical_error_fires_a_threshold_one_rule() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -204,3 +205,20 @@ def test_alert_state_document_of_wrong_shape_is_rejected(tmp_path: Path) -> None
     path.write_text('{"version": 99}')
     with pytest.raises(ValueError, match="version 1"):
         LogAnalyticsEngine().load_alert_state(path)
+
+
+def test_alert_times_are_written_in_one_form_ending_in_z_and_read_back() -> None:
+    """One text form of a time everywhere (UTC, ``Z``); files written with ``+00:00`` by
+    earlier versions still load."""
+    alert = Alert("errors", "3 matching", AlertSeverity.HIGH,
+                  datetime(2025, 7, 21, 10, 0, 3, 250000, tzinfo=timezone.utc), 3)
+    data = alert.to_dict()
+    assert data["triggered_at"] == "2025-07-21T10:00:03.25Z"
+    assert Alert.from_dict(data).triggered_at == alert.triggered_at
+    data["triggered_at"] = "2025-07-21T10:00:03.250000+00:00"
+    assert Alert.from_dict(data).triggered_at == alert.triggered_at
+
+
+def test_entries_with_datetime_timestamps_serialise_with_z() -> None:
+    entry = LogEntry(datetime(2025, 7, 21, 10, 0, tzinfo=timezone.utc), "INFO", "m")
+    assert entry.to_dict()["timestamp"] == "2025-07-21T10:00:00Z"

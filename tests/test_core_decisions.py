@@ -50,7 +50,7 @@ def test_descending_sort_is_the_exact_reverse_of_ascending(sort_by: str) -> None
 
 def test_tail_engine_stays_bounded_and_alerts_as_an_unbounded_one() -> None:
     from log_analytics_engine import AlertRule
-    from log_analytics_engine.cli.everyday import _engine
+    from log_analytics_engine.cli.common import make_engine as _engine
 
     def rule() -> AlertRule:
         return AlertRule(name="errors", conditions={"level": "ERROR"}, threshold=3,

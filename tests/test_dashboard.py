@@ -16,9 +16,11 @@ with warnings.catch_warnings():
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-from log_analytics_engine import AlertRule, LogAnalyticsEngine, LogEntry
+from log_analytics_engine import AlertRule, LogAnalyticsEngine, LogEntry, __version__
+from log_analytics_engine._native import speedups
 from log_analytics_engine.dashboard import create_app, create_router
 from log_analytics_engine.events.sample import generate_records
+from log_analytics_engine.model.timeparse import format_instant
 
 
 def broken(entry: LogEntry) -> LogEntry:
@@ -81,13 +83,17 @@ def test_processor_errors_are_newest_first(client: TestClient,
 
 # -- summary, alerts --------------------------------------------------------------------
 def test_summary_is_engine_stats(client: TestClient, engine: LogAnalyticsEngine) -> None:
-    assert get(client, "/api/summary") == engine.get_stats()
+    summary = get(client, "/api/summary")
+    assert {k: v for k, v in summary.items() if k not in ("version", "accelerator")} == (
+        engine.get_stats())
 
 
 def test_alerts_are_listed_newest_first(client: TestClient, engine: LogAnalyticsEngine) -> None:
     items = get(client, "/api/alerts?limit=3")
     newest = engine.get_alerts()[-3:][::-1]
-    assert [a["triggered_at"] for a in items] == [a.triggered_at.isoformat() for a in newest]
+    assert [a["triggered_at"] for a in items] == [format_instant(a.triggered_at.timestamp())
+                                                  for a in newest]
+    assert all(a["triggered_at"].endswith("Z") for a in items)
     assert items[0]["rule_name"] == "fatal"
 
 
@@ -268,3 +274,45 @@ def test_mounted_router_keeps_json_errors(engine: LogAnalyticsEngine) -> None:
     app.include_router(create_router(engine), prefix="/logs")
     response = TestClient(app).get("/logs/api/logs?colour=red")
     assert (response.status_code, response.json()["field"]) == (400, "colour")
+
+
+# -- first ten minutes: icon, version, typo hints, readable processors ----------------------
+def test_favicon_is_served(client: TestClient) -> None:
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("image/svg+xml")
+    assert response.content.startswith(b"<svg")
+    assert 'rel="icon"' in client.get("/").text
+
+
+def test_summary_says_the_version_and_whether_the_accelerator_is_active(
+    client: TestClient,
+) -> None:
+    summary = get(client, "/api/summary")
+    assert summary["version"] == __version__
+    assert summary["accelerator"] is (speedups is not None)
+
+
+def test_a_search_on_a_field_no_entry_has_returns_a_hint(client: TestClient) -> None:
+    page = get(client, "/api/logs?q=levle:ERROR")
+    assert page["total"] == 0
+    assert page["warnings"] == ["no entry has field 'levle'; did you mean 'level'?"]
+    assert get(client, "/api/logs?q=level:ERROR")["warnings"] == []
+    assert "did you mean 'latency_ms'" in get(client, "/api/logs?field.latncy_ms=3")[
+        "warnings"][0]
+
+
+def test_the_first_http_page_is_the_first_query_logs_page(
+    client: TestClient, engine: LogAnalyticsEngine,
+) -> None:
+    """?page=1 (the HTTP API's first page) is query_logs(page=0) (the library's first)."""
+    first = get(client, "/api/logs?page=1&page_size=5&order=asc")["items"]
+    want = engine.query_logs(page=0, page_size=5)
+    assert [e["message"] for e in first] == [e.message for e in want]
+
+
+def test_processors_show_when_as_query_text(client: TestClient) -> None:
+    rows = {r["name"]: r for r in get(client, "/api/processors")}
+    assert rows["warn"]["when"] == "level:WARN"
+    assert rows["error"]["when"] == "level:ERROR OR level:FATAL"
+    assert rows["start"]["when"] is None or rows["start"]["when"] in ("", "all")

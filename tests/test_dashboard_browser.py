@@ -10,8 +10,11 @@ from typing import Any
 
 import pytest
 
-from log_analytics_engine import LogAnalyticsEngine, LogEntry
+from log_analytics_engine import AlertRule, LogAnalyticsEngine, LogEntry
 from log_analytics_engine.events.sample import generate_records
+
+#: The screenshot README.md shows, taken by the test below so that it stays current.
+SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "dashboard.png"
 
 CHROMIUM = os.environ.get("LOG_ANALYTICS_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -110,3 +113,84 @@ def test_page_with_token_in_the_url_reaches_the_api(browser: Any,
                                timeout=WAIT_MS)
         assert "error" not in page.inner_text("#status")
         page.close()
+
+
+def test_a_bad_query_clears_the_previous_count_and_page(browser: Any,
+                                                       engine: LogAnalyticsEngine) -> None:
+    with engine.serve(port=0) as server:
+        page = browser.new_page()
+        page.goto(server.url + "?refresh=300")
+        page.fill("#q", "level:INFO")
+        page.click("#search-button")
+        page.wait_for_function("document.getElementById('results').dataset.query === "
+                               "'level:INFO' && document.getElementById('page').textContent",
+                               timeout=WAIT_MS)
+        assert "matching" in page.inner_text("#results-count")
+        page.fill("#q", "level:(")
+        page.click("#search-button")
+        page.wait_for_function("document.getElementById('search-error').textContent !== ''",
+                               timeout=WAIT_MS)
+        assert page.inner_text("#results-count") == ""
+        assert page.inner_text("#page") == ""
+        assert page.locator("#results tbody tr").count() == 0
+        assert page.is_disabled("#next")
+        assert page.is_disabled("#prev")
+        page.close()
+
+
+def test_a_typo_in_a_field_shows_a_hint(browser: Any, engine: LogAnalyticsEngine) -> None:
+    with engine.serve(port=0) as server:
+        page = browser.new_page()
+        page.goto(server.url + "?refresh=300")
+        page.fill("#q", "levle:ERROR")
+        page.click("#search-button")
+        page.wait_for_function("document.getElementById('search-note').textContent !== ''",
+                               timeout=WAIT_MS)
+        assert "did you mean 'level'?" in page.inner_text("#search-note")
+        page.close()
+
+
+def test_no_sideways_scrolling_at_420_pixels(browser: Any, engine: LogAnalyticsEngine) -> None:
+    with engine.serve(port=0) as server:
+        page = browser.new_page(viewport={"width": 420, "height": 900})
+        page.goto(server.url + "?refresh=300")
+        page.wait_for_function("document.getElementById('c-total').textContent === '500'",
+                               timeout=WAIT_MS)
+        page.fill("#q", "level:ERROR")
+        page.click("#search-button")
+        page.wait_for_function("document.getElementById('results').dataset.total > '0'",
+                               timeout=WAIT_MS)
+        widths = page.evaluate("[document.documentElement.scrollWidth, "
+                               "document.body.scrollWidth, window.innerWidth]")
+        assert widths[0] <= widths[2]
+        assert widths[1] <= widths[2]
+        page.close()
+
+
+def test_screenshot_for_the_readme(browser: Any) -> None:
+    """A realistic dashboard (the sample command's logs, processors, an alert rule, a search)
+    saved to docs/dashboard.png, which README.md shows."""
+    engine = LogAnalyticsEngine()
+    engine.add_pre_ingest_hook(lambda e: e, name="enrich")
+    engine.add_pre_ingest_hook(lambda e: e, name="page_oncall", when={"min_severity": "ERROR"})
+    engine.add_alert_rule(AlertRule("payment errors", conditions={"source": "shop.payments",
+                                                                  "level": "ERROR"},
+                                    threshold=3, time_window=60, cooldown=120))
+    engine.ingest_logs(generate_records(6000, seed=5, style="realistic"))
+    with engine.serve(port=0) as server:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(server.url + "?refresh=300")
+        page.wait_for_function("document.getElementById('c-total').textContent === '6,000'",
+                               timeout=WAIT_MS)
+        page.fill("#q", 'level:ERROR source:shop.*')
+        page.click("#search-button")
+        page.wait_for_function("document.getElementById('results').dataset.total > '0'",
+                               timeout=WAIT_MS)
+        page.wait_for_function("Number(document.getElementById('chart').dataset.total) > 0",
+                               timeout=WAIT_MS)
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        page.close()
+    assert SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    readme = (SCREENSHOT.parent.parent / "README.md").read_text()
+    assert "](docs/dashboard.png)" in readme

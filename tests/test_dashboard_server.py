@@ -114,7 +114,7 @@ def test_serve_command_refuses_a_bad_port(capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_serve_command_refuses_a_missing_file(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["serve", "/nonexistent/app.jsonl", "--port", "0"]) == 2
+    assert main(["serve", "/nonexistent/app.jsonl", "--port", "0"]) == 1
     assert "no such file" in capsys.readouterr().err
 
 
@@ -135,8 +135,10 @@ def test_serve_command_serves_until_interrupted(tmp_path: Path) -> None:
                             text=True)
     try:
         assert proc.stdout is not None
-        lines = [proc.stdout.readline(), proc.stdout.readline()]
-        url = lines[1].split()[1]
+        lines = [proc.stdout.readline() for _ in range(3)]  # dashboard, accelerator, the file
+        assert lines[0].startswith("Dashboard: ")  # the port is bound before any file is read
+        assert lines[2].startswith(f"{path}: 200 entries")
+        url = lines[0].split()[1]
         assert httpx.get(url + "api/summary", timeout=10).json()["total_logs"] == 200
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)

@@ -204,9 +204,20 @@ def test_get_stats_of_an_empty_engine(engine: LogAnalyticsEngine) -> None:
             stats["tags"]) == (0, {}, {}, 0, {})
 
 
-def test_export_metrics_json_is_get_stats_as_json(loaded: LogAnalyticsEngine) -> None:
-    assert json.loads(loaded.export_metrics_json()) == json.loads(
-        json.dumps(loaded.get_stats()))
+def test_export_metrics_json_is_a_dict_as_the_original_api_says(
+    loaded: LogAnalyticsEngine,
+) -> None:
+    metrics = loaded.export_metrics_json()
+    assert isinstance(metrics, dict)
+    assert metrics["total_logs"] == len(loaded)
+    assert metrics == json.loads(json.dumps(loaded.get_stats()))
+    assert json.loads(json.dumps(metrics)) == metrics  # JSON-serialisable as it is
+
+
+def test_export_metrics_json_text_is_the_same_document(loaded: LogAnalyticsEngine) -> None:
+    text = loaded.export_metrics_json_text()
+    assert isinstance(text, str)
+    assert json.loads(text) == loaded.export_metrics_json()
 
 
 def test_two_engines_do_not_share_state(sample_entries: list[LogEntry]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timezone
 
 import pytest
 
@@ -245,3 +246,46 @@ def test_engine_log_messages_reaching_a_root_handler_do_not_loop_back(
     hook_errors = next(f for f in engine.metric_families()
                        if f.name == "log_analytics_alert_hook_errors_total")
     assert hook_errors.samples[0].value == 1  # the failure happened and was logged
+
+
+def test_extra_keys_named_like_entry_attributes_set_the_attribute(
+    engine: LogAnalyticsEngine, logger: logging.Logger
+) -> None:
+    attach(logger, LogAnalyticsHandler(engine))
+    logger.info("paid", extra={"user_id": "u7", "request_id": 42, "thread_id": "worker-3",
+                               "region": "eu"})
+    entry = engine.query_logs()[0]
+    assert (entry.user_id, entry.request_id, entry.thread_id) == ("u7", "42", "worker-3")
+    assert entry.metadata == {"region": "eu"}
+    assert engine.query_logs({"user_id": "u7"}) == [entry]
+    assert engine.search("request_id:42") == [entry]
+
+
+def test_handler_entries_show_their_time_as_iso_text(engine: LogAnalyticsEngine) -> None:
+    handler = LogAnalyticsHandler(engine)
+    record = logging.LogRecord("shop.api", logging.ERROR, __file__, 1, "boom", None, None)
+    record.created = 1_796_227_673.61
+    handler.handle(record)
+    entry = engine.query_logs()[0]
+    iso = datetime.fromtimestamp(1_796_227_673, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    assert entry.summary().startswith(f"{iso}.61Z ERROR [shop.api] boom")
+    assert f"timestamp='{iso}.61Z'" in repr(entry)
+    assert "1796227673" not in entry.summary() + repr(entry)
+
+
+def test_loggers_below_a_name_are_found_by_a_source_prefix(
+    engine: LogAnalyticsEngine,
+) -> None:
+    handler = LogAnalyticsHandler(engine)
+    for name in ("shop", "shop.api", "shop.db", "shopping", "auth"):
+        log = logging.getLogger(name)
+        log.addHandler(handler)
+        log.propagate = False
+        try:
+            log.warning("hello from %s", name)
+        finally:
+            log.removeHandler(handler)
+            log.propagate = True
+    assert [e.source for e in engine.search("source:shop.*")] == ["shop", "shop.api", "shop.db"]
+    assert [e.source for e in engine.query_logs({"source_prefix": "shop"})] == [
+        "shop", "shop.api", "shop.db"]

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from log_analytics_engine.events.pipeline import generate_event_lines
 
@@ -222,3 +224,45 @@ def test_truncated_gzip_input_is_a_one_line_error(generated: Path, tmp_path: Pat
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
     assert "cut.jsonl.gz" in proc.stderr
+
+
+def _error_kinds(lines: list[bytes]) -> set[str]:
+    """The kinds of deliberate error in generated lines, told apart by looking at them."""
+    kinds = set()
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            kinds.add("malformed")
+            continue
+        if len(record) < 4:
+            kinds.add("missing")
+        elif record["timestamp"] in ("yesterday", "", "2025-13-45T99:00:00Z"):
+            kinds.add("timestamp")
+        elif record["action"] not in ("start", "end") or record["feature"] in ("", 42):
+            kinds.add("action or feature")
+    return kinds
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), lines=st.integers(20, 150))
+def test_every_file_of_20_lines_or_more_has_every_kind_of_error(seed: int, lines: int) -> None:
+    generated = list(generate_event_lines(lines, seed=seed))
+    assert len(generated) == lines
+    assert _error_kinds(generated) == {"malformed", "missing", "timestamp", "action or feature"}
+    assert list(generate_event_lines(lines, seed=seed)) == generated  # the same per seed
+
+
+@pytest.mark.parametrize("seed", [1, 3, 4, 5, 7, 8])
+def test_a_100_line_file_has_a_malformed_line_for_every_seed(seed: int) -> None:
+    assert "malformed" in _error_kinds(list(generate_event_lines(100, seed=seed)))
+
+
+def test_the_pipeline_rejects_each_deliberate_error(tmp_path: Path) -> None:
+    """Every deliberate error (an invalid feature too) is one rejected line, none crash."""
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"".join(generate_event_lines(40, seed=3)))
+    assert run("pipeline", str(path), "--out", str(tmp_path)).returncode == 0
+    parsed = json.loads((tmp_path / "parsed_summary.json").read_text())
+    broken = [ln for ln in path.read_bytes().splitlines() if _error_kinds([ln])]
+    assert parsed["stats"]["parse_errors"] + parsed["stats"]["validation_errors"] == len(broken)

@@ -448,3 +448,15 @@ def test_chain_matches_a_sequential_reference(
     want, traces = reference(procs, batch)
     assert got == want
     assert chain.traces(1000) == (traces[-max_traces:] if max_traces else [])
+
+
+def test_processor_details_show_the_when_filter_as_readable_query_text(
+        engine: LogAnalyticsEngine) -> None:
+    engine.add_pre_ingest_hook(identity, name="warn", when={"level": "WARN"})
+    engine.add_pre_ingest_hook(identity, name="errors",
+                               when={"min_severity": "ERROR", "source": ["api", "db"]})
+    engine.add_pre_ingest_hook(identity, name="q", when=compile_filters({"keyword": "disk full"}))
+    when = {d["name"]: d["when"] for d in engine.processor_details()}
+    assert when["warn"] == "level:WARN"
+    assert when["errors"] == "(level:ERROR OR level:FATAL) (source:api OR source:db)"
+    assert when["q"] == "disk full"

@@ -168,11 +168,26 @@ def test_count_logs_equals_length_of_query(loaded: LogAnalyticsEngine) -> None:
 
 # -- pages and sorting ----------------------------------------------------------------------
 @pytest.mark.parametrize(("page", "size", "want"), [
-    (1, 2, BY_TIME[0:2]), (2, 2, BY_TIME[2:4]), (3, 4, []), (2, 5, BY_TIME[5:]),
+    (0, 2, BY_TIME[0:2]), (1, 2, BY_TIME[2:4]), (2, 4, []), (1, 5, BY_TIME[5:]),
 ])
-def test_pages_are_one_based_slices(loaded: LogAnalyticsEngine, page: int, size: int,
-                                    want: list[str]) -> None:
+def test_pages_count_from_zero(loaded: LogAnalyticsEngine, page: int, size: int,
+                               want: list[str]) -> None:
     assert messages(loaded.query_logs({}, page=page, page_size=size)) == want
+
+
+def test_original_api_first_page_call_works(loaded: LogAnalyticsEngine) -> None:
+    """The original API's documented call: page=0 is the first page, page=1 the next."""
+    first = loaded.query_logs({}, sort_by="timestamp", sort_desc=True, page=0, page_size=3)
+    second = loaded.query_logs({}, sort_by="timestamp", sort_desc=True, page=1, page_size=3)
+    assert messages(first) == BY_TIME[::-1][:3]
+    assert messages(second) == BY_TIME[::-1][3:6]
+
+
+@pytest.mark.parametrize("page", [-1, -5, 1.5, True, "0"])
+def test_a_negative_or_non_integer_page_is_an_error(loaded: LogAnalyticsEngine,
+                                                    page: Any) -> None:
+    with pytest.raises(InvalidFilterError, match="page"):
+        loaded.query_logs({}, page=page, page_size=2)
 
 
 def test_page_size_alone_is_the_first_page(loaded: LogAnalyticsEngine) -> None:
@@ -187,12 +202,17 @@ def test_latest_page_in_descending_order() -> None:
     assert messages(got) == ["2997", "2994", "2991", "2988", "2985"]
 
 
-@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "2"])
 def test_bad_page_numbers_raise(loaded: LogAnalyticsEngine, bad: Any) -> None:
     with pytest.raises(InvalidFilterError):
         loaded.query_logs(page=bad, page_size=2)
     with pytest.raises(InvalidFilterError):
         loaded.query_logs(page=1, page_size=bad)
+
+
+def test_a_page_size_of_zero_raises(loaded: LogAnalyticsEngine) -> None:
+    with pytest.raises(InvalidFilterError, match="page_size"):
+        loaded.query_logs(page=0, page_size=0)
 
 
 def test_sort_by_a_metadata_field_puts_missing_last(loaded: LogAnalyticsEngine) -> None:

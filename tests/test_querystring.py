@@ -14,7 +14,7 @@ from log_analytics_engine import InvalidFilterError, LogAnalyticsEngine, LogEntr
 from log_analytics_engine.errors import QuerySyntaxError
 from log_analytics_engine.model.timeparse import format_instant
 from log_analytics_engine.query.filters import compile_filters
-from log_analytics_engine.query.language import parse_query
+from log_analytics_engine.query.language import parse_query, query_text
 from log_analytics_engine.query.nodes import And, Compare, MatchAll, Not, Or, Phrase, TimeRange
 
 LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "FATAL")
@@ -272,3 +272,32 @@ def test_any_text_parses_or_raises_a_syntax_error_with_a_column_inside_it(q: str
     except QuerySyntaxError as exc:
         column = exc.column
     assert column is None or 1 <= column <= len(q) + 1
+
+
+_TERMS = ["level:ERROR", "source:api", "tag:debug", "timeout", '"connection refused"',
+          "latency_ms:>250", "after:2025-07-21T10:00:00Z", "user_id:u7", "db.host:x-1"]
+
+
+@st.composite
+def query_strings(draw: st.DrawFn, depth: int = 0) -> str:
+    if depth > 2 or draw(st.booleans()):
+        return draw(st.sampled_from(_TERMS))
+    left, right = draw(query_strings(depth + 1)), draw(query_strings(depth + 1))
+    op = draw(st.sampled_from([" ", " OR ", " AND "]))
+    text = f"({left}{op}{right})"
+    return "-" + text if draw(st.booleans()) else text
+
+
+@settings(max_examples=200)
+@given(q=query_strings())
+def test_query_text_reads_back_as_the_same_tree(q: str) -> None:
+    """``query_text`` (the dashboard's readable form of a filter) is query language that
+    compiles to the tree it was made from."""
+    node = parse_query(q)
+    assert parse_query(query_text(node)) == node
+
+
+def test_query_text_of_a_filter_dict_is_readable() -> None:
+    node = compile_filters({"level": ["WARN", "ERROR"], "source": "db"})
+    assert query_text(node) == "(level:WARN OR level:ERROR) source:db"
+    assert query_text(compile_filters({"keyword": "db timeout"})) == "db timeout"

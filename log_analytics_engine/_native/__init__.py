@@ -17,6 +17,7 @@ kernel                        used by
 ``time_order``                ``index.store.Store`` (hits in time order, materialising)
 ``filter_instants``           ``index.store.Store.ids_in_time_range``
 ``sorted_numbers``            ``query.aggregate.numeric_values``
+``count_values``              ``query.aggregate.field_counts`` (``aggregate_logs``)
 ``encode_chunk``              ``storage.sqlite.encode_entries``
 ``entries_from_rows``         ``storage.sqlite.decode_rows``
 ``entries_from_chunk``        ``storage.sqlite.Storage`` (reopening)
@@ -52,6 +53,7 @@ from . import python
 __all__ = [
     "KERNELS",
     "available",
+    "count_values",
     "encode_chunk",
     "entries_from_chunk",
     "entries_from_lines",
@@ -71,7 +73,7 @@ __all__ = [
 
 #: The names of the kernels, each a function of :mod:`.python` and of ``_speedups``.
 KERNELS = (
-    "encode_chunk", "entries_from_chunk", "entries_from_lines", "entries_from_rows",
+    "count_values", "encode_chunk", "entries_from_chunk", "entries_from_lines", "entries_from_rows",
     "filter_instants", "gather", "ingest_blocks", "sorted_numbers", "split_ordered",
     "time_order",
 )
@@ -88,6 +90,7 @@ if speedups is not None:  # bind the Python side it builds and calls
     speedups.configure(LogEntry, _LEVEL_CACHE, entry_from_json, loads, words, array)
 
 # The chosen kernels (typed as their Python specification; _choose binds them).
+count_values = python.count_values
 encode_chunk = python.encode_chunk
 entries_from_chunk = python.entries_from_chunk
 entries_from_lines = python.entries_from_lines

@@ -185,6 +185,7 @@ INTERNAL PyObject *py_time_order(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_filter_instants(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_split_ordered(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_sorted_numbers(PyObject *module, PyObject *args);
+INTERNAL PyObject *py_count_values(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_entries_from_rows(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_entries_from_chunk(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_encode_chunk(PyObject *module, PyObject *args);

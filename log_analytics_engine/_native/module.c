@@ -150,6 +150,10 @@ static PyMethodDef methods[] = {
     {"entries_from_chunk", py_entries_from_chunk, METH_VARARGS,
      "entries_from_chunk(data, stamps, canon) -> entries | None: entries_from_rows of a "
      "stored chunk's JSON parsed directly; None: a chunk for orjson."},
+    {"count_values", py_count_values, METH_VARARGS,
+     "count_values(entries, field) -> dict | None: value -> number of entries for the str "
+     "field level or source, in order of first appearance; None when an item is not an "
+     "exact LogEntry or the value not an exact str."},
     {"sorted_numbers", py_sorted_numbers, METH_VARARGS,
      "sorted_numbers(entries, field) -> array('d') | None: the sorted float values of a "
      "metadata field; None: values for the Python path."},

@@ -25,6 +25,7 @@ from ..model.entry import LogEntry, entry_from_json
 from ..model.tokenize import tokenize_many
 
 __all__ = [
+    "count_values",
     "encode_chunk",
     "entries_from_chunk",
     "entries_from_lines",
@@ -192,6 +193,13 @@ def filter_instants(ids: Any, ts: Any, base: int, lo: float, hi: float) -> array
 def sorted_numbers(entries: list[LogEntry], field: str) -> array[float] | None:
     """``None``: the general path of ``query.aggregate.numeric_values`` computes the values
     (the C kernel takes only metadata fields whose values are all plain floats). O(1)."""
+    return None
+
+
+def count_values(entries: Any, field: str) -> dict[str, int] | None:
+    """``None``: the general path of ``query.aggregate.field_counts`` counts with a
+    ``Counter`` (the C kernel counts the few distinct values of ``level`` or ``source`` of
+    exact entries in a small table). O(1)."""
     return None
 
 

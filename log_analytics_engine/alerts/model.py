@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import InvalidAlertRuleError, InvalidFilterError, LogAnalyticsError
 from ..model.entry import LogEntry
-from ..model.timeparse import parse_instant
+from ..model.timeparse import format_datetime, parse_datetime_text, parse_instant
 from ..query.filters import compile_filters
 from ..query.nodes import Node
 
@@ -241,7 +241,7 @@ class Alert:
             "rule_name": self.rule_name,
             "message": self.message,
             "severity": self.severity.value,
-            "triggered_at": self.triggered_at.isoformat(),
+            "triggered_at": format_datetime(self.triggered_at),
             "count": self.count,
             "sample_logs": [e.to_dict() for e in self.sample_logs],
             "metadata": self.metadata,
@@ -253,7 +253,7 @@ class Alert:
         if not isinstance(data, Mapping):
             raise ValueError("an alert is a JSON object")
         try:
-            triggered = datetime.fromisoformat(data["triggered_at"])
+            triggered = parse_datetime_text(data["triggered_at"])
             if triggered.tzinfo is None:
                 raise ValueError("triggered_at has no time zone")
             count = data["count"]

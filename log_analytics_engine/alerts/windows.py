@@ -26,7 +26,7 @@ from itertools import pairwise
 from typing import Any
 
 from ..model.entry import LogEntry
-from ..model.timeparse import to_datetime
+from ..model.timeparse import format_instant, to_datetime
 from ..query.nodes import Node
 from .model import Alert, AlertRule
 
@@ -49,7 +49,7 @@ def hashable(value: Any) -> Hashable:
 
 
 def _iso(instant: float) -> str:
-    return to_datetime(instant).isoformat()
+    return format_instant(instant)
 
 
 def _cool(fired: list[float], e: float, cooldown: float) -> bool:

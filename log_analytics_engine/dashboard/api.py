@@ -12,6 +12,7 @@ import hmac
 import math
 from collections.abc import Callable, Coroutine
 from importlib import resources
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import orjson
@@ -19,10 +20,11 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Respons
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
 
+from .. import _native as native
 from ..errors import InvalidFilterError, LogAnalyticsError
 from ..metrics.exposition import CONTENT_TYPE
 from ..model.entry import LEVELS, LogEntry
-from ..model.timeparse import format_instant
+from ..model.timeparse import format_datetime, format_instant
 from ..query.aggregate import bucket_start, parse_interval
 from ..query.filters import compile_filters, time_bounds
 from ..query.language import parse_query
@@ -33,6 +35,18 @@ __all__ = ["MAX_PAGE_SIZE", "create_app", "create_router"]
 
 MAX_BUCKETS = 2000
 MAX_TRACES = 1000
+#: The page's icon: a bar chart in the page's colours, as a tiny SVG.
+FAVICON_SVG = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+    b'<rect width="16" height="16" rx="3" fill="#171e2e"/>'
+    b'<rect x="3" y="8" width="2" height="5" fill="#3fae72"/>'
+    b'<rect x="7" y="5" width="2" height="8" fill="#5aa9ff"/>'
+    b'<rect x="11" y="3" width="2" height="10" fill="#e5534b"/></svg>'
+)
+try:
+    _VERSION = version("log-analytics-engine")
+except PackageNotFoundError:  # pragma: no cover - not installed
+    _VERSION = "0.0.0"
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -89,7 +103,7 @@ def _alert_dict(alert: Any) -> dict[str, Any]:
         "rule_name": alert.rule_name,
         "message": alert.message,
         "severity": getattr(alert.severity, "value", str(alert.severity)),
-        "triggered_at": alert.triggered_at.isoformat(),
+        "triggered_at": format_datetime(alert.triggered_at),
         "count": alert.count,
         "metadata": alert.metadata,
         "sample_logs": [e.summary(120) for e in alert.sample_logs],
@@ -124,6 +138,12 @@ def create_router(engine: Any, token: str | None = None) -> APIRouter:
     def index() -> HTMLResponse:
         return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
+    @router.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        """A tiny SVG icon (browsers ask for it on every page)."""
+        return Response(FAVICON_SVG, media_type="image/svg+xml",
+                        headers={"Cache-Control": "max-age=86400"})
+
     @router.get("/stats")
     def stats() -> Response:
         """Processor stats: ``{name: {"processed", "errors", "avg_time_ms"}}``."""
@@ -146,8 +166,10 @@ def create_router(engine: Any, token: str | None = None) -> APIRouter:
 
     @router.get("/api/summary")
     def summary() -> Response:
-        """The engine's statistics (``engine.get_stats()``)."""
-        return _json(engine.get_stats())
+        """The engine's statistics (``engine.get_stats()``), the package version and whether
+        the C accelerator is active (``"accelerator": true``)."""
+        return _json({**engine.get_stats(), "version": _VERSION,
+                      "accelerator": native.available})
 
     @router.get("/api/processors")
     def processors() -> Response:
@@ -176,12 +198,15 @@ def create_router(engine: Any, token: str | None = None) -> APIRouter:
         if lq.q is not None:
             mode, compiled = "search", parse_query(lq.q)
             node = compiled if isinstance(node, MatchAll) else node & compiled
+        # "no entry has field 'levle'; did you mean 'level'?", shown by the page
+        notes = [str(w) for w in engine.unknown_fields(node)]
         total = engine.count_logs(node)
-        items = engine.query_logs(node, lq.sort_by, lq.descending, lq.page, lq.page_size)
+        # the HTTP API counts pages from 1 (?page=1 is the first), query_logs from 0
+        items = engine.query_logs(node, lq.sort_by, lq.descending, lq.page - 1, lq.page_size)
         return _json({
             "total": total, "page": lq.page, "page_size": lq.page_size,
             "pages": math.ceil(total / lq.page_size), "q": lq.q, "q_mode": mode,
-            "items": [_entry_dict(e) for e in items],
+            "warnings": notes, "items": [_entry_dict(e) for e in items],
         })
 
     @router.get("/api/histogram")

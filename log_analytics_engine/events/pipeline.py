@@ -1,17 +1,14 @@
-"""The JSONL session pipeline: a sample event generator and the ``generate``/``pipeline`` commands.
+"""The JSONL session pipeline: a sample event generator, the pipeline run and its report.
 
-``log-analytics generate OUT --lines N --seed S`` writes about N event lines (``user_id``,
-``feature``, ``timestamp``, ``action``) with deliberate errors; ``log-analytics pipeline IN
---out DIR`` parses and validates them, pairs sessions and writes ``parsed_summary.json`` and
-``final_summary.json``. The library functions here never print; only the ``cmd_*`` functions
-(called by :mod:`log_analytics_engine.cli.main`) do.
+:func:`write_event_jsonl` writes about N event lines (``user_id``, ``feature``, ``timestamp``,
+``action``) with deliberate errors; :func:`run_pipeline` parses and validates them, pairs
+sessions and writes ``parsed_summary.json`` and ``final_summary.json``. Nothing here prints:
+the ``generate`` and ``pipeline`` commands (:mod:`log_analytics_engine.cli`) do.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
-import math
 import os
 import random
 import tempfile
@@ -29,12 +26,10 @@ from .validation import EventSchema, ParsedEvents, parse_event_lines
 
 __all__ = [
     "FEATURES",
+    "MIN_LINES_WITH_EVERY_ERROR",
     "PipelineResult",
-    "cmd_generate",
-    "cmd_pipeline",
+    "ensure_writable_dir",
     "generate_event_lines",
-    "register_generate",
-    "register_pipeline",
     "render_report",
     "run_pipeline",
     "write_event_jsonl",
@@ -45,6 +40,8 @@ log = logging.getLogger(__name__)
 FEATURES = ("search", "checkout", "profile", "video", "chat", "settings", "upload", "export")
 _ERROR_KINDS = ("malformed", "missing", "timestamp", "action")
 _REQUIRED = ("user_id", "feature", "timestamp", "action")
+#: From this many lines on, a generated file holds every kind of deliberate error.
+MIN_LINES_WITH_EVERY_ERROR = 20
 
 
 def generate_event_lines(
@@ -55,7 +52,9 @@ def generate_event_lines(
     Users open sessions on features (log-normal durations, median ~4 minutes); about 3% of
     sessions never end, 1% of events are stray ends and 2% arrive out of order. A share
     ``error_rate`` of the lines is broken on purpose, in equal parts: malformed JSON, a
-    missing field, an invalid timestamp, an invalid action. Runtime complexity: O(N log N).
+    missing field, an invalid timestamp, an invalid action or feature value. With
+    ``error_rate > 0``, a file of 20 lines or more holds each of the four kinds at least
+    once (four lines picked by the seed carry one kind each). Runtime complexity: O(N log N).
     """
     rng = random.Random(seed)
     users = [f"u{i}" for i in range(1, max(5, lines // 40) + 1)]
@@ -81,21 +80,29 @@ def generate_event_lines(
     del events[lines:]
     # time order with ~2% late arrivals (a delay of up to five minutes)
     events.sort(key=lambda ev: ev[0] + (rng.uniform(1, 300) if rng.random() < 0.02 else 0))
+    broken: dict[int, str] = {}
+    if error_rate:
+        broken = {i: rng.choice(_ERROR_KINDS) for i in range(len(events))
+                  if rng.random() < error_rate}
+        if len(events) >= MIN_LINES_WITH_EVERY_ERROR:
+            picked = rng.sample(range(len(events)), len(_ERROR_KINDS))
+            broken.update(zip(picked, _ERROR_KINDS, strict=True))
     dumps = orjson.dumps
-    for ts, user, feature, action in events:
+    for i, (ts, user, feature, action) in enumerate(events):
         record: dict[str, Any] = {"user_id": user, "feature": feature,
                                   "timestamp": format_instant(round(ts, 3)), "action": action}
-        if error_rate and rng.random() < error_rate:
-            kind = rng.choice(_ERROR_KINDS)
-            if kind == "malformed":
-                yield dumps(record)[: rng.randint(5, 30)] + b"\n"
-                continue
-            if kind == "missing":
-                del record[rng.choice(_REQUIRED)]
-            elif kind == "timestamp":
-                record["timestamp"] = rng.choice(("2025-13-45T99:00:00Z", "yesterday", ""))
-            else:
-                record["action"] = rng.choice(("pause", "START", "stop"))
+        kind = broken.get(i)
+        if kind == "malformed":  # cut inside the JSON text, before its closing brace
+            yield dumps(record)[: rng.randint(5, 30)] + b"\n"
+            continue
+        if kind == "missing":
+            del record[rng.choice(_REQUIRED)]
+        elif kind == "timestamp":
+            record["timestamp"] = rng.choice(("2025-13-45T99:00:00Z", "yesterday", ""))
+        elif kind == "action":  # an action outside start/end, or an empty or non-text feature
+            field, bad = rng.choice((("action", "pause"), ("action", "START"),
+                                     ("action", "stop"), ("feature", ""), ("feature", 42)))
+            record[field] = bad
         yield dumps(record) + b"\n"
 
 
@@ -216,76 +223,3 @@ def render_report(result: PipelineResult, top_users: int = 10) -> str:
                      f"{format_duration(m['avg_duration_s']):>10} average")
     lines += ["", f"Wrote {result.parsed_path}", f"Wrote {result.final_path}"]
     return "\n".join(lines)
-
-
-# -- command line -------------------------------------------------------------------------
-def register_generate(sub: Any) -> None:
-    from ..cli.main import add_command
-
-    p = add_command(
-        sub, "generate", "write a sample JSONL file of session events (with errors)",
-        "Write about N event lines (user_id, feature, timestamp, action) with deliberate "
-        "errors: malformed JSON, missing fields, invalid timestamps and invalid actions. "
-        "The same seed gives the same file.\n\nexamples:\n"
-        "  log-analytics generate events.jsonl --lines 10000 --seed 7")
-    p.add_argument("output", metavar="OUTPUT", help="the JSONL file to write")
-    p.add_argument("--lines", type=int, default=10_000, help="number of lines (default 10000)")
-    p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-    p.add_argument("--error-rate", type=float, default=0.04,
-                   help="share of broken lines, 0 to 1 (default 0.04)")
-    p.set_defaults(func=cmd_generate)
-
-
-def cmd_generate(args: argparse.Namespace) -> int:
-    from ..cli.main import CliError
-
-    if args.lines < 1:
-        raise CliError("--lines must be at least 1")
-    if not (0.0 <= args.error_rate <= 1.0) or math.isnan(args.error_rate):
-        raise CliError("--error-rate must be between 0 and 1")
-    folder = os.path.dirname(os.path.abspath(args.output))
-    if not os.path.isdir(folder):
-        raise CliError(f"output folder does not exist: {folder}")
-    try:
-        size = write_event_jsonl(args.output, args.lines, args.seed, args.error_rate)
-    except OSError as exc:
-        raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from None
-    print(f"Wrote {args.lines:,} event lines ({size / 1e6:.1f} MB, seed {args.seed}) "
-          f"to {args.output}")
-    return 0
-
-
-def register_pipeline(sub: Any) -> None:
-    from ..cli.main import add_command
-
-    p = add_command(
-        sub, "pipeline", "validate a JSONL event file, pair sessions and write summaries",
-        "Parse and validate INPUT (JSONL event lines, plain or gzip), pair start/end events "
-        "into sessions per user and feature, print the statistics and metrics, and write "
-        "DIR/parsed_summary.json and DIR/final_summary.json.\n\n"
-        "examples:\n  log-analytics pipeline events.jsonl --out results/")
-    p.add_argument("input", metavar="INPUT", help="the JSONL event file")
-    p.add_argument("--out", metavar="DIR", default=".",
-                   help="folder for the JSON summaries (default: the current folder)")
-    p.set_defaults(func=cmd_pipeline)
-
-
-def cmd_pipeline(args: argparse.Namespace) -> int:
-    from ..cli.main import CliError
-
-    if not os.path.isfile(args.input):
-        raise CliError(f"no such file: {args.input}")
-    try:
-        ensure_writable_dir(args.out)
-    except OSError as exc:
-        raise CliError(f"cannot write to output folder {args.out}: "
-                       f"{exc.strerror or exc}") from None
-    try:
-        result = run_pipeline(args.input, args.out)
-    except EOFError:  # a truncated gzip file
-        raise CliError(f"{args.input}: unexpected end of compressed data") from None
-    except OSError as exc:
-        where = exc.filename or args.input
-        raise CliError(f"{where}: {exc.strerror or exc}") from None
-    print(render_report(result))
-    return 0

@@ -7,6 +7,7 @@ lists of levels and sources, and intersections, unions and counts run in C
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,10 +47,11 @@ class InvertedIndex:
     ([0, 2], 0)
     """
 
-    __slots__ = ("_postings",)
+    __slots__ = ("_postings", "_sorted")
 
     def __init__(self) -> None:
         self._postings: dict[Hashable, BitMap] = {}
+        self._sorted: list[str] | None = None  # the str terms in order, built when asked
 
     def add_batch(self, batch: Mapping[Any, Ids], offset: int = 0) -> None:
         """Add ids (plus ``offset``) per term: lists, or ``array('I')`` which pyroaring reads
@@ -67,6 +69,8 @@ class InvertedIndex:
                 postings[term] = BitMap(ids)
             else:
                 bm.update(ids)
+            if bm is None:
+                self._sorted = None  # a new term
 
     def get(self, term: Any) -> BitMap | FrozenBitMap:
         """The posting list of ``term`` (do not mutate it). Runtime complexity: O(1)."""
@@ -114,6 +118,29 @@ class InvertedIndex:
                 bm.remove_range(0, first_live)
                 if not bm and not keep_empty:
                     del postings[term]
+                    self._sorted = None
+
+    def with_prefix(self, prefix: str) -> list[str]:
+        """The str terms that start with ``prefix``, in order.
+
+        The sorted terms are built when first asked after a term was added or dropped
+        (O(t log t) for t terms: rare for sources, which are few and stable), then each call
+        is a binary search: O(log t + k) for k terms found.
+
+        >>> idx = InvertedIndex()
+        >>> idx.add_batch({"shop.api": [0], "shop.db": [1], "shopping": [2], "auth": [3]})
+        >>> idx.with_prefix("shop.")
+        ['shop.api', 'shop.db']
+        """
+        terms = self._sorted
+        if terms is None:
+            terms = self._sorted = sorted(t for t in self._postings if type(t) is str)
+        out = []
+        for k in range(bisect_left(terms, prefix), len(terms)):
+            if not terms[k].startswith(prefix):
+                break
+            out.append(terms[k])
+        return out
 
 
 @dataclass(slots=True)

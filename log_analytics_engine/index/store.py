@@ -17,7 +17,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import accumulate
+from itertools import accumulate, islice
 from typing import TYPE_CHECKING, Any
 
 from pyroaring import BitMap, FrozenBitMap
@@ -110,7 +110,8 @@ class Store:
     """Entries by id, their instants, the time index and the zone maps."""
 
     __slots__ = (
-        "_base", "_zbounds", "entries", "late", "live", "time_index", "ts", "zmax", "zmin",
+        "_base", "_keys_from", "_metadata_keys", "_zbounds", "entries", "late", "live",
+        "time_index", "ts", "zmax", "zmin",
     )
 
     def __init__(self) -> None:
@@ -123,6 +124,8 @@ class Store:
         self.time_index = TimeIndex(key=_instant_key(self.ts, self._base))
         self.zmin = array("d")
         self.zmax = array("d")
+        self._metadata_keys: set[str] = set()
+        self._keys_from = 0  # the first id whose metadata keys are not collected yet
 
     @property
     def base(self) -> int:
@@ -157,6 +160,21 @@ class Store:
             return list(map(self.entries.__getitem__, ids))
         entries, base = self.entries, self.base
         return [entries[i - base] for i in ids]
+
+    def metadata_keys(self) -> set[str]:
+        """Every metadata key of the entries appended so far (collected lazily, so ingestion
+        pays nothing: each call reads only the entries appended since the last one; an entry
+        evicted before any call is not seen). For "no entry has field ..." hints.
+        Runtime complexity: O(m) for m entries appended since the last call.
+        """
+        start = max(self._keys_from, self.base) - self.base
+        keys = self._metadata_keys
+        update = keys.update
+        for entry in islice(self.entries, start, None):
+            if entry.metadata:
+                update(entry.metadata)
+        self._keys_from = self.next_id
+        return keys
 
     def instant(self, entry_id: int) -> float:
         """The UTC instant of ``entry_id``. Runtime complexity: O(1)."""

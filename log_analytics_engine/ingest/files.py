@@ -20,7 +20,8 @@ from ..model.entry import LogEntry, entry_from_json
 from .jsonl import parse_json_line
 from .text import parse_text_line
 
-__all__ = ["FILE_TYPES", "IngestReport", "open_lines", "read_entries", "read_indexed"]
+__all__ = ["FILE_TYPES", "IngestReport", "guess_file_type", "open_lines", "read_entries",
+           "read_indexed"]
 
 FILE_TYPES = ("jsonl", "text")
 MAX_REJECTED = 100
@@ -58,6 +59,19 @@ class IngestReport:
         }
 
 
+def guess_file_type(path: str | os.PathLike[str]) -> str:
+    """``"text"`` for a name ending in ``.log`` or ``.txt`` (also with ``.gz`` after it),
+    ``"jsonl"`` for anything else. Compression is found by content (:func:`open_lines`).
+
+    >>> guess_file_type("app.log.gz"), guess_file_type("app.jsonl"), guess_file_type("x.TXT")
+    ('text', 'jsonl', 'text')
+    """
+    name = os.fspath(path).lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    return "text" if name.endswith((".log", ".txt")) else "jsonl"
+
+
 def open_lines(path: str | os.PathLike[str]) -> IO[bytes]:
     """Open ``path`` for reading bytes, decompressing gzip (by magic number, not by name)."""
     raw = open(path, "rb")  # noqa: SIM115 - the caller closes it
@@ -76,21 +90,23 @@ def read_entries(
     report: IngestReport,
     batch_size: int = 8192,
     on_line: Callable[[int], None] | None = None,
+    first_line: int = 1,
 ) -> Iterator[list[LogEntry]]:
-    """Yield batches of valid entries; record bad lines in ``report`` (1-based numbers).
+    """Yield batches of valid entries; record bad lines in ``report`` (numbered from
+    ``first_line``, 1 by default: a follower passes the number of its first new line).
 
     Blank lines are skipped. ``on_line(bytes_read)`` is called per batch for progress bars.
     """
     if file_type not in FILE_TYPES:
         raise ValueError(f"unknown file_type {file_type!r}; expected one of {FILE_TYPES}")
     if file_type == "jsonl":
-        yield from _read_jsonl_batches(lines, report, batch_size, on_line)
+        yield from _read_jsonl_batches(lines, report, batch_size, on_line, first_line - 1)
         return
     batch: list[LogEntry] = []
     append = batch.append
     now = time.time()
     nbytes = 0
-    for line_no, raw in enumerate(lines, 1):
+    for line_no, raw in enumerate(lines, first_line):
         nbytes += len(raw)
         entry = _read_line(raw, line_no, False, now, report)
         if entry is not None:
@@ -136,6 +152,7 @@ def _read_jsonl_batches(
     report: IngestReport,
     batch_size: int,
     on_line: Callable[[int], None] | None,
+    line_no: int = 0,
 ) -> Iterator[list[LogEntry]]:
     """:func:`read_entries` for JSONL: a batch of lines at a time through the accelerator's
     ``entries_from_lines``.
@@ -143,7 +160,6 @@ def _read_jsonl_batches(
     It returns ``None`` for each line it could not turn into an entry; those lines (rare:
     blank or bad) go through :func:`_read_line` for the exact rejection reason.
     """
-    line_no = 0
     for chunk, nbytes, newline in _line_chunks(lines, batch_size):
         parsed, bad = native.entries_from_lines(chunk)
         if bad:

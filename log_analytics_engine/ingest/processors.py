@@ -44,6 +44,7 @@ from ..errors import DuplicateProcessorError
 from ..metrics.exposition import MetricFamily
 from ..model.entry import LogEntry
 from ..query.filters import compile_filters
+from ..query.language import query_text
 from ..query.nodes import Node
 
 __all__ = [
@@ -105,9 +106,10 @@ def _compile_when(when: When) -> tuple[Predicate | None, str]:
     if when is None:
         return None, ""
     if isinstance(when, Node):
-        return when.match, repr(when)
+        return when.match, query_text(when)
     if isinstance(when, Mapping):
-        return compile_filters(when).match, repr(dict(when))
+        node = compile_filters(when)
+        return node.match, query_text(node)
     if callable(when):
         return when, getattr(when, "__name__", type(when).__name__)
     raise TypeError(f"when must be a filter dict, a query node or a predicate, got {when!r}")

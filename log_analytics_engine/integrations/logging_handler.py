@@ -11,8 +11,10 @@
 
 Record to entry: ``created`` -> timestamp, ``levelname`` -> level (``WARNING`` is ``WARN``,
 ``CRITICAL`` is ``FATAL``, custom levels by number), ``getMessage()`` -> message, logger name
--> source, ``threadName`` -> thread_id; ``metadata`` holds every ``extra=`` field and, when
-``exc_info`` is set, the formatted traceback under ``"exc_info"``.
+-> source (so ``source:shop.*`` finds the loggers ``shop.api`` and ``shop.db``), ``threadName``
+-> thread_id; ``extra=`` fields named like entry attributes (``user_id``, ``request_id``,
+``thread_id``) set those attributes (as text); ``metadata`` holds every other ``extra=`` field
+and, when ``exc_info`` is set, the formatted traceback under ``"exc_info"``.
 
 Safety: records of the ``log_analytics_engine`` loggers and records logged while the same
 thread is already inside :meth:`LogAnalyticsHandler.emit` are ignored (no loops); the handler
@@ -40,6 +42,8 @@ _STANDARD_ATTRS = frozenset(
     (*logging.LogRecord("", 0, "", 0, "", (), None).__dict__, "message", "asctime", "taskName")
 )
 _OWN_LOGGER = "log_analytics_engine"
+#: ``extra=`` keys that are entry attributes: they set the attribute, not a metadata key.
+_ID_ATTRIBUTES = ("user_id", "request_id", "thread_id")
 _STOP = object()
 
 
@@ -68,11 +72,12 @@ def record_to_entry(record: logging.LogRecord) -> LogEntry:
     attrs = record.__dict__
     extra = attrs.keys() - _STANDARD_ATTRS  # set difference in C; usually empty or small
     metadata = {k: _plain(v) for k, v in attrs.items() if k in extra} if extra else {}
+    ids = {k: metadata.pop(k) for k in _ID_ATTRIBUTES if k in metadata} if metadata else {}
     if record.exc_info and record.exc_info[0] is not None:
         metadata["exc_info"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
     elif record.exc_text:
         metadata["exc_info"] = record.exc_text
-    return LogEntry(
+    entry = LogEntry(
         record.created,
         _level_of(record),
         record.getMessage(),
@@ -80,6 +85,10 @@ def record_to_entry(record: logging.LogRecord) -> LogEntry:
         thread_id=record.threadName,
         metadata=metadata,
     )
+    for name, value in ids.items():
+        if value is not None:
+            setattr(entry, name, value if isinstance(value, str) else str(value))
+    return entry
 
 
 class LogAnalyticsHandler(logging.Handler):

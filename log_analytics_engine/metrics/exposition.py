@@ -10,8 +10,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["CONTENT_TYPE", "MetricFamily", "Sample", "escape_label", "render_prometheus"]
+import orjson
+
+__all__ = ["CONTENT_TYPE", "MetricFamily", "Sample", "escape_label", "json_document",
+           "render_json", "render_prometheus"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -88,3 +92,19 @@ def render_prometheus(families: Iterable[MetricFamily]) -> str:
             else:
                 lines.append(f"{name} {_format_value(s.value)}")
     return "\n".join(lines) + "\n"
+
+
+def render_json(stats: Mapping[str, Any]) -> str:
+    """``stats`` as JSON text (keys that are not strings become strings). O(size)."""
+    return orjson.dumps(stats, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
+
+
+def json_document(stats: Mapping[str, Any]) -> dict[str, Any]:
+    """``stats`` as plain JSON data: a dict of str keys, lists, numbers, strings, bools and
+    None, so ``json.dumps`` accepts it as is and it equals ``json.loads(render_json(stats))``.
+
+    >>> json_document({"total_logs": 2, "levels": {1: "x"}})
+    {'total_logs': 2, 'levels': {'1': 'x'}}
+    """
+    data: dict[str, Any] = orjson.loads(render_json(stats))
+    return data

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import InvalidFieldError, InvalidLevelError, MissingFieldError
 from .timeparse import fast_instant as _instant
-from .timeparse import to_datetime
+from .timeparse import format_instant, to_datetime
 
 __all__ = [
     "ATTRIBUTES",
@@ -211,7 +211,7 @@ class LogEntry:
         """A JSON-ready dict that :meth:`from_dict` turns back into an equal entry."""
         return {
             "timestamp": self.timestamp if isinstance(self.timestamp, (str, int, float))
-            else self.datetime.isoformat(),
+            else format_instant(self.ts),
             "level": self.level,
             "message": self.message,
             "source": self.source,
@@ -274,11 +274,16 @@ class LogEntry:
         """One line for humans: time, level, source and the start of the message."""
         msg = self.message if len(self.message) <= width else self.message[: width - 1] + "…"
         src = f" [{self.source}]" if self.source else ""
-        return f"{self.timestamp} {self.level}{src} {msg}"
+        return f"{self._shown_time()} {self.level}{src} {msg}"
+
+    def _shown_time(self) -> Any:
+        """The timestamp as given when it is text, else (epoch numbers from a logging handler,
+        datetimes) as ISO text ending in ``Z``."""
+        return self.timestamp if isinstance(self.timestamp, str) else format_instant(self.ts)
 
     def __repr__(self) -> str:
         return (
-            f"LogEntry(timestamp={self.timestamp!r}, level={self.level!r}, "
+            f"LogEntry(timestamp={self._shown_time()!r}, level={self.level!r}, "
             f"message={self.message!r}, source={self.source!r})"
         )
 

@@ -15,7 +15,8 @@ from typing import Any
 
 from ..errors import InvalidTimestampError
 
-__all__ = ["fast_instant", "format_instant", "parse_instant", "to_datetime"]
+__all__ = ["fast_instant", "format_datetime", "format_instant", "parse_datetime_text",
+           "parse_instant", "to_datetime"]
 
 UTC = timezone.utc
 # Numbers at or above this are taken as epoch milliseconds (1e11 s is the year 5138).
@@ -152,3 +153,21 @@ def format_instant(instant: float) -> str:
     if dt.microsecond:
         text += f".{dt.microsecond:06d}".rstrip("0")
     return text + "Z"
+
+
+def format_datetime(dt: datetime) -> str:
+    """:func:`format_instant` of an aware :class:`datetime` (the one text form of a time
+    everywhere: UTC with a ``Z`` suffix).
+
+    >>> format_datetime(to_datetime(1753099200.25))
+    '2025-07-21T12:00:00.25Z'
+    """
+    return format_instant(dt.timestamp())
+
+
+def parse_datetime_text(text: str) -> datetime:
+    """The aware :class:`datetime` of ISO text written by :func:`format_datetime` (``Z``) or
+    ``datetime.isoformat`` (``+00:00``), on every Python version; ``ValueError`` otherwise."""
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    return datetime.fromisoformat(text)

@@ -11,6 +11,8 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import chain
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from pyroaring import BitMap, FrozenBitMap
@@ -25,7 +27,8 @@ if TYPE_CHECKING:
     from ..model.entry import LogEntry
     from .nodes import QueryContext
 
-__all__ = ["aggregate_entries", "aggregate_ids", "parse_interval", "parse_metrics", "percentile"]
+__all__ = ["aggregate_entries", "aggregate_ids", "field_counts", "parse_interval", "parse_metrics",
+           "percentile"]
 
 _INTERVAL_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -327,6 +330,43 @@ def _normalise_group(value: Any) -> list[Any]:
     return [value]
 
 
+_PLAIN_STR_FIELDS = frozenset(("source", "level", "message"))  # always a str, never metadata
+_tags_of = attrgetter("tags")
+
+
+def _distinct(tags: list[str]) -> Iterable[str]:
+    return tags if len(tags) < 2 else dict.fromkeys(tags)
+
+
+def field_counts(logs: Iterable[LogEntry], field: str) -> Counter[Any]:
+    """How many of ``logs`` have each value of ``field`` (each distinct tag for ``tags``).
+
+    ``source``, ``level`` and ``message`` are always strings on the entry. The C accelerator
+    counts the few distinct values of ``source`` or ``level`` in a list in a small table
+    (``count_values``: about 2-3x faster than ``Counter(e.source for e in logs)``,
+    BENCHMARKS.md); otherwise ``Counter(map(attrgetter(field), logs))``, as fast as that
+    Counter. Other fields resolve
+    through :meth:`LogEntry.get` per entry. Runtime complexity: O(n) for n entries.
+
+    >>> from log_analytics_engine import LogEntry
+    >>> field_counts([LogEntry(0, source="db"), LogEntry(1, source="db")], "source")
+    Counter({'db': 2})
+    """
+    if field in _PLAIN_STR_FIELDS:
+        if field != "message" and isinstance(logs, (list, tuple)):
+            counted = native.count_values(logs, field)
+            if counted is not None:  # None: not only exact LogEntry objects
+                return Counter(counted)
+        return Counter(map(attrgetter(field), logs))
+    if field in ("tags", "tag"):
+        return Counter(chain.from_iterable(map(_distinct, map(_tags_of, logs))))
+    c: Counter[Any] = Counter()
+    for e in logs:
+        for v in _group_values(e, field):
+            c[v] += 1
+    return c
+
+
 def _key_order(key: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple((v is None, not isinstance(v, (int, float)), v if isinstance(v, (int, float))
                   else 0, str(v)) for v in key)
@@ -343,17 +383,16 @@ def aggregate_entries(
     ``group_by`` and ``histogram`` name fields (``histogram`` may also be an interval such as
     ``"1h"`` for counts per time bucket); ``top_n`` is a count (of the ``group_by`` field, or
     ``source``), a ``(field, n)`` pair or ``{field: n}``. List fields such as tags count each
-    element.
+    element. Runtime complexity: O(n) per counted field for n entries (plus O(n log n) for
+    a time histogram); ``source``, ``level`` and ``message`` count at C speed
+    (:func:`field_counts`).
     """
-    logs = list(logs)
+    if not isinstance(logs, (list, tuple)):
+        logs = list(logs)  # read once per counted field: a list is used as it is, not copied
     result: dict[str, Any] = {}
 
     def counts(field: str) -> Counter[Any]:
-        c: Counter[Any] = Counter()
-        for e in logs:
-            for v in _group_values(e, field):
-                c[v] += 1
-        return c
+        return field_counts(logs, field)
 
     if group_by is not None:
         result["group_by"] = dict(counts(group_by).most_common())

@@ -27,6 +27,7 @@ from .nodes import (
     Not,
     Or,
     Regex,
+    SourceTree,
     TimeRange,
 )
 
@@ -98,6 +99,11 @@ def _filter_node(key: str, value: Any) -> Node:
         return _one([IndexTerm("level", lv) for lv in levels], Or)
     if key == "source":
         return _one([IndexTerm("source", v) for v in _strings(key, value)], Or)
+    if key == "source_prefix":
+        names = [v.removesuffix(".*").rstrip(".") for v in _strings(key, value)]
+        if not all(names):
+            raise InvalidFilterError(key, value, "expected a source name such as 'shop'")
+        return _one([SourceTree(name) for name in names], Or)
     if key in ("tags", "tag"):
         return _one([IndexTerm("tag", v) for v in _strings(key, value)], Or)
     if key == "tags_all":
@@ -132,8 +138,8 @@ _STRING_ATTRIBUTES = frozenset(("thread_id", "request_id", "user_id"))
 
 #: Filter keys with a meaning of their own (other keys match fields by equality).
 FILTER_KEYS = frozenset(
-    ("start_time", "end_time", "level", "min_severity", "source", "tags", "tag", "tags_all",
-     "keyword", "keywords", "regex")
+    ("start_time", "end_time", "level", "min_severity", "source", "source_prefix", "tags",
+     "tag", "tags_all", "keyword", "keywords", "regex")
 )
 
 

@@ -14,7 +14,9 @@ Grammar (``AND`` binds tighter than ``OR``; juxtaposition is ``AND``)::
 
 Every field term ``f:v`` compiles through :func:`~log_analytics_engine.query.nodes.compile_filters`
 as ``{f: v}``, so ``level:ERROR`` means exactly ``{"level": "ERROR"}``; ``tag:x`` is one tag,
-``after:``/``before:`` are the inclusive ``start_time``/``end_time`` bounds, an unquoted
+``after:``/``before:`` are the inclusive ``start_time``/``end_time`` bounds, ``source:shop.*``
+is the source ``shop`` and every source below it (``shop.api``; filter ``source_prefix``), an
+unquoted
 number on another field matches the number or its text (``status:500`` is
 ``{"status": [500, "500"]}``); in a group ``level:(ERROR OR WARN)`` every word or phrase is a
 value of the field. A bare word is ``{"keyword": word}``, a quoted phrase is a
@@ -33,11 +35,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidFilterError, QuerySyntaxError
+from ..model.timeparse import format_instant
 from ..model.tokenize import words
 from .filters import compile_filters
-from .nodes import And, Compare, MatchAll, Node, Not, Or, Phrase, TimeRange
+from .nodes import (
+    And,
+    Compare,
+    FieldEquals,
+    IndexTerm,
+    MatchAll,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Regex,
+    SourceTree,
+    TimeRange,
+)
 
-__all__ = ["parse_query"]
+__all__ = ["parse_query", "query_text"]
 
 #: Deeper nesting is a syntax error (the parser is recursive).
 MAX_DEPTH = 64
@@ -50,7 +66,7 @@ _ALIASES = {"after": "start_time", "before": "end_time", "tags": "tag"}
 #: Filter keys whose values stay text even when they look like numbers.
 _TEXT_KEYS = frozenset(
     ("start_time", "end_time", "level", "min_severity", "source", "tag", "tags_all",
-     "keyword", "keywords", "regex", "message")
+     "keyword", "keywords", "regex", "message", "source_prefix")
 )
 _EXPECTED_VALUE = {
     "start_time": "a time (ISO 8601 or epoch seconds)",
@@ -276,6 +292,8 @@ class _Parser:
                 if raw.startswith(op):
                     return self._compare(tok, op, raw[len(op):])
         value: Any = raw
+        if key == "source" and not tok.quoted and raw.endswith(".*") and len(raw) > 2:
+            key = "source_prefix"  # source:shop.* is shop and every source below it
         if not tok.quoted and key not in _TEXT_KEYS and _NUMBER.fullmatch(raw):
             number = float(raw)
             whole = number.is_integer() and "." not in raw and "e" not in raw.lower()
@@ -328,3 +346,56 @@ def parse_query(query: str) -> Node:
     if not isinstance(query, str):
         raise InvalidFilterError("q", query, "expected a query string")
     return _Parser(query).parse()
+
+
+_PLAIN_VALUE = re.compile(r"[\w.@/+-]+")
+
+
+def _value_text(value: Any) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    if _PLAIN_VALUE.fullmatch(text) and text not in _OPERATORS:
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _grouped(node: Node) -> str:
+    text = query_text(node)
+    return f"({text})" if isinstance(node, (And, Or)) and len(node.children) > 1 else text
+
+
+def query_text(node: Node) -> str:
+    """A readable query-language text of ``node`` (for displays such as the dashboard's
+    processors table), e.g. ``level:ERROR source:api -tag:debug``. O(size of the tree).
+
+    >>> query_text(compile_filters({"level": ["WARN", "ERROR"], "source": "db"}))
+    '(level:WARN OR level:ERROR) source:db'
+    """
+    if isinstance(node, MatchAll):
+        return "*"
+    if isinstance(node, SourceTree):
+        return f"source:{_value_text(node.name)}.*"
+    if isinstance(node, IndexTerm):
+        if node.index == "token":
+            return _value_text(node.term)
+        return f"{node.index}:{_value_text(node.term)}"
+    if isinstance(node, FieldEquals):
+        return f"{node.field}:{_value_text(node.value)}"
+    if isinstance(node, Compare):
+        return f"{node.field}:{node.op}{node.value:g}"
+    if isinstance(node, Phrase):
+        return '"' + " ".join(node.words) + '"'
+    if isinstance(node, TimeRange):
+        bounds = ([f"after:{format_instant(node.lo)}"] if math.isfinite(node.lo) else []) + (
+            [f"before:{format_instant(node.hi)}"] if math.isfinite(node.hi) else [])
+        return " ".join(bounds) or "*"
+    if isinstance(node, Regex):
+        return f"regex:{_value_text(node.pattern.pattern)}"
+    if isinstance(node, Not):
+        return "-" + _grouped(node.child)
+    if isinstance(node, And):
+        return " ".join(query_text(c) if isinstance(c, And) else _grouped(c)
+                        for c in node.children)
+    if isinstance(node, Or):
+        return " OR ".join(_grouped(c) if isinstance(c, And) else query_text(c)
+                           for c in node.children)
+    return type(node).__name__

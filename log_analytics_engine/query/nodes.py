@@ -41,6 +41,7 @@ __all__ = [
     "Phrase",
     "QueryContext",
     "Regex",
+    "SourceTree",
     "TimeRange",
     "execute",
 ]
@@ -151,6 +152,37 @@ class IndexTerm(Node):
 
     def cost(self, ctx: QueryContext) -> float:
         return float(len(self._posting(ctx)))
+
+
+@dataclass(frozen=True, slots=True)
+class SourceTree(Node):
+    """The source ``name`` and every source below it in a dotted hierarchy, as logger names
+    are: ``SourceTree("shop")`` matches ``shop``, ``shop.api`` and ``shop.api.v2``, not
+    ``shopping``. Filter key ``source_prefix``; query language ``source:shop.*``.
+
+    Evaluated from the source index: the union of the postings of ``name`` and of the terms
+    found by a binary search of the sorted source terms (:meth:`InvertedIndex.with_prefix`).
+    Runtime complexity: O(log s + k) terms for s sources, plus the union of their postings.
+    """
+
+    name: str
+
+    def match(self, entry: LogEntry) -> bool:
+        source = entry.source
+        return source == self.name or source.startswith(self.name + ".")
+
+    def _postings(self, ctx: QueryContext) -> list[Bits]:
+        index = ctx.indexes.source
+        return [index.get(t) for t in (self.name, *index.with_prefix(self.name + "."))]
+
+    def evaluate(self, ctx: QueryContext, cand: Bits | None) -> Bits:
+        postings = [p for p in self._postings(ctx) if p]
+        hits: Bits = BitMap.union(*postings) if len(postings) > 1 else (
+            postings[0] if postings else BitMap())
+        return hits if cand is None else cand & hits
+
+    def cost(self, ctx: QueryContext) -> float:
+        return float(sum(map(len, self._postings(ctx))))
 
 
 @dataclass(frozen=True, slots=True)

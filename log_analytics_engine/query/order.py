@@ -88,13 +88,18 @@ def order_ids(
 
 
 def page_window(page: int | None, page_size: int | None) -> tuple[int, int | None]:
-    """``(offset, limit)`` of a 1-based page; validates both numbers."""
-    for key, value in (("page", page), ("page_size", page_size)):
+    """``(offset, limit)`` of a page counted from 0 (``page=0`` is the first, as in the
+    original API); validates both numbers (``page >= 0``, ``page_size >= 1``).
+
+    >>> page_window(0, 50), page_window(2, 50), page_window(None, None)
+    ((0, 50), (100, 50), (0, None))
+    """
+    for key, value, low in (("page", page, 0), ("page_size", page_size, 1)):
         if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 1
+            isinstance(value, bool) or not isinstance(value, int) or value < low
         ):
-            raise InvalidFilterError(key, value, "expected a whole number >= 1")
+            raise InvalidFilterError(key, value, f"expected a whole number >= {low}")
     if page is None and page_size is None:
         return 0, None
     size = page_size if page_size is not None else 100
-    return ((page or 1) - 1) * size, size
+    return (page or 0) * size, size

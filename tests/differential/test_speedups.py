@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import string
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from itertools import pairwise
 from pathlib import Path
@@ -770,3 +771,52 @@ def test_sorted_numbers_hands_back_entries_it_does_not_know() -> None:
     assert speedups.sorted_numbers([Sub(0.0, metadata={"x": 1.0})], "x") is None
     assert list(speedups.sorted_numbers([LogEntry(0.0, metadata={"x": 2.0}),
                                          LogEntry(0.0, metadata={"x": 1.0})], "x")) == [1.0, 2.0]
+
+
+# -- counting values of a list of entries --------------------------------------------------
+class _Sub(LogEntry):
+    __slots__ = ()
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(sources=st.lists(st.sampled_from(["", "api", "db", "shop.api", "é"]), max_size=60),
+       copies=st.booleans(), field=st.sampled_from(["source", "level"]),
+       subclass=st.booleans())
+def test_count_values_equals_a_counter(sources: list[str], copies: bool, field: str,
+                                       subclass: bool) -> None:
+    """Equal strings that are different objects meet in one count, listed in order of first
+    appearance as a Counter lists them; a list holding anything but exact LogEntry objects
+    is handed back (None)."""
+    def text(s: str) -> str:  # a new str object with the same value
+        return "".join(list(s)) if copies else s
+
+    entries = [LogEntry(i, ("INFO", "ERROR")[i % 2], text(f"m{i % 3}"), text(s))
+               for i, s in enumerate(sources)]
+    if subclass and entries:
+        entries[-1] = _Sub(0, "INFO", "m", "x")
+        assert speedups is not None
+        assert speedups.count_values(entries, field) is None
+        return
+    assert speedups is not None
+    want = list(Counter(getattr(e, field) for e in entries).items())
+    assert list(speedups.count_values(entries, field).items()) == want
+    assert list(speedups.count_values(tuple(entries), field).items()) == want
+
+
+def test_count_values_rejects_other_fields() -> None:
+    assert speedups is not None
+    for field in ("tags", "message"):
+        with pytest.raises(ValueError, match=field):
+            speedups.count_values([], field)
+
+
+def test_count_values_hands_back_a_str_subclass() -> None:
+    class Text(str):
+        pass
+
+    assert speedups is not None
+    entry = LogEntry(0, "INFO", "m", "api")
+    entry.source = Text("api")
+    assert speedups.count_values([entry], "source") is None
+    assert LogAnalyticsEngine.aggregate_logs([entry], group_by="source")["group_by"] == {
+        "api": 1}

@@ -62,6 +62,8 @@
     setText("c-rejected", fmt(s.rejected_total));
     setText("c-dropped", fmt(s.dropped_total));
     setText("c-alerts", fmt(s.alerts_total));
+    setText("engine-info", "v" + s.version + " · " +
+            (s.accelerator ? "C accelerator active" : "pure Python (C accelerator not built)"));
     const now = performance.now();
     if (state.lastIngested !== null && now > state.lastTime) {
       const rate = (s.ingested_total - state.lastIngested) / ((now - state.lastTime) / 1000);
@@ -203,9 +205,11 @@
     const query = new URLSearchParams({ page: String(state.page), page_size: String(PAGE_SIZE) });
     if (state.q) query.set("q", state.q);
     setText("search-error", "");
+    setText("search-note", "");
     try {
       const result = await api("api/logs?" + query.toString());
       state.pages = result.pages;
+      setText("search-note", (result.warnings || []).join("; "));
       $("results").tBodies[0].replaceChildren(...result.items.map(logRow));
       setText("results-count", fmt(result.total) + " matching" +
               (result.q_mode ? " (" + result.q_mode + ")" : ""));
@@ -215,9 +219,17 @@
       $("results").dataset.total = String(result.total);
       $("results").dataset.query = state.q;
     } catch (err) {
+      // nothing of the previous search may stay: its count and page would describe
+      // results that are no longer shown
       setText("search-error", err.message);
+      setText("results-count", "");
+      setText("page", "");
+      state.pages = 0;
+      $("prev").disabled = true;
+      $("next").disabled = true;
       $("results").tBodies[0].replaceChildren();
       $("results").dataset.total = "";
+      $("results").dataset.query = state.q;
     }
   }
 
