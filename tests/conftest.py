@@ -97,3 +97,14 @@ def write_lines(tmp_path: Path) -> Callable[..., Path]:
 def big() -> dict[int, list[LogEntry]]:
     """A cache for large generated corpora shared by property tests (built on first use)."""
     return {}
+
+
+_KINDS = ("unit", "property", "differential", "integration")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its kind, the folder it lives in (``-m "not integration"``)."""
+    for item in items:
+        kind = item.path.parent.name
+        if kind in _KINDS:
+            item.add_marker(getattr(pytest.mark, kind))

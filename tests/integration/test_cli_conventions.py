@@ -80,7 +80,7 @@ def test_the_exit_codes_are_in_every_help_and_the_readme() -> None:
         proc = subprocess.run([sys.executable, "-m", "log_analytics_engine", *argv],
                               capture_output=True, text=True, timeout=60, check=False)
         assert EXIT_CODES in proc.stdout
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     for code in ("0", "1", "2", "130"):
         assert re.search(rf"^\| `{code}` \|", readme, re.M), code
 
@@ -183,7 +183,7 @@ def test_one_file_type_guess_for_every_command() -> None:
 
 def test_cli_modules_import_no_function_level_modules() -> None:
     """One module per command, imports at the top: no import inside a function."""
-    cli = Path(__file__).resolve().parent.parent / "log_analytics_engine" / "cli"
+    cli = Path(__file__).resolve().parents[2] / "log_analytics_engine" / "cli"
     for path in cli.glob("*.py"):
         for number, line in enumerate(path.read_text().splitlines(), 1):
             if line.startswith((" ", "\t")) and re.match(r"\s+(from \S+ )?import ", line):

@@ -14,7 +14,7 @@ from log_analytics_engine import AlertRule, LogAnalyticsEngine, LogEntry
 from log_analytics_engine.events.sample import generate_records
 
 #: The screenshot README.md shows, taken by the test below so that it stays current.
-SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "dashboard.png"
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
 
 CHROMIUM = os.environ.get("LOG_ANALYTICS_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -19,7 +19,7 @@ pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
 serve = pytest.importorskip("log_analytics_engine.dashboard").serve
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def port_is_free(port: int) -> bool:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "durable_storage.py"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "durable_storage.py"
 
 
 def test_durable_storage_example_runs() -> None:

@@ -19,7 +19,7 @@ from log_analytics_engine.events.sample import write_jsonl
 from log_analytics_engine.query.filters import compile_filters
 from log_analytics_engine.query.nodes import And, IndexTerm, Node
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def err(ts: float, source: str = "api", msg: str = "db timeout") -> LogEntry:
