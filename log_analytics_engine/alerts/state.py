@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..model.entry import LogEntry
-from ..storage.sqlite import json_default as _default
+from ..storage.codec import dumps as _dumps
 
 if TYPE_CHECKING:
     from . import Alert, AlertManager, AlertRule
@@ -28,16 +28,14 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_dumps = orjson.dumps
 _loads = orjson.loads
-_OPTS = orjson.OPT_NON_STR_KEYS
 
 
 def alert_to_blob(alert: Alert) -> bytes:
     """One fired alert as a JSON blob for :meth:`Storage.append_alert_history`."""
     to_dict = getattr(alert, "to_dict", None)
     if callable(to_dict):
-        return _dumps(to_dict(), default=_default, option=_OPTS)
+        return _dumps(to_dict())
     return _dumps({
         "rule_name": alert.rule_name,
         "message": alert.message,
@@ -46,7 +44,7 @@ def alert_to_blob(alert: Alert) -> bytes:
         "count": alert.count,
         "sample_logs": [e.to_dict() for e in alert.sample_logs],
         "metadata": alert.metadata,
-    }, default=_default, option=_OPTS)
+    })
 
 
 def alert_from_blob(blob: bytes) -> Alert:
@@ -72,7 +70,7 @@ def rule_state_blob(manager: AlertManager) -> bytes:
     """Window contents and last trigger of every rule, as one JSON blob."""
     to_dict = getattr(manager, "state_to_dict", None)
     if callable(to_dict):
-        return _dumps(to_dict(), default=_default, option=_OPTS)
+        return _dumps(to_dict())
     windows: dict[str, Any] = getattr(manager, "_windows", {})
     state = {
         name: {
@@ -81,7 +79,7 @@ def rule_state_blob(manager: AlertManager) -> bytes:
         }
         for name, rule in manager.rules.items()
     }
-    return _dumps(state, default=_default, option=_OPTS)
+    return _dumps(state)
 
 
 def load_rule_state(manager: AlertManager, blob: bytes) -> dict[str, Any]:

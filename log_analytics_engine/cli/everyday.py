@@ -18,8 +18,6 @@ import zlib
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
-import orjson
-
 from ..alerts import Alert, AlertRule
 from ..alerts import load_rules as _load_rule_file
 from ..errors import InvalidEntryError
@@ -27,6 +25,7 @@ from ..ingest import parse_json_line, parse_text_line
 from ..ingest.follow import FileFollower
 from ..model.entry import LEVELS, LogEntry
 from ..model.timeparse import format_instant
+from ..storage.codec import dumps
 from .main import CliError, add_command, ingest_files
 
 __all__ = ["load_rules", "register_alerts", "register_query", "register_stats",
@@ -145,7 +144,7 @@ _parser = add_command
 def _entry_json(entry: LogEntry) -> bytes:
     data = entry.to_dict()
     data["timestamp"] = format_instant(entry.ts)
-    return orjson.dumps(data, default=str)
+    return dumps(data)
 
 
 def _print_table(out: _Out, entries: Sequence[LogEntry]) -> None:
@@ -345,8 +344,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     alerts = engine.get_alerts()
     out = _Out()
     if args.format == "json":
-        out.line(orjson.dumps([_alert_json(a) for a in alerts], default=str,
-                              option=orjson.OPT_INDENT_2).decode())
+        out.line(dumps([_alert_json(a) for a in alerts], indent=True).decode())
     else:
         for a in alerts:
             out.line(_alert_row(out, a))

@@ -14,7 +14,6 @@ from collections.abc import Callable, Coroutine
 from importlib import resources
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
@@ -26,6 +25,7 @@ from ..model.timeparse import format_instant
 from ..query.aggregate import bucket_start, parse_interval
 from ..query.language import parse_query
 from ..query.nodes import MatchAll, compile_filters, time_bounds
+from ..storage.codec import dumps
 from .params import MAX_PAGE_SIZE, parse_int, parse_log_query
 
 __all__ = ["MAX_PAGE_SIZE", "create_app", "create_router"]
@@ -35,7 +35,7 @@ MAX_TRACES = 1000
 
 
 def _json(data: Any, status: int = 200) -> Response:
-    body = orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS, default=str)
+    body = dumps(data)
     return Response(body, status_code=status, media_type="application/json")
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import InvalidFieldError, InvalidLevelError, MissingFieldError
 from .timeparse import fast_instant as _instant
 from .timeparse import to_datetime
+from .values import normalize_entry
 
 __all__ = [
     "ATTRIBUTES",
@@ -173,6 +174,7 @@ class LogEntry:
             self.metadata = dict(metadata)
         else:
             raise InvalidFieldError("metadata", metadata, "expected an object")
+        normalize_entry(self)
 
     # -- derived values -------------------------------------------------------------------
     @property
@@ -353,6 +355,7 @@ def entry_from_json(data: dict[str, Any]) -> LogEntry:
     entry.user_id = user_id
     entry.tags = tags if tags is not None else []
     entry.metadata = metadata if metadata is not None else {}
+    normalize_entry(entry)
     return entry
 
 

@@ -58,6 +58,7 @@ from ..errors import (
 )
 from ..model.entry import LogEntry
 from ..model.tokenize import tokenize_many
+from .codec import encode_chunk
 
 if TYPE_CHECKING:
     from ..index.postings import IndexSet
@@ -106,36 +107,18 @@ Encoded = list[tuple[int, bytes, bytes]]
 _Op = tuple[str, Any]
 _BIG_ENDIAN = sys.byteorder == "big"
 
-_dumps = orjson.dumps
 _loads = orjson.loads
-_OPTS = orjson.OPT_NON_STR_KEYS
-
-
-def json_default(value: Any) -> Any:
-    """orjson fallback: sets become lists, anything else its ``str`` (never fails)."""
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    return str(value)
 
 
 def encode_entries(entries: Sequence[LogEntry]) -> Encoded:
     """The chunks of ``entries``: ``(count, stamps, data)`` per :data:`CHUNK` entries, where
-    ``data`` is one orjson array of ``[timestamp, level, message, source, thread_id,
-    request_id, user_id, tags, metadata]`` per entry. O(size), in C when the accelerator is
-    built (one ``orjson.dumps`` call per chunk either way)."""
+    ``data`` is one JSON array of ``[timestamp, level, message, source, thread_id,
+    request_id, user_id, tags, metadata]`` per entry (:func:`.codec.encode_chunk`: in C when
+    the accelerator is built, one ``orjson.dumps`` call per chunk either way). O(size)."""
     out: Encoded = []
     for start in range(0, len(entries), CHUNK):
         part = list(entries[start:start + CHUNK])
-        if speedups is not None:
-            raw, data = speedups.encode_chunk(part, _dumps, json_default, _OPTS)
-            stamps = array("d")
-            stamps.frombytes(raw)
-        else:
-            stamps = array("d", [e.ts for e in part])
-            data = _dumps(
-                [[e.timestamp, e.level, e.message, e.source, e.thread_id, e.request_id,
-                  e.user_id, e.tags, e.metadata] for e in part],
-                default=json_default, option=_OPTS)
+        stamps, data = encode_chunk(part)
         if _BIG_ENDIAN:  # pragma: no cover - the file format is little-endian
             stamps.byteswap()
         out.append((len(part), stamps.tobytes(), data))
