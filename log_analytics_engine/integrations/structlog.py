@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 from log_analytics_engine.errors import InvalidEntryError
 from log_analytics_engine.model.entry import LogEntry, normalize_level
 
-
 if TYPE_CHECKING:
     from log_analytics_engine.engine import LogAnalyticsEngine
 

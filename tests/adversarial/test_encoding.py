@@ -84,7 +84,8 @@ def test_normalisation_rule_is_the_documented_one() -> None:
         "cyc": _cyclic(), "deep": _deep(MAX_DEPTH + 5)})
     assert e.message == "x report-\ufffd.csv"
     m = e.metadata
-    assert m["n"] == "18446744073709551616" and m["ok"] == 2**64 - 1
+    assert m["n"] == "18446744073709551616"
+    assert m["ok"] == 2**64 - 1
     assert (m["x"], m["y"]) == ("NaN", "-Infinity")
     assert m["(1, 2)"] == [3, 4]
     assert m["cyc"] == {"a": 1, "self": CYCLE}
@@ -93,7 +94,8 @@ def test_normalisation_rule_is_the_documented_one() -> None:
     while isinstance(node, dict):
         node = node.get("d", node.get("leaf"))
         depth += 1
-    assert isinstance(node, str) and node.startswith('{"d"')  # the over-deep part as text
+    assert isinstance(node, str)
+    assert node.startswith('{"d"')  # the over-deep part as text
     assert depth == MAX_DEPTH
     assert orjson.loads(dumps(e.to_dict()))["metadata"] == orjson.loads(dumps(m))
 
@@ -184,7 +186,7 @@ def test_durable_engine_accepts_what_memory_accepts_and_reopens_equal(
     """Property: whatever the in-memory engine accepts, the durable engine accepts identically
     and reopens to entries equal to the in-memory ones."""
     path = tmp_path_factory.mktemp("prop") / "x.db"
-    batch = [dict(timestamp=i, message=m, source=s, tags=t, metadata=md)
+    batch = [{"timestamp": i, "message": m, "source": s, "tags": t, "metadata": md}
              for i, (m, s, t, md) in enumerate(entries)]
     memory = LogAnalyticsEngine()
     assert memory.ingest_logs(batch) == len(batch)
