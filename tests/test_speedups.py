@@ -720,7 +720,7 @@ def test_sorted_numbers_equals_the_python_values(values: list[Any], odd: Any,
     if odd is not None:
         values.insert(min(odd_at, len(values)), odd)
     entries = [LogEntry(0.0) for _ in values]
-    for e, v in zip(entries, values, strict=True)::  # raw values: set after construction
+    for e, v in zip(entries, values, strict=True):  # raw values: set after construction
         e.metadata = {} if v == "missing" and type(v) is str else {"x": v}
     fast = speedups.sorted_numbers(entries, "x")
     saved = aggregate.speedups
