@@ -36,7 +36,14 @@ from .events.sessions import DEFAULT_KEY, SessionsResult, build_sessions, snapsh
 from .events.validation import EventError, EventSchema, validate_events
 from .index.postings import IndexSet, Postings
 from .index.store import EntriesView, Store
-from .ingest import IngestReport, open_lines, read_entries
+from .ingest import (
+    DEFAULT_LIMITS,
+    IngestReport,
+    InputLimits,
+    encoded_lines,
+    open_lines,
+    read_entries,
+)
 from .ingest.files import read_indexed
 from .ingest.processors import Processor, ProcessorChain, When
 from .metrics.exposition import MetricFamily, render_prometheus
@@ -121,7 +128,9 @@ class LogAnalyticsEngine:
         batch_size: int = 10_000,
         batch_interval: float = 0.2,
         retention: Retention | None = None,
+        limits: InputLimits = DEFAULT_LIMITS,
     ) -> None:
+        self._limits = limits
         self._lock = threading.RLock()
         self._store = Store()
         self._indexes = IndexSet(index_fields)
@@ -217,15 +226,16 @@ class LogAnalyticsEngine:
             raise ValueError(f"unknown file_type {file_type!r}; expected 'jsonl' or 'text'")
         report = IngestReport(str(path), file_type)
         started = time.perf_counter()
-        with open_lines(path) as lines, gc_paused():
+        with open_lines(path, self._limits) as lines, gc_paused():
             if file_type == "jsonl" and speedups is not None and not self._processors:
                 for batch, postings in read_indexed(lines, self._indexes, self._next_id,
-                                                    report, batch_size, progress):
+                                                    report, batch_size, progress, self._limits):
                     words = (self._tokens.tokenize_many([e.message for e in batch])
                              if self._alerts.rules else None)
                     report.count += self._commit(batch, words, postings)
             else:
-                for batch in read_entries(lines, file_type, report, batch_size, progress):
+                for batch in read_entries(lines, file_type, report, batch_size, progress,
+                                          self._limits):
                     report.count += self._ingest_batch(batch)
         report.duration_sec = time.perf_counter() - started
         with self._lock:
@@ -237,9 +247,9 @@ class LogAnalyticsEngine:
         """Ingest lines from any iterable (a socket, a pipe, a generator) in batches."""
         report = IngestReport("<stream>", file_type)
         started = time.perf_counter()
-        encoded = (ln.encode() if isinstance(ln, str) else ln for ln in lines)
         with gc_paused():
-            for batch in read_entries(encoded, file_type, report, batch_size):  # type: ignore[arg-type]
+            for batch in read_entries(encoded_lines(lines), file_type, report, batch_size,
+                                      limits=self._limits):
                 report.count += self._ingest_batch(batch)
         report.duration_sec = time.perf_counter() - started
         with self._lock:

@@ -65,15 +65,13 @@ class MissingFieldError(InvalidEntryError):
 
 
 class InvalidTimestampError(InvalidFieldError):
-    """A timestamp that none of the supported formats can parse."""
+    """A timestamp that none of the supported formats can parse, or outside the years
+    1..9999 in UTC (what every layer can represent)."""
 
-    def __init__(self, value: Any, field: str = "timestamp", *, line: int | None = None) -> None:
-        super().__init__(
-            field,
-            value,
-            "expected ISO 8601, epoch seconds/milliseconds or Apache/CLF time",
-            line=line,
-        )
+    def __init__(self, value: Any, field: str = "timestamp", *, line: int | None = None,
+                 reason: str = "expected ISO 8601, epoch seconds/milliseconds or Apache/CLF time",
+                 ) -> None:
+        super().__init__(field, value, reason, line=line)
 
 
 class InvalidLevelError(InvalidFieldError):

@@ -351,6 +351,28 @@ new_entry(PyObject *const *v, double instant)
 
 /* Build a LogEntry from a dict of the common shape; NULL without an exception means
  * "not the common shape: ask entry_from_json". Mirrors entry.entry_from_json exactly. */
+/* Whether no metadata value is a container (JSON objects and arrays). */
+static int
+flat_metadata(PyObject *metadata)
+{
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(metadata, &pos, &key, &value))
+        if (PyDict_Check(value) || PyList_Check(value))
+            return 0;
+    return 1;
+}
+
+/* Whether a line holds only ASCII whitespace (bytes.isspace(), or empty): skipped. */
+static inline int
+blank_line(const unsigned char *p, const unsigned char *end)
+{
+    for (; p < end; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n' && *p != '\v' && *p != '\f')
+            return 0;
+    return 1;
+}
+
 static PyObject *
 fast_entry(PyObject *data)
 {
@@ -408,9 +430,9 @@ fast_entry(PyObject *data)
     }
     PyObject *metadata = v[S_METADATA];
     if (metadata != NULL && metadata != Py_None) {
-        if (!PyDict_CheckExact(metadata)) {
+        if (!PyDict_CheckExact(metadata) || !flat_metadata(metadata)) {
             Py_XDECREF(tags);
-            return NULL;
+            return NULL;  /* nested metadata: the Python path normalises it (model/values.py) */
         }
         Py_INCREF(metadata);
     } else {
@@ -1122,6 +1144,9 @@ line_entry(PyObject *line)
 {
     PyObject *entry = NULL;
     if (PyBytes_CheckExact(line)) {
+        const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(line);
+        if (blank_line(s, s + PyBytes_GET_SIZE(line)))
+            return NULL;  /* rejected without an exception: the reader skips blank lines */
         int r = direct_entry((const unsigned char *)PyBytes_AS_STRING(line),
                              PyBytes_GET_SIZE(line), &entry);
         if (r != 0)
@@ -1782,6 +1807,11 @@ ingest_blocks(PyObject *self, PyObject *args)
             const unsigned char *stop = nl != NULL ? nl : end;
             const unsigned char *next = nl != NULL ? nl + 1 : end;
             PyObject *entry = NULL;
+            if (blank_line(p, stop)) {  /* skipped, as the Python reader skips it */
+                line_no++;
+                p = next;
+                continue;
+            }
             int r = direct_entry(p, stop - p, &entry);
             if (r < 0)
                 goto fail;

@@ -14,8 +14,8 @@ from enum import Enum
 from typing import Any
 
 from ..errors import InvalidFieldError, InvalidLevelError, MissingFieldError
+from .timeparse import MAX_INSTANT, MIN_INSTANT, to_datetime
 from .timeparse import fast_instant as _instant
-from .timeparse import to_datetime
 from .values import normalize_entry
 
 __all__ = [
@@ -345,7 +345,8 @@ def entry_from_json(data: dict[str, Any]) -> LogEntry:
     else:
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=timezone.utc)
-        entry.ts = dt.timestamp() if not raw.isdigit() else _instant(raw)
+        ts = dt.timestamp() if not raw.isdigit() else _instant(raw)
+        entry.ts = ts if MIN_INSTANT <= ts <= MAX_INSTANT else _instant(raw)  # raises
     entry.timestamp = raw
     entry.level = canonical
     entry.message = message
