@@ -57,10 +57,10 @@ from .query.nodes import (
     QueryContext,
     compile_filters,
     execute,
-    order_entries,
     page_window,
 )
 from .query.pages import Page, fetch_page
+from .query.residual import Deadline, ResidualPlan
 from .storage.retention import Evictor, Retention
 from .storage.sqlite import Storage, encode_entries
 
@@ -264,23 +264,27 @@ class LogAnalyticsEngine:
         sort_desc: bool = False,
         page: int | None = None,
         page_size: int | None = None,
+        *,
+        timeout: float | None = None,
     ) -> list[LogEntry]:
         """Entries matching every filter, in time order (ties in ingestion order) by default.
 
         Runtime complexity: O(p + k log k) for posting lists of total size p and k hits, or
-        O(page_size * n / k) for a first page of a large result in time order.
+        O(page_size * n / k) for a first page of a large result in time order. A regex runs
+        outside the engine lock; past ``timeout`` seconds it raises ``QueryTimeoutError``.
         """
-        node = compile_filters(filters)
         offset, limit = page_window(page, page_size)
+        plan = ResidualPlan(compile_filters(filters), Deadline(timeout))
         with self._lock:
-            ids = execute(node, self._ctx)
-            return order_entries(self._ctx, ids, sort_by, sort_desc, offset, limit)
+            found = plan.entries(self._ctx, sort_by, sort_desc, offset, limit)
+        return plan.finish_entries(found, offset, limit)
 
-    def count_logs(self, filters: Filters = None) -> int:
+    def count_logs(self, filters: Filters = None, *, timeout: float | None = None) -> int:
         """How many entries match, without building them. O(1) for one indexed term."""
-        node = compile_filters(filters)
+        plan = ResidualPlan(compile_filters(filters), Deadline(timeout))
         with self._lock:
-            return len(execute(node, self._ctx))
+            found = plan.count(self._ctx)
+        return plan.finish_count(found)
 
     def aggregate(
         self,
@@ -288,6 +292,8 @@ class LogAnalyticsEngine:
         group_by: str | Sequence[str] | None = None,
         interval: str | float | None = None,
         metrics: Iterable[Any] | None = None,
+        *,
+        timeout: float | None = None,
     ) -> dict[Any, Any]:
         """Grouped metrics of the matching entries.
 
@@ -301,9 +307,16 @@ class LogAnalyticsEngine:
         >>> e.aggregate(group_by="level")
         {'ERROR': {'count': 1}, 'INFO': {'count': 1}}
         """
-        node = compile_filters(filters)
+        plan = ResidualPlan(compile_filters(filters), Deadline(timeout))
+        if plan.residual is not None:  # the regex outside the lock, on fixed candidates
+            with self._lock:
+                found = plan.candidates(self._ctx)
+            hits = plan.finish_ids(found)
+            with self._lock:
+                return aggregate_ids(self._ctx, hits & self._store.live, group_by, interval,
+                                     metrics)
         with self._lock:
-            ids = execute(node, self._ctx)
+            ids = execute(plan.indexed, self._ctx)
             return aggregate_ids(self._ctx, ids, group_by, interval, metrics)
 
     @staticmethod

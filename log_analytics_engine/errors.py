@@ -22,6 +22,7 @@ __all__ = [
     "MissingFieldError",
     "ParseError",
     "QuerySyntaxError",
+    "QueryTimeoutError",
     "StorageCorruptError",
     "StorageError",
     "StorageFullError",
@@ -146,6 +147,14 @@ class QuerySyntaxError(InvalidFilterError):
         super().__init__("q", query, f"column {column}: expected {expected}, found {found}")
         self.args = (f"query syntax error at column {column}: expected {expected}, "
                      f"found {found}",)
+
+
+class QueryTimeoutError(LogAnalyticsError, TimeoutError):
+    """A query passed its deadline or was cancelled; ``reason`` says which."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
 
 
 class MissingExtraError(LogAnalyticsError, ImportError):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hmac
 import math
-from collections.abc import Callable, Coroutine
+import time
+from collections.abc import Callable, Coroutine, Sequence
 from importlib import resources
 from typing import Any
 
@@ -18,7 +19,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Respons
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
 
-from ..errors import InvalidFilterError, LogAnalyticsError
+from ..errors import InvalidFilterError, LogAnalyticsError, QueryTimeoutError
 from ..metrics.exposition import CONTENT_TYPE
 from ..model.entry import LEVELS, LogEntry
 from ..model.timeparse import format_instant
@@ -27,11 +28,20 @@ from ..query.language import parse_query
 from ..query.nodes import MatchAll, compile_filters, time_bounds
 from ..storage.codec import dumps
 from .params import MAX_PAGE_SIZE, parse_int, parse_log_query
+from .security import (
+    LOOPBACK_HOSTS,
+    HostAllowList,
+    SecurityHeaders,
+    content_security_policy,
+    security_headers,
+)
 
 __all__ = ["MAX_PAGE_SIZE", "create_app", "create_router"]
 
 MAX_BUCKETS = 2000
 MAX_TRACES = 1000
+#: Seconds a log query of the dashboard may run before it answers 503.
+QUERY_TIMEOUT = 2.0
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -55,6 +65,9 @@ class _GuardedRoute(APIRoute):
         async def guarded(request: Request) -> Response:
             try:
                 return await handler(request)
+            except QueryTimeoutError as exc:
+                return JSONResponse({"error": str(exc), "reason": exc.reason}, status_code=503,
+                                    headers={"Retry-After": "5"})
             except (LogAnalyticsError, ValueError, TypeError) as exc:
                 return _bad_request(exc)
 
@@ -110,10 +123,12 @@ def _time_param(key: str, value: str) -> float:
         return time_bounds(value, key)
 
 
-def create_router(engine: Any, token: str | None = None) -> APIRouter:
+def create_router(engine: Any, token: str | None = None, *,
+                  query_timeout: float = QUERY_TIMEOUT) -> APIRouter:
     """An ``APIRouter`` with every dashboard route, for ``app.include_router(...)``.
 
     With ``token`` every route requires ``Authorization: Bearer <token>`` (or ``?token=``).
+    Log queries stop after ``query_timeout`` seconds (503 with the reason).
     """
     deps = [Depends(_auth_dependency(token))] if token else []
     router = APIRouter(route_class=_GuardedRoute, dependencies=deps)
@@ -175,8 +190,10 @@ def create_router(engine: Any, token: str | None = None) -> APIRouter:
         if lq.q is not None:
             mode, compiled = "search", parse_query(lq.q)
             node = compiled if isinstance(node, MatchAll) else node & compiled
-        total = engine.count_logs(node)
-        items = engine.query_logs(node, lq.sort_by, lq.descending, lq.page, lq.page_size)
+        deadline = time.monotonic() + query_timeout
+        total = engine.count_logs(node, timeout=query_timeout)
+        items = engine.query_logs(node, lq.sort_by, lq.descending, lq.page, lq.page_size,
+                                  timeout=max(0.0, deadline - time.monotonic()))
         return _json({
             "total": total, "page": lq.page, "page_size": lq.page_size,
             "pages": math.ceil(total / lq.page_size), "q": lq.q, "q_mode": mode,
@@ -223,9 +240,21 @@ def create_router(engine: Any, token: str | None = None) -> APIRouter:
     return router
 
 
-def create_app(engine: Any, token: str | None = None) -> FastAPI:
-    """The dashboard as a FastAPI application (no docs pages: they would load a CDN)."""
+def create_app(engine: Any, token: str | None = None, *,
+               allowed_hosts: Sequence[str] = LOOPBACK_HOSTS,
+               query_timeout: float = QUERY_TIMEOUT) -> FastAPI:
+    """The dashboard as an ASGI application (FastAPI; no docs pages: they would load a CDN).
+
+    Every answer carries security headers (a strict ``Content-Security-Policy``,
+    ``nosniff``, ``X-Frame-Options: DENY``); a request whose ``Host`` is not in
+    ``allowed_hosts`` (loopback names by default, ``"*"`` for any) gets 421, so a
+    DNS-rebinding page cannot read the logs. Log queries give up after ``query_timeout``
+    seconds with 503 and a reason.
+    """
     app = FastAPI(title="log_analytics_engine dashboard", docs_url=None, redoc_url=None,
                   openapi_url=None)
-    app.include_router(create_router(engine, token))
+    app.include_router(create_router(engine, token, query_timeout=query_timeout))
+    csp = content_security_policy(_page_html())
+    app.add_middleware(SecurityHeaders, csp=csp)  # the last added runs first
+    app.add_middleware(HostAllowList, hosts=allowed_hosts, headers=security_headers(csp))
     return app

@@ -16,7 +16,6 @@ such as regexes last, on the few survivors).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +28,7 @@ from ..index.postings import IndexSet
 from ..model.entry import LEVELS, SEVERITY, normalize_level
 from ..model.timeparse import parse_instant
 from ..model.tokenize import tokenize, words
+from .regex import Pattern, compile_regex
 
 if TYPE_CHECKING:
     from ..index.store import Store
@@ -213,14 +213,26 @@ class TimeRange(Node):
         return float(ti.bisect_key_right(self.hi) - ti.bisect_key_left(self.lo))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Regex(Node):
-    """``re.search`` of a compiled pattern on the message."""
+    """A search of a compiled pattern (RE2 or ``re``, see :mod:`.regex`) in the message.
 
-    pattern: re.Pattern[str]
+    Always a residual check: the engine runs it outside its lock (:mod:`.residual`). Two
+    nodes are equal when their patterns have the same text and engine."""
+
+    pattern: Pattern
 
     def match(self, entry: LogEntry) -> bool:
         return self.pattern.search(entry.message) is not None
+
+    def _key(self) -> tuple[type, str, int]:
+        return type(self.pattern), self.pattern.pattern, getattr(self.pattern, "flags", 0)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Regex) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
 
 @dataclass(frozen=True, slots=True)
@@ -430,14 +442,7 @@ def _filter_node(key: str, value: Any) -> Node:
         items = value.split() if isinstance(value, str) else _as_list(key, value)
         return _one([_keyword(key, v) for v in items], Or)
     if key == "regex":
-        if isinstance(value, re.Pattern):
-            return Regex(value)
-        if not isinstance(value, str):
-            raise InvalidFilterError(key, value, "expected a regular expression string")
-        try:
-            return Regex(re.compile(value))
-        except re.error as exc:
-            raise InvalidFilterError(key, value, f"bad regular expression: {exc}") from exc
+        return Regex(compile_regex(value, key))
     if key in ("message", "timestamp"):
         return _one([FieldEquals(key, v) for v in _as_list(key, value)], Or)
     values = _as_list(key, value)
