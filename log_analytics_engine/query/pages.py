@@ -24,6 +24,7 @@ from pyroaring import BitMap
 
 from ..errors import InvalidFilterError
 from .nodes import Node, QueryContext, TimeRange, execute, page_window
+from .residual import ResidualPlan
 
 if TYPE_CHECKING:
     from ..model.entry import LogEntry
@@ -123,10 +124,21 @@ def fetch_page(
     ``lock``, the cursor encoded outside it."""
     page_window(None, page_size)
     after = None if cursor is None else decode_cursor(cursor, descending, node)
-    with lock:
-        ids = page_ids(ctx, node, after, descending, page_size + 1)
+    plan = ResidualPlan(node)
+    if plan.residual is not None:  # a regex: every candidate under the lock, checked outside
+        with lock:
+            ids = page_ids(ctx, plan.indexed, after, descending, len(ctx.store) + 1)
+            candidates = [ctx.store.get(i) for i in ids]
+        kept = plan.keep(candidates, page_size + 1)
+        ids = [ids[k] for k in kept]
         shown = ids[:page_size]
-        entries = [ctx.store.get(i) for i in shown]
-        last = (ctx.store.instant(shown[-1]), shown[-1]) if shown else after
+        entries = [candidates[k] for k in kept[:page_size]]
+        last = (entries[-1].ts, shown[-1]) if shown else after
+    else:
+        with lock:
+            ids = page_ids(ctx, node, after, descending, page_size + 1)
+            shown = ids[:page_size]
+            entries = [ctx.store.get(i) for i in shown]
+            last = (ctx.store.instant(shown[-1]), shown[-1]) if shown else after
     next_cursor = None if last is None else encode_cursor(*last, descending, node)
     return Page(entries, next_cursor, len(ids) > page_size)

@@ -111,7 +111,8 @@ class ResidualPlan:
         return list(ids), ctx.store.materialize(ids)
 
     # -- outside the lock -----------------------------------------------------------------
-    def _keep(self, entries: Sequence[LogEntry], stop_after: int | None = None) -> list[int]:
+    def keep(self, entries: Sequence[LogEntry], stop_after: int | None = None) -> list[int]:
+        """Positions in ``entries`` that pass the residual check (the first ``stop_after``)."""
         assert self.residual is not None
         match, check = self.residual.match, self.deadline.check
         kept: list[int] = []
@@ -130,7 +131,7 @@ class ResidualPlan:
         once the page is full."""
         if self.residual is None:
             return found
-        kept = self._keep(found, None if limit is None else offset + limit)
+        kept = self.keep(found, None if limit is None else offset + limit)
         hits = [found[k] for k in kept]
         return hits[offset:] if limit is None else hits[offset:offset + limit]
 
@@ -138,9 +139,9 @@ class ResidualPlan:
         """The count of :meth:`count` after the residual check."""
         if isinstance(found, int):
             return found
-        return len(self._keep(found))
+        return len(self.keep(found))
 
     def finish_ids(self, found: tuple[list[int], list[LogEntry]]) -> Bits:
         """The ids of :meth:`candidates` that pass the residual check."""
         ids, entries = found
-        return BitMap([ids[k] for k in self._keep(entries)])
+        return BitMap([ids[k] for k in self.keep(entries)])
