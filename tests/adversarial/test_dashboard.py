@@ -12,10 +12,10 @@ import pytest
 from log_analytics_engine import LogAnalyticsEngine, LogEntry
 
 pytest.importorskip("fastapi")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from log_analytics_engine.dashboard import create_app  # noqa: E402
-from log_analytics_engine.dashboard.security import hosts_for  # noqa: E402
+from log_analytics_engine.dashboard import create_app
+from log_analytics_engine.dashboard.security import hosts_for
 
 BAD_NAME = os.fsdecode(b"report-\xff.csv")
 ENDPOINTS = ["/", "/api/logs", "/api/summary", "/api/histogram", "/metrics", "/stats",
