@@ -119,7 +119,7 @@ def test_plan_splits_the_regex_from_the_indexed_part() -> None:
 def test_query_past_its_deadline_raises() -> None:
     engine = _engine(500)
     clock = itertools.count(0.0, 10.0)  # every look at the clock is 10 s later
-    with mock.patch.object(residual.time, "monotonic", lambda: next(clock)), \
+    with mock.patch.object(residual.time, "monotonic", side_effect=clock.__next__), \
             pytest.raises(QueryTimeoutError, match="longer than 2 s"):
         engine.query_logs({"regex": "b$"}, timeout=2.0)
     cancel = threading.Event()
@@ -137,7 +137,7 @@ def test_dashboard_answers_503_past_the_deadline() -> None:
 
     client = TestClient(create_app(_engine(100)), base_url="http://localhost")
     clock = itertools.count(0.0, 10.0)
-    with mock.patch.object(residual.time, "monotonic", lambda: next(clock)):
+    with mock.patch.object(residual.time, "monotonic", side_effect=clock.__next__):
         response = client.get("/api/logs", params={"regex": "b$"})
     assert response.status_code == 503
     assert "longer than" in response.json()["reason"]
