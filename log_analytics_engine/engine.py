@@ -47,6 +47,7 @@ from .ingest import (
 from .ingest.files import read_indexed
 from .ingest.processors import Processor, ProcessorChain, When
 from .metrics.exposition import MetricFamily, render_prometheus
+from .metrics.limits import DEFAULT_TOP_K, top_k_with_other
 from .model.entry import LEVELS, LogEntry, normalize_level
 from .model.timeparse import format_instant
 from .model.tokenize import TokenCache, tokenize
@@ -116,6 +117,8 @@ class LogAnalyticsEngine:
     ``durability`` is ``"sync"``, ``"batch"`` (default: committed every ``batch_size`` entries
     or ``batch_interval`` seconds) or ``"none"``; ``retention=Retention(...)`` bounds the
     entries kept (docs/storage.md). Call :meth:`close` (or use ``with``) when done.
+    ``limits=InputLimits(...)`` bounds lines and decompressed files; ``metrics_top_k`` caps
+    the per-source and per-tag metric series (docs/limits.md).
     """
 
     def __init__(
@@ -129,8 +132,10 @@ class LogAnalyticsEngine:
         batch_interval: float = 0.2,
         retention: Retention | None = None,
         limits: InputLimits = DEFAULT_LIMITS,
+        metrics_top_k: int = DEFAULT_TOP_K,
     ) -> None:
         self._limits = limits
+        self._metrics_top_k = metrics_top_k
         self._lock = threading.RLock()
         self._store = Store()
         self._indexes = IndexSet(index_fields)
@@ -475,6 +480,7 @@ class LogAnalyticsEngine:
             rejected = self._rejected_total
             dropped = self._processors.dropped
             levels = {lv: self._indexes.level.count(lv) for lv in LEVELS}
+            by_level = dict(self._indexes.ingested_by_level)
             sources = self._indexes.source.counts()
             tags = self._indexes.tag.counts()
             keywords = len(self._indexes.token)
@@ -492,8 +498,12 @@ class LogAnalyticsEngine:
                          "Exceptions raised by pre-ingest processors."),
             MetricFamily(p + "entries", "gauge", "Entries currently stored."),
             MetricFamily(p + "entries_by_level", "gauge", "Stored entries per level."),
-            MetricFamily(p + "entries_by_source", "gauge", "Stored entries per source."),
-            MetricFamily(p + "entries_by_tag", "gauge", "Stored entries per tag."),
+            MetricFamily(p + "entries_by_source", "gauge",
+                         "Stored entries per source (the top metrics_top_k; the rest summed "
+                         "as source=\"__other__\")."),
+            MetricFamily(p + "entries_by_tag", "gauge",
+                         "Stored entries per tag (the top metrics_top_k; the rest summed as "
+                         "tag=\"__other__\")."),
             MetricFamily(p + "distinct_keywords", "gauge", "Distinct words in messages.")
             .add(keywords),
             *alert_families,
@@ -501,10 +511,14 @@ class LogAnalyticsEngine:
         fams[4].add(sum(levels.values()))
         for lv, n in levels.items():
             fams[5].add(n, level=lv)
-        for src, n in sorted(sources.items()):
+        for src, n in top_k_with_other(sources, self._metrics_top_k):
             fams[6].add(n, source=src)
-        for tag, n in sorted(tags.items()):
+        for tag, n in top_k_with_other(tags, self._metrics_top_k):
             fams[7].add(n, tag=tag)
+        fams.append(MetricFamily(p + "ingested_entries_by_level_total", "counter",
+                                 "Entries stored since start, per level."))
+        for lv in LEVELS:
+            fams[-1].add(by_level.get(lv, 0), level=lv)
         for name, n in proc_errors.items():
             fams[3].add(n, processor=name)
         return fams + proc_families + durable
