@@ -62,6 +62,8 @@ from .query.nodes import (
 )
 from .query.pages import Page, fetch_page
 from .query.residual import Deadline, ResidualPlan
+from .storage.integrity import SalvageReport
+from .storage.opening import open_storage
 from .storage.retention import Evictor, Retention
 from .storage.sqlite import Storage, encode_entries
 
@@ -118,7 +120,9 @@ class LogAnalyticsEngine:
     or ``batch_interval`` seconds) or ``"none"``; ``retention=Retention(...)`` bounds the
     entries kept (docs/storage.md). Call :meth:`close` (or use ``with``) when done.
     ``limits=InputLimits(...)`` bounds lines and decompressed files; ``metrics_top_k`` caps
-    the per-source and per-tag metric series (docs/limits.md).
+    the per-source and per-tag metric series (docs/limits.md). A damaged storage file raises
+    ``StorageCorruptError``; ``salvage=True`` rebuilds it from its readable chunks instead
+    and puts what was lost in :attr:`salvage_report` (docs/storage.md).
     """
 
     def __init__(
@@ -133,6 +137,7 @@ class LogAnalyticsEngine:
         retention: Retention | None = None,
         limits: InputLimits = DEFAULT_LIMITS,
         metrics_top_k: int = DEFAULT_TOP_K,
+        salvage: bool = False,
     ) -> None:
         self._limits = limits
         self._metrics_top_k = metrics_top_k
@@ -149,7 +154,9 @@ class LogAnalyticsEngine:
         self._storage: Storage | None = None
         self._evictor: Evictor | None = None
         self._saved_rule_state: dict[str, Any] = {}
-        self._open_storage(storage, durability, batch_size, batch_interval, retention)
+        #: What ``salvage=True`` recovered and lost from a damaged file (``None``: nothing).
+        self.salvage_report: SalvageReport | None = None
+        self._open_storage(storage, durability, batch_size, batch_interval, retention, salvage)
 
     # -- ingestion ------------------------------------------------------------------------
     def ingest_log(self, entry: LogEntry | Mapping[str, Any]) -> int:
@@ -534,17 +541,18 @@ class LogAnalyticsEngine:
     # -- storage and retention ------------------------------------------------------------
     def _open_storage(
         self, path: str | os.PathLike[str] | None, durability: str | None, batch_size: int,
-        batch_interval: float, retention: Retention | None,
+        batch_interval: float, retention: Retention | None, salvage: bool = False,
     ) -> None:
         """Open the durable copy, rebuild store and indexes from it, apply retention."""
         if path is None and durability is not None:
             raise ValueError("durability needs storage=...: an in-memory engine keeps nothing")
         if path is not None:
-            storage = Storage(path, durability=durability or "batch", batch_size=batch_size,
-                              batch_interval=batch_interval)
+            with gc_paused():
+                storage, self.salvage_report = open_storage(
+                    path, self._store, self._indexes, self._tokens.tokenize_many,
+                    salvage=salvage, durability=durability or "batch", batch_size=batch_size,
+                    batch_interval=batch_interval)
             try:
-                with gc_paused():
-                    storage.load(self._store, self._indexes, self._tokens.tokenize_many)
                 self._alerts.history.extend(
                     alert_from_blob(b) for b in storage.load_alert_history(
                         self._alerts.history.maxlen or 10_000))

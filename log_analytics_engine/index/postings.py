@@ -149,6 +149,10 @@ class IndexSet:
         #: eviction; entries reloaded from storage are not counted).
         self.ingested_by_level: dict[str, int] = {}
 
+    def clear(self) -> None:
+        """Forget every posting and counter (a store about to be loaded again)."""
+        self.__init__(tuple(self.fields))  # type: ignore[misc]
+
     def gather(
         self, entries: Sequence[Any], tokens: Sequence[Iterable[str]] | None,
         first_id: int = 0,
