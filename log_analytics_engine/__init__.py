@@ -25,6 +25,7 @@ from .errors import (
     MissingFieldError,
     ParseError,
     QuerySyntaxError,
+    QueryTimeoutError,
     StorageCorruptError,
     StorageError,
     StorageFullError,
@@ -35,11 +36,13 @@ from .errors import (
 from .events.kpis import TelemetryResult, run_telemetry_pipeline
 from .events.sessions import IncompleteSession, Session, SessionsResult
 from .events.validation import EventError, EventSchema
+from .ingest.limits import InputLimits
 from .integrations import LogAnalyticsHandler
 from .model.entry import LogEntry, LogLevel
 from .query.language import parse_query
 from .query.nodes import And, Node, Not, Or, compile_filters
 from .query.pages import Page
+from .storage.integrity import SalvageReport
 from .storage.retention import Retention
 
 try:
@@ -56,6 +59,7 @@ __all__ = [
     "EventError",
     "EventSchema",
     "IncompleteSession",
+    "InputLimits",
     "InvalidAlertRuleError",
     "InvalidEntryError",
     "InvalidFieldError",
@@ -75,7 +79,9 @@ __all__ = [
     "Page",
     "ParseError",
     "QuerySyntaxError",
+    "QueryTimeoutError",
     "Retention",
+    "SalvageReport",
     "Session",
     "SessionsResult",
     "StorageCorruptError",
