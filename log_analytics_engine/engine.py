@@ -61,7 +61,7 @@ from .query.nodes import (
     page_window,
 )
 from .query.pages import Page, fetch_page
-from .query.residual import Deadline, ResidualPlan
+from .query.residual import Deadline, ResidualPlan, deadline_of
 from .storage.integrity import SalvageReport
 from .storage.opening import open_storage
 from .storage.retention import Evictor, Retention
@@ -277,23 +277,25 @@ class LogAnalyticsEngine:
         page: int | None = None,
         page_size: int | None = None,
         *,
-        timeout: float | None = None,
+        timeout: float | Deadline | None = None,
     ) -> list[LogEntry]:
         """Entries matching every filter, in time order (ties in ingestion order) by default.
 
         Runtime complexity: O(p + k log k) for posting lists of total size p and k hits, or
         O(page_size * n / k) for a first page of a large result in time order. A regex runs
-        outside the engine lock; past ``timeout`` seconds it raises ``QueryTimeoutError``.
+        outside the engine lock; past ``timeout`` seconds (or a
+        ``Deadline`` that can also be cancelled) it raises ``QueryTimeoutError``.
         """
         offset, limit = page_window(page, page_size)
-        plan = ResidualPlan(compile_filters(filters), Deadline(timeout))
+        plan = ResidualPlan(compile_filters(filters), deadline_of(timeout))
         with self._lock:
             found = plan.entries(self._ctx, sort_by, sort_desc, offset, limit)
         return plan.finish_entries(found, offset, limit)
 
-    def count_logs(self, filters: Filters = None, *, timeout: float | None = None) -> int:
+    def count_logs(self, filters: Filters = None, *,
+                   timeout: float | Deadline | None = None) -> int:
         """How many entries match, without building them. O(1) for one indexed term."""
-        plan = ResidualPlan(compile_filters(filters), Deadline(timeout))
+        plan = ResidualPlan(compile_filters(filters), deadline_of(timeout))
         with self._lock:
             found = plan.count(self._ctx)
         return plan.finish_count(found)
@@ -305,7 +307,7 @@ class LogAnalyticsEngine:
         interval: str | float | None = None,
         metrics: Iterable[Any] | None = None,
         *,
-        timeout: float | None = None,
+        timeout: float | Deadline | None = None,
     ) -> dict[Any, Any]:
         """Grouped metrics of the matching entries.
 
@@ -319,7 +321,7 @@ class LogAnalyticsEngine:
         >>> e.aggregate(group_by="level")
         {'ERROR': {'count': 1}, 'INFO': {'count': 1}}
         """
-        plan = ResidualPlan(compile_filters(filters), Deadline(timeout))
+        plan = ResidualPlan(compile_filters(filters), deadline_of(timeout))
         if plan.residual is not None:  # the regex outside the lock, on fixed candidates
             with self._lock:
                 found = plan.candidates(self._ctx)

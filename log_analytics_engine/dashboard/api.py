@@ -8,16 +8,19 @@ blocks the event loop, and the engine's lock keeps readers consistent with inges
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import math
-import time
+import threading
 from collections.abc import Callable, Coroutine, Sequence
+from functools import partial
 from importlib import resources
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
 from ..errors import InvalidFilterError, LogAnalyticsError, QueryTimeoutError
 from ..metrics.exposition import CONTENT_TYPE
@@ -26,6 +29,7 @@ from ..model.timeparse import format_instant
 from ..query.aggregate import bucket_start, parse_interval
 from ..query.language import parse_query
 from ..query.nodes import MatchAll, compile_filters, time_bounds
+from ..query.residual import Deadline
 from ..storage.codec import dumps
 from .params import MAX_PAGE_SIZE, parse_int, parse_log_query
 from .security import (
@@ -72,6 +76,19 @@ class _GuardedRoute(APIRoute):
                 return _bad_request(exc)
 
         return guarded
+
+
+async def run_cancellable(request: Any, deadline: Deadline, work: Callable[[], Response],
+                          poll: float = 0.1) -> Response:
+    """Run ``work`` in a worker thread; while it runs, look every ``poll`` seconds whether the
+    client went away and if so set ``deadline.cancel`` (the query stops between entries)."""
+    task = asyncio.ensure_future(run_in_threadpool(work))
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=poll)
+        if done:
+            return task.result()
+        if deadline.cancel is not None and await request.is_disconnected():
+            deadline.cancel.set()
 
 
 def _auth_dependency(token: str) -> Callable[[Request], None]:
@@ -181,24 +198,31 @@ def create_router(engine: Any, token: str | None = None, *,
         fired = engine.get_alerts()
         return _json([_alert_dict(a) for a in reversed(fired[len(fired) - n:] if n else [])])
 
-    @router.get("/api/logs")
-    def logs(request: Request) -> Response:
-        """Entries matching the filters in the query string, newest first, one page."""
-        lq = parse_log_query(request.query_params.multi_items())
+    def logs_page(params: list[tuple[str, str]], deadline: Deadline) -> Response:
+        lq = parse_log_query(params)
         node = compile_filters(lq.filters)
         mode = None
         if lq.q is not None:
             mode, compiled = "search", parse_query(lq.q)
             node = compiled if isinstance(node, MatchAll) else node & compiled
-        deadline = time.monotonic() + query_timeout
-        total = engine.count_logs(node, timeout=query_timeout)
+        total = engine.count_logs(node, timeout=deadline)
         items = engine.query_logs(node, lq.sort_by, lq.descending, lq.page, lq.page_size,
-                                  timeout=max(0.0, deadline - time.monotonic()))
+                                  timeout=deadline)
         return _json({
             "total": total, "page": lq.page, "page_size": lq.page_size,
             "pages": math.ceil(total / lq.page_size), "q": lq.q, "q_mode": mode,
             "items": [_entry_dict(e) for e in items],
         })
+
+    @router.get("/api/logs")
+    async def logs(request: Request) -> Response:
+        """Entries matching the filters in the query string, newest first, one page.
+
+        The query runs in a worker thread; it stops past ``query_timeout`` (503) or as soon
+        as the client goes away."""
+        deadline = Deadline(query_timeout, threading.Event())
+        params = request.query_params.multi_items()
+        return await run_cancellable(request, deadline, partial(logs_page, params, deadline))
 
     @router.get("/api/histogram")
     def histogram(interval: str = "1m", buckets: str | None = None,

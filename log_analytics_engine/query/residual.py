@@ -28,10 +28,10 @@ from .nodes import And, Bits, MatchAll, Node, Not, Or, QueryContext, Regex, exec
 if TYPE_CHECKING:
     from ..model.entry import LogEntry
 
-__all__ = ["Deadline", "ResidualPlan", "has_residual"]
+__all__ = ["Deadline", "ResidualPlan", "deadline_of", "has_residual"]
 
 #: Entries checked between two looks at the deadline.
-_STRIDE = 64
+_STRIDE = 8
 
 
 def has_residual(node: Node) -> bool:
@@ -65,6 +65,13 @@ class Deadline:
 
 
 _NO_DEADLINE = Deadline()
+
+
+def deadline_of(timeout: float | Deadline | None) -> Deadline:
+    """A :class:`Deadline` from seconds (or one given as it is; ``None``: never)."""
+    if isinstance(timeout, Deadline):
+        return timeout
+    return _NO_DEADLINE if timeout is None else Deadline(timeout)
 
 
 class ResidualPlan:

@@ -144,3 +144,38 @@ def test_dashboard_answers_503_past_the_deadline() -> None:
     ok = client.get("/api/logs", params={"regex": "b$", "page_size": 5})
     assert ok.status_code == 200
     assert ok.json()["total"] == 100
+
+
+def test_dashboard_stops_the_query_of_a_client_that_went_away() -> None:
+    """The dashboard polls for a disconnect while the query runs in a worker thread and
+    cancels it; the query stops at its next entry."""
+    pytest.importorskip("fastapi")
+    import asyncio
+
+    from log_analytics_engine.dashboard.api import run_cancellable
+
+    engine = _engine(50)
+    deadline = Deadline(None, threading.Event())
+    assert deadline.cancel is not None
+    cancel = deadline.cancel
+    checked: list[int] = []
+
+    class _WaitsForCancel:
+        pattern = "waits"
+
+        def search(self, text: str) -> Any:
+            checked.append(1)
+            assert cancel.wait(60), "never cancelled"
+            return None
+
+    class _GoneClient:
+        async def is_disconnected(self) -> bool:
+            return True
+
+    def work() -> Any:
+        return engine.count_logs(Regex(_WaitsForCancel()), timeout=deadline)  # type: ignore[arg-type]
+
+    with pytest.raises(QueryTimeoutError, match="cancelled"):
+        asyncio.run(run_cancellable(_GoneClient(), deadline, work, poll=0.01))
+    assert cancel.is_set()
+    assert len(checked) <= 2 * residual._STRIDE < 50  # stopped at its next look
