@@ -671,8 +671,12 @@ class LogAnalyticsEngine:
         lists of total size p and k matching events (O(n) when all match).
         """
         node = parse_query(filters) if isinstance(filters, str) else compile_filters(filters)
+        plan = ResidualPlan(node)
         with self._lock:
-            entries, stamps = snapshot(self._ctx, node)
+            entries, stamps = snapshot(self._ctx, plan.indexed)
+        if plan.residual is not None:  # a regex runs outside the lock
+            kept = plan.keep(entries)
+            entries, stamps = [entries[k] for k in kept], [stamps[k] for k in kept]
         with gc_paused():
             return build_sessions(entries, stamps, key, action_field, start, end,
                                   user_field=user_field, feature_field=feature_field)

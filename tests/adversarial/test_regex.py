@@ -179,3 +179,25 @@ def test_dashboard_stops_the_query_of_a_client_that_went_away() -> None:
         asyncio.run(run_cancellable(_GoneClient(), deadline, work, poll=0.01))
     assert cancel.is_set()
     assert len(checked) <= 2 * residual._STRIDE < 50  # stopped at its next look
+
+
+def test_sessions_with_a_regex_filter_run_it_outside_the_lock() -> None:
+    engine = LogAnalyticsEngine()
+    engine.ingest_logs([LogEntry(i, "INFO", f"user {i % 2} {'start' if i < 2 else 'end'}",
+                                 metadata={"user_id": f"u{i % 2}",
+                                           "action": "start" if i < 2 else "end"})
+                        for i in range(4)])
+    pattern = _BlockingPattern()
+    result: list[Any] = []
+    worker = threading.Thread(target=lambda: result.append(
+        engine.sessions(Regex(pattern), key="user_id")))  # type: ignore[arg-type]
+    worker.start()
+    try:
+        assert pattern.started.wait(30)
+        assert engine.ingest_log(LogEntry(9, "INFO", "while sessions are built")) == 1
+    finally:
+        pattern.release.set()
+        worker.join(60)
+    assert result
+    regex_result = engine.sessions({"regex": "user"}, key="user_id")
+    assert len(regex_result.complete) == 2
