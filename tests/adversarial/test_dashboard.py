@@ -98,3 +98,20 @@ def test_allowed_hosts_are_configurable() -> None:
                         base_url="http://localhost")
     assert anyone.get("/api/summary", headers={"host": "evil.example"}).status_code == 200
     assert "10.0.0.5" in hosts_for("10.0.0.5")
+
+
+def test_a_running_server_refuses_a_rebinding_host() -> None:
+    """Through a real socket: the page's own origin works, a rebinding name gets 421."""
+    import http.client
+
+    from log_analytics_engine.dashboard import serve
+
+    with serve(LogAnalyticsEngine(), port=0, allowed_hosts=["logs.corp"]) as server:
+        for host, status in ((f"127.0.0.1:{server.port}", 200), ("logs.corp", 200),
+                             (f"rebind.attacker.test:{server.port}", 421)):
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            conn.request("GET", "/api/summary", headers={"Host": host})
+            response = conn.getresponse()
+            assert response.status == status, host
+            assert response.getheader("X-Frame-Options") == "DENY"
+            conn.close()
