@@ -349,8 +349,6 @@ new_entry(PyObject *const *v, double instant)
     return entry;
 }
 
-/* Build a LogEntry from a dict of the common shape; NULL without an exception means
- * "not the common shape: ask entry_from_json". Mirrors entry.entry_from_json exactly. */
 /* Whether no metadata value is a container (JSON objects and arrays). */
 static int
 flat_metadata(PyObject *metadata)
@@ -373,6 +371,9 @@ blank_line(const unsigned char *p, const unsigned char *end)
     return 1;
 }
 
+/* Build a LogEntry from a dict of the common shape; NULL without an exception means
+ * "not the common shape: ask entry_from_json". Mirrors entry.entry_from_json exactly
+ * (nested metadata is not the common shape: entry_from_json normalises it). */
 static PyObject *
 fast_entry(PyObject *data)
 {
