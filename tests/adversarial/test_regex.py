@@ -201,3 +201,21 @@ def test_sessions_with_a_regex_filter_run_it_outside_the_lock() -> None:
     assert result
     regex_result = engine.sessions({"regex": "user"}, key="user_id")
     assert len(regex_result.complete) == 2
+
+
+@pytest.mark.skipif(not LINEAR_TIME, reason="the re2 extra is not installed")
+@pytest.mark.parametrize("pattern", ["^db", "time.ut", "(?i)error", "fail(ed)?$", r"\buser\b",
+                                     "x^", "é+", r"(a+)+$", "[0-9]{3}", ""])
+def test_re2_fast_search_agrees_with_the_binding(pattern: str) -> None:
+    """The one-call search says the same as the binding's own ``search``."""
+    import re2
+
+    from log_analytics_engine.query.regex import compile_regex
+
+    ours = compile_regex(pattern)
+    theirs = re2.compile(pattern)
+    for text in ["", "db timeout", "a db", "Error: x", "failed", "fail", "the user x",
+                 "users", "aaaa", "aaab", "café é", "123", "\n", "time-out"]:
+        assert (ours.search(text) is not None) == (theirs.search(text) is not None), text
+    ours.search("x\udcff y")  # a lone surrogate (set after construction) does not raise
+    assert repr(ours) == repr(compile_regex(pattern))  # stable for query cursors
