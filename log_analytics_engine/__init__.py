@@ -25,6 +25,7 @@ from .errors import (
     MissingFieldError,
     ParseError,
     QuerySyntaxError,
+    QueryTimeoutError,
     StorageCorruptError,
     StorageError,
     StorageFullError,
@@ -36,12 +37,14 @@ from .errors import (
 from .events.kpis import TelemetryResult, run_telemetry_pipeline
 from .events.sessions import IncompleteSession, Session, SessionsResult
 from .events.validation import EventError, EventSchema
+from .ingest.limits import InputLimits
 from .integrations import LogAnalyticsHandler
 from .model.entry import LogEntry, LogLevel
 from .query.filters import compile_filters
 from .query.language import parse_query
 from .query.nodes import And, Node, Not, Or
 from .query.pages import Page
+from .storage.integrity import SalvageReport
 from .storage.retention import Retention
 
 try:
@@ -58,6 +61,7 @@ __all__ = [
     "EventError",
     "EventSchema",
     "IncompleteSession",
+    "InputLimits",
     "InvalidAlertRuleError",
     "InvalidEntryError",
     "InvalidFieldError",
@@ -77,7 +81,9 @@ __all__ = [
     "Page",
     "ParseError",
     "QuerySyntaxError",
+    "QueryTimeoutError",
     "Retention",
+    "SalvageReport",
     "Session",
     "SessionsResult",
     "StorageCorruptError",

@@ -25,19 +25,23 @@ from .index.store import Store
 from .index.views import EntriesView, LevelIndexView
 from .ingest.driver import IngestDriver
 from .ingest.files import IngestReport
+from .ingest.limits import DEFAULT_LIMITS, InputLimits
 from .ingest.processor_api import ProcessorMethods
 from .ingest.processors import ProcessorChain
 from .metrics import EngineCounts, MetricFamily, core_families, render_prometheus
 from .metrics.exposition import json_document, render_json
+from .metrics.limits import DEFAULT_TOP_K
 from .model.entry import LEVELS, LogEntry
 from .model.timeparse import format_instant
 from .model.tokenize import TokenCache
 from .query.aggregate import aggregate_entries, aggregate_ids
 from .query.compile import Filters, compile
 from .query.fields import unknown_fields, warn_unknown_fields
-from .query.nodes import QueryContext, execute
-from .query.order import order_entries, page_window
+from .query.nodes import QueryContext
+from .query.order import page_window
 from .query.pages import Page, finish_page, start_page, take_page
+from .query.residual import Deadline, ResidualPlan, deadline_of
+from .storage.integrity import SalvageReport
 from .storage.metrics import durability_families
 from .storage.retention import Retention
 from .writer import HotWriter
@@ -62,13 +66,17 @@ class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods):
     copy and rebuilds everything from it on open; ``durability`` is ``"sync"``, ``"batch"``
     (default: committed every ``batch_size`` entries or ``batch_interval`` seconds) or
     ``"none"``; ``retention=Retention(...)`` bounds the entries kept (docs/storage.md).
-    Call :meth:`close` (or use ``with``) when done.
+    ``limits=InputLimits(...)`` bounds input lines and decompressed files; ``metrics_top_k``
+    caps the per-source and per-tag metric series (docs/limits.md). A damaged storage file
+    raises ``StorageCorruptError``; ``salvage=True`` rebuilds it from its readable chunks and
+    reports what was lost in ``salvage_report``. Call :meth:`close` (or use ``with``) when done.
     """
 
     def __init__(self, *, index_fields: Sequence[str] = (), max_alert_history: int = 10_000,
                  storage: str | os.PathLike[str] | None = None, durability: str | None = None,
                  batch_size: int = 10_000, batch_interval: float = 0.2,
-                 retention: Retention | None = None) -> None:
+                 retention: Retention | None = None, limits: InputLimits = DEFAULT_LIMITS,
+                 metrics_top_k: int = DEFAULT_TOP_K, salvage: bool = False) -> None:
         if storage is None and durability is not None:
             raise ValueError("durability needs storage=...: an in-memory engine keeps nothing")
         self._lock = threading.RLock()
@@ -81,10 +89,12 @@ class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods):
         self._writer = w = HotWriter(self._lock, self._store, self._indexes, self._alerts)
         store, alerts = self._store, self._alerts  # the driver's callbacks hold no engine
         self._driver = IngestDriver(self._indexes, self._processors, self._tokens,
-                                    lambda: store.next_id, lambda: bool(alerts.rules), w.commit)
+                                    lambda: store.next_id, lambda: bool(alerts.rules), w.commit,
+                                    limits)
+        self._metrics_top_k = metrics_top_k
         if storage is not None:
             w.open_storage(storage, durability or "batch", batch_size, batch_interval,
-                           self._tokens.tokenize_many)
+                           self._tokens.tokenize_many, salvage)
         if retention is not None:
             w.retain(retention)
         if w.storage is not None:
@@ -131,20 +141,21 @@ class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods):
     # -- queries --------------------------------------------------------------------------
     def query_logs(self, filters: Filters = None, sort_by: str | None = None,
                    sort_desc: bool = False, page: int | None = None,
-                   page_size: int | None = None) -> list[LogEntry]:
+                   page_size: int | None = None, *,
+                   timeout: float | Deadline | None = None) -> list[LogEntry]:
         """Entries matching every filter, in time order (ties in ingestion order) by default.
 
         Runtime complexity: O(p + k log k) for posting lists of total size p and k hits, or
-        O(page_size * n / k) for a first page of a large result in time order.
+        O(page_size * n / k) for a first page of a large result in time order. A regex runs
+        outside the lock; past ``timeout`` seconds it raises ``QueryTimeoutError``.
         """
-        node = compile(filters)
         offset, limit = page_window(page, page_size)
+        plan = ResidualPlan(compile(filters), deadline_of(timeout))
         with self._lock:
-            unknown = unknown_fields(node, self._ctx)
-            found = order_entries(self._ctx, execute(node, self._ctx), sort_by, sort_desc,
-                                  offset, limit)
+            unknown = unknown_fields(plan.node, self._ctx)
+            found = plan.entries(self._ctx, sort_by, sort_desc, offset, limit)
         warn_unknown_fields(unknown)
-        return found
+        return plan.finish_entries(found, offset, limit)
 
     def search(self, q: str, sort_by: str | None = None, sort_desc: bool = False,
                page: int | None = None, page_size: int | None = None) -> list[LogEntry]:
@@ -158,14 +169,15 @@ class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods):
         """
         return self.query_logs(q, sort_by, sort_desc, page, page_size)
 
-    def count_logs(self, filters: Filters = None) -> int:
+    def count_logs(self, filters: Filters = None, *,
+                   timeout: float | Deadline | None = None) -> int:
         """How many entries match, without building them. O(1) for one indexed term."""
-        node = compile(filters)
+        plan = ResidualPlan(compile(filters), deadline_of(timeout))
         with self._lock:
-            unknown = unknown_fields(node, self._ctx)
-            count = len(execute(node, self._ctx))
+            unknown = unknown_fields(plan.node, self._ctx)
+            found = plan.count(self._ctx)
         warn_unknown_fields(unknown)
-        return count
+        return plan.finish_count(found)
 
     def unknown_fields(self, filters: Filters = None) -> list[UnknownFieldWarning]:
         """The warnings of :meth:`query_logs` for fields no entry has had, not issued."""
@@ -188,15 +200,15 @@ class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods):
         >>> [x.message for x in e.query_page("level:INFO", 1, page.next_cursor).entries]
         ['second']
         """
-        node = compile(filters)
-        after = start_page(cursor, page_size, sort_desc, node)
+        plan = ResidualPlan(compile(filters))
+        after = start_page(cursor, page_size, sort_desc, plan.node)
         with self._lock:
-            taken = take_page(self._ctx, node, after, sort_desc, page_size)
-        return finish_page(taken, sort_desc, node)
+            taken = take_page(self._ctx, plan, after, sort_desc, page_size)
+        return finish_page(taken, plan, after, sort_desc, page_size)
 
     def aggregate(self, filters: Filters = None, group_by: str | Sequence[str] | None = None,
-                  interval: str | float | None = None,
-                  metrics: Iterable[Any] | None = None) -> dict[Any, Any]:
+                  interval: str | float | None = None, metrics: Iterable[Any] | None = None,
+                  *, timeout: float | Deadline | None = None) -> dict[Any, Any]:
         """Grouped metrics of the matching entries (see :mod:`.query.aggregate`).
 
         ``metrics``: ``"count"`` (default), ``"sum|avg|min|max|p50|p95|p99:field"``,
@@ -209,9 +221,15 @@ class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods):
         >>> e.aggregate(group_by="level")
         {'ERROR': {'count': 1}, 'INFO': {'count': 1}}
         """
-        node = compile(filters)
+        plan = ResidualPlan(compile(filters), deadline_of(timeout))
         with self._lock:
-            return aggregate_ids(self._ctx, execute(node, self._ctx), group_by, interval,
+            found = plan.candidates(self._ctx)
+            if plan.residual is None:
+                return aggregate_ids(self._ctx, plan.finish_ids(found), group_by, interval,
+                                     metrics)
+        hits = plan.finish_ids(found)  # a regex outside the lock, on fixed candidates
+        with self._lock:
+            return aggregate_ids(self._ctx, hits & self._store.live, group_by, interval,
                                  metrics)
 
     @staticmethod
@@ -241,6 +259,11 @@ class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods):
     def __len__(self) -> int:
         return len(self._store)
 
+    @property
+    def salvage_report(self) -> SalvageReport | None:
+        """What ``salvage=True`` recovered and lost from a damaged file (None: nothing)."""
+        return self._writer.salvage_report
+
     # -- statistics and metrics -----------------------------------------------------------
     def get_stats(self) -> dict[str, Any]:
         """Counts by level, source and tag, the number of distinct keywords, the time span."""
@@ -267,7 +290,8 @@ class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods):
         return EngineCounts(
             w.ingested_total, w.rejected_total, p.dropped, len(idx.token),
             {lv: n for lv in LEVELS if (n := idx.level.count(lv))}, idx.source.counts(),
-            idx.tag.counts(), p.error_counts())
+            idx.tag.counts(), p.error_counts(), dict(idx.ingested_by_level),
+            self._metrics_top_k)
 
     def metric_families(self) -> list[MetricFamily]:
         """A snapshot of the engine's metrics as families (counters copied under the lock)."""

@@ -22,6 +22,7 @@ __all__ = [
     "MissingFieldError",
     "ParseError",
     "QuerySyntaxError",
+    "QueryTimeoutError",
     "StorageCorruptError",
     "StorageError",
     "StorageFullError",
@@ -66,15 +67,13 @@ class MissingFieldError(InvalidEntryError):
 
 
 class InvalidTimestampError(InvalidFieldError):
-    """A timestamp that none of the supported formats can parse."""
+    """A timestamp that none of the supported formats can parse, or outside the years
+    1..9999 in UTC (what every layer can represent)."""
 
-    def __init__(self, value: Any, field: str = "timestamp", *, line: int | None = None) -> None:
-        super().__init__(
-            field,
-            value,
-            "expected ISO 8601, epoch seconds/milliseconds or Apache/CLF time",
-            line=line,
-        )
+    def __init__(self, value: Any, field: str = "timestamp", *, line: int | None = None,
+                 reason: str = "expected ISO 8601, epoch seconds/milliseconds or Apache/CLF time",
+                 ) -> None:
+        super().__init__(field, value, reason, line=line)
 
 
 class InvalidLevelError(InvalidFieldError):
@@ -149,6 +148,14 @@ class QuerySyntaxError(InvalidFilterError):
         super().__init__("q", query, f"column {column}: expected {expected}, found {found}")
         self.args = (f"query syntax error at column {column}: expected {expected}, "
                      f"found {found}",)
+
+
+class QueryTimeoutError(LogAnalyticsError, TimeoutError):
+    """A query passed its deadline or was cancelled; ``reason`` says which."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
 
 
 class MissingExtraError(LogAnalyticsError, ImportError):

@@ -18,6 +18,8 @@ from .alerts import state as alert_state
 from .index.postings import IndexSet, Postings
 from .index.store import Store
 from .model.entry import LogEntry
+from .storage.integrity import SalvageReport
+from .storage.opening import open_storage
 from .storage.retention import Evictor, Retention
 from .storage.sqlite import Storage, encode_entries
 
@@ -35,6 +37,7 @@ class HotWriter:
         self.alerts = alerts
         self.storage: Storage | None = None
         self.evictor: Evictor | None = None
+        self.salvage_report: SalvageReport | None = None
         self.ingested_total = 0
         self.rejected_total = 0
 
@@ -63,14 +66,16 @@ class HotWriter:
 
     def open_storage(self, path: str | os.PathLike[str], durability: str, batch_size: int,
                      batch_interval: float,
-                     tokenize_many: Callable[[list[str]], list[list[str]]]) -> None:
-        """Open the durable copy and rebuild the store, indexes and alerts from it (the
-        flusher starts with :meth:`Storage.start` once retention has run)."""
-        storage = Storage(path, durability=durability, batch_size=batch_size,
-                          batch_interval=batch_interval)
+                     tokenize_many: Callable[[list[str]], list[list[str]]],
+                     salvage: bool = False) -> None:
+        """Open the durable copy (checked; rebuilt from its readable chunks with
+        ``salvage``) and rebuild the store, indexes and alerts from it (the flusher starts
+        with :meth:`Storage.start` once retention has run)."""
+        with gc_paused():
+            storage, self.salvage_report = open_storage(
+                path, self.store, self.indexes, tokenize_many, salvage=salvage,
+                durability=durability, batch_size=batch_size, batch_interval=batch_interval)
         try:
-            with gc_paused():
-                storage.load(self.store, self.indexes, tokenize_many)
             alert_state.recover(self.alerts, storage)
         except BaseException:
             storage.close()

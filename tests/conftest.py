@@ -99,7 +99,7 @@ def big() -> dict[int, list[LogEntry]]:
     return {}
 
 
-_KINDS = ("unit", "property", "differential", "integration")
+_KINDS = ("unit", "property", "differential", "integration", "adversarial")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

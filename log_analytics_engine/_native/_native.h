@@ -68,6 +68,16 @@ typedef struct {
 #define SLOT(st, obj, k) (*(PyObject **)((char *)(obj) + (st)->slot_offset[k]))
 
 /* module.c */
+/* Whether a line holds only ASCII whitespace (bytes.isspace(), or empty): readers skip it. */
+static inline int
+blank_line(const unsigned char *p, const unsigned char *end)
+{
+    for (; p < end; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n' && *p != '\v' && *p != '\f')
+            return 0;
+    return 1;
+}
+
 INTERNAL State *get_state(PyObject *module);
 INTERNAL int check_configured(const State *st);
 INTERNAL int check_arg(const State *st, PyObject *arg, PyTypeObject *type, const char *expects);

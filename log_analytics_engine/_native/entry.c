@@ -102,8 +102,21 @@ new_entry(const State *st, PyObject *const *v, double instant)
     return entry;
 }
 
+/* Whether no metadata value is a container (JSON objects and arrays). */
+static int
+flat_metadata(PyObject *metadata)
+{
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(metadata, &pos, &key, &value))
+        if (PyDict_Check(value) || PyList_Check(value))
+            return 0;
+    return 1;
+}
+
 /* Build a LogEntry from a dict of the common shape; NULL without an exception means
- * "not the common shape: ask entry_from_json". Mirrors entry.entry_from_json exactly. */
+ * "not the common shape: ask entry_from_json". Mirrors entry.entry_from_json exactly
+ * (nested metadata is not the common shape: entry_from_json normalises it). */
 PyObject *
 fast_entry(State *st, PyObject *data)
 {
@@ -161,9 +174,9 @@ fast_entry(State *st, PyObject *data)
     }
     PyObject *metadata = v[S_METADATA];
     if (metadata != NULL && metadata != Py_None) {
-        if (!PyDict_CheckExact(metadata)) {
+        if (!PyDict_CheckExact(metadata) || !flat_metadata(metadata)) {
             Py_XDECREF(tags);
-            return NULL;
+            return NULL;  /* nested metadata: the Python path normalises it (model/values.py) */
         }
         Py_INCREF(metadata);
     } else {

@@ -626,8 +626,10 @@ line_entry(State *st, PyObject *line)
 {
     PyObject *entry = NULL;
     if (PyBytes_CheckExact(line)) {
-        int r = direct_entry(st, (const unsigned char *)PyBytes_AS_STRING(line),
-                             PyBytes_GET_SIZE(line), &entry);
+        const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(line);
+        if (blank_line(s, s + PyBytes_GET_SIZE(line)))
+            return NULL;  /* rejected without an exception: the reader skips blank lines */
+        int r = direct_entry(st, s, PyBytes_GET_SIZE(line), &entry);
         if (r != 0)
             return entry;  /* NULL with an error that is not the line's when r < 0 */
     }

@@ -599,6 +599,11 @@ py_ingest_blocks(PyObject *module, PyObject *args)
             const unsigned char *stop = nl != NULL ? nl : end;
             const unsigned char *next = nl != NULL ? nl + 1 : end;
             PyObject *entry = NULL;
+            if (blank_line(p, stop)) {  /* skipped, as the Python reader skips it */
+                line_no++;
+                p = next;
+                continue;
+            }
             int r = direct_entry(st, p, stop - p, &entry);
             if (r < 0)
                 goto fail;

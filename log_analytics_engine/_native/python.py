@@ -108,7 +108,8 @@ def ingest_blocks(
 ) -> tuple[list[LogEntry], int, list[tuple[int, bytes]]]:
     """:func:`entries_from_lines` and :func:`gather` over blocks of whole lines (the last
     block of a file may end without a newline): ``(entries of the good lines, numbered from
-    first_id; number of lines; (index, line with its newline) of each other line)``."""
+    first_id; number of lines; (index, line with its newline) of each other line but the
+    blank ones)``."""
     if type(blocks) is not list or any(type(b) is not bytes for b in blocks):
         raise TypeError("ingest_blocks expects a list of bytes")
     raws: list[bytes] = []
@@ -120,7 +121,9 @@ def ingest_blocks(
             start = stop
     parsed, _ = entries_from_lines([r[:-1] if r[-1:] == b"\n" else r for r in raws])
     entries = [e for e in parsed if e is not None]
-    bad = [(k, raw) for k, (raw, e) in enumerate(zip(raws, parsed, strict=True)) if e is None]
+    # a blank line (ASCII whitespace only) is skipped: counted, neither an entry nor bad
+    bad = [(k, raw) for k, (raw, e) in enumerate(zip(raws, parsed, strict=True))
+           if e is None and raw.strip()]
     gather(entries, first_id, canon, levels, sources, tags, words, None)
     return entries, len(raws), bad
 

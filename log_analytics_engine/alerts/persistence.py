@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from ..errors import InvalidAlertRuleError
+from ..storage.codec import dumps
 from .model import Alert, AlertRule
 
 __all__ = ["load_rules", "read_alerts", "read_json", "save_rules", "write_alerts", "write_json"]
@@ -39,7 +40,7 @@ def _atomic_write(path: str | os.PathLike[str], chunks: Iterable[bytes]) -> None
 
 
 def _dumps(value: Any) -> bytes:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str)
+    return dumps(value)
 
 
 def write_alerts(path: str | os.PathLike[str], alerts: Sequence[Alert]) -> int:

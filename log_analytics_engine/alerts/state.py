@@ -11,16 +11,14 @@ from collections.abc import Sequence
 
 import orjson
 
-from ..storage.sqlite import Storage, json_default
+from ..storage.codec import dumps
+from ..storage.sqlite import Storage
 from .manager import AlertManager
 from .model import Alert
 
 __all__ = ["recover", "save_history", "save_state"]
 
 log = logging.getLogger(__name__)
-
-_OPTS = orjson.OPT_NON_STR_KEYS
-
 
 def _limit(manager: AlertManager) -> int:
     return manager.history.maxlen or 10_000
@@ -42,7 +40,7 @@ def recover(manager: AlertManager, storage: Storage) -> None:
 def save_history(manager: AlertManager, storage: Storage, alerts: Sequence[Alert]) -> None:
     """Append just-fired ``alerts`` to the stored history (bounded like the manager's)."""
     storage.append_alert_history(
-        [orjson.dumps(a.to_dict(), default=json_default, option=_OPTS) for a in alerts],
+        [dumps(a.to_dict()) for a in alerts],
         _limit(manager))
 
 
@@ -50,4 +48,4 @@ def save_state(manager: AlertManager, storage: Storage) -> None:
     """Store the windows, cooldowns and seen terms of every rule (nothing without rules)."""
     if manager.rules:
         storage.save_alert_state(
-            orjson.dumps(manager.state_to_dict(), default=json_default, option=_OPTS))
+            dumps(manager.state_to_dict()))

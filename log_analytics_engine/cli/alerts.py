@@ -7,10 +7,9 @@ import argparse
 import sys
 from typing import Any
 
-import orjson
-
 from ..alerts import AlertRule
 from ..alerts import load_rules as _load_rule_file
+from ..storage.codec import dumps
 from .common import (
     CliError,
     Out,
@@ -68,8 +67,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     alerts = engine.get_alerts()
     out = Out()
     if args.format == "json":
-        out.line(orjson.dumps([alert_json(a) for a in alerts], default=str,
-                              option=orjson.OPT_INDENT_2).decode())
+        out.line(dumps([alert_json(a) for a in alerts], indent=True).decode())
     else:
         for a in alerts:
             out.line(alert_row(out, a))

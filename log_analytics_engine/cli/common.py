@@ -26,8 +26,6 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import IO, Any
 
-import orjson
-
 from .. import _native as native
 from ..alerts import Alert
 from ..engine import LogAnalyticsEngine
@@ -36,6 +34,7 @@ from ..model.entry import LogEntry
 from ..model.timeparse import format_instant
 from ..query.language import parse_query
 from ..query.nodes import Node
+from ..storage.codec import dumps
 from ..storage.retention import Retention
 
 try:  # an optional extra: progress bars on a terminal
@@ -301,7 +300,7 @@ def entry_json(entry: LogEntry) -> bytes:
     """One entry as a JSON object, its timestamp as ISO text ending in ``Z``."""
     data = entry.to_dict()
     data["timestamp"] = format_instant(entry.ts)
-    return orjson.dumps(data, default=str)
+    return dumps(data)
 
 
 def entry_row(out: Out, e: LogEntry, src_w: int = 16, width: int = 0) -> str:

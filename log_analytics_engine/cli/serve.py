@@ -62,6 +62,9 @@ def register_serve(sub: Any) -> None:
                    help="seconds between polls of followed files (default 0.5)")
     p.add_argument("--token", default=None,
                    help="require 'Authorization: Bearer TOKEN' (or ?token=) on every endpoint")
+    p.add_argument("--allowed-host", dest="allowed_hosts", action="append", default=[],
+                   metavar="NAME", help="also accept requests for this Host name (repeatable; "
+                   "'*' for any; default: loopback names and --host)")
     p.add_argument("--exit-after", type=float, default=None, metavar="SECONDS",
                    help="stop serving after SECONDS (default: run until interrupted)")
     p.set_defaults(func=cmd_serve)
@@ -119,7 +122,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for rule in rules:
         engine.add_alert_rule(rule)
     try:  # the port first: a busy one fails now, not after the files are read
-        server = serve(engine, host=args.host, port=args.port, token=args.token)
+        server = serve(engine, host=args.host, port=args.port, token=args.token,
+                       allowed_hosts=args.allowed_hosts)
     except OSError as exc:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     print(f"Dashboard: {server.url}  (metrics: {server.url}metrics; Ctrl+C to stop)", flush=True)

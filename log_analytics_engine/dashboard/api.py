@@ -8,20 +8,23 @@ blocks the event loop, and the engine's lock keeps readers consistent with inges
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import math
-from collections.abc import Callable, Coroutine
+import threading
+from collections.abc import Callable, Coroutine, Sequence
+from functools import partial
 from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
 from .. import _native as native
-from ..errors import InvalidFilterError, LogAnalyticsError
+from ..errors import InvalidFilterError, LogAnalyticsError, QueryTimeoutError
 from ..metrics.exposition import CONTENT_TYPE
 from ..model.entry import LEVELS, LogEntry
 from ..model.timeparse import format_datetime, format_instant
@@ -29,7 +32,16 @@ from ..query.aggregate import bucket_start, parse_interval
 from ..query.filters import compile_filters, time_bounds
 from ..query.language import parse_query
 from ..query.nodes import MatchAll
+from ..query.residual import Deadline
+from ..storage.codec import dumps
 from .params import MAX_PAGE_SIZE, parse_int, parse_log_query
+from .security import (
+    LOOPBACK_HOSTS,
+    HostAllowList,
+    SecurityHeaders,
+    content_security_policy,
+    security_headers,
+)
 
 __all__ = ["MAX_PAGE_SIZE", "create_app", "create_router"]
 
@@ -47,10 +59,12 @@ try:
     _VERSION = version("log-analytics-engine")
 except PackageNotFoundError:  # pragma: no cover - not installed
     _VERSION = "0.0.0"
+#: Seconds a log query of the dashboard may run before it answers 503.
+QUERY_TIMEOUT = 2.0
 
 
 def _json(data: Any, status: int = 200) -> Response:
-    body = orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS, default=str)
+    body = dumps(data)
     return Response(body, status_code=status, media_type="application/json")
 
 
@@ -70,10 +84,26 @@ class _GuardedRoute(APIRoute):
         async def guarded(request: Request) -> Response:
             try:
                 return await handler(request)
+            except QueryTimeoutError as exc:
+                return JSONResponse({"error": str(exc), "reason": exc.reason}, status_code=503,
+                                    headers={"Retry-After": "5"})
             except (LogAnalyticsError, ValueError, TypeError) as exc:
                 return _bad_request(exc)
 
         return guarded
+
+
+async def run_cancellable(request: Any, deadline: Deadline, work: Callable[[], Response],
+                          poll: float = 0.1) -> Response:
+    """Run ``work`` in a worker thread; while it runs, look every ``poll`` seconds whether the
+    client went away and if so set ``deadline.cancel`` (the query stops between entries)."""
+    task = asyncio.ensure_future(run_in_threadpool(work))
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=poll)
+        if done:
+            return task.result()
+        if deadline.cancel is not None and await request.is_disconnected():
+            deadline.cancel.set()
 
 
 def _auth_dependency(token: str) -> Callable[[Request], None]:
@@ -125,10 +155,12 @@ def _time_param(key: str, value: str) -> float:
         return time_bounds(value, key)
 
 
-def create_router(engine: Any, token: str | None = None) -> APIRouter:
+def create_router(engine: Any, token: str | None = None, *,
+                  query_timeout: float = QUERY_TIMEOUT) -> APIRouter:
     """An ``APIRouter`` with every dashboard route, for ``app.include_router(...)``.
 
     With ``token`` every route requires ``Authorization: Bearer <token>`` (or ``?token=``).
+    Log queries stop after ``query_timeout`` seconds (503 with the reason).
     """
     deps = [Depends(_auth_dependency(token))] if token else []
     router = APIRouter(route_class=_GuardedRoute, dependencies=deps)
@@ -189,10 +221,8 @@ def create_router(engine: Any, token: str | None = None) -> APIRouter:
         fired = engine.get_alerts()
         return _json([_alert_dict(a) for a in reversed(fired[len(fired) - n:] if n else [])])
 
-    @router.get("/api/logs")
-    def logs(request: Request) -> Response:
-        """Entries matching the filters in the query string, newest first, one page."""
-        lq = parse_log_query(request.query_params.multi_items())
+    def logs_page(params: list[tuple[str, str]], deadline: Deadline) -> Response:
+        lq = parse_log_query(params)
         node = compile_filters(lq.filters)
         mode = None
         if lq.q is not None:
@@ -200,14 +230,25 @@ def create_router(engine: Any, token: str | None = None) -> APIRouter:
             node = compiled if isinstance(node, MatchAll) else node & compiled
         # "no entry has field 'levle'; did you mean 'level'?", shown by the page
         notes = [str(w) for w in engine.unknown_fields(node)]
-        total = engine.count_logs(node)
+        total = engine.count_logs(node, timeout=deadline)
         # the HTTP API counts pages from 1 (?page=1 is the first), query_logs from 0
-        items = engine.query_logs(node, lq.sort_by, lq.descending, lq.page - 1, lq.page_size)
+        items = engine.query_logs(node, lq.sort_by, lq.descending, lq.page - 1, lq.page_size,
+                                  timeout=deadline)
         return _json({
             "total": total, "page": lq.page, "page_size": lq.page_size,
             "pages": math.ceil(total / lq.page_size), "q": lq.q, "q_mode": mode,
             "warnings": notes, "items": [_entry_dict(e) for e in items],
         })
+
+    @router.get("/api/logs")
+    async def logs(request: Request) -> Response:
+        """Entries matching the filters in the query string, newest first, one page.
+
+        The query runs in a worker thread; it stops past ``query_timeout`` (503) or as soon
+        as the client goes away."""
+        deadline = Deadline(query_timeout, threading.Event())
+        params = request.query_params.multi_items()
+        return await run_cancellable(request, deadline, partial(logs_page, params, deadline))
 
     @router.get("/api/histogram")
     def histogram(interval: str = "1m", buckets: str | None = None,
@@ -249,9 +290,21 @@ def create_router(engine: Any, token: str | None = None) -> APIRouter:
     return router
 
 
-def create_app(engine: Any, token: str | None = None) -> FastAPI:
-    """The dashboard as a FastAPI application (no docs pages: they would load a CDN)."""
+def create_app(engine: Any, token: str | None = None, *,
+               allowed_hosts: Sequence[str] = LOOPBACK_HOSTS,
+               query_timeout: float = QUERY_TIMEOUT) -> FastAPI:
+    """The dashboard as an ASGI application (FastAPI; no docs pages: they would load a CDN).
+
+    Every answer carries security headers (a strict ``Content-Security-Policy``,
+    ``nosniff``, ``X-Frame-Options: DENY``); a request whose ``Host`` is not in
+    ``allowed_hosts`` (loopback names by default, ``"*"`` for any) gets 421, so a
+    DNS-rebinding page cannot read the logs. Log queries give up after ``query_timeout``
+    seconds with 503 and a reason.
+    """
     app = FastAPI(title="log_analytics_engine dashboard", docs_url=None, redoc_url=None,
                   openapi_url=None)
-    app.include_router(create_router(engine, token))
+    app.include_router(create_router(engine, token, query_timeout=query_timeout))
+    csp = content_security_policy(_page_html())
+    app.add_middleware(SecurityHeaders, csp=csp)  # the last added runs first
+    app.add_middleware(HostAllowList, hosts=allowed_hosts, headers=security_headers(csp))
     return app

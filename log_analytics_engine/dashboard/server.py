@@ -6,12 +6,14 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
 import uvicorn
 
 from .api import create_app
+from .security import hosts_for
 
 __all__ = ["DashboardServer", "serve"]
 
@@ -94,10 +96,13 @@ class DashboardServer:
 
 
 def serve(engine: Any, host: str = "127.0.0.1", port: int = 8000,
-          token: str | None = None) -> DashboardServer:
+          token: str | None = None, allowed_hosts: Sequence[str] = ()) -> DashboardServer:
     """Serve ``engine``'s dashboard in a background thread; return at once with the handle.
 
     ``port=0`` picks a free port (see ``handle.port``/``handle.url``). With ``token`` every
     endpoint asks for ``Authorization: Bearer <token>`` (or ``?token=`` for the page).
+    Requests must name a loopback host, ``host`` itself or one of ``allowed_hosts`` (``"*"``
+    for any) in their ``Host`` header; others get 421 (DNS-rebinding protection).
     """
-    return DashboardServer(create_app(engine, token=token), host, port)
+    app = create_app(engine, token=token, allowed_hosts=hosts_for(host, allowed_hosts))
+    return DashboardServer(app, host, port)

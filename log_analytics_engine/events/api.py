@@ -14,6 +14,7 @@ from .._gc import gc_paused
 from ..model.entry import LogEntry
 from ..query.compile import Filters, compile
 from ..query.nodes import QueryContext
+from ..query.residual import ResidualPlan
 from .sessions import DEFAULT_KEY, SessionsResult, build_sessions, snapshot
 from .validation import EventError, EventSchema, validate_events
 
@@ -42,9 +43,12 @@ class EventMethods:
         """Pair start/end events of the matching entries per ``key`` into sessions, in
         event-time order (see :mod:`log_analytics_engine.events.sessions`).
         Runtime complexity: O(p + k log k) for posting lists of size p and k events."""
-        node = compile(filters)
+        plan = ResidualPlan(compile(filters))
         with self._lock:
-            entries, stamps = snapshot(self._ctx, node)
+            entries, stamps = snapshot(self._ctx, plan.indexed)
+        if plan.residual is not None:  # a regex runs outside the lock
+            kept = plan.keep(entries)
+            entries, stamps = [entries[k] for k in kept], [stamps[k] for k in kept]
         with gc_paused():
             return build_sessions(entries, stamps, key, action_field, start, end,
                                   user_field=user_field, feature_field=feature_field)

@@ -163,7 +163,8 @@ class IndexSet:
     and checked one by one at query time, so an indexed answer always equals a scan.
     """
 
-    __slots__ = ("_strings", "fields", "level", "source", "tag", "token", "unindexed")
+    __slots__ = ("_strings", "fields", "ingested_by_level", "level", "source", "tag", "token",
+                 "unindexed")
 
     def __init__(self, fields: Sequence[str] = ()) -> None:
         self.level = InvertedIndex()
@@ -173,6 +174,13 @@ class IndexSet:
         self.fields: dict[str, InvertedIndex] = {f: InvertedIndex() for f in fields}
         self.unindexed: dict[str, BitMap] = {f: BitMap() for f in fields}
         self._strings: dict[str, str] = {}
+        #: Entries merged per level since this index set was made (a counter: never drops on
+        #: eviction; entries reloaded from storage are not counted).
+        self.ingested_by_level: dict[str, int] = {}
+
+    def clear(self) -> None:
+        """Forget every posting and counter (a store about to be loaded again)."""
+        self.__init__(tuple(self.fields))  # type: ignore[misc]
 
     def gather(
         self, entries: Sequence[Any], tokens: Sequence[Iterable[str]] | None,
@@ -225,6 +233,12 @@ class IndexSet:
     def merge(self, postings: Postings, first_id: int) -> None:
         """Add gathered postings for a batch whose real first id is ``first_id`` (under the
         lock). Runtime complexity: O(terms of the batch); id lists are merged in C."""
+        counted = self.ingested_by_level
+        for level, ids in postings.levels.items():
+            counted[level] = counted.get(level, 0) + len(ids)
+        self._merge(postings, first_id)
+
+    def _merge(self, postings: Postings, first_id: int) -> None:
         offset = first_id - postings.first_id
         self.level.add_batch(postings.levels, offset)
         self.source.add_batch(postings.sources, offset)
@@ -238,8 +252,9 @@ class IndexSet:
     def add_batch(
         self, first_id: int, entries: Sequence[Any], tokens: Sequence[Iterable[str]] | None
     ) -> None:
-        """Index ``entries`` whose ids are ``first_id, first_id + 1, ...``."""
-        self.merge(self.gather(entries, tokens, first_id), first_id)
+        """Index ``entries`` whose ids are ``first_id, first_id + 1, ...`` (entries reloaded,
+        not counted in :attr:`ingested_by_level`)."""
+        self._merge(self.gather(entries, tokens, first_id), first_id)
 
     def all_indexes(self) -> Iterator[InvertedIndex]:
         yield self.level

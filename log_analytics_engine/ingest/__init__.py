@@ -6,13 +6,24 @@ Each reader yields ``(line_number, entry_or_error)`` so one bad line is reported
 
 from __future__ import annotations
 
-from .files import FILE_TYPES, IngestReport, guess_file_type, open_lines, read_entries
+from .files import (
+    FILE_TYPES,
+    IngestReport,
+    encoded_lines,
+    guess_file_type,
+    open_lines,
+    read_entries,
+)
 from .jsonl import parse_json_line
+from .limits import DEFAULT_LIMITS, InputLimits
 from .text import parse_text_line
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "FILE_TYPES",
     "IngestReport",
+    "InputLimits",
+    "encoded_lines",
     "guess_file_type",
     "open_lines",
     "parse_json_line",

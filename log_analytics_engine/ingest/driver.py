@@ -12,14 +12,21 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from .. import _native as native
 from .._gc import gc_paused
 from ..index.postings import IndexSet, Postings
 from ..model.entry import LogEntry
 from ..model.tokenize import TokenCache
-from .files import FILE_TYPES, IngestReport, open_lines, read_entries, read_indexed
+from .files import (
+    FILE_TYPES,
+    IngestReport,
+    encoded_lines,
+    open_lines,
+    read_entries,
+    read_indexed,
+)
+from .limits import DEFAULT_LIMITS, InputLimits
 from .processors import ProcessorChain
 
 __all__ = ["Commit", "IngestDriver"]
@@ -34,13 +41,14 @@ class IngestDriver:
 
     def __init__(self, indexes: IndexSet, processors: ProcessorChain, tokens: TokenCache,
                  next_id: Callable[[], int], needs_words: Callable[[], bool],
-                 commit: Commit) -> None:
+                 commit: Commit, limits: InputLimits = DEFAULT_LIMITS) -> None:
         self._indexes = indexes
         self._processors = processors
         self._tokens = tokens
         self._next_id = next_id
         self._needs_words = needs_words
         self._commit = commit
+        self._limits = limits
 
     def _words(self, batch: list[LogEntry]) -> list[list[str]] | None:
         return self._tokens.tokenize_many([e.message for e in batch])
@@ -64,14 +72,15 @@ class IngestDriver:
             raise ValueError(f"unknown file_type {file_type!r}; expected 'jsonl' or 'text'")
         report = IngestReport(str(path), file_type)
         started = time.perf_counter()
-        with open_lines(path) as lines, gc_paused():
+        with open_lines(path, self._limits) as lines, gc_paused():
             if file_type == "jsonl" and native.indexed_reads and not self._processors:
                 for batch, postings in read_indexed(lines, self._indexes, self._next_id,
-                                                    report, batch_size, progress):
+                                                    report, batch_size, progress, self._limits):
                     words = self._words(batch) if self._needs_words() else None
                     report.count += self._commit(batch, words, postings)
             else:
-                for batch in read_entries(lines, file_type, report, batch_size, progress):
+                for batch in read_entries(lines, file_type, report, batch_size, progress,
+                                          self._limits):
                     report.count += self.ingest(batch)
         report.duration_sec = time.perf_counter() - started
         return report
@@ -81,9 +90,9 @@ class IngestDriver:
         """Read lines from any iterable (a socket, a pipe, a generator) in batches."""
         report = IngestReport("<stream>", file_type)
         started = time.perf_counter()
-        encoded: Any = (ln.encode() if isinstance(ln, str) else ln for ln in lines)
         with gc_paused():
-            for batch in read_entries(encoded, file_type, report, batch_size):
+            for batch in read_entries(encoded_lines(lines), file_type, report, batch_size,
+                                      limits=self._limits):
                 report.count += self.ingest(batch)
         report.duration_sec = time.perf_counter() - started
         return report

@@ -6,7 +6,7 @@ import gzip
 import io
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import IO, Any, cast
@@ -17,15 +17,32 @@ from .. import _native as native
 from ..errors import InvalidEntryError
 from ..index.postings import Ids, IndexSet, Postings
 from ..model.entry import LogEntry, entry_from_json
+from ..model.values import clean_text
 from .jsonl import parse_json_line
+from .limits import (
+    DEFAULT_LIMITS,
+    InputLimits,
+    LimitedReader,
+    capped_lines,
+    compressed_size,
+    too_long_reason,
+    whole_line_blocks,
+)
 from .text import parse_text_line
 
-__all__ = ["FILE_TYPES", "IngestReport", "guess_file_type", "open_lines", "read_entries",
-           "read_indexed"]
+__all__ = [
+    "FILE_TYPES",
+    "IngestReport",
+    "encoded_lines",
+    "guess_file_type",
+    "open_lines",
+    "read_entries",
+    "read_indexed",
+]
 
 FILE_TYPES = ("jsonl", "text")
 MAX_REJECTED = 100
-READ_BLOCK = 1 << 18  # bytes per read of a JSONL file: 256 KiB stays in the CPU cache
+READ_BLOCK = 1 << 18  # bytes per read of a file: 256 KiB stays in the CPU cache
 _loads = orjson.loads
 _from_json = entry_from_json
 
@@ -72,45 +89,87 @@ def guess_file_type(path: str | os.PathLike[str]) -> str:
     return "text" if name.endswith((".log", ".txt")) else "jsonl"
 
 
-def open_lines(path: str | os.PathLike[str]) -> IO[bytes]:
-    """Open ``path`` for reading bytes, decompressing gzip (by magic number, not by name)."""
+class _Decompressed(io.BufferedReader):
+    """A gzip file's lines, capped at the decompressed size its limits allow."""
+
+    @property
+    def over_limit(self) -> str | None:
+        raw = self.raw
+        return raw.over_limit if isinstance(raw, LimitedReader) else None
+
+
+def open_lines(path: str | os.PathLike[str], limits: InputLimits = DEFAULT_LIMITS) -> IO[bytes]:
+    """Open ``path`` for reading bytes, decompressing gzip (by magic number, not by name) up
+    to the decompressed size ``limits`` allow (:meth:`InputLimits.gzip_cap`)."""
     raw = open(path, "rb")  # noqa: SIM115 - the caller closes it
     head = raw.peek(2)[:2] if isinstance(raw, io.BufferedReader) else b""
     stream: IO[bytes] = raw
     if head == b"\x1f\x8b":
-        stream = io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"))  # type: ignore[arg-type]
+        inner: Any = gzip.GzipFile(fileobj=raw, mode="rb")
+        cap = limits.gzip_cap(compressed_size(path))
+        if cap is not None:
+            inner = LimitedReader(inner, cap, f"gzip file {os.fspath(path)!r}")
+        stream = _Decompressed(inner)
     if isinstance(stream, io.BufferedReader) and stream.peek(3)[:3] == b"\xef\xbb\xbf":
         stream.read(3)  # a UTF-8 byte order mark is not part of the first line
     return stream
 
 
+def encoded_lines(lines: Iterable[str | bytes]) -> Iterator[bytes]:
+    """Lines as UTF-8 bytes; a str line with a lone surrogate is encoded with U+FFFD in its
+    place (the normalisation rule of :mod:`log_analytics_engine.model.values`)."""
+    for line in lines:
+        if isinstance(line, str):
+            try:
+                yield line.encode()
+            except UnicodeEncodeError:
+                yield clean_text(line).encode()
+        else:
+            yield line
+
+
+def note_limit(lines: Any, report: IngestReport, line_no: int) -> None:
+    """Record in ``report`` that a decompressed-size limit stopped reading ``lines``."""
+    reason = getattr(lines, "over_limit", None)
+    if reason:
+        report.reject(line_no + 1, reason)
+
+
 def read_entries(
-    lines: IO[bytes],
+    lines: IO[bytes] | Iterable[bytes],
     file_type: str,
     report: IngestReport,
     batch_size: int = 8192,
     on_line: Callable[[int], None] | None = None,
+    limits: InputLimits = DEFAULT_LIMITS,
     first_line: int = 1,
 ) -> Iterator[list[LogEntry]]:
     """Yield batches of valid entries; record bad lines in ``report`` (numbered from
     ``first_line``, 1 by default: a follower passes the number of its first new line).
 
-    Blank lines are skipped. ``on_line(bytes_read)`` is called per batch for progress bars.
+    Blank lines are skipped; a line over ``limits.max_line_bytes`` is rejected and never held
+    whole. ``on_line(bytes_read)`` is called per batch for progress bars.
     """
     if file_type not in FILE_TYPES:
         raise ValueError(f"unknown file_type {file_type!r}; expected one of {FILE_TYPES}")
+    max_line = limits.max_line_bytes
     if file_type == "jsonl":
-        yield from _read_jsonl_batches(lines, report, batch_size, on_line, first_line - 1)
+        yield from _read_jsonl_batches(lines, report, batch_size, on_line, max_line,
+                                       first_line - 1)
         return
     batch: list[LogEntry] = []
     append = batch.append
     now = time.time()
     nbytes = 0
-    for line_no, raw in enumerate(lines, first_line):
-        nbytes += len(raw)
-        entry = _read_line(raw, line_no, False, now, report)
-        if entry is not None:
-            append(entry)
+    line_no = first_line - 1
+    for chunk, size, newline in _line_chunks(lines, batch_size, max_line):  # type: ignore[arg-type]
+        nbytes += size
+        for raw in chunk:
+            line_no += 1
+            # with its newline, as a line read by itself (the same error messages)
+            entry = _read_line(raw + newline, line_no, False, now, report)
+            if entry is not None:
+                append(entry)
         if len(batch) >= batch_size:
             yield batch
             batch = []
@@ -122,12 +181,20 @@ def read_entries(
         yield batch
     if on_line is not None and nbytes:
         on_line(nbytes)
+    note_limit(lines, report, line_no)
 
 
 def _read_line(
     raw: bytes, line_no: int, is_json: bool, now: float, report: IngestReport
 ) -> LogEntry | None:
     """The entry of one line, or None for a blank or rejected line (recorded in ``report``)."""
+    if not raw or raw.isspace():
+        return None
+    if raw[:1] == b"\x00":
+        reason = too_long_reason(raw)
+        if reason is not None:
+            report.reject(line_no, reason)
+            return None
     try:
         if is_json:
             data = _loads(raw)
@@ -148,10 +215,11 @@ def _read_line(
 
 
 def _read_jsonl_batches(
-    lines: IO[bytes],
+    lines: IO[bytes] | Iterable[bytes],
     report: IngestReport,
     batch_size: int,
     on_line: Callable[[int], None] | None,
+    max_line: int,
     line_no: int = 0,
 ) -> Iterator[list[LogEntry]]:
     """:func:`read_entries` for JSONL: a batch of lines at a time through the accelerator's
@@ -160,7 +228,7 @@ def _read_jsonl_batches(
     It returns ``None`` for each line it could not turn into an entry; those lines (rare:
     blank or bad) go through :func:`_read_line` for the exact rejection reason.
     """
-    for chunk, nbytes, newline in _line_chunks(lines, batch_size):
+    for chunk, nbytes, newline in _line_chunks(lines, batch_size, max_line):  # type: ignore[arg-type]
         parsed, bad = native.entries_from_lines(chunk)
         if bad:
             entries: list[LogEntry] = []
@@ -177,72 +245,64 @@ def _read_jsonl_batches(
             yield entries
         if on_line is not None:
             on_line(nbytes)
+    note_limit(lines, report, line_no)
 
 
 def _line_chunks(
-    lines: IO[bytes], batch_size: int
+    lines: IO[bytes], batch_size: int, max_line: int = DEFAULT_LIMITS.max_line_bytes,
 ) -> Iterator[tuple[list[bytes], int, bytes]]:
     """``(lines, bytes read, the newline they lost)`` about ``batch_size`` lines at a time. A
-    file is read in blocks of ``READ_BLOCK`` bytes split in C (faster than iterating its
-    lines; a block that small is reused from the CPU cache and the allocator, where a block
-    of a whole batch costs fresh pages and cache misses on every read); any other iterable of
-    lines is taken ``batch_size`` lines at a time."""
+    file is read in blocks of ``READ_BLOCK`` bytes (:func:`.limits.whole_line_blocks`: faster
+    than iterating its lines, and a line over ``max_line`` bytes is never held whole); any
+    other iterable of lines is taken ``batch_size`` lines at a time."""
     read = getattr(lines, "read", None)
     if read is None:
-        while chunk := list(islice(lines, batch_size)):
+        capped = capped_lines(lines, max_line)
+        while chunk := list(islice(capped, batch_size)):
             yield chunk, sum(map(len, chunk)), b""
         return
-    rest: list[bytes] = []  # the start of a line that continues in the next block
     pending = 0
     batch: list[bytes] = []
-    while block := read(READ_BLOCK):
-        pending += len(block)
-        if b"\n" not in block:  # inside a line longer than a block
-            rest.append(block)
+    last = b""
+    for block, nbytes in whole_line_blocks(read, max_line, READ_BLOCK):
+        pending += nbytes
+        if not block:
             continue
-        parts = (b"".join((*rest, block)) if rest else block).split(b"\n")
-        tail = parts.pop()
-        rest = [tail] if tail else []
+        parts = block.split(b"\n")
+        last = parts.pop()
         batch += parts
+        if last:  # the end of the file, without a newline
+            yield batch, pending, b"\n"
+            yield [last], 0, b""
+            batch, pending = [], 0
+            continue
         if len(batch) >= batch_size:
             yield batch, pending, b"\n"
             batch = []
             pending = 0
-    if batch:
+    if batch or pending:
         yield batch, pending, b"\n"
-        pending = 0
-    if rest or pending:
-        yield [b"".join(rest)] if rest else [], pending, b""
 
 
-def _block_batches(lines: IO[bytes], batch_size: int) -> Iterator[tuple[list[bytes], int]]:
+def _block_batches(
+    lines: IO[bytes], batch_size: int, max_line: int = DEFAULT_LIMITS.max_line_bytes,
+) -> Iterator[tuple[list[bytes], int]]:
     """``(blocks, bytes read)`` of about ``batch_size`` lines at a time (counted as 256 bytes
-    each: counting newlines cost 4% of ingestion): blocks of ``READ_BLOCK`` bytes cut after
-    their last newline (the rest starts the next block), so each holds whole lines; the last
-    block of a file may end without a newline."""
-    read = lines.read
-    rest: list[bytes] = []  # the start of a line that continues in the next block
+    each: counting newlines cost 4% of ingestion): blocks of whole lines
+    (:func:`.limits.whole_line_blocks`); the last block of a file may end without a
+    newline."""
     blocks: list[bytes] = []
     size = pending = 0
     batch_bytes = batch_size * 256
-    while block := read(READ_BLOCK):
-        pending += len(block)
-        cut = block.rfind(b"\n") + 1
-        if not cut:  # inside a line longer than a block
-            rest.append(block)
-            continue
-        head = block if cut == len(block) else block[:cut]
-        if rest:
-            head = b"".join((*rest, head))
-        rest = [block[cut:]] if cut < len(block) else []
-        blocks.append(head)
-        size += len(head)
+    for block, nbytes in whole_line_blocks(lines.read, max_line, READ_BLOCK):
+        pending += nbytes
+        if block:
+            blocks.append(block)
+            size += len(block)
         if size >= batch_bytes:
             yield blocks, pending
             blocks = []
             size = pending = 0
-    if rest:
-        blocks.append(b"".join(rest))
     if blocks or pending:
         yield blocks, pending
 
@@ -254,6 +314,7 @@ def read_indexed(
     report: IngestReport,
     batch_size: int = 8192,
     on_line: Callable[[int], None] | None = None,
+    limits: InputLimits = DEFAULT_LIMITS,
 ) -> Iterator[tuple[list[LogEntry], Postings]]:
     """:func:`read_entries` for JSONL with the postings of each batch gathered in the same C
     pass (the accelerator's ``ingest_blocks``: lines split, parsed and indexed without a
@@ -261,7 +322,7 @@ def read_indexed(
     shifts them if another writer came first). For an engine without processors, which could
     change or drop entries between parsing and indexing."""
     line_no = 0
-    for blocks, nbytes in _block_batches(lines, batch_size):
+    for blocks, nbytes in _block_batches(lines, batch_size, limits.max_line_bytes):
         first_id = next_id()
         terms: tuple[dict[str, Ids], ...] = ({}, {}, {}, {})
         entries, count, bad = native.ingest_blocks(blocks, first_id, indexes._strings, *terms)
@@ -277,3 +338,4 @@ def read_indexed(
             yield late, indexes.gather(late, None, next_id())
         if on_line is not None:
             on_line(nbytes)
+    note_limit(lines, report, line_no)

@@ -56,22 +56,12 @@ def _level_of(record: logging.LogRecord) -> str:
                 else "INFO" if n >= 20 else "DEBUG" if n >= 10 else "TRACE")
 
 
-def _plain(value: Any) -> Any:
-    """``value`` if it is JSON-like (str, number, bool, None, list, dict), else its ``str``."""
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    return str(value)
-
-
 def record_to_entry(record: logging.LogRecord) -> LogEntry:
     """The :class:`LogEntry` of a log record (see the module docstring for the mapping)."""
     attrs = record.__dict__
     extra = attrs.keys() - _STANDARD_ATTRS  # set difference in C; usually empty or small
-    metadata = {k: _plain(v) for k, v in attrs.items() if k in extra} if extra else {}
+    # values are made JSON-like by the entry's own normalisation (model.values)
+    metadata = {k: v for k, v in attrs.items() if k in extra} if extra else {}
     ids = {k: metadata.pop(k) for k in _ID_ATTRIBUTES if k in metadata} if metadata else {}
     if record.exc_info and record.exc_info[0] is not None:
         metadata["exc_info"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
@@ -118,7 +108,7 @@ class LogAnalyticsHandler(logging.Handler):
         self.non_blocking = non_blocking
         self.batch_size = batch_size
         self.dropped = 0  #: entries dropped because the queue was full
-        self.errors = 0  #: batches the background thread failed to ingest
+        self.errors = 0  #: entries the background thread failed to ingest
         self._counter_lock = threading.Lock()
         self._local = threading.local()
         self._queue: queue.Queue[Any] | None = None
@@ -200,13 +190,28 @@ class LogAnalyticsHandler(logging.Handler):
             stop = len(entries) != len(batch)
             try:
                 if entries:
-                    self.engine.ingest_logs(entries)
-            except Exception:
-                with self._counter_lock:
-                    self.errors += 1
+                    self._ingest(entries)
             finally:
                 for _ in batch:
                     q.task_done()
+
+    def _ingest(self, entries: list[LogEntry]) -> None:
+        """Ingest a batch; when it fails, each entry alone, so one bad entry costs only
+        itself (counted in :attr:`errors`)."""
+        try:
+            self.engine.ingest_logs(entries)
+            return
+        except Exception:
+            if len(entries) == 1:
+                with self._counter_lock:
+                    self.errors += 1
+                return
+        for entry in entries:
+            try:
+                self.engine.ingest_log(entry)
+            except Exception:
+                with self._counter_lock:
+                    self.errors += 1
 
     def __repr__(self) -> str:
         mode = "non-blocking" if self.non_blocking else "blocking"

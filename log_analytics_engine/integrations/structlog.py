@@ -28,7 +28,6 @@ from typing import Any
 from log_analytics_engine.errors import InvalidEntryError
 from log_analytics_engine.model.entry import LogEntry, normalize_level
 
-from .logging_handler import _plain
 from .types import Ingests
 
 __all__ = ["StructlogTee", "event_to_entry"]
@@ -54,7 +53,7 @@ def event_to_entry(method_name: str, event_dict: MutableMapping[str, Any]) -> Lo
     except InvalidEntryError:
         level = "ERROR" if str(level_name).lower() == "exception" else "INFO"
     stamp = event_dict.get("timestamp")
-    metadata = {str(k): _plain(v) for k, v in event_dict.items() if k not in _TAKEN}
+    metadata = {k: v for k, v in event_dict.items() if k not in _TAKEN}  # normalised by LogEntry
     if "exc_info" in event_dict:
         text = _traceback(event_dict["exc_info"])
         if text:

@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ..model.entry import LEVELS
 from .exposition import MetricFamily
+from .limits import DEFAULT_TOP_K, top_k_with_other
 
 __all__ = ["PREFIX", "EngineCounts", "MetricsSource", "core_families"]
 
@@ -39,6 +41,8 @@ class EngineCounts:
     sources: Mapping[str, int] = field(default_factory=dict)
     tags: Mapping[str, int] = field(default_factory=dict)
     processor_errors: Mapping[str, int] = field(default_factory=dict)
+    ingested_by_level: Mapping[str, int] = field(default_factory=dict)
+    top_k: int = DEFAULT_TOP_K
 
 
 def core_families(c: EngineCounts) -> list[MetricFamily]:
@@ -49,13 +53,20 @@ def core_families(c: EngineCounts) -> list[MetricFamily]:
     for name, n in c.processor_errors.items():
         processor_errors.add(n, processor=name)
     by_level = MetricFamily(p + "entries_by_level", "gauge", "Stored entries per level.")
-    for lv, n in c.levels.items():
-        by_level.add(n, level=lv)
-    by_source = MetricFamily(p + "entries_by_source", "gauge", "Stored entries per source.")
-    for src, n in sorted(c.sources.items()):
+    ingested_by_level = MetricFamily(p + "ingested_entries_by_level_total", "counter",
+                                     "Entries stored since start, per level.")
+    for lv in LEVELS:
+        by_level.add(c.levels.get(lv, 0), level=lv)
+        ingested_by_level.add(c.ingested_by_level.get(lv, 0), level=lv)
+    by_source = MetricFamily(p + "entries_by_source", "gauge",
+                             "Stored entries per source (the top metrics_top_k; the rest summed "
+                             "as source=\"__other__\").")
+    for src, n in top_k_with_other(c.sources, c.top_k):
         by_source.add(n, source=src)
-    by_tag = MetricFamily(p + "entries_by_tag", "gauge", "Stored entries per tag.")
-    for tag, n in sorted(c.tags.items()):
+    by_tag = MetricFamily(p + "entries_by_tag", "gauge",
+                          "Stored entries per tag (the top metrics_top_k; the rest summed as "
+                          "tag=\"__other__\").")
+    for tag, n in top_k_with_other(c.tags, c.top_k):
         by_tag.add(n, tag=tag)
     return [
         MetricFamily(p + "ingested_entries_total", "counter", "Entries stored since start.")
@@ -72,4 +83,5 @@ def core_families(c: EngineCounts) -> list[MetricFamily]:
         by_tag,
         MetricFamily(p + "distinct_keywords", "gauge", "Distinct words in messages.")
         .add(c.keywords),
+        ingested_by_level,
     ]

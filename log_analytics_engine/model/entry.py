@@ -14,8 +14,9 @@ from enum import Enum
 from typing import Any
 
 from ..errors import InvalidFieldError, InvalidLevelError, MissingFieldError
+from .timeparse import MAX_INSTANT, MIN_INSTANT, format_instant, to_datetime
 from .timeparse import fast_instant as _instant
-from .timeparse import format_instant, to_datetime
+from .values import normalize_entry
 
 __all__ = [
     "ATTRIBUTES",
@@ -173,6 +174,7 @@ class LogEntry:
             self.metadata = dict(metadata)
         else:
             raise InvalidFieldError("metadata", metadata, "expected an object")
+        normalize_entry(self)
 
     # -- derived values -------------------------------------------------------------------
     @property
@@ -348,7 +350,8 @@ def entry_from_json(data: dict[str, Any]) -> LogEntry:
     else:
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=timezone.utc)
-        entry.ts = dt.timestamp() if not raw.isdigit() else _instant(raw)
+        ts = dt.timestamp() if not raw.isdigit() else _instant(raw)
+        entry.ts = ts if MIN_INSTANT <= ts <= MAX_INSTANT else _instant(raw)  # raises
     entry.timestamp = raw
     entry.level = canonical
     entry.message = message
@@ -358,6 +361,7 @@ def entry_from_json(data: dict[str, Any]) -> LogEntry:
     entry.user_id = user_id
     entry.tags = tags if tags is not None else []
     entry.metadata = metadata if metadata is not None else {}
+    normalize_entry(entry)
     return entry
 
 

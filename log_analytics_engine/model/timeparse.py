@@ -15,8 +15,17 @@ from typing import Any
 
 from ..errors import InvalidTimestampError
 
-__all__ = ["fast_instant", "format_datetime", "format_instant", "parse_datetime_text",
-           "parse_instant", "to_datetime"]
+__all__ = [
+    "MAX_INSTANT",
+    "MIN_INSTANT",
+    "check_instant",
+    "fast_instant",
+    "format_datetime",
+    "format_instant",
+    "parse_datetime_text",
+    "parse_instant",
+    "to_datetime",
+]
 
 UTC = timezone.utc
 # Numbers at or above this are taken as epoch milliseconds (1e11 s is the year 5138).
@@ -30,6 +39,21 @@ _ISO_RE = re.compile(
 _CLF_RE = re.compile(r"^\d{2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2}(?:\s*[+-]\d{4})?$")
 _CLF_OFFSET = re.compile(r"\s*([+-]\d{4})$")
 _NUMERIC_RE = re.compile(r"^-?\d+(?:\.\d+)?$")
+
+#: The first and last instants every layer can represent: 0001-01-01T00:00:00Z and
+#: 9999-12-31T23:59:59.99Z (``datetime``'s range after the offset is applied; the last
+#: hundredth of a second is left out because a float instant there rounds past the range).
+MIN_INSTANT = -62135596800.0
+MAX_INSTANT = 253402300799.99
+_RANGE_REASON = "outside the years 1..9999 in UTC (after its offset)"
+
+
+def check_instant(instant: float, value: Any, field: str = "timestamp") -> float:
+    """``instant`` when it lies in ``[MIN_INSTANT, MAX_INSTANT]``, else
+    :class:`~log_analytics_engine.errors.InvalidTimestampError` naming the range."""
+    if MIN_INSTANT <= instant <= MAX_INSTANT:
+        return instant
+    raise InvalidTimestampError(value, field, reason=_RANGE_REASON)
 
 
 def _from_datetime(dt: datetime) -> float:
@@ -63,12 +87,8 @@ def _parse_iso_fallback(s: str) -> float | None:
 
 
 def parse_instant(value: Any, field: str = "timestamp") -> float:
-    """Return the UTC instant of ``value`` as float epoch seconds.
-
-    Accepts ISO 8601 (``Z``, an offset or none; naive means UTC; ``T`` or space; fractions),
-    epoch seconds or milliseconds as numbers or digit strings, Apache/CLF
-    ``21/Jul/2025:12:00:00 +0000`` and :class:`datetime` objects. Raises
-    :class:`~log_analytics_engine.errors.InvalidTimestampError` (a ``ValueError``) otherwise.
+    """Return the UTC instant of ``value`` as float epoch seconds; instants outside the years
+    1..9999 in UTC are rejected (see :func:`_parse` for the formats).
 
     >>> parse_instant("2025-07-21T12:00:00Z")
     1753099200.0
@@ -77,10 +97,21 @@ def parse_instant(value: Any, field: str = "timestamp") -> float:
     >>> parse_instant(1753099200000)
     1753099200.0
     """
+    return check_instant(_parse(value, field), value, field)
+
+
+def _parse(value: Any, field: str) -> float:
+    """The instant of ``value`` before the range check.
+
+    Accepts ISO 8601 (``Z``, an offset or none; naive means UTC; ``T`` or space; fractions),
+    epoch seconds or milliseconds as numbers or digit strings, Apache/CLF
+    ``21/Jul/2025:12:00:00 +0000`` and :class:`datetime` objects. Raises
+    :class:`~log_analytics_engine.errors.InvalidTimestampError` (a ``ValueError``) otherwise.
+    """
     if isinstance(value, str):
         s = value.strip()
         if _NUMERIC_RE.match(s):
-            return parse_instant(float(s), field)
+            return _parse(float(s), field)
         try:
             return _from_datetime(datetime.fromisoformat(s))
         except ValueError:
@@ -96,7 +127,7 @@ def parse_instant(value: Any, field: str = "timestamp") -> float:
             except ValueError:
                 pass
         if _NUMERIC_RE.match(s):
-            return parse_instant(float(s), field)
+            return _parse(float(s), field)
         raise InvalidTimestampError(value, field)
     if isinstance(value, bool):
         raise InvalidTimestampError(value, field)
@@ -106,8 +137,6 @@ def parse_instant(value: Any, field: str = "timestamp") -> float:
             raise InvalidTimestampError(value, field)
         if abs(v) >= _MS_THRESHOLD:
             v /= 1000.0
-        if abs(v) > 253402300799:  # 9999-12-31T23:59:59Z
-            raise InvalidTimestampError(value, field)
         return v
     if isinstance(value, datetime):
         return _from_datetime(value)
@@ -126,7 +155,10 @@ def fast_instant(value: Any) -> float:
             return parse_instant(value)
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=UTC)
-        return dt.timestamp()
+        ts = dt.timestamp()
+        if MIN_INSTANT <= ts <= MAX_INSTANT:
+            return ts
+        raise InvalidTimestampError(value, reason=_RANGE_REASON)
     return parse_instant(value)
 
 
@@ -142,14 +174,19 @@ def to_datetime(instant: float) -> datetime:
     return _EPOCH + timedelta(microseconds=round(instant * 1_000_000))
 
 
+def _clamped(instant: float) -> datetime:
+    return to_datetime(min(max(instant, MIN_INSTANT), MAX_INSTANT))
+
+
 def format_instant(instant: float) -> str:
     """ISO 8601 text of an instant in UTC with a ``Z`` suffix.
 
     >>> format_instant(1753099200.0)
     '2025-07-21T12:00:00Z'
     """
-    dt = to_datetime(instant)
-    text = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    dt = _clamped(instant)  # a bucket start may fall before year 1: its label is year 1
+    text = (f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:"
+            f"{dt.second:02d}")
     if dt.microsecond:
         text += f".{dt.microsecond:06d}".rstrip("0")
     return text + "Z"

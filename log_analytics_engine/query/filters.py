@@ -8,7 +8,6 @@ equality.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -30,6 +29,7 @@ from .nodes import (
     SourceTree,
     TimeRange,
 )
+from .regex import compile_regex
 
 __all__ = ["FILTER_KEYS", "compile_filters", "time_bounds"]
 
@@ -114,14 +114,7 @@ def _filter_node(key: str, value: Any) -> Node:
         items = value.split() if isinstance(value, str) else _as_list(key, value)
         return _one([_keyword(key, v) for v in items], Or)
     if key == "regex":
-        if isinstance(value, re.Pattern):
-            return Regex(value)
-        if not isinstance(value, str):
-            raise InvalidFilterError(key, value, "expected a regular expression string")
-        try:
-            return Regex(re.compile(value))
-        except re.error as exc:
-            raise InvalidFilterError(key, value, f"bad regular expression: {exc}") from exc
+        return Regex(compile_regex(value, key))
     if key in ("message", "timestamp"):
         return _one([FieldEquals(key, v) for v in _as_list(key, value)], Or)
     values = _as_list(key, value)

@@ -313,7 +313,9 @@ class _Parser:
             return compile_filters({key: value})
         except InvalidFilterError as exc:
             shown = value[-1] if isinstance(value, list) else value
-            raise QuerySyntaxError(self.q, col, expected, repr(shown)) from exc
+            found = repr(shown[:60] + "…" if isinstance(shown, str) and len(shown) > 60
+                         else shown)
+            raise QuerySyntaxError(self.q, col, f"{expected} ({exc.reason})", found) from exc
 
 
 def _combine(parts: list[Node], kind: type[And] | type[Or]) -> Node:

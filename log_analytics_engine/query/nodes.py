@@ -15,7 +15,6 @@ such as regexes last, on the few survivors).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,7 @@ from pyroaring import BitMap, FrozenBitMap
 
 from ..index.postings import IndexSet
 from ..model.tokenize import tokenize, words
+from .regex import Pattern
 
 if TYPE_CHECKING:
     from ..index.store import Store
@@ -239,14 +239,26 @@ class TimeRange(Node):
         return float(ti.bisect_key_right(self.hi) - ti.bisect_key_left(self.lo))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Regex(Node):
-    """``re.search`` of a compiled pattern on the message."""
+    """A search of a compiled pattern (RE2 or ``re``, see :mod:`.regex`) in the message.
 
-    pattern: re.Pattern[str]
+    Always a residual check: the engine runs it outside its lock (:mod:`.residual`). Two
+    nodes are equal when their patterns have the same text and engine."""
+
+    pattern: Pattern
 
     def match(self, entry: LogEntry) -> bool:
         return self.pattern.search(entry.message) is not None
+
+    def _key(self) -> tuple[type, str, int]:
+        return type(self.pattern), self.pattern.pattern, getattr(self.pattern, "flags", 0)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Regex) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from pyroaring import BitMap
 from ..errors import InvalidFilterError
 from .nodes import Node, QueryContext, TimeRange, execute
 from .order import page_window, walk_pays
+from .residual import ResidualPlan
 
 if TYPE_CHECKING:
     from ..model.entry import LogEntry
@@ -115,9 +116,8 @@ def page_ids(
     return store.sorted_ids(cast(BitMap, ids), descending)[:limit]
 
 
-#: What :func:`take_page` copies under the lock: the entries, the key of the last one
-#: (``None`` for an empty first page) and whether more follow.
-PageSnapshot = tuple[list["LogEntry"], "tuple[float, int] | None", bool]
+#: What :func:`take_page` copies under the lock: ids and their entries in page order.
+PageSnapshot = tuple[list[int], list["LogEntry"]]
 
 
 def start_page(cursor: str | None, page_size: int, descending: bool,
@@ -128,18 +128,24 @@ def start_page(cursor: str | None, page_size: int, descending: bool,
     return None if cursor is None else decode_cursor(cursor, descending, node)
 
 
-def take_page(ctx: QueryContext, node: Node, after: tuple[float, int] | None,
+def take_page(ctx: QueryContext, plan: ResidualPlan, after: tuple[float, int] | None,
               descending: bool, page_size: int) -> PageSnapshot:
-    """The page of ``node`` after the key ``after``. Call under the engine lock."""
-    ids = page_ids(ctx, node, after, descending, page_size + 1)
+    """The page after the key ``after`` (one more to tell whether more follow); with a
+    residual check (a regex), every remaining candidate, checked by :func:`finish_page`.
+    Call under the engine lock."""
+    limit = page_size + 1 if plan.residual is None else len(ctx.store) + 1
+    ids = page_ids(ctx, plan.indexed, after, descending, limit)
+    return ids, [ctx.store.get(i) for i in ids]
+
+
+def finish_page(taken: PageSnapshot, plan: ResidualPlan, after: tuple[float, int] | None,
+                descending: bool, page_size: int) -> Page:
+    """The :class:`Page` of a snapshot: the residual check and the cursor, outside the lock."""
+    ids, entries = taken
+    if plan.residual is not None:
+        kept = plan.keep(entries, page_size + 1)
+        ids, entries = [ids[k] for k in kept], [entries[k] for k in kept]
     shown = ids[:page_size]
-    entries = [ctx.store.get(i) for i in shown]
-    last = (ctx.store.instant(shown[-1]), shown[-1]) if shown else after
-    return entries, last, len(ids) > page_size
-
-
-def finish_page(snapshot: PageSnapshot, descending: bool, node: Node) -> Page:
-    """The :class:`Page` of a snapshot, its cursor encoded outside the lock."""
-    entries, last, more = snapshot
-    next_cursor = None if last is None else encode_cursor(*last, descending, node)
-    return Page(entries, next_cursor, more)
+    last = (entries[len(shown) - 1].ts, shown[-1]) if shown else after
+    next_cursor = None if last is None else encode_cursor(*last, descending, plan.node)
+    return Page(entries[:page_size], next_cursor, len(ids) > page_size)

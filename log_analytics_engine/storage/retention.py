@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from ..errors import StoragePathError
+from .codec import dumps
 
 if TYPE_CHECKING:
     from ..index.postings import IndexSet
@@ -105,10 +104,6 @@ def archive_path(directory: str, instant: float) -> str:
     """The archive file of the hour (UTC, event time) holding ``instant``."""
     stamp = time.strftime("%Y-%m-%dT%H", time.gmtime(instant))
     return os.path.join(directory, f"{stamp}.jsonl.gz")
-
-
-def _default(value: Any) -> Any:
-    return str(value)
 
 
 class Evictor:
@@ -219,8 +214,7 @@ class Evictor:
         by_file: dict[str, list[bytes]] = {}
         for e in removed:
             path = archive_path(self.archive_dir, e.ts)
-            line = orjson.dumps(e.to_dict(), default=_default,
-                                option=orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE)
+            line = dumps(e.to_dict(), newline=True)
             by_file.setdefault(path, []).append(line)
         for path, lines in by_file.items():
             member = gzip.compress(b"".join(lines), compresslevel=1)  # one complete member

@@ -1,17 +1,22 @@
 """The durable copy of the entries: SQLite (standard library ``sqlite3``) in WAL mode.
 
 The engine keeps serving every read from memory; this module only keeps a crash-safe copy and
-rebuilds the store and indexes from it when the engine is opened again. Schema version 2:
+rebuilds the store and indexes from it when the engine is opened again. Schema version 3:
 
-* ``chunks(first_id INTEGER PRIMARY KEY, last_id INTEGER, stamps BLOB, data BLOB)``: the
+* ``chunks(first_id INTEGER PRIMARY KEY, last_id INTEGER, stamps BLOB, data BLOB, crc
+  INTEGER)``: the
   entries with ids ``first_id..last_id`` (dense engine ids, at most :data:`CHUNK` per row):
   ``stamps`` their instants (little-endian float64), ``data`` one orjson array holding an
   array of fields per entry. Rows of a chunk are written, committed and read together, which
   keeps SQLite's per-row work (and the sqlite3 module's GIL hand-offs per row, which starve a
   background writer while the ingesting thread runs) out of the ingest path. Entries below
   ``meta.evicted_below`` are evicted: whole chunks are deleted, a chunk that straddles the
-  bound is filtered on load. Version 1 files (a row per entry) are migrated on open;
-* ``meta(key TEXT PRIMARY KEY, value BLOB)``: ``evicted_below`` and the alert-rule state blob;
+  bound is filtered on load. ``crc`` is the CRC-32 of ``stamps`` and ``data``, checked on
+  load. Version 1 files (a row per entry) and version 2 files (no ``crc``, no ``next_id``)
+  are migrated on open;
+* ``meta(key TEXT PRIMARY KEY, value BLOB)``: ``evicted_below``, ``next_id`` (the id after
+  the last entry written: the chunks must reach it), ``snapshot_upto`` and
+  ``snapshot_check`` (the digest of the postings snapshot) and the alert-rule state blob;
 * ``alert_history(seq INTEGER PRIMARY KEY AUTOINCREMENT, data BLOB)``: fired alerts;
 * ``postings(idx TEXT, term TEXT, ids BLOB)``: a snapshot of the level, source, tag and
   message-word indexes (serialized roaring bitmaps) written by :meth:`Storage.close` and
@@ -38,26 +43,43 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-import sys
 import threading
-from array import array
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from pyroaring import BitMap
 
 from .. import _native as native
 from ..errors import (
     StorageCorruptError,
     StorageError,
-    StorageFullError,
     StorageNotOursError,
     StoragePathError,
     StorageVersionError,
 )
 from ..model.entry import LogEntry
 from ..model.tokenize import tokenize_many
+from .format import (
+    _INSERT_CRC,
+    _PUT_META,
+    _SCHEMA,
+    APPLICATION_ID,
+    CHUNK,
+    DURABILITIES,
+    LOAD_CHUNK,
+    SCHEMA_VERSION,
+    SNAPSHOT_INDEXES,
+    Encoded,
+    _loads,
+    _migrate_v1,
+    _Op,
+    _ours_by_header,
+    _stamps,
+    _translate,
+    decode_rows,
+    encode_entries,
+)
+from .integrity import check_span, chunk_crc, migrate_v2, snapshot_digest
 
 if TYPE_CHECKING:
     from ..index.postings import IndexSet
@@ -65,6 +87,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "APPLICATION_ID",
+    "CHUNK",
     "DURABILITIES",
     "SCHEMA_VERSION",
     "Encoded",
@@ -74,125 +97,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: ``PRAGMA application_id`` of the engine's files ("LAE1").
-APPLICATION_ID = 0x4C414531
-#: The schema version this code writes and reads (``PRAGMA user_version``).
-SCHEMA_VERSION = 2
-DURABILITIES = ("sync", "batch", "none")
-#: Entries per ``chunks`` row (an ingest call of more is split).
-CHUNK = 4096
-#: Entries indexed per ``add_batch`` when the engine is reopened.
-LOAD_CHUNK = 65_536
-
-_CHUNKS_TABLE = (
-    "CREATE TABLE IF NOT EXISTS chunks (first_id INTEGER PRIMARY KEY, "
-    "last_id INTEGER NOT NULL, stamps BLOB NOT NULL, data BLOB NOT NULL)")
-_SCHEMA = (
-    _CHUNKS_TABLE,
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS alert_history (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
-    "data BLOB NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS postings (idx TEXT NOT NULL, term TEXT NOT NULL, "
-    "ids BLOB NOT NULL, PRIMARY KEY (idx, term)) WITHOUT ROWID",
-)
-#: The indexes kept in the snapshot (their terms are always strings).
-SNAPSHOT_INDEXES = ("level", "source", "tag", "token")
-_INSERT = "INSERT INTO chunks (first_id, last_id, stamps, data) VALUES (?, ?, ?, ?)"
-_PUT_META = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"
-
-#: The chunks of a batch, encoded before the engine lock is taken: ``(count, stamps, data)``.
-Encoded = list[tuple[int, bytes, bytes]]
-_Op = tuple[str, Any]
-_BIG_ENDIAN = sys.byteorder == "big"
-
-_dumps = orjson.dumps
-_loads = orjson.loads
-_OPTS = orjson.OPT_NON_STR_KEYS
-
-
-def json_default(value: Any) -> Any:
-    """orjson fallback: sets become lists, anything else its ``str`` (never fails)."""
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    return str(value)
-
-
-def encode_entries(entries: Sequence[LogEntry]) -> Encoded:
-    """The chunks of ``entries``: ``(count, stamps, data)`` per :data:`CHUNK` entries, where
-    ``data`` is one orjson array of ``[timestamp, level, message, source, thread_id,
-    request_id, user_id, tags, metadata]`` per entry. O(size), in C when the accelerator is
-    built (one ``orjson.dumps`` call per chunk either way)."""
-    out: Encoded = []
-    for start in range(0, len(entries), CHUNK):
-        part = list(entries[start:start + CHUNK])
-        raw, data = native.encode_chunk(part, _dumps, json_default, _OPTS)
-        stamps = array("d")
-        stamps.frombytes(raw)
-        if _BIG_ENDIAN:  # pragma: no cover - the file format is little-endian
-            stamps.byteswap()
-        out.append((len(part), stamps.tobytes(), data))
-    return out
-
-
-def decode_rows(
-    rows: list[Any], stamps: list[float], strings: dict[str, str] | None = None
-) -> list[LogEntry]:
-    """Entries from the field arrays of a chunk and their instants, without re-validating
-    or re-parsing timestamps.
-
-    ``strings``: canonical strings; levels, sources and tags are shared through it, not
-    copied (as the indexes share them for ingested entries)."""
-    if len(rows) != len(stamps):
-        raise ValueError(f"{len(rows)} entries but {len(stamps)} instants")
-    return native.entries_from_rows(rows, stamps, strings if strings is not None else {})
-
-
-def _stamps(raw: bytes) -> list[float]:
-    stamps = array("d")
-    stamps.frombytes(raw)
-    if _BIG_ENDIAN:  # pragma: no cover
-        stamps.byteswap()
-    return stamps.tolist()
-
-
-def _migrate_v1(db: sqlite3.Connection) -> None:
-    """Rewrite a version 1 file (one ``entries`` row per entry) as chunks, in one
-    transaction: a crash during it leaves the version 1 file as it was."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        db.execute(_CHUNKS_TABLE)
-        cur = db.execute("SELECT id, ts, data FROM entries ORDER BY id")
-        while rows := cur.fetchmany(CHUNK):
-            start = 0
-            for k in range(1, len(rows) + 1):  # split where ids are not consecutive
-                if k == len(rows) or rows[k][0] != rows[k - 1][0] + 1:
-                    part = rows[start:k]
-                    stamps = array("d", [r[1] for r in part])
-                    if _BIG_ENDIAN:  # pragma: no cover
-                        stamps.byteswap()
-                    data = b"[" + b",".join(bytes(r[2]) for r in part) + b"]"
-                    db.execute(_INSERT, (part[0][0], part[-1][0], stamps.tobytes(), data))
-                    start = k
-        db.execute("DROP TABLE entries")
-        db.execute("DELETE FROM meta WHERE key = 'snapshot_upto'")  # re-index once
-        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-
-
-def _translate(path: str, exc: sqlite3.Error) -> StorageError:
-    text = str(exc)
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code == getattr(sqlite3, "SQLITE_FULL", 13) or "full" in text:
-        return StorageFullError(path, f"disk or database full: {text}")
-    if "readonly" in text or "unable to open" in text or "disk I/O" in text:
-        return StoragePathError(path, f"cannot write: {text}")
-    if isinstance(exc, sqlite3.IntegrityError):
-        return StorageCorruptError(path, f"inconsistent content: {text}")
-    return StorageError(path, text)
 
 
 class Storage:
@@ -270,6 +174,10 @@ class Storage:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         except sqlite3.DatabaseError as exc:
+            if _ours_by_header(path):
+                raise StorageCorruptError(
+                    path, f"a log_analytics_engine database, but damaged (truncated?): {exc}; "
+                    "salvage=True rebuilds it from the readable chunks") from exc
             raise StorageNotOursError(path, f"not a log_analytics_engine database: {exc}") from exc
         if app_id != APPLICATION_ID and (app_id != 0 or tables):
             raise StorageNotOursError(
@@ -288,9 +196,13 @@ class Storage:
                     db.execute(stmt)
                 db.execute(f"PRAGMA application_id={APPLICATION_ID}")
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                db.execute(_PUT_META, ("next_id", 0))
                 db.execute("COMMIT")
-            elif version == 1:
-                _migrate_v1(db)
+            else:
+                if version == 1:
+                    _migrate_v1(db)
+                if version <= 2:
+                    migrate_v2(db, SCHEMA_VERSION)
         except sqlite3.Error as exc:
             raise _translate(path, exc) from exc
 
@@ -317,43 +229,59 @@ class Storage:
         """
         with self._db_lock:
             try:
-                lo, hi, chunks = (self._db.execute(
-                    "SELECT min(first_id), max(last_id), count(*) FROM chunks").fetchone())
-                below = self._meta_int("evicted_below")
+                return self._load(store, indexes, tokenize)
             except sqlite3.Error as exc:
                 raise _translate(self.path, exc) from exc
-            if not chunks or hi < below:
-                store.start_at(max(below, hi + 1 if chunks else 0))
-                return 0
-            start = max(lo, below)  # the first live id
-            store.start_at(start)
-            upto = self._load_snapshot(indexes, start, hi)
-            strings = indexes._strings  # share sources and tags with the index terms
-            entries: list[LogEntry] = []
-            pending: list[LogEntry] = []  # decoded, not yet indexed
-            expected = lo
-            for first, last, raw_stamps, data in self._db.execute(
-                    "SELECT first_id, last_id, stamps, data FROM chunks ORDER BY first_id"):
-                if first != expected or last < first:
-                    raise StorageCorruptError(
-                        self.path, f"ids are not dense: chunk {first}..{last} after {expected}")
-                expected = last + 1
-                if last < start:
-                    continue
-                try:
-                    pending.extend(self._decode_chunk(first, last, raw_stamps, data,
-                                                      max(0, start - first), strings))
-                except (ValueError, TypeError) as exc:
-                    raise StorageCorruptError(self.path, f"unreadable chunk: {exc}") from exc
-                if len(pending) >= LOAD_CHUNK:
-                    self._index(indexes, start + len(entries), pending, upto, tokenize)
-                    entries.extend(pending)
-                    pending = []
-            if pending:
+
+    def _load(
+        self, store: Store, indexes: IndexSet,
+        tokenize: Callable[[list[str]], list[list[str]]],
+    ) -> int:
+        """:meth:`load` (the caller holds the connection lock and translates sqlite3
+        errors)."""
+        lo, hi, chunks = (self._db.execute(
+            "SELECT min(first_id), max(last_id), count(*) FROM chunks").fetchone())
+        below = self._meta_int("evicted_below")
+        next_id = self._meta_int("next_id", None)
+        check_span(self.path, lo if chunks else 0, hi if chunks else -1, below, next_id)
+        if not chunks or hi < below:
+            store.start_at(max(below, hi + 1 if chunks else 0))
+            return 0
+        start = max(lo, below)  # the first live id
+        store.start_at(start)
+        upto = self._load_snapshot(indexes, start, hi)
+        strings = indexes._strings  # share sources and tags with the index terms
+        entries: list[LogEntry] = []
+        pending: list[LogEntry] = []  # decoded, not yet indexed
+        expected = lo
+        for first, last, raw_stamps, data, crc in self._db.execute(
+                "SELECT first_id, last_id, stamps, data, crc FROM chunks ORDER BY first_id"):
+            if first != expected or last < first:
+                raise StorageCorruptError(
+                    self.path, f"ids are not dense: chunk {first}..{last} after {expected} "
+                    "(salvage=True rebuilds from the readable chunks)")
+            expected = last + 1
+            if last < start:
+                continue
+            if crc is not None and chunk_crc(raw_stamps, data) != crc:
+                raise StorageCorruptError(
+                    self.path, f"chunk {first}..{last}: checksum mismatch (edited or "
+                    "damaged; salvage=True rebuilds from the readable chunks)")
+            try:
+                pending.extend(self._decode_chunk(first, last, raw_stamps, data,
+                                                  max(0, start - first), strings))
+            except (ValueError, TypeError) as exc:
+                raise StorageCorruptError(
+                    self.path, f"chunk {first}..{last} is unreadable: {exc}") from exc
+            if len(pending) >= LOAD_CHUNK:
                 self._index(indexes, start + len(entries), pending, upto, tokenize)
                 entries.extend(pending)
-            store.append(entries)
-            return len(entries)
+                pending = []
+        if pending:
+            self._index(indexes, start + len(entries), pending, upto, tokenize)
+            entries.extend(pending)
+        store.append(entries)
+        return len(entries)
 
     @staticmethod
     def _decode_chunk(
@@ -393,18 +321,40 @@ class Storage:
 
     def _load_snapshot(self, indexes: IndexSet, lo: int, hi: int) -> int:
         """Load the postings snapshot; return the first id it does not cover."""
-        upto = self._meta_int("snapshot_upto")
+        upto: int = self._meta_int("snapshot_upto")
         if upto <= lo or upto > hi + 1:
             return lo  # nothing live is covered, or it does not match: index everything
-        targets = {name: getattr(indexes, name)._postings for name in SNAPSHOT_INDEXES}
+        rows = self._db.execute("SELECT idx, term, ids FROM postings").fetchall()
+        check = self._db.execute(
+            "SELECT value FROM meta WHERE key = 'snapshot_check'").fetchone()
+        if check is not None and check[0] != snapshot_digest(rows, upto):
+            log.warning("storage %r: the postings snapshot does not match its digest; "
+                        "rebuilding the indexes from the chunks", self.path)
+            return lo
+        maps: dict[str, dict[str, BitMap]] = {name: {} for name in SNAPSHOT_INDEXES}
+        try:
+            for name, term, blob in rows:
+                bm = BitMap.deserialize(blob)
+                if lo:
+                    bm.remove_range(0, lo)
+                if bm:
+                    maps[name][term] = bm
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("storage %r: the postings snapshot is unreadable (%s); rebuilding the "
+                        "indexes from the chunks", self.path, exc)
+            return lo
+        covered = upto - lo
+        for name in ("level", "source"):  # every covered id has one level and one source
+            if sum(len(bm) for bm in maps[name].values()) != covered:
+                log.warning("storage %r: the %s postings of the snapshot do not cover its %d "
+                            "entries; rebuilding the indexes from the chunks", self.path, name,
+                            covered)
+                return lo
         canon = indexes._strings.setdefault
-        deserialize = BitMap.deserialize
-        for name, term, blob in self._db.execute("SELECT idx, term, ids FROM postings"):
-            bm = deserialize(blob)
-            if lo:
-                bm.remove_range(0, lo)
-            if bm:  # the indexes are empty here: filled directly
-                targets[name][canon(term, term) if name != "token" else term] = bm
+        for name, terms in maps.items():  # the indexes are empty here: filled directly
+            target = getattr(indexes, name)._postings
+            for term, bm in terms.items():
+                target[canon(term, term) if name != "token" else term] = bm
         return upto
 
     @staticmethod
@@ -416,9 +366,16 @@ class Storage:
                 for term, bm in getattr(indexes, name).items()]
         return ("snapshot", (upto, rows))
 
-    def _meta_int(self, key: str) -> int:
+    def _meta_int(self, key: str, default: Any = 0) -> Any:
+        """An integer of ``meta`` (``default`` when absent)."""
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return int(row[0]) if row else 0
+        if row is None:
+            return default
+        try:
+            return int(row[0])
+        except (TypeError, ValueError):
+            raise StorageCorruptError(self.path, f"meta {key!r} is not a number: "
+                                                 f"{row[0]!r}") from None
 
     # -- writing --------------------------------------------------------------------------
     def write(self, first_id: int, encoded: Encoded) -> None:
@@ -548,8 +505,10 @@ class Storage:
                     if kind == "rows":
                         first, _, chunks = arg
                         for n, stamps, data in chunks:
-                            db.execute(_INSERT, (first, first + n - 1, stamps, data))
+                            db.execute(_INSERT_CRC, (first, first + n - 1, stamps, data,
+                                                     chunk_crc(stamps, data)))
                             first += n
+                        db.execute(_PUT_META, ("next_id", first))
                     elif kind == "delete":  # a straddling chunk is filtered on load
                         db.execute("DELETE FROM chunks WHERE last_id < ?", (arg,))
                         db.execute(_PUT_META, ("evicted_below", arg))
@@ -561,6 +520,7 @@ class Storage:
                         db.executemany("INSERT INTO postings (idx, term, ids) VALUES (?, ?, ?)",
                                        rows)
                         db.execute(_PUT_META, ("snapshot_upto", upto))
+                        db.execute(_PUT_META, ("snapshot_check", snapshot_digest(rows, upto)))
                     else:  # history
                         blobs, keep = arg
                         db.executemany("INSERT INTO alert_history (data) VALUES (?)",

@@ -32,7 +32,7 @@ from log_analytics_engine import _native as native
 from log_analytics_engine.events.sample import generate_records
 from log_analytics_engine.model.entry import LogEntry
 from log_analytics_engine.model.timeparse import fast_instant
-from log_analytics_engine.storage.sqlite import json_default
+from log_analytics_engine.storage.codec import OPTIONS, default
 
 _SLOTS = ("timestamp", "ts", "level", "message", "source", "thread_id", "request_id",
           "user_id", "tags", "metadata")
@@ -180,8 +180,7 @@ def check_chunk(c: Any, entries: list[LogEntry], rng: random.Random, taken: dict
                 ) -> None:
     """entries_from_chunk of a (mutated) stored chunk: when C takes it, orjson and the Python
     row decoder build the same entries."""
-    _, data = native.python.encode_chunk(entries, orjson.dumps, json_default,
-                                         orjson.OPT_NON_STR_KEYS)
+    _, data = native.python.encode_chunk(entries, orjson.dumps, default, OPTIONS)
     if rng.random() < 0.7:
         data = _mutate(rng, data, [data])
     stamps = [rng.choice([0.0, 1.5, -1e9]) for _ in range(len(entries) + rng.choice([0, 0, 1]))]

@@ -1,4 +1,8 @@
-"""The dashboard page in a real browser: Playwright driving Debian's Chromium."""
+"""The dashboard page in a real browser: Playwright driving Debian's Chromium.
+
+The page runs under its Content-Security-Policy (no eval): wait predicates are written as
+functions (``"() => ..."``), which Playwright calls without evaluating a string in the page.
+"""
 
 from __future__ import annotations
 
@@ -60,23 +64,23 @@ def test_page_counts_live_searches_and_screenshots(browser: Any, engine: LogAnal
         page.on("request", lambda req: requests.append(req.url))
         page.goto(server.url + "?refresh=300")
 
-        page.wait_for_function("document.getElementById('c-total').textContent === '500'",
+        page.wait_for_function("() => document.getElementById('c-total').textContent === '500'",
                                timeout=WAIT_MS)
         # the numbers change while entries are ingested
         engine.ingest_logs([LogEntry(1_753_000_100 + k, "ERROR", f"disk full on node{k}", "db")
                             for k in range(25)])
-        page.wait_for_function("document.getElementById('c-total').textContent === '525'",
+        page.wait_for_function("() => document.getElementById('c-total').textContent === '525'",
                                timeout=WAIT_MS)
         assert count(page, "#c-ingested") == 525
         page.wait_for_function(
-            "Number(document.getElementById('chart').dataset.total) === 525", timeout=WAIT_MS)
+            "() => Number(document.getElementById('chart').dataset.total) === 525", timeout=WAIT_MS)
         assert "start" in page.inner_text("#processors")
 
         # a search through the search box
         page.fill("#q", "disk full")
         page.click("#search-button")
         page.wait_for_function(
-            "document.getElementById('results').dataset.query === 'disk full'"
+            "() => document.getElementById('results').dataset.query === 'disk full'"
             " && document.getElementById('results').dataset.total !== ''", timeout=WAIT_MS)
         expected = engine.count_logs({"keyword": "disk full"})
         assert int(page.get_attribute("#results", "data-total") or -1) == expected
@@ -98,7 +102,7 @@ def test_page_shows_a_search_error(browser: Any, engine: LogAnalyticsEngine) -> 
         page.goto(server.url + "?refresh=300")
         page.fill("#q", "!!!")
         page.click("#search-button")
-        page.wait_for_function("document.getElementById('search-error').textContent !== ''",
+        page.wait_for_function("() => document.getElementById('search-error').textContent !== ''",
                                timeout=WAIT_MS)
         assert "q" in page.inner_text("#search-error")
         page.close()
@@ -109,7 +113,7 @@ def test_page_with_token_in_the_url_reaches_the_api(browser: Any,
     with engine.serve(port=0, token="s3cret") as server:
         page = browser.new_page()
         page.goto(server.url + "?token=s3cret&refresh=300")
-        page.wait_for_function("document.getElementById('c-total').textContent === '500'",
+        page.wait_for_function("() => document.getElementById('c-total').textContent === '500'",
                                timeout=WAIT_MS)
         assert "error" not in page.inner_text("#status")
         page.close()

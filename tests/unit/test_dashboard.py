@@ -41,7 +41,7 @@ def engine() -> LogAnalyticsEngine:
 
 @pytest.fixture(scope="module")
 def client(engine: LogAnalyticsEngine) -> TestClient:
-    return TestClient(create_app(engine))
+    return TestClient(create_app(engine), base_url="http://localhost")
 
 
 def get(client: TestClient, url: str, **kw: Any) -> Any:
@@ -150,14 +150,15 @@ def test_logs_time_range(client: TestClient, engine: LogAnalyticsEngine) -> None
 
 
 def test_q_goes_through_the_query_language(engine: LogAnalyticsEngine) -> None:
-    page = get(TestClient(create_app(engine)), "/api/logs?q=level:WARN&source=svc-login2")
+    client = TestClient(create_app(engine), base_url="http://localhost")
+    page = get(client, "/api/logs?q=level:WARN&source=svc-login2")
     assert page["q_mode"] == "search"
     assert page["total"] == engine.count_logs({"level": "WARN", "source": "svc-login2"})
 
 
 
 def test_search_syntax_error_is_a_400(engine: LogAnalyticsEngine) -> None:
-    response = TestClient(create_app(engine)).get("/api/logs?q=(")
+    response = TestClient(create_app(engine), base_url="http://localhost").get("/api/logs?q=(")
     assert response.status_code == 400
     assert "column 2" in response.json()["error"]
 
@@ -188,7 +189,8 @@ def test_histogram_buckets_are_contiguous_and_limited(client: TestClient) -> Non
 
 
 def test_histogram_of_an_empty_engine_is_empty() -> None:
-    body = get(TestClient(create_app(LogAnalyticsEngine())), "/api/histogram")
+    client = TestClient(create_app(LogAnalyticsEngine()), base_url="http://localhost")
+    body = get(client, "/api/histogram")
     assert body["buckets"] == []
 
 
@@ -233,7 +235,7 @@ ROUTES = ["/", "/stats", "/trace", "/errors", "/metrics", "/api/summary", "/api/
 
 @pytest.fixture(scope="module")
 def locked(engine: LogAnalyticsEngine) -> TestClient:
-    return TestClient(create_app(engine, token="s3cret"))
+    return TestClient(create_app(engine, token="s3cret"), base_url="http://localhost")
 
 
 @pytest.mark.parametrize("route", ROUTES)
