@@ -28,11 +28,8 @@ from .ingest.files import IngestReport
 from .ingest.limits import DEFAULT_LIMITS, InputLimits
 from .ingest.processor_api import ProcessorMethods
 from .ingest.processors import ProcessorChain
-from .metrics import EngineCounts, MetricFamily, core_families, render_prometheus
-from .metrics.exposition import json_document, render_json
 from .metrics.limits import DEFAULT_TOP_K
-from .model.entry import LEVELS, LogEntry
-from .model.timeparse import format_instant
+from .model.entry import LogEntry
 from .model.tokenize import TokenCache
 from .query.aggregate import aggregate_entries, aggregate_ids
 from .query.compile import Filters, compile
@@ -41,8 +38,8 @@ from .query.nodes import QueryContext
 from .query.order import page_window
 from .query.pages import Page, finish_page, start_page, take_page
 from .query.residual import Deadline, ResidualPlan, deadline_of
+from .stats import StatsMethods
 from .storage.integrity import SalvageReport
-from .storage.metrics import durability_families
 from .storage.retention import Retention
 from .writer import HotWriter
 
@@ -52,7 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["LogAnalyticsEngine"]
 
 
-class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods):
+class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods, StatsMethods):
     """An in-process log store with indexes, queries, aggregations and alerts.
 
     >>> engine = LogAnalyticsEngine()
@@ -263,58 +260,6 @@ class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods):
     def salvage_report(self) -> SalvageReport | None:
         """What ``salvage=True`` recovered and lost from a damaged file (None: nothing)."""
         return self._writer.salvage_report
-
-    # -- statistics and metrics -----------------------------------------------------------
-    def get_stats(self) -> dict[str, Any]:
-        """Counts by level, source and tag, the number of distinct keywords, the time span."""
-        with self._lock:
-            counts = self._counts()
-            stats: dict[str, Any] = {
-                "total_logs": len(self._store), "levels": counts.levels,
-                "sources": counts.sources, "keywords": counts.keywords, "tags": counts.tags,
-                "ingested_total": counts.ingested, "rejected_total": counts.rejected,
-                "dropped_total": counts.dropped,
-                "alerts_total": sum(self._alerts.fired_total.values()),
-                "retention": self._evictor.stats() if self._evictor else {},
-            }
-            if self._storage is not None:
-                stats["storage"] = self._storage.stats()
-            if len(self._store):
-                ti = self._store.time_index
-                stats["oldest"] = format_instant(self._store.instant(ti[0]))
-                stats["newest"] = format_instant(self._store.instant(ti[-1]))
-            return stats
-
-    def _counts(self) -> EngineCounts:
-        idx, w, p = self._indexes, self._writer, self._processors
-        return EngineCounts(
-            w.ingested_total, w.rejected_total, p.dropped, len(idx.token),
-            {lv: n for lv in LEVELS if (n := idx.level.count(lv))}, idx.source.counts(),
-            idx.tag.counts(), p.error_counts(), dict(idx.ingested_by_level),
-            self._metrics_top_k)
-
-    def metric_families(self) -> list[MetricFamily]:
-        """A snapshot of the engine's metrics as families (counters copied under the lock)."""
-        proc_families = self._processors.metric_families()
-        with self._lock:
-            counts = self._counts()
-            alert_families = self._alerts.metric_families("log_analytics_")
-            retention = self._evictor.stats() if self._evictor else {}
-            storage = self._storage.stats() if self._storage is not None else None
-        return [*core_families(counts), *alert_families, *proc_families,
-                *durability_families(retention, storage)]
-
-    def export_metrics_prometheus(self) -> str:
-        """The engine's metrics in Prometheus text format 0.0.4."""
-        return render_prometheus(self.metric_families())
-
-    def export_metrics_json(self) -> dict[str, Any]:
-        """:meth:`get_stats` as a JSON-ready dict (the original API's form)."""
-        return json_document(self.get_stats())
-
-    def export_metrics_json_text(self) -> str:
-        """:meth:`export_metrics_json` as JSON text."""
-        return render_json(self.get_stats())
 
     # -- storage --------------------------------------------------------------------------
     def flush(self) -> None:
