@@ -126,13 +126,13 @@ def test_a_bad_query_clears_the_previous_count_and_page(browser: Any,
         page.goto(server.url + "?refresh=300")
         page.fill("#q", "level:INFO")
         page.click("#search-button")
-        page.wait_for_function("document.getElementById('results').dataset.query === "
+        page.wait_for_function("() => document.getElementById('results').dataset.query === "
                                "'level:INFO' && document.getElementById('page').textContent",
                                timeout=WAIT_MS)
         assert "matching" in page.inner_text("#results-count")
         page.fill("#q", "level:(")
         page.click("#search-button")
-        page.wait_for_function("document.getElementById('search-error').textContent !== ''",
+        page.wait_for_function("() => document.getElementById('search-error').textContent !== ''",
                                timeout=WAIT_MS)
         assert page.inner_text("#results-count") == ""
         assert page.inner_text("#page") == ""
@@ -148,7 +148,7 @@ def test_a_typo_in_a_field_shows_a_hint(browser: Any, engine: LogAnalyticsEngine
         page.goto(server.url + "?refresh=300")
         page.fill("#q", "levle:ERROR")
         page.click("#search-button")
-        page.wait_for_function("document.getElementById('search-note').textContent !== ''",
+        page.wait_for_function("() => document.getElementById('search-note').textContent !== ''",
                                timeout=WAIT_MS)
         assert "did you mean 'level'?" in page.inner_text("#search-note")
         page.close()
@@ -158,11 +158,11 @@ def test_no_sideways_scrolling_at_420_pixels(browser: Any, engine: LogAnalyticsE
     with engine.serve(port=0) as server:
         page = browser.new_page(viewport={"width": 420, "height": 900})
         page.goto(server.url + "?refresh=300")
-        page.wait_for_function("document.getElementById('c-total').textContent === '500'",
+        page.wait_for_function("() => document.getElementById('c-total').textContent === '500'",
                                timeout=WAIT_MS)
         page.fill("#q", "level:ERROR")
         page.click("#search-button")
-        page.wait_for_function("document.getElementById('results').dataset.total > '0'",
+        page.wait_for_function("() => document.getElementById('results').dataset.total > '0'",
                                timeout=WAIT_MS)
         widths = page.evaluate("[document.documentElement.scrollWidth, "
                                "document.body.scrollWidth, window.innerWidth]")
@@ -184,13 +184,13 @@ def test_screenshot_for_the_readme(browser: Any) -> None:
     with engine.serve(port=0) as server:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(server.url + "?refresh=300")
-        page.wait_for_function("document.getElementById('c-total').textContent === '6,000'",
+        page.wait_for_function("() => document.getElementById('c-total').textContent === '6,000'",
                                timeout=WAIT_MS)
         page.fill("#q", 'level:ERROR source:shop.*')
         page.click("#search-button")
-        page.wait_for_function("document.getElementById('results').dataset.total > '0'",
+        page.wait_for_function("() => document.getElementById('results').dataset.total > '0'",
                                timeout=WAIT_MS)
-        page.wait_for_function("Number(document.getElementById('chart').dataset.total) > 0",
+        page.wait_for_function("() => Number(document.getElementById('chart').dataset.total) > 0",
                                timeout=WAIT_MS)
         SCREENSHOT.parent.mkdir(exist_ok=True)
         page.screenshot(path=str(SCREENSHOT), full_page=True)
