@@ -34,9 +34,8 @@ from .errors import (
     StorageVersionError,
     UnknownFieldWarning,
 )
-from .events.kpis import TelemetryResult, run_telemetry_pipeline
 from .events.sessions import IncompleteSession, Session, SessionsResult
-from .events.validation import EventError, EventSchema
+from .events.validation import EventSchema, RejectedEvent
 from .ingest.limits import InputLimits
 from .integrations import LogAnalyticsHandler
 from .model.entry import LogEntry, LogLevel
@@ -58,7 +57,6 @@ __all__ = [
     "AlertSeverity",
     "And",
     "DuplicateProcessorError",
-    "EventError",
     "EventSchema",
     "IncompleteSession",
     "InputLimits",
@@ -82,6 +80,7 @@ __all__ = [
     "ParseError",
     "QuerySyntaxError",
     "QueryTimeoutError",
+    "RejectedEvent",
     "Retention",
     "SalvageReport",
     "Session",
@@ -92,10 +91,30 @@ __all__ = [
     "StorageNotOursError",
     "StoragePathError",
     "StorageVersionError",
-    "TelemetryResult",
     "UnknownFieldWarning",
     "__version__",
     "compile_filters",
     "parse_query",
-    "run_telemetry_pipeline",
 ]
+
+
+# Names moved out of the top level, importable from here as before.
+_MOVED = {
+    "EventError": ("log_analytics_engine.events.validation", "RejectedEvent"),
+    "TelemetryResult": ("log_analytics_engine.events.kpis", "TelemetryResult"),
+    "run_telemetry_pipeline": ("log_analytics_engine.events.kpis", "run_telemetry_pipeline"),
+}
+
+
+def __getattr__(name: str) -> object:
+    """Old top-level names: ``EventError`` (now :class:`RejectedEvent`) and the game
+    telemetry pipeline (now in :mod:`log_analytics_engine.events.kpis`)."""
+    if name not in _MOVED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+    import warnings
+
+    module, attr = _MOVED[name]
+    warnings.warn(f"log_analytics_engine.{name} is deprecated; use {module}.{attr}",
+                  DeprecationWarning, stacklevel=2)
+    return getattr(importlib.import_module(module), attr)

@@ -16,7 +16,7 @@ from ..query.compile import Filters, compile
 from ..query.nodes import QueryContext
 from ..query.residual import ResidualPlan
 from .sessions import DEFAULT_KEY, SessionsResult, build_sessions, snapshot
-from .validation import EventError, EventSchema, validate_events
+from .validation import EventSchema, RejectedEvent, validate_events
 
 __all__ = ["EventMethods"]
 
@@ -31,7 +31,7 @@ class EventMethods:
         raise NotImplementedError
 
     def ingest_events(self, records: Iterable[Any],
-                      schema: EventSchema | None = None) -> tuple[int, list[EventError]]:
+                      schema: EventSchema | None = None) -> tuple[int, list[RejectedEvent]]:
         """Validate event records against ``schema`` and ingest the valid ones; returns
         ``(ingested, errors)`` (1-based positions). O(m (t + log n)) for m records."""
         entries, errors = validate_events(records, schema)

@@ -5,7 +5,7 @@ An *event record* is a dict such as ``{"user_id": "u1", "feature": "search",
 against an :class:`EventSchema` and turns it into a :class:`~log_analytics_engine.LogEntry`
 (``user_id`` attribute, ``action`` and ``feature`` in metadata, message ``"start search"``,
 level INFO). Invalid records are never fatal: :func:`validate_events` returns the valid entries
-and an :class:`EventError` (position, kind, reason) for every rejected record, and
+and an :class:`RejectedEvent` (position, kind, reason) for every rejected record, and
 :func:`parse_event_lines` does the same for the lines of a JSONL file.
 
 >>> entries, errors = validate_events([
@@ -31,9 +31,9 @@ from ..errors import InvalidEntryError, InvalidFieldError, InvalidTimestampError
 from ..model.entry import LogEntry
 
 __all__ = [
-    "EventError",
     "EventSchema",
     "ParsedEvents",
+    "RejectedEvent",
     "coerce_bool",
     "coerce_number",
     "event_to_entry",
@@ -145,7 +145,7 @@ DEFAULT_SCHEMA = EventSchema()
 
 
 @dataclass(frozen=True, slots=True)
-class EventError:
+class RejectedEvent:
     """A rejected record: its 1-based ``line`` (or position), ``kind`` and ``reason``."""
 
     line: int
@@ -156,6 +156,9 @@ class EventError:
     def to_dict(self) -> dict[str, Any]:
         """``{"line", "kind", "reason"}`` as written to ``parsed_summary.json``."""
         return {"line": self.line, "kind": self.kind, "reason": self.reason}
+
+
+EventError = RejectedEvent  # the old name of a record that was never an exception
 
 
 def _choices(values: frozenset[Any]) -> str:
@@ -312,21 +315,21 @@ def _allowed(value: Any, values: frozenset[Any]) -> bool:
 
 def validate_events(
     records: Iterable[Any], schema: EventSchema | None = None
-) -> tuple[list[LogEntry], list[EventError]]:
+) -> tuple[list[LogEntry], list[RejectedEvent]]:
     """Validate every record: ``(entries, errors)``, errors numbered from 1 by position.
 
     Runtime complexity: O(m) for m records.
     """
     schema = schema or DEFAULT_SCHEMA
     entries: list[LogEntry] = []
-    errors: list[EventError] = []
+    errors: list[RejectedEvent] = []
     check = schema.validator
     with gc_paused():
         for position, record in enumerate(records, 1):
             try:
                 entries.append(check(record))
             except InvalidEntryError as exc:
-                errors.append(EventError(position, "validation", exc.reason,
+                errors.append(RejectedEvent(position, "validation", exc.reason,
                                          getattr(exc, "field", None)))
     return entries, errors
 
@@ -336,7 +339,7 @@ class ParsedEvents:
     """The outcome of :func:`parse_event_lines`: counts, entries and errors."""
 
     entries: list[LogEntry] = field(default_factory=list)
-    errors: list[EventError] = field(default_factory=list)
+    errors: list[RejectedEvent] = field(default_factory=list)
     total_lines: int = 0
     parse_errors: int = 0
     validation_errors: int = 0
@@ -384,18 +387,18 @@ def _parse_lines(
                 blank += 1
                 continue
             out.parse_errors += 1
-            errors.append(EventError(
+            errors.append(RejectedEvent(
                 line_no, "parse", f"malformed JSON: {exc.msg} (column {exc.colno})"))
             continue
         if type(record) is not dict:
             out.parse_errors += 1
-            errors.append(EventError(
+            errors.append(RejectedEvent(
                 line_no, "parse", f"expected a JSON object, got {type(record).__name__}"))
             continue
         try:
             append(check(record))
         except InvalidEntryError as exc:
             out.validation_errors += 1
-            errors.append(EventError(line_no, "validation", exc.reason,
+            errors.append(RejectedEvent(line_no, "validation", exc.reason,
                                      getattr(exc, "field", None)))
     out.total_lines = line_no - blank

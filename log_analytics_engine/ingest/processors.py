@@ -53,7 +53,7 @@ __all__ = [
     "Predicate",
     "Processor",
     "ProcessorChain",
-    "ProcessorError",
+    "ProcessorFailure",
     "When",
 ]
 
@@ -71,7 +71,7 @@ DEFAULT_MAX_ERRORS = 100
 
 
 @dataclass(frozen=True)
-class ProcessorError:
+class ProcessorFailure:
     """One exception raised by a processor (kept in a bounded log)."""
 
     time: float
@@ -83,6 +83,9 @@ class ProcessorError:
     def to_dict(self) -> dict[str, Any]:
         return {"time": self.time, "processor": self.processor, "entry": self.entry,
                 "error": self.error, "type": self.type}
+
+
+ProcessorError = ProcessorFailure  # the old name of a record that was never an exception
 
 
 class _Proc:
@@ -130,7 +133,7 @@ class _Batch:
         self.errors = [0] * n
         self.dropped = [0] * n
         self.seconds = [0.0] * n
-        self.failures: deque[ProcessorError] = deque(maxlen=max_failures)
+        self.failures: deque[ProcessorFailure] = deque(maxlen=max_failures)
 
 
 class ProcessorChain:
@@ -145,7 +148,7 @@ class ProcessorChain:
         self._lock = threading.Lock()
         self._procs: tuple[_Proc, ...] = ()
         self._traces: deque[list[str]] = deque(maxlen=_check_limit("max_traces", max_traces))
-        self._failures: deque[ProcessorError] = deque(
+        self._failures: deque[ProcessorFailure] = deque(
             maxlen=_check_limit("max_errors", max_errors))
         self._dropped_total = 0
         self._errors_total = 0
@@ -288,7 +291,7 @@ class ProcessorChain:
         with self._lock:
             return {p.name: p.errors for p in self._procs}
 
-    def recent_errors(self, limit: int = 100) -> list[ProcessorError]:
+    def recent_errors(self, limit: int = 100) -> list[ProcessorFailure]:
         """The most recent processor exceptions, oldest first (bounded log)."""
         limit = _check_limit("limit", limit)
         with self._lock:
@@ -320,7 +323,7 @@ def _failure(proc: _Proc, entry: LogEntry, exc: Exception, stats: _Batch, i: int
             summary = entry.summary(120)
         except Exception:  # a processor may have left an odd object behind
             summary = repr(entry)[:120]
-        stats.failures.append(ProcessorError(time.time(), proc.name, summary, str(exc),
+        stats.failures.append(ProcessorFailure(time.time(), proc.name, summary, str(exc),
                                              type(exc).__name__))
     if proc.errors + stats.errors[i] == 1:
         log.warning("processor %r failed (further failures are counted, not logged): %r",
