@@ -251,37 +251,24 @@ def _read_jsonl_batches(
 def _line_chunks(
     lines: IO[bytes], batch_size: int, max_line: int = DEFAULT_LIMITS.max_line_bytes,
 ) -> Iterator[tuple[list[bytes], int, bytes]]:
-    """``(lines, bytes read, the newline they lost)`` about ``batch_size`` lines at a time. A
-    file is read in blocks of ``READ_BLOCK`` bytes (:func:`.limits.whole_line_blocks`: faster
-    than iterating its lines, and a line over ``max_line`` bytes is never held whole); any
-    other iterable of lines is taken ``batch_size`` lines at a time."""
-    read = getattr(lines, "read", None)
-    if read is None:
+    """``(lines, bytes read, the newline they lost)`` about ``batch_size`` lines at a time: a
+    file's blocks (:func:`_block_batches`) split at newlines; any other iterable of lines is
+    taken ``batch_size`` lines at a time (a line over ``max_line`` bytes is never held whole)."""
+    if getattr(lines, "read", None) is None:
         capped = capped_lines(lines, max_line)
         while chunk := list(islice(capped, batch_size)):
             yield chunk, sum(map(len, chunk)), b""
         return
-    pending = 0
-    batch: list[bytes] = []
-    last = b""
-    for block, nbytes in whole_line_blocks(read, max_line, READ_BLOCK):
-        pending += nbytes
-        if not block:
-            continue
-        parts = block.split(b"\n")
+    for blocks, nbytes in _block_batches(lines, batch_size, max_line):
+        parts = (blocks[0] if len(blocks) == 1 else b"".join(blocks)).split(b"\n")
         last = parts.pop()
-        batch += parts
-        if last:  # the end of the file, without a newline
-            yield batch, pending, b"\n"
-            yield [last], 0, b""
-            batch, pending = [], 0
+        if not last:
+            yield parts, nbytes, b"\n"
             continue
-        if len(batch) >= batch_size:
-            yield batch, pending, b"\n"
-            batch = []
-            pending = 0
-    if batch or pending:
-        yield batch, pending, b"\n"
+        if parts:  # the end of the file, without a newline
+            yield parts, nbytes, b"\n"
+            nbytes = 0
+        yield [last], nbytes, b""
 
 
 def _block_batches(
