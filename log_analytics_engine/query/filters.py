@@ -177,4 +177,3 @@ def time_bounds(value: Any, key: str) -> float:
 # LogEntry.matches_filter has the semantics of queries; the model sits below this layer,
 # so the compiler is handed down to it here rather than imported up from there.
 _entry_module.set_filter_compiler(compile_filters)
-
