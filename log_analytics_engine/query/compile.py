@@ -28,6 +28,6 @@ def compile(filters: Filters) -> Node:
     >>> compile("level:ERROR") == compile({"level": "ERROR"})
     True
     """
-    if isinstance(filters, str):
+    if type(filters) is not dict and isinstance(filters, str):
         return parse_query(filters)
     return compile_filters(filters)

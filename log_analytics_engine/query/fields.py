@@ -18,9 +18,23 @@ from collections.abc import Iterator
 from ..errors import UnknownFieldWarning
 from ..model.entry import ATTRIBUTES
 from .filters import FILTER_KEYS
-from .nodes import And, Compare, FieldEquals, Node, Not, Or, QueryContext
+from .nodes import (
+    And,
+    Compare,
+    FieldEquals,
+    IndexTerm,
+    MatchAll,
+    Node,
+    Not,
+    Or,
+    QueryContext,
+    TimeRange,
+)
 
 __all__ = ["field_names", "unknown_fields", "warn_unknown_fields"]
+
+#: Nodes that name no entry field.
+_NO_FIELDS = frozenset((IndexTerm, MatchAll, TimeRange))
 
 _ALWAYS_KNOWN = ATTRIBUTES | FILTER_KEYS | {"ts", "after", "before"}
 
@@ -42,6 +56,8 @@ def unknown_fields(node: Node, ctx: QueryContext) -> list[UnknownFieldWarning]:
     :meth:`Store.metadata_keys` when a name is not an attribute, filter key or indexed field.
     """
     out: list[UnknownFieldWarning] = []
+    if type(node) in _NO_FIELDS:  # the common single-term query
+        return out
     for name in dict.fromkeys(field_names(node)):
         if name in _ALWAYS_KNOWN or name in ctx.indexes.fields:
             continue

@@ -142,12 +142,13 @@ def compile_filters(filters: Mapping[str, Any] | Node | None) -> Node:
     >>> compile_filters({"level": ["ERROR", "fatal"], "source": "api"})  # doctest: +ELLIPSIS
     And(children=(Or(children=(IndexTerm(index='level', term='ERROR'), ...
     """
-    if filters is None:
-        return MatchAll()
-    if isinstance(filters, Node):
-        return filters
-    if not isinstance(filters, Mapping):
-        raise InvalidFilterError("filters", filters, "expected a dict of filters")
+    if type(filters) is not dict:  # a dict, by far the most common, skips the ABC checks
+        if filters is None:
+            return MatchAll()
+        if isinstance(filters, Node):
+            return filters
+        if not isinstance(filters, Mapping):
+            raise InvalidFilterError("filters", filters, "expected a dict of filters")
     nodes: list[Node] = []
     lo, hi = -_INF, _INF
     for key, value in filters.items():

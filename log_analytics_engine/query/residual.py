@@ -23,7 +23,19 @@ from typing import TYPE_CHECKING
 from pyroaring import BitMap
 
 from ..errors import QueryTimeoutError
-from .nodes import And, Bits, MatchAll, Node, Not, Or, QueryContext, Regex, execute
+from .nodes import (
+    And,
+    Bits,
+    IndexTerm,
+    MatchAll,
+    Node,
+    Not,
+    Or,
+    QueryContext,
+    Regex,
+    TimeRange,
+    execute,
+)
 from .order import order_entries
 
 if TYPE_CHECKING:
@@ -31,12 +43,17 @@ if TYPE_CHECKING:
 
 __all__ = ["Deadline", "ResidualPlan", "deadline_of", "has_residual"]
 
+#: Leaves that never hold a regex.
+_PLAIN_LEAVES = frozenset((IndexTerm, MatchAll, TimeRange))
+
 #: Entries checked between two looks at the deadline.
 _STRIDE = 8
 
 
 def has_residual(node: Node) -> bool:
     """Whether ``node`` holds a check that must run outside the lock (a regex)."""
+    if type(node) in _PLAIN_LEAVES:  # the common single-term query, without isinstance walks
+        return False
     if isinstance(node, Regex):
         return True
     if isinstance(node, (And, Or)):
