@@ -13,6 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 from .alerts import Alert, AlertRule, AlertSeverity
 from .engine import LogAnalyticsEngine
 from .errors import (
+    CapacityError,
     DuplicateProcessorError,
     InvalidAlertRuleError,
     InvalidEntryError,
@@ -57,6 +58,7 @@ __all__ = [
     "AlertRule",
     "AlertSeverity",
     "And",
+    "CapacityError",
     "DuplicateProcessorError",
     "EventError",
     "EventSchema",

@@ -21,7 +21,7 @@ from .model.entry import LogEntry
 from .storage.integrity import SalvageReport
 from .storage.opening import open_storage
 from .storage.retention import Evictor, Retention
-from .storage.sqlite import Storage, encode_entries
+from .storage.sqlite import Encoded, Storage, encode_entries
 
 __all__ = ["HotWriter"]
 
@@ -44,14 +44,17 @@ class HotWriter:
     def commit(self, batch: list[LogEntry], words: list[list[str]] | None,
                postings: Postings) -> int:
         """Store and index a batch whose postings are gathered; returns its size.
-        A storage failure raises before anything is kept. O(m log n) under the lock."""
+
+        All or nothing: a failure before the batch is fully stored and indexed (the storage
+        write, the append, the merge; :class:`CapacityError` before any of them) undoes what
+        was done, so the engine and its storage are as they were. Alerts and retention run
+        once the batch is in. O(m log n) under the lock.
+        """
         storage, evictor, alerts = self.storage, self.evictor, self.alerts
         encoded = encode_entries(batch) if storage is not None else None
         evicted = False
         with self.lock:
-            if storage is not None and encoded is not None:
-                storage.write(self.store.next_id, encoded)
-            self.indexes.merge(postings, self.store.append(batch))
+            self._apply(batch, postings, encoded)
             self.ingested_total += len(batch)
             fired = alerts.observe(batch, words) if alerts.rules else []
             if fired and storage is not None:
@@ -63,6 +66,31 @@ class HotWriter:
         if fired:
             alerts.notify(fired)
         return len(batch)
+
+    def _apply(self, batch: list[LogEntry], postings: Postings, encoded: Encoded | None) -> None:
+        """Write, append and merge one batch, or undo all of it (under the lock): the store
+        is truncated to its mark, the batch's ids leave its terms' postings and the storage
+        withdraws its rows. Runtime complexity of the undo: O(m log n + t)."""
+        store, indexes, storage = self.store, self.indexes, self.storage
+        shift = store.room_for(len(batch))  # CapacityError here changes nothing
+        if shift:
+            store.rebase(shift)
+            indexes.rebase(shift)
+        first = store.next_id
+        smark, imark = store.mark(), indexes.mark()
+        written = False
+        try:
+            if storage is not None and encoded is not None:
+                storage.write(store.epoch + first, encoded)
+                written = True
+            store.append(batch)
+            indexes.merge(postings, first)
+        except BaseException:
+            indexes.withdraw(postings, first, imark)
+            store.truncate(smark)
+            if written and storage is not None:
+                storage.withdraw(store.epoch + first)
+            raise
 
     def open_storage(self, path: str | os.PathLike[str], durability: str, batch_size: int,
                      batch_interval: float,
@@ -105,7 +133,7 @@ class HotWriter:
             return
         with self.lock:
             alert_state.save_state(self.alerts, storage)
-            taken = storage.snapshot(self.indexes, self.store.next_id)
+            taken = storage.snapshot(self.indexes, self.store.next_id, self.store.epoch)
         storage.close(taken)
 
     def count_rejected(self, n: int) -> None:

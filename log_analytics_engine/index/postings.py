@@ -21,7 +21,17 @@ from ..model.tokenize import tokenize
 if TYPE_CHECKING:
     from .store import Store
 
-__all__ = ["EMPTY", "IndexSet", "InvertedIndex", "Postings"]
+__all__ = ["EMPTY", "IndexSet", "InvertedIndex", "Postings", "gather_base"]
+
+#: Ids a posting can hold: ``[0, 2**32)`` (the store's internal ids, see ``Store.epoch``).
+_SPAN = 1 << 32
+
+
+def gather_base(guess: int, n: int) -> int:
+    """The first id to number a batch of up to ``n`` entries from before the lock: the
+    ``guess`` (the store's next id) when the batch fits below 2**32 there, else 0 (the store
+    will rebase first, and :meth:`IndexSet.merge` shifts the ids to where the batch lands)."""
+    return guess if 0 <= guess and guess + n <= _SPAN else 0
 
 #: The ids of one term in one batch: a list, or an ``array('I')`` from the C gatherer.
 Ids = Sequence[int]
@@ -120,6 +130,28 @@ class InvertedIndex:
                     del postings[term]
                     self._sorted = None
 
+    def rebase(self, shift: int) -> None:
+        """Move every id down by ``shift`` in place (the bitmaps keep their identity: live
+        views hold them). Runtime complexity: O(size of the postings)."""
+        for bm in self._postings.values():
+            if bm:
+                bm.overwrite(bm.shift(-shift))
+
+    def withdraw(self, first_id: int, terms: Iterable[Any], keep: Iterable[Any] = ()) -> None:
+        """Undo a failed batch: drop the ids from ``first_id`` on from the postings of
+        ``terms``, and the postings it created (emptied and not in ``keep``).
+        Runtime complexity: O(t) for the t terms of the batch."""
+        postings = self._postings
+        kept = set(keep)
+        for term in terms:
+            bm = postings.get(term)
+            if bm is None:
+                continue
+            bm.remove_range(first_id, _SPAN)
+            if not bm and term not in kept:
+                del postings[term]
+                self._sorted = None
+
     def with_prefix(self, prefix: str) -> list[str]:
         """The str terms that start with ``prefix``, in order.
 
@@ -201,6 +233,7 @@ class IndexSet:
         words: dict[str, Ids] = {}
         batch = entries if type(entries) is list else list(entries)
         token_lists: Any = tokens if tokens is None or type(tokens) is list else list(tokens)
+        first_id = gather_base(first_id, len(batch))
         native.gather(batch, first_id, self._strings, levels, sources, tags, words, token_lists)
         return Postings(first_id, levels, sources, tags, words,
                         self._gather_fields(batch, first_id))
@@ -248,6 +281,34 @@ class IndexSet:
             self.fields[name].add_batch(values, offset)
             if odd:
                 self.unindexed[name].update(BitMap(odd).shift(offset) if offset else odd)
+
+    def mark(self) -> tuple[dict[str, int], list[Hashable]]:
+        """What :meth:`withdraw` needs to undo the next merge: the level counters and the
+        level terms (views may hold empty level postings). O(levels)."""
+        return dict(self.ingested_by_level), list(self.level._postings)
+
+    def withdraw(self, postings: Postings, first_id: int,
+                 mark: tuple[dict[str, int], list[Hashable]]) -> None:
+        """Undo the merge (complete or not) of a failed batch whose ids start at
+        ``first_id``: its ids leave the postings of its terms, the postings it created go,
+        the counters return to ``mark``. Runtime complexity: O(terms of the batch)."""
+        counted, levels = mark
+        self.level.withdraw(first_id, postings.levels, levels)
+        self.source.withdraw(first_id, postings.sources)
+        self.tag.withdraw(first_id, postings.tags)
+        self.token.withdraw(first_id, postings.words)
+        for name, (values, _odd) in postings.fields.items():
+            self.fields[name].withdraw(first_id, values)
+            self.unindexed[name].remove_range(first_id, _SPAN)
+        self.ingested_by_level.clear()
+        self.ingested_by_level.update(counted)
+
+    def rebase(self, shift: int) -> None:
+        """Move every id down by ``shift`` (with ``Store.rebase``). O(size of the postings)."""
+        for index in self.all_indexes():
+            index.rebase(shift)
+        for bm in self.unindexed.values():
+            bm.overwrite(bm.shift(-shift))
 
     def add_batch(
         self, first_id: int, entries: Sequence[Any], tokens: Sequence[Iterable[str]] | None
