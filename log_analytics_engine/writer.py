@@ -110,6 +110,16 @@ class HotWriter:
             raise
         self.storage = storage
 
+    def start_ids_at(self, first_id: int) -> None:
+        """Hand out public ids from ``first_id`` (an empty engine only; a test hook to start
+        just below 2**32). The storage records the ids below as evicted."""
+        with self.lock:
+            if len(self.store) or self.store.next_id + self.store.epoch > first_id:
+                raise ValueError("ids can only move forward on an empty engine")
+            self.store.start_at(first_id)
+            if self.storage is not None:
+                self.storage.delete_below(first_id)
+
     def retain(self, retention: Retention) -> None:
         """Bound the entries kept from now on, and apply the bound to what is stored (the
         stored entries also calibrate a memory budget)."""

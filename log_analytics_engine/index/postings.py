@@ -31,7 +31,7 @@ def gather_base(guess: int, n: int) -> int:
     """The first id to number a batch of up to ``n`` entries from before the lock: the
     ``guess`` (the store's next id) when the batch fits below 2**32 there, else 0 (the store
     will rebase first, and :meth:`IndexSet.merge` shifts the ids to where the batch lands)."""
-    return guess if 0 <= guess and guess + n <= _SPAN else 0
+    return guess if guess >= 0 and guess + n <= _SPAN else 0
 
 #: The ids of one term in one batch: a list, or an ``array('I')`` from the C gatherer.
 Ids = Sequence[int]

@@ -189,7 +189,8 @@ class Store:
         ``base``) and the epoch up by as much: public ids stay what they were. The caller
         shifts the postings too (``IndexSet.rebase``). Runtime complexity: O(n), once per
         ``id_limit - live`` entries ingested."""
-        assert shift % BLOCK == 0 and 0 < shift <= self.base
+        assert shift % BLOCK == 0
+        assert 0 < shift <= self.base
         self.epoch += shift
         self.base -= shift  # the time index's key reads ids through the new base
         shift_ids(self.time_index, shift)
@@ -384,7 +385,8 @@ class Store:
         assert len(self.ts) == n
         assert len(self.time_index) == n
         assert len(self.live) == n
-        assert self.epoch % BLOCK == 0 and self.next_id <= self.id_limit
+        assert self.epoch % BLOCK == 0
+        assert self.next_id <= self.id_limit
         if n:
             assert self.live.min() == self.base
             assert self.live.max() == self.base + n - 1
