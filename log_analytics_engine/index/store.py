@@ -201,6 +201,13 @@ class Store:
         self._zbounds = None
         self._keys_from = max(0, self._keys_from - shift)
 
+    def still_live(self, ids: BitMap | FrozenBitMap, epoch: int) -> BitMap:
+        """Those of ``ids``, taken when the epoch was ``epoch`` (before the lock was released
+        and taken again), that are still live, as ids of the current epoch. O(k)."""
+        if epoch != self.epoch:
+            ids = ids.shift(epoch - self.epoch)
+        return self.live & ids
+
     # -- undoing a failed append ----------------------------------------------------------
     def mark(self) -> Mark:
         """What :meth:`truncate` needs to undo the next append. O(1)."""

@@ -181,3 +181,22 @@ def test_rebase_happens_only_when_needed_and_keeps_public_ids() -> None:
     assert store.epoch > BELOW_2_32
     assert store.next_id <= 2048
     engine._check()
+
+
+def test_ids_taken_before_a_rebase_are_read_in_the_new_epoch() -> None:
+    """``Store.still_live``: ids snapshotted under the lock (a regex then runs outside it)
+    are the same entries when the lock is taken again after a rebase."""
+    engine = open_engine(None, 500, 2048, BELOW_2_32 - 700)
+    store = engine._store
+    n = 0
+    while store.next_id + 100 <= store.id_limit:  # up to the limit, no rebase yet
+        engine.ingest_logs([entry(i, 0) for i in range(n, n + 100)])
+        n += 100
+    epoch = store.epoch
+    before = {store.epoch + i: store.get(i).message for i in store.live}
+    taken = store.live.copy()
+    engine.ingest_logs([entry(i, 0) for i in range(n, n + 200)])  # rebases
+    assert store.epoch != epoch
+    now = {store.epoch + i: store.get(i).message for i in store.still_live(taken, epoch)}
+    assert now
+    assert now == {k: v for k, v in before.items() if k - store.epoch in store.live}
