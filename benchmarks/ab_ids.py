@@ -5,8 +5,9 @@ each ``*_PYTHON`` is an interpreter that imports one checkout (a virtual environ
 installed, or a wrapper setting ``PYTHONPATH``). One corpus is written once; each round starts
 a fresh process per side, alternating which goes first, that ingests the file with every
 index, ingests the same entries prebuilt with ``ingest_logs`` (batches of 10,000), ingests them
-through ``Retention(max_entries=lines // 4)`` (eviction every few batches) and runs a few
-queries. Printed: the median process CPU time of each step per side and NEW / OLD.
+through ``Retention(max_entries=lines // 4)`` (eviction every few batches), 50,000 of them one
+``ingest_log`` call each, and runs a few queries. Printed: the median process CPU time of
+each step per side and NEW / OLD.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ timed("ingest_logs_prebuilt", lambda: ingest(LogAnalyticsEngine(), entries))
 entries = prebuilt()
 timed("ingest_logs_retention", lambda: ingest(
     LogAnalyticsEngine(retention=Retention(max_entries=len(entries) // 4)), entries))
+singles = prebuilt()[:50_000]
+def one_by_one():
+    e = LogAnalyticsEngine()
+    for x in singles:
+        e.ingest_log(x)
+timed("ingest_log_50k_single", one_by_one)
 timed("count_level", lambda: engine.count_logs({"level": "ERROR"}), 200)
 timed("latest_50_error", lambda: engine.query_logs({"level": "ERROR"}, sort_by="timestamp",
       sort_desc=True, page_size=50), 200)

@@ -72,25 +72,28 @@ class HotWriter:
         is truncated to its mark, the batch's ids leave its terms' postings and the storage
         withdraws its rows. Runtime complexity of the undo: O(m log n + t)."""
         store, indexes, storage = self.store, self.indexes, self.storage
-        shift = store.room_for(len(batch))  # CapacityError here changes nothing
-        if shift:
+        smark = store.mark(len(batch))
+        if smark is None:  # past the internal id limit: rebase first
+            shift = store.room_for(len(batch))  # CapacityError here changes nothing
             store.rebase(shift)
             indexes.rebase(shift)
-        first = store.next_id
-        smark, imark = store.mark(), indexes.mark()
+            smark = store.mark(len(batch))
+            assert smark is not None
+        first, imark = smark[0], indexes.mark()
         written = False
         try:
             if storage is not None and encoded is not None:
                 storage.write(store.epoch + first, encoded)
                 written = True
             store.append(batch)
-            indexes.merge(postings, first)
+            indexes.merge(postings, first, count=False)
         except BaseException:
             indexes.withdraw(postings, first, imark)
             store.truncate(smark)
             if written and storage is not None:
                 storage.withdraw(store.epoch + first)
             raise
+        indexes.count(postings)
 
     def open_storage(self, path: str | os.PathLike[str], durability: str, batch_size: int,
                      batch_interval: float,

@@ -233,7 +233,8 @@ class IndexSet:
         words: dict[str, Ids] = {}
         batch = entries if type(entries) is list else list(entries)
         token_lists: Any = tokens if tokens is None or type(tokens) is list else list(tokens)
-        first_id = gather_base(first_id, len(batch))
+        if first_id + len(batch) > _SPAN:  # see gather_base
+            first_id = 0
         native.gather(batch, first_id, self._strings, levels, sources, tags, words, token_lists)
         return Postings(first_id, levels, sources, tags, words,
                         self._gather_fields(batch, first_id))
@@ -263,13 +264,19 @@ class IndexSet:
             fields[name] = (values, odd)
         return fields
 
-    def merge(self, postings: Postings, first_id: int) -> None:
+    def merge(self, postings: Postings, first_id: int, count: bool = True) -> None:
         """Add gathered postings for a batch whose real first id is ``first_id`` (under the
-        lock). Runtime complexity: O(terms of the batch); id lists are merged in C."""
+        lock) and, with ``count``, count them (else :meth:`count` does once the batch is
+        in). Runtime complexity: O(terms of the batch); id lists are merged in C."""
+        self._merge(postings, first_id)
+        if count:
+            self.count(postings)
+
+    def count(self, postings: Postings) -> None:
+        """Add a merged batch to :attr:`ingested_by_level`. O(levels of the batch)."""
         counted = self.ingested_by_level
         for level, ids in postings.levels.items():
             counted[level] = counted.get(level, 0) + len(ids)
-        self._merge(postings, first_id)
 
     def _merge(self, postings: Postings, first_id: int) -> None:
         offset = first_id - postings.first_id
@@ -282,26 +289,24 @@ class IndexSet:
             if odd:
                 self.unindexed[name].update(BitMap(odd).shift(offset) if offset else odd)
 
-    def mark(self) -> tuple[dict[str, int], list[Hashable]]:
-        """What :meth:`withdraw` needs to undo the next merge: the level counters and the
-        level terms (views may hold empty level postings). O(levels)."""
-        return dict(self.ingested_by_level), list(self.level._postings)
+    def mark(self) -> int:
+        """What :meth:`withdraw` needs to undo the next merge: how many level terms there
+        are (terms a merge creates come after them; empty level postings that live views
+        hold come before). O(1)."""
+        return len(self.level._postings)
 
-    def withdraw(self, postings: Postings, first_id: int,
-                 mark: tuple[dict[str, int], list[Hashable]]) -> None:
+    def withdraw(self, postings: Postings, first_id: int, mark: int) -> None:
         """Undo the merge (complete or not) of a failed batch whose ids start at
-        ``first_id``: its ids leave the postings of its terms, the postings it created go,
-        the counters return to ``mark``. Runtime complexity: O(terms of the batch)."""
-        counted, levels = mark
-        self.level.withdraw(first_id, postings.levels, levels)
+        ``first_id``: its ids leave the postings of its terms and the postings it created
+        go (the level counters count a batch only once it is in: :meth:`count`).
+        Runtime complexity: O(terms of the batch)."""
+        self.level.withdraw(first_id, postings.levels, list(self.level._postings)[:mark])
         self.source.withdraw(first_id, postings.sources)
         self.tag.withdraw(first_id, postings.tags)
         self.token.withdraw(first_id, postings.words)
         for name, (values, _odd) in postings.fields.items():
             self.fields[name].withdraw(first_id, values)
             self.unindexed[name].remove_range(first_id, _SPAN)
-        self.ingested_by_level.clear()
-        self.ingested_by_level.update(counted)
 
     def rebase(self, shift: int) -> None:
         """Move every id down by ``shift`` (with ``Store.rebase``). O(size of the postings)."""

@@ -42,10 +42,11 @@ BLOCK = 1 << BLOCK_BITS
 #: Internal ids are below this: what a ``pyroaring.BitMap`` and the kernels' ``uint32`` hold.
 ID_SPAN = 1 << 32
 _NO_IDS = array("I")
+_INF = float("inf")
 
-#: What :meth:`Store.mark` saves before an append: next id, time index length, zone map
-#: length and the (min, max) of the block the append starts in.
-Mark = tuple[int, int, int, float, float]
+#: What :meth:`Store.mark` saves before an append: next id, zone map length and the (min,
+#: max) of the block the append starts in.
+Mark = tuple[int, int, float, float]
 
 
 class Store:
@@ -177,7 +178,7 @@ class Store:
         multiple of :data:`BLOCK` (pass it to :meth:`rebase` and ``IndexSet.rebase``).
         Raises :class:`CapacityError`, changing nothing, when even a rebase leaves no room.
         Runtime complexity: O(1)."""
-        if self.next_id + m <= self.id_limit:
+        if self._base[0] + len(self.entries) + m <= self.id_limit:
             return 0
         shift = self.base & ~(BLOCK - 1)
         if self.next_id - shift + m > self.id_limit:
@@ -209,22 +210,26 @@ class Store:
         return self.live & ids
 
     # -- undoing a failed append ----------------------------------------------------------
-    def mark(self) -> Mark:
-        """What :meth:`truncate` needs to undo the next append. O(1)."""
-        first = self.next_id
+    def mark(self, m: int) -> Mark | None:
+        """What :meth:`truncate` needs to undo an append of ``m`` entries, or None when they
+        do not fit below :attr:`id_limit` (see :meth:`room_for`). O(1)."""
+        first = self._base[0] + len(self.entries)
+        if first + m > self.id_limit:
+            return None
         block = first >> BLOCK_BITS
-        zmin, zmax = self.zmin, self.zmax
-        has = block < len(zmin)
-        return (first, len(self.time_index), len(zmin),
-                zmin[block] if has else float("inf"), zmax[block] if has else float("-inf"))
+        zmin = self.zmin
+        if block < len(zmin):
+            return first, len(zmin), zmin[block], self.zmax[block]
+        return first, len(zmin), _INF, -_INF
 
     def truncate(self, mark: Mark) -> None:
         """Undo everything appended since ``mark`` (a batch that failed after or during its
         append), leaving the store exactly as it was. Runtime complexity: O(m log n) for the
         m ids appended; only on the failure path."""
-        first, present, zlen, lo, hi = mark
+        first, zlen, lo, hi = mark
         stop = self.base + max(len(self.entries), len(self.ts))
-        drop_ids_from(self.time_index, first, stop, present)
+        # the time index held one id per entry before the append (an invariant)
+        drop_ids_from(self.time_index, first, stop, first - self.base)
         keep = first - self.base
         del self.entries[keep:], self.ts[keep:]
         self.live.remove_range(first, ID_SPAN)
