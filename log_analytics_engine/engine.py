@@ -220,14 +220,14 @@ class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods, StatsMeth
         """
         plan = ResidualPlan(compile(filters), deadline_of(timeout))
         with self._lock:
-            found = plan.candidates(self._ctx)
+            found, epoch = plan.candidates(self._ctx), self._store.epoch
             if plan.residual is None:
                 return aggregate_ids(self._ctx, plan.finish_ids(found), group_by, interval,
                                      metrics)
         hits = plan.finish_ids(found)  # a regex outside the lock, on fixed candidates
         with self._lock:
-            return aggregate_ids(self._ctx, hits & self._store.live, group_by, interval,
-                                 metrics)
+            return aggregate_ids(self._ctx, self._store.still_live(hits, epoch), group_by,
+                                 interval, metrics)
 
     @staticmethod
     def aggregate_logs(logs: Iterable[LogEntry], group_by: str | None = None,
