@@ -31,6 +31,7 @@ import orjson
 
 from ..errors import MissingExtraError
 from ..model.entry import LogEntry
+from ..model.timeparse import format_instant
 from ..model.tokenize import tokenize_many
 from .codec import dumps, loads
 
@@ -97,9 +98,12 @@ def entries_table(entries: Sequence[LogEntry], ids: Sequence[int]) -> pa.Table:
     order = sorted(range(len(entries)), key=lambda k: (entries[k].ts, ids[k]))
     rows = [entries[k] for k in order]
     instants = [e.ts for e in rows]
-    stamps = [e.timestamp for e in rows]
-    ts_text = [s if type(s) is str else None for s in stamps]
-    ts_json = [None if type(s) is str else dumps(s).decode() for s in stamps]
+    # a timestamp given as text or a number is kept as it is; any other (a datetime) as the
+    # ISO text LogEntry.to_dict gives it, as the JSONL archive and the durable copy do
+    stamps = [e.timestamp if isinstance(e.timestamp, (str, int, float))
+              else format_instant(e.ts) for e in rows]
+    ts_text = [s if isinstance(s, str) else None for s in stamps]
+    ts_json = [None if isinstance(s, str) else dumps(s).decode() for s in stamps]
     metadata = [dumps(e.metadata).decode() if e.metadata else None for e in rows]
     micros = pa.array([round(t * 1e6) for t in instants], pa.int64())
     columns = [
