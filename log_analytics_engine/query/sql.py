@@ -156,7 +156,7 @@ class _Builder:
             if isinstance(value, str):
                 return f"COALESCE(timestamp = {self.p(value)}, FALSE)", True
             return "TRUE", False
-        if name == "tags":
+        if name == "tags" or value is None:  # None also matches a missing key
             return "TRUE", False
         if name == "source":  # an empty source falls back to the metadata key
             if not isinstance(value, str):
