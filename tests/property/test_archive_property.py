@@ -15,13 +15,15 @@ import pytest
 pytest.importorskip("pyarrow")
 pytest.importorskip("duckdb")
 
-from conftest import examples  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from strategies import archive_specs, filter_dicts, raw_filters, trees  # noqa: E402
+import itertools
 
-from log_analytics_engine import Archive, LogAnalyticsEngine, LogEntry, Retention  # noqa: E402
-from log_analytics_engine.storage.archive_writer import SegmentWriter  # noqa: E402
+from conftest import examples
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import archive_specs, filter_dicts, raw_filters, trees
+
+from log_analytics_engine import Archive, LogAnalyticsEngine, LogEntry, Retention
+from log_analytics_engine.storage.archive_writer import SegmentWriter
 
 pytestmark = pytest.mark.property
 
@@ -57,7 +59,7 @@ def _write(entries: list[LogEntry], cuts: list[int], folder: str) -> None:
     """The entries as segments, cut into writes at ``cuts`` (ids = positions)."""
     writer = SegmentWriter(folder)
     bounds = [0, *sorted(c for c in cuts if 0 < c < len(entries)), len(entries)]
-    for lo, hi in zip(bounds, bounds[1:], strict=False):
+    for lo, hi in itertools.pairwise(bounds):
         if lo < hi:
             writer.write(entries[lo:hi], range(lo, hi))
 
