@@ -80,8 +80,15 @@ def schema() -> pa.Schema:
         ("timestamp", text), ("timestamp_json", text), ("level", text), ("source", text),
         ("message", text), ("tags", pa.list_(text)), ("thread_id", text),
         ("request_id", text), ("user_id", text), ("metadata", text), ("id", pa.int64()),
-        ("words", pa.list_(text)),
+        ("words", WORDS_TYPE()),
     ], metadata={b"log_analytics_engine.archive": FORMAT_VERSION.encode()})
+
+
+def WORDS_TYPE() -> pa.DataType:  # noqa: N802  (a type, spelled as one)
+    """The in-memory type of the words column: a list of dictionary-encoded strings (the
+    kernel's terms, written as Parquet dictionary pages; readers see ``list<string>``)."""
+    pa = pyarrow()
+    return pa.list_(pa.dictionary(pa.int32(), pa.string()))
 
 
 def hour_partition(instant: float) -> str:
@@ -147,14 +154,18 @@ def words_array(entries: Sequence[LogEntry]) -> pa.Array:
     n = len(entries)
     terms = list(postings)
     if not terms:
-        return pa.array([[] for _ in range(n)], pa.list_(pa.string()))
+        return pa.array([[] for _ in range(n)], WORDS_TYPE())
     lengths = np.fromiter((len(postings[t]) for t in terms), dtype=np.int64, count=len(terms))
     ids = np.concatenate([np.asarray(postings[t], dtype=np.uint32) for t in terms])
-    which = np.repeat(np.arange(len(terms), dtype=np.int64), lengths)
-    # one (entry, word) pair each, in entry order (the Python kernel may repeat a pair)
-    pairs = np.unique(ids.astype(np.int64) * len(terms) + which)
-    ids, which = pairs // len(terms), pairs % len(terms)
-    flat = pa.array(terms, pa.string()).take(pa.array(which))
+    which = np.repeat(np.arange(len(terms), dtype=np.int32), lengths)
+    order = np.argsort(ids, kind="stable")  # entry order; each entry's words in term order
+    ids, which = ids[order], which[order]
+    if len(ids) > 1:  # one (entry, word) pair each (the Python kernel may repeat a pair)
+        fresh = np.ones(len(ids), dtype=bool)
+        fresh[1:] = (ids[1:] != ids[:-1]) | (which[1:] != which[:-1])
+        if not fresh.all():
+            ids, which = ids[fresh], which[fresh]
+    flat = pa.DictionaryArray.from_arrays(pa.array(which), pa.array(terms, pa.string()))
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(np.bincount(ids, minlength=n), out=offsets[1:])
     return pa.ListArray.from_arrays(pa.array(offsets), flat)
