@@ -80,11 +80,11 @@ def schema() -> pa.Schema:
         ("timestamp", text), ("timestamp_json", text), ("level", text), ("source", text),
         ("message", text), ("tags", pa.list_(text)), ("thread_id", text),
         ("request_id", text), ("user_id", text), ("metadata", text), ("id", pa.int64()),
-        ("words", WORDS_TYPE()),
+        ("words", words_type()),
     ], metadata={b"log_analytics_engine.archive": FORMAT_VERSION.encode()})
 
 
-def WORDS_TYPE() -> pa.DataType:  # noqa: N802  (a type, spelled as one)
+def words_type() -> pa.DataType:
     """The in-memory type of the words column: a list of dictionary-encoded strings (the
     kernel's terms, written as Parquet dictionary pages; readers see ``list<string>``)."""
     pa = pyarrow()
@@ -154,7 +154,7 @@ def words_array(entries: Sequence[LogEntry]) -> pa.Array:
     n = len(entries)
     terms = list(postings)
     if not terms:
-        return pa.array([[] for _ in range(n)], WORDS_TYPE())
+        return pa.array([[] for _ in range(n)], words_type())
     lengths = np.fromiter((len(postings[t]) for t in terms), dtype=np.int64, count=len(terms))
     ids = np.concatenate([np.asarray(postings[t], dtype=np.uint32) for t in terms])
     which = np.repeat(np.arange(len(terms), dtype=np.int32), lengths)
