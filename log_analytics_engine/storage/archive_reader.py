@@ -334,7 +334,7 @@ class ArchiveReader:
                 select.append(f"list(CAST(j AS VARCHAR) ORDER BY id) FILTER (WHERE {kind} IN "
                               f"('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT')) AS v")
             else:
-                select.append(f"list(CAST(j AS DOUBLE) ORDER BY id) FILTER "
+                select.append(f"list(TRY_CAST(j AS DOUBLE) ORDER BY id) FILTER "
                               f"(WHERE {kind} = 'DOUBLE') AS v")
             select.append(f"count(*) FILTER (WHERE {kind} IN ('BIGINT', 'UBIGINT', "
                           f"'HUGEINT')) AS ni")
