@@ -21,6 +21,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -31,12 +32,13 @@ pytest.importorskip("duckdb")
 pytest.importorskip("pyarrow")
 
 import duckdb
-from conftest import CACHE
 
 from log_analytics_engine import Archive
 
 sys.path.insert(0, str(Path(__file__).parent))
 from archive_corpus import write_corpus
+
+CACHE = Path(os.environ.get("LAE_BENCH_DIR", tempfile.gettempdir()))
 
 LINES = int(os.environ.get("LAE_ARCHIVE_LINES", "1000000"))
 #: One hour of the corpus (it starts at 2025-07-20T08:22Z and spans about 28 hours).
