@@ -16,7 +16,7 @@ SQL's NULL is never let through: every leaf is wrapped so that it is true or fal
 can match (segment pruning), and :func:`time_span` gives the instants a tree can match
 (partition pruning).
 
->>> c = compile_sql(compile_filters({"level": "ERROR", "keyword": "timeout"}))
+>>> c = compile_sql({"level": "ERROR", "keyword": "timeout"})
 >>> c.sql, c.params, c.exact
 ('((level = $p0) AND list_contains(words, $p1))', {'p0': 'ERROR', 'p1': 'timeout'}, True)
 """
@@ -185,7 +185,7 @@ def compile_sql(node: Filters, dialect: str | Dialect = "duckdb") -> SqlPredicat
 def time_span(node: Node) -> tuple[float, float]:
     """The instants ``[lo, hi]`` outside which ``node`` matches nothing (for pruning).
 
-    >>> time_span(compile_filters({"start_time": 10, "level": "INFO"}))
+    >>> time_span(compile({"start_time": 10, "level": "INFO"}))
     (10.0, inf)
     """
     if isinstance(node, TimeRange):
