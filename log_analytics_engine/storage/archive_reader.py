@@ -47,7 +47,13 @@ from ..query.aggregate import (
 from ..query.nodes import Node, QueryContext
 from ..query.order import TIME_KEYS, order_entry_list
 from ..query.sql import compile_sql, may_match, time_span
-from .archive_format import SEGMENT_SUFFIX, TERMS_SUFFIX, SegmentTerms, table_entries
+from .archive_format import (
+    NUMERIC_PREFIX,
+    SEGMENT_SUFFIX,
+    TERMS_SUFFIX,
+    SegmentTerms,
+    table_entries,
+)
 
 __all__ = ["ArchiveReader", "ScratchTable", "list_segments"]
 
@@ -186,7 +192,7 @@ class ArchiveReader:
     # -- queries --------------------------------------------------------------------------
     def _from(self, files: list[str]) -> str:
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        return f"read_parquet([{listed}], hive_partitioning = false)"
+        return f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
 
     def _run(self, sql: str, params: dict[str, Any]) -> Any:
         return self._con.cursor().sql(sql, params=params or None)
@@ -260,6 +266,14 @@ class ArchiveReader:
             return int(self._run(sql, pred.params).fetchall()[0][0])
         return len(self.by_id(node, only))
 
+    def _typed(self, files: list[str], field: str) -> bool:
+        """Whether every one of ``files`` has a typed copy of metadata ``field``."""
+        for path in files:
+            seg = self.terms(os.path.relpath(path, self.directory))
+            if seg is None or field not in seg.numeric:
+                return False
+        return True
+
     # -- aggregation ----------------------------------------------------------------------
     def aggregate(self, node: Node, group_by: str | Sequence[str] | None = None,
                   interval: str | float | None = None, metrics: Any = None,
@@ -327,7 +341,12 @@ class ArchiveReader:
         if group in ("tags", "tag"):
             inner = (f"SELECT instant, unnest(list_distinct(tags)) AS tag FROM "
                      f"{self._from(files)} WHERE {pred.sql}")
-        if field is not None:
+        if field is not None and not exact_text and self._typed(files, field):
+            # every file has the field's typed copy: its numbers are floats, read as such
+            inner = f"SELECT *, {NUMERIC_PREFIX}{field} AS j FROM ({inner})"
+            select.append("list(j ORDER BY id) FILTER (WHERE j IS NOT NULL) AS v")
+            select.append("0 AS ni")
+        elif field is not None:
             inner = f"SELECT *, json_extract(metadata, '$.{field}') AS j FROM ({inner})"
             kind = "json_type(j)"
             if exact_text:

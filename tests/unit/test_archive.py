@@ -248,3 +248,22 @@ def test_to_pandas_has_the_engine_columns(tmp_path: Path) -> None:
     with Archive(tmp_path) as archive:
         frame = archive.to_pandas({"level": "ERROR"})
     assert list(frame.columns) == list(engine.to_pandas({"level": "ERROR"}).columns)
+
+
+def test_float_fields_get_a_typed_copy_and_integers_stay_exact(tmp_path: Path) -> None:
+    floats = [LogEntry(i, "INFO", "x", metadata={"lat": i / 3, "mixed": 1.5, "s": "a"})
+              for i in range(20)]
+    mixed = [LogEntry(100 + i, "ERROR", "y", metadata={"lat": 2.5, "mixed": 2**63 + i})
+             for i in range(5)]
+    writer = SegmentWriter(tmp_path)
+    writer.write(floats, range(20))
+    writer.write(mixed, range(20, 25))
+    with Archive(tmp_path) as archive:
+        terms = [archive._run.terms(n) for n in archive.segments()]
+        assert [sorted(t.numeric) for t in terms if t is not None] == [["lat", "mixed"], ["lat"]]
+        engine = LogAnalyticsEngine()
+        engine.ingest_logs(floats + mixed)
+        for metrics in (["p50:lat", "sum:lat", "min:lat"], ["max:mixed", "p95:mixed"]):
+            assert archive.aggregate(group_by="level", metrics=metrics) == engine.aggregate(
+                group_by="level", metrics=metrics)
+            assert archive.aggregate(metrics=metrics) == engine.aggregate(metrics=metrics)
