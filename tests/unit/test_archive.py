@@ -267,3 +267,16 @@ def test_float_fields_get_a_typed_copy_and_integers_stay_exact(tmp_path: Path) -
             assert archive.aggregate(group_by="level", metrics=metrics) == engine.aggregate(
                 group_by="level", metrics=metrics)
             assert archive.aggregate(metrics=metrics) == engine.aggregate(metrics=metrics)
+
+
+def test_a_negative_zero_keeps_the_engine_order_of_equal_zeros(tmp_path: Path) -> None:
+    entries = [LogEntry(i, "INFO", "z", metadata={"v": v})
+               for i, v in enumerate([0.0, -0.0, 1.5, -0.0, 0.0])]
+    SegmentWriter(tmp_path).write(entries, range(len(entries)))
+    engine = LogAnalyticsEngine()
+    engine.ingest_logs(entries)
+    with Archive(tmp_path) as archive:
+        got = archive.aggregate(metrics=["min:v", "max:v", "p50:v"])
+    want = engine.aggregate(metrics=["min:v", "max:v", "p50:v"])
+    assert got == want
+    assert [str(x) for x in got.values()] == [str(x) for x in want.values()]
