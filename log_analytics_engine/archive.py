@@ -22,20 +22,40 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from .errors import InvalidFilterError
 from .events.sessions import DEFAULT_KEY, SessionsResult, build_sessions
 from .model.entry import LogEntry
 from .query.compile import Filters, compile
+from .query.nodes import Node
 from .query.order import page_window
 from .storage.archive_reader import ArchiveReader
 
-__all__ = ["EXECUTORS", "Archive"]
+__all__ = ["EXECUTORS", "Archive", "Executor"]
 
-#: Executor name -> factory ``(directory, spark_session) -> executor``. The DuckDB executor is
+
+class Executor(Protocol):
+    """What an executor provides (``storage.archive_reader.ArchiveReader`` is the DuckDB one).
+    Nodes come compiled; results have the shapes and order of the engine's methods."""
+
+    def entries(self, node: Node, sort_by: str | None = None, descending: bool = False,
+                offset: int = 0, limit: int | None = None) -> list[LogEntry]: ...
+
+    def count(self, node: Node) -> int: ...
+
+    def aggregate(self, node: Node, group_by: str | Sequence[str] | None = None,
+                  interval: str | float | None = None,
+                  metrics: Any = None) -> dict[Any, Any]: ...
+
+    def segments(self) -> list[str]: ...
+
+    def close(self) -> None: ...
+
+
+#: Executor name -> factory ``(directory, spark_session) -> Executor``. The DuckDB executor is
 #: built in; others register here.
-EXECUTORS: dict[str, Callable[[str, Any], Any]] = {
+EXECUTORS: dict[str, Callable[[str, Any], Executor]] = {
     "duckdb": lambda directory, spark: ArchiveReader(directory),
 }
 
@@ -51,7 +71,7 @@ class Archive:
                                      f"expected one of {sorted(EXECUTORS)}")
         self.directory = os.fspath(directory)
         self.executor = executor
-        self._run = EXECUTORS[executor](self.directory, spark)
+        self._run: Executor = EXECUTORS[executor](self.directory, spark)
 
     def query_logs(self, filters: Filters = None, sort_by: str | None = None,
                    sort_desc: bool = False, page: int | None = None,

@@ -280,3 +280,30 @@ def test_a_negative_zero_keeps_the_engine_order_of_equal_zeros(tmp_path: Path) -
     want = engine.aggregate(metrics=["min:v", "max:v", "p50:v"])
     assert got == want
     assert [str(x) for x in got.values()] == [str(x) for x in want.values()]
+
+
+def test_one_archive_serves_many_threads(tmp_path: Path) -> None:
+    entries = [LogEntry(i, "ERROR" if i % 3 else "INFO", f"m{i % 7}", "api") for i in range(300)]
+    SegmentWriter(tmp_path).write(entries, range(300))
+    engine = LogAnalyticsEngine()
+    engine.ingest_logs(entries)
+    errors: list[BaseException] = []
+    with Archive(tmp_path) as archive:
+        def work(k: int) -> None:
+            try:
+                for _ in range(10):
+                    q = f"m{k % 7}"
+                    assert archive.count_logs(q) == engine.count_logs(q)
+                    assert shown(archive.query_logs(q, sort_desc=True, page_size=5)) == shown(
+                        engine.query_logs(q, sort_desc=True, page_size=5))
+                    assert archive.aggregate(group_by="level") == engine.aggregate(
+                        group_by="level")
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors
