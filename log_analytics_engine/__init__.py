@@ -11,6 +11,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from .alerts import Alert, AlertRule, AlertSeverity
+from .archive import Archive
 from .engine import LogAnalyticsEngine
 from .errors import (
     CapacityError,
@@ -57,6 +58,7 @@ __all__ = [
     "AlertRule",
     "AlertSeverity",
     "And",
+    "Archive",
     "CapacityError",
     "DuplicateProcessorError",
     "EventSchema",
