@@ -11,6 +11,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from .alerts import Alert, AlertRule, AlertSeverity
+from .alerts import backtest as backtest_alerts
 from .engine import LogAnalyticsEngine
 from .errors import (
     DuplicateProcessorError,
@@ -95,6 +96,7 @@ __all__ = [
     "TelemetryResult",
     "UnknownFieldWarning",
     "__version__",
+    "backtest_alerts",
     "compile_filters",
     "parse_query",
     "run_telemetry_pipeline",
