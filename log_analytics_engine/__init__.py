@@ -12,6 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .alerts import Alert, AlertRule, AlertSeverity
 from .alerts import backtest as backtest_alerts
+from .archive import Archive
 from .engine import LogAnalyticsEngine
 from .errors import (
     DuplicateProcessorError,
@@ -58,6 +59,7 @@ __all__ = [
     "AlertRule",
     "AlertSeverity",
     "And",
+    "Archive",
     "DuplicateProcessorError",
     "EventError",
     "EventSchema",

@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from ..model.entry import LogEntry
     from .nodes import QueryContext
 
-__all__ = ["aggregate_entries", "aggregate_ids", "field_counts", "parse_interval", "parse_metrics",
-           "percentile"]
+__all__ = ["aggregate_entries", "aggregate_ids", "field_counts", "key_order", "numeric_metric",
+           "parse_interval", "parse_metrics", "percentile"]
 
 _INTERVAL_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -169,19 +169,28 @@ def _compute(entries: Sequence[LogEntry], metrics: list[Metric]) -> dict[str, An
         values = cache.get(field)
         if values is None:
             values = cache[field] = numeric_values(entries, field)
-        if not values:
-            result[name] = 0 if kind == "sum" else None
-        elif kind == "sum":
-            result[name] = math.fsum(values)
-        elif kind == "avg":
-            result[name] = math.fsum(values) / len(values)
-        elif kind == "min":
-            result[name] = values[0]
-        elif kind == "max":
-            result[name] = values[-1]
-        else:
-            result[name] = percentile(values, float(kind[1:]))
+        result[name] = numeric_metric(kind, values)
     return result
+
+
+def numeric_metric(kind: str, values: Sequence[float]) -> Any:
+    """One numeric metric (``sum``, ``avg``, ``min``, ``max``, ``pNN``) of sorted ``values``
+    (what every executor uses, so percentiles and sums agree to the last bit).
+
+    >>> numeric_metric("p50", [1, 2, 3, 4]), numeric_metric("sum", [])
+    (2.5, 0)
+    """
+    if not values:
+        return 0 if kind == "sum" else None
+    if kind == "sum":
+        return math.fsum(values)
+    if kind == "avg":
+        return math.fsum(values) / len(values)
+    if kind == "min":
+        return values[0]
+    if kind == "max":
+        return values[-1]
+    return percentile(values, float(kind[1:]))
 
 
 def _group_values(entry: LogEntry, field: str) -> list[Any]:
@@ -229,7 +238,7 @@ def aggregate_ids(
         if index is not None:
             everything = len(ids) == len(ctx.store)
             out: dict[Any, Any] = {}
-            for term, posting in sorted(index.items(), key=lambda tp: _key_order((tp[0],))):
+            for term, posting in sorted(index.items(), key=lambda tp: key_order((tp[0],))):
                 n = len(posting) if everything else ids.intersection_cardinality(posting)
                 if n:
                     out[term] = {metric_name(m): n for m in parsed}
@@ -277,7 +286,7 @@ def aggregate_ids(
                 else:
                     bucket.append(entry)
     result = {}
-    for key in sorted(groups, key=_key_order):
+    for key in sorted(groups, key=key_order):
         shown = key if seconds is None else (format_instant(key[0]), *key[1:])
         result[shown[0] if len(shown) == 1 else shown] = _compute(groups[key], parsed)
     return result
@@ -310,7 +319,7 @@ def _bucket_counts(
         for bucket, n in per_bucket.items():
             counts[(bucket * seconds,) if field is None else (bucket * seconds, term)] = n
     result: dict[Any, Any] = {}
-    for key in sorted(counts, key=_key_order):
+    for key in sorted(counts, key=key_order):
         shown = (format_instant(key[0]), *key[1:])
         result[shown[0] if len(shown) == 1 else shown] = dict.fromkeys(names, counts[key])
     return result
@@ -367,7 +376,8 @@ def field_counts(logs: Iterable[LogEntry], field: str) -> Counter[Any]:
     return c
 
 
-def _key_order(key: tuple[Any, ...]) -> tuple[Any, ...]:
+def key_order(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The sort key of a group key: numbers first (by value), then text, ``None`` last."""
     return tuple((v is None, not isinstance(v, (int, float)), v if isinstance(v, (int, float))
                   else 0, str(v)) for v in key)
 
