@@ -114,6 +114,7 @@ def spark() -> Iterator[Any]:
     session = (pyspark_sql.SparkSession.builder.master("local[2]")
                .appName("log_analytics_engine-tests")
                .config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.shuffle.partitions", "2")
                .config("spark.default.parallelism", "2")
                .config("spark.sql.session.timeZone", "UTC")

@@ -50,19 +50,40 @@ __all__ = ["DIALECTS", "Dialect", "SqlPredicate", "compile_sql", "may_match", "t
 
 @dataclass(frozen=True)
 class Dialect:
-    """How one SQL engine spells the few things that differ."""
+    """How one SQL engine spells the few things that differ.
+
+    ``bucket``: the start of an instant's time bucket, formatted with the width in seconds
+    (the engine's ``floor(instant / width) * width`` in float64); ``numbers``: an aggregate
+    of the JSON texts of the numeric (integer or floating, never boolean or text) values of
+    the metadata key at JSON path ``{0}``; ``distinct_tags``: a generator of the distinct
+    tags of a row (as the tag index counts them).
+    """
 
     name: str
     param: str  # format with the parameter's name
     list_contains: str  # format with the list column and the value expression
+    bucket: str = "floor(instant / {0}) * {0}"
+    numbers: str = ("list(json_extract_string(metadata, {0})) FILTER (WHERE json_type("
+                    "metadata, {0}) IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT'))")
+    distinct_tags: str = "unnest(list_distinct(tags))"
 
     def contains(self, column: str, value: str) -> str:
         return self.list_contains.format(column, value)
 
 
+#: Spark SQL: ``60.0`` is a DECIMAL literal there, so widths are cast to DOUBLE; numeric
+#: metadata values are told apart through the VARIANT type (pyspark >= 4.0), where a JSON
+#: number is BIGINT, DOUBLE or DECIMAL(p,s).
+_SPARK_VALUE = "variant_get(try_parse_json(metadata), {0})"
 DIALECTS: dict[str, Dialect] = {
     "duckdb": Dialect("duckdb", "${}", "list_contains({}, {})"),
-    "spark": Dialect("spark", ":{}", "array_contains({}, {})"),
+    "spark": Dialect(
+        "spark", ":{}", "array_contains({}, {})",
+        bucket="CAST(floor(instant / CAST({0} AS DOUBLE)) AS DOUBLE) * CAST({0} AS DOUBLE)",
+        numbers=(f"collect_list(to_json({_SPARK_VALUE})) FILTER (WHERE schema_of_variant("
+                 f"{_SPARK_VALUE}) = 'BIGINT' OR schema_of_variant({_SPARK_VALUE}) = 'DOUBLE'"
+                 f" OR schema_of_variant({_SPARK_VALUE}) LIKE 'DECIMAL%')"),
+        distinct_tags="explode(array_distinct(tags))"),
 }
 
 _COLUMN_OF_INDEX = {"level": "level", "source": "source"}

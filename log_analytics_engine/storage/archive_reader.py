@@ -46,7 +46,7 @@ from ..query.aggregate import (
 )
 from ..query.nodes import Node, QueryContext
 from ..query.order import TIME_KEYS, order_entry_list
-from ..query.sql import compile_sql, may_match, time_span
+from ..query.sql import DIALECTS, Dialect, compile_sql, may_match, time_span
 from .archive_format import SEGMENT_SUFFIX, TERMS_SUFFIX, SegmentTerms, table_entries
 
 __all__ = ["ArchiveReader", "ScratchTable", "list_segments"]
@@ -133,7 +133,11 @@ class ArchiveReader:
     """Queries over the segments of ``directory`` on DuckDB. Thread-safe (a cursor per query).
 
     ``only(name)`` (optional, per call) restricts a query to the segments it accepts.
+    ``dialect`` is the SQL spelling of the executor (:data:`~..query.sql.DIALECTS`); another
+    executor (:mod:`.archive_spark`) overrides ``_from``, ``_run`` and ``dialect`` only.
     """
+
+    dialect: Dialect = DIALECTS["duckdb"]
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = os.fspath(directory)
@@ -202,7 +206,7 @@ class ArchiveReader:
         files = self.files(node, only)
         if not files:
             return []
-        pred = compile_sql(node)
+        pred = compile_sql(node, self.dialect)
         way = "DESC" if descending else "ASC"
         sql = (f"SELECT {_ENTRY_COLUMNS} FROM {self._from(files)} WHERE {pred.sql} "
                f"ORDER BY instant {way}, id {way}")
@@ -225,7 +229,7 @@ class ArchiveReader:
         files = self.files(node, only)
         if not files:
             return []
-        pred = compile_sql(node)
+        pred = compile_sql(node, self.dialect)
         sql = (f"SELECT {_ENTRY_COLUMNS} FROM {self._from(files)} WHERE {pred.sql} "
                f"ORDER BY id, instant")
         got = table_entries(_arrow_table(self._run(sql, pred.params)))
@@ -236,7 +240,7 @@ class ArchiveReader:
         files = self.files(node, only)
         if not files:
             return 0
-        pred = compile_sql(node)
+        pred = compile_sql(node, self.dialect)
         if pred.exact:
             sql = f"SELECT count(*) FROM {self._from(files)} WHERE {pred.sql}"
             return int(self._run(sql, pred.params).fetchall()[0][0])
@@ -259,7 +263,7 @@ class ArchiveReader:
     def _sql_aggregate(self, node: Node, fields: list[str], seconds: float | None,
                        parsed: list[tuple[str, str | None]],
                        only: Callable[[str], bool] | None) -> dict[Any, Any] | None:
-        pred = compile_sql(node)
+        pred = compile_sql(node, self.dialect)
         numeric = {f for k, f in parsed if k not in ("count",)}
         if not pred.exact or len(fields) > 1 or len(numeric) > 1 or any(
                 k == "distinct" for k, _ in parsed):
@@ -278,7 +282,7 @@ class ArchiveReader:
                 _finish(parsed, 0, []))
         keys: list[str] = []
         if seconds is not None:
-            keys.append(f"floor(instant / {float(seconds)!r}) * {float(seconds)!r}")
+            keys.append(self.dialect.bucket.format(repr(float(seconds))))
         if group in ("tags", "tag"):
             keys.append("tag")
         elif group is not None:
@@ -286,13 +290,11 @@ class ArchiveReader:
         select = [f"{k} AS k{i}" for i, k in enumerate(keys)] + ["count(*) AS n"]
         if field is not None:
             path = f"'$.{field}'"
-            select.append(f"list(json_extract_string(metadata, {path}) ORDER BY id) FILTER "
-                          f"(WHERE json_type(metadata, {path}) IN ('BIGINT', 'UBIGINT', "
-                          f"'DOUBLE', 'HUGEINT')) AS v")
+            select.append(self.dialect.numbers.format(path) + " AS v")
         source = self._from(files)
         if group in ("tags", "tag"):
-            source = (f"(SELECT instant, unnest(list_distinct(tags)) AS tag FROM {source} "
-                      f"WHERE {pred.sql})")
+            source = (f"(SELECT instant, {self.dialect.distinct_tags} AS tag FROM {source} "
+                      f"WHERE {pred.sql}) AS tagged")
             where = "TRUE"
         else:
             where = pred.sql
