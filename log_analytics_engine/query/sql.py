@@ -169,6 +169,11 @@ class _Builder:
         return "TRUE", False  # a regex, or a node this compiler does not know: check rows
 
     def _equals(self, name: str, value: Any) -> tuple[str, bool]:
+        if value is None and name not in ("level", "message", "timestamp", "tags"):
+            # Equality with None holds where the field is missing: the key need not be there.
+            if name == "source":
+                return "(source = '')", False
+            return (f"({name} IS NULL)" if name in _OPTIONAL else "TRUE"), False
         if name in ("level", "message"):
             if not isinstance(value, str):
                 return "FALSE", True
