@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import orjson
 
 from ..model.entry import ATTRIBUTES
-from .filters import compile_filters
+from .compile import Filters, compile
 from .nodes import (
     And,
     Compare,
@@ -182,7 +182,7 @@ class _Builder:
             if isinstance(value, str):
                 return f"COALESCE(timestamp = {self.p(value)}, FALSE)", True
             return "TRUE", False
-        if name == "tags":
+        if name == "tags" or value is None:  # None also matches a missing key
             return "TRUE", False
         if name == "source":  # an empty source falls back to the metadata key
             if not isinstance(value, str):
@@ -197,13 +197,11 @@ class _Builder:
         return self.meta_has(name, value), False
 
 
-def compile_sql(node: Node | Any, dialect: str | Dialect = "duckdb") -> SqlPredicate:
-    """The ``WHERE`` predicate of a query tree (or a filter dict) in ``dialect``.
-
-    Runtime complexity: O(size of the tree).
+def compile_sql(node: Filters, dialect: str | Dialect = "duckdb") -> SqlPredicate:
+    """The ``WHERE`` predicate of a query tree (a node, a filter dict or a query string) in
+    ``dialect``. Runtime complexity: O(size of the tree).
     """
-    if not isinstance(node, Node):
-        node = compile_filters(node)
+    node = compile(node)
     d = DIALECTS[dialect] if isinstance(dialect, str) else dialect
     b = _Builder(d)
     sql, exact = b.build(node)

@@ -11,9 +11,9 @@ UTC timestamp for other tools; ``timestamp`` the original text (``timestamp_json
 a timestamp given as a number); ``level``, ``source``, ``message``, ``tags`` (a list),
 ``thread_id``/``request_id``/``user_id``; ``metadata`` as JSON text from the one codec
 (:mod:`.codec`), so every value type round-trips as the durable copy keeps it; ``id`` (int64,
-the engine id or the line number of a bulk import) and ``words``: the message's words exactly as
-:func:`~log_analytics_engine.model.tokenize.words` produces them, so word queries mean the same
-in every executor.
+the engine id or the line number of a bulk import) and ``words``: the message's distinct words
+exactly as :func:`~log_analytics_engine.model.tokenize.tokenize` produces them (what the word
+index holds), so word queries mean the same in every executor.
 
 The term index of a segment (:class:`SegmentTerms`) holds its time span, row count and the
 distinct levels, sources, tags and words: a reader skips every segment that cannot hold a
@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from .. import _native as native
 from ..errors import MissingExtraError
 from ..model.entry import LogEntry
-from ..model.tokenize import tokenize_many
+from ..model.timeparse import format_instant
 from .codec import dumps, loads
 
 if TYPE_CHECKING:
@@ -61,7 +62,9 @@ COLUMNS = ("instant", "time", "timestamp", "timestamp_json", "level", "source", 
 def pyarrow() -> Any:
     """The ``pyarrow`` module, or :class:`MissingExtraError` naming the ``archive`` extra."""
     try:
+        import numpy  # noqa: F401  (pyarrow's numpy conversions)
         import pyarrow as pa
+        import pyarrow.compute
         import pyarrow.parquet
     except ImportError as exc:
         raise MissingExtraError("the Parquet archive", "pyarrow", "archive") from exc
@@ -77,8 +80,15 @@ def schema() -> pa.Schema:
         ("timestamp", text), ("timestamp_json", text), ("level", text), ("source", text),
         ("message", text), ("tags", pa.list_(text)), ("thread_id", text),
         ("request_id", text), ("user_id", text), ("metadata", text), ("id", pa.int64()),
-        ("words", pa.list_(text)),
+        ("words", words_type()),
     ], metadata={b"log_analytics_engine.archive": FORMAT_VERSION.encode()})
+
+
+def words_type() -> pa.DataType:
+    """The in-memory type of the words column: a list of dictionary-encoded strings (the
+    kernel's terms, written as Parquet dictionary pages; readers see ``list<string>``)."""
+    pa = pyarrow()
+    return pa.list_(pa.dictionary(pa.int32(), pa.string()))
 
 
 def hour_partition(instant: float) -> str:
@@ -92,32 +102,73 @@ def hour_partition(instant: float) -> str:
 
 
 def entries_table(entries: Sequence[LogEntry], ids: Sequence[int]) -> pa.Table:
-    """The Arrow table of ``entries`` (with their ``ids``), sorted by (instant, id). O(n log n)."""
+    """The Arrow table of ``entries`` (with their ``ids``), sorted by (instant, id).
+
+    Columns are built in one pass per field and sorted in Arrow; the words come from the
+    indexing kernel (:func:`words_array`). O(n log n).
+    """
     pa = pyarrow()
-    order = sorted(range(len(entries)), key=lambda k: (entries[k].ts, ids[k]))
-    rows = [entries[k] for k in order]
-    instants = [e.ts for e in rows]
-    stamps = [e.timestamp for e in rows]
-    ts_text = [s if type(s) is str else None for s in stamps]
-    ts_json = [None if type(s) is str else dumps(s).decode() for s in stamps]
-    metadata = [dumps(e.metadata).decode() if e.metadata else None for e in rows]
-    micros = pa.array([round(t * 1e6) for t in instants], pa.int64())
+    pc = pa.compute
+    text = pa.string()
+    instants = pa.array([e.ts for e in entries], pa.float64())
+    # a timestamp given as text or a number is kept as it is; any other (a datetime) as the
+    # ISO text LogEntry.to_dict gives it, as the JSONL archive and the durable copy do
+    stamps = [e.timestamp for e in entries]
+    if all(type(s) is str for s in stamps):
+        ts_text, ts_json = pa.array(stamps, text), pa.nulls(len(stamps), text)
+    else:
+        shown = [s if isinstance(s, (str, int, float)) else format_instant(e.ts)
+                 for s, e in zip(stamps, entries, strict=True)]
+        ts_text = pa.array([s if isinstance(s, str) else None for s in shown], text)
+        ts_json = pa.array([None if isinstance(s, str) else dumps(s).decode() for s in shown],
+                           text)
+    messages = pa.array([e.message for e in entries], text)
+    micros = pc.cast(pc.round(pc.multiply(instants, 1e6)), pa.int64())
     columns = [
-        pa.array(instants, pa.float64()),
-        micros.cast(pa.timestamp("us", tz="UTC")),
-        pa.array(ts_text, pa.string()), pa.array(ts_json, pa.string()),
-        pa.array([e.level for e in rows], pa.string()),
-        pa.array([e.source for e in rows], pa.string()),
-        pa.array([e.message for e in rows], pa.string()),
-        pa.array([e.tags for e in rows], pa.list_(pa.string())),
-        pa.array([e.thread_id for e in rows], pa.string()),
-        pa.array([e.request_id for e in rows], pa.string()),
-        pa.array([e.user_id for e in rows], pa.string()),
-        pa.array(metadata, pa.string()),
-        pa.array([ids[k] for k in order], pa.int64()),
-        pa.array(tokenize_many([e.message for e in rows]), pa.list_(pa.string())),
+        instants, micros.cast(pa.timestamp("us", tz="UTC")), ts_text, ts_json,
+        pa.array([e.level for e in entries], text),
+        pa.array([e.source for e in entries], text),
+        messages,
+        pa.array([e.tags for e in entries], pa.list_(text)),
+        pa.array([e.thread_id for e in entries], text),
+        pa.array([e.request_id for e in entries], text),
+        pa.array([e.user_id for e in entries], text),
+        pa.array([dumps(e.metadata).decode() if e.metadata else None for e in entries], text),
+        pa.array(ids, pa.int64()),
+        words_array(entries),
     ]
-    return pa.Table.from_arrays(columns, schema=schema())
+    table = pa.Table.from_arrays(columns, schema=schema())
+    return table.sort_by([("instant", "ascending"), ("id", "ascending")])
+
+
+def words_array(entries: Sequence[LogEntry]) -> pa.Array:
+    """The distinct words of each entry's message, as
+    :func:`~log_analytics_engine.model.tokenize.tokenize` gives them (each list in the order
+    the batch first used its words). Computed by the indexing kernel (``gather``, in C when
+    built), the same one that fills the engine's word postings. O(total words)."""
+    pa = pyarrow()
+    import numpy as np
+
+    postings: dict[str, Any] = {}
+    native.gather(list(entries), 0, {}, {}, {}, {}, postings, None)
+    n = len(entries)
+    terms = list(postings)
+    if not terms:
+        return pa.array([[] for _ in range(n)], words_type())
+    lengths = np.fromiter((len(postings[t]) for t in terms), dtype=np.int64, count=len(terms))
+    ids = np.concatenate([np.asarray(postings[t], dtype=np.uint32) for t in terms])
+    which = np.repeat(np.arange(len(terms), dtype=np.int32), lengths)
+    order = np.argsort(ids, kind="stable")  # entry order; each entry's words in term order
+    ids, which = ids[order], which[order]
+    if len(ids) > 1:  # one (entry, word) pair each (the Python kernel may repeat a pair)
+        fresh = np.ones(len(ids), dtype=bool)
+        fresh[1:] = (ids[1:] != ids[:-1]) | (which[1:] != which[:-1])
+        if not fresh.all():
+            ids, which = ids[fresh], which[fresh]
+    flat = pa.DictionaryArray.from_arrays(pa.array(which), pa.array(terms, pa.string()))
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(np.bincount(ids, minlength=n), out=offsets[1:])
+    return pa.ListArray.from_arrays(pa.array(offsets), flat)
 
 
 _new = object.__new__

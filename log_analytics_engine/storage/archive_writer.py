@@ -153,14 +153,13 @@ def archive_files(
     buffer: list[LogEntry] = []
     next_id = first_id
 
-    def flush() -> None:
+    def flush(size: int) -> None:
         nonlocal buffer, next_id
-        if buffer:
-            ids = range(next_id, next_id + len(buffer))
-            result.segments += writer.write(buffer, ids)
-            result.entries += len(buffer)
-            next_id += len(buffer)
-            buffer = []
+        while len(buffer) >= size and buffer:
+            part, buffer = buffer[:size], buffer[size:]
+            result.segments += writer.write(part, range(next_id, next_id + len(part)))
+            result.entries += len(part)
+            next_id += len(part)
 
     for path in paths:
         kind = file_type or guess_file_type(path)
@@ -171,10 +170,10 @@ def archive_files(
         except OSError as exc:
             raise StoragePathError(os.fspath(path), f"cannot read: {exc}") from exc
         with lines:
-            for batch in read_entries(lines, kind, report, 32_768, progress, limits):
+            for batch in read_entries(lines, kind, report, min(32_768, buffer_entries), progress,
+                                      limits):
                 buffer.extend(batch)
                 report.count += len(batch)
-                if len(buffer) >= buffer_entries:
-                    flush()
-    flush()
+                flush(buffer_entries)
+    flush(max(1, len(buffer)))
     return result
