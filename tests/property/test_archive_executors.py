@@ -20,9 +20,9 @@ import pytest
 from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import EntrySpec, filter_dicts, raw_filters, spec_lists
+from strategies import BASE, EntrySpec, alert_rules, filter_dicts, raw_filters, spec_lists
 
-from log_analytics_engine import Archive, LogAnalyticsEngine, LogEntry
+from log_analytics_engine import Alert, AlertRule, Archive, LogAnalyticsEngine, LogEntry
 
 pytest.importorskip("duckdb")
 pytest.importorskip("pyarrow")
@@ -122,3 +122,82 @@ def test_sessions_agree(spark: Any, specs: list[EntrySpec], cuts: list[int], key
             Archive(folder, executor="spark", spark=spark) as sp:
         for got in (duck.sessions(key=key), sp.sessions(key=key)):
             assert got == want
+
+
+def alert_dicts(alerts: list[Alert]) -> list[dict[str, Any]]:
+    out = []
+    for a in alerts:
+        d = a.to_dict()
+        d["sample_logs"] = dicts(a.sample_logs)
+        out.append(d)
+    return out
+
+
+def live_alerts(rules: list[AlertRule], entries: list[LogEntry]) -> list[Alert]:
+    """A live engine with ``rules`` ingesting ``entries`` in (instant, arrival) order."""
+    engine = LogAnalyticsEngine(max_alert_history=1_000_000)
+    for rule in rules:
+        engine.add_alert_rule(rule)
+    engine.ingest_logs(sorted(entries, key=lambda e: e.ts))
+    return engine.get_alerts()
+
+
+def _backtest_case(archive: Archive, rules: list[AlertRule], entries: list[LogEntry],
+                   bounds: tuple[float | None, float | None]) -> None:
+    lo, hi = bounds
+    kept = [e for e in entries if (lo is None or e.ts >= lo) and (hi is None or e.ts <= hi)]
+    want = alert_dicts(live_alerts(rules, kept))
+    assert alert_dicts(archive.backtest(rules, start=lo, end=hi)) == want
+
+
+bounds_st = st.tuples(st.sampled_from((None, BASE + 1800.0, BASE + 3600.0)),
+                      st.sampled_from((None, BASE + 7200.0, BASE + 3599.75)))
+
+
+@settings(max_examples=examples(0.4), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(specs=spec_lists(max_size=40), rules=alert_rules(), bounds=bounds_st,
+       cuts=st.lists(st.integers(0, 40), max_size=3))
+def test_duckdb_backtest_equals_live_engine(specs: list[EntrySpec], rules: list[AlertRule],
+                                            bounds: tuple[float | None, float | None],
+                                            cuts: list[int]) -> None:
+    entries = [s.build() for s in specs]
+    with archived(entries, cuts) as folder, Archive(folder) as duck:
+        _backtest_case(duck, rules, entries, bounds)
+
+
+@SPARK
+@given(specs=spec_lists(max_size=40), rules=alert_rules(), bounds=bounds_st,
+       cuts=st.lists(st.integers(0, 40), max_size=3))
+def test_spark_backtest_equals_live_engine(spark: Any, specs: list[EntrySpec],
+                                           rules: list[AlertRule],
+                                           bounds: tuple[float | None, float | None],
+                                           cuts: list[int]) -> None:
+    entries = [s.build() for s in specs]
+    with archived(entries, cuts) as folder, Archive(folder, executor="spark", spark=spark) as sp:
+        _backtest_case(sp, rules, entries, bounds)
+
+
+def test_backtest_of_match_only_rules_reads_only_matches(tmp_path: Any) -> None:
+    """With threshold and new_term rules only, the executor is asked for the matches alone
+    (the answer is the same as replaying everything)."""
+    entries = [LogEntry(BASE + i * 7.0, "ERROR" if i % 3 else "INFO", f"db timeout {i % 4}",
+                        "api" if i % 2 else "db") for i in range(300)]
+    SegmentWriter(tmp_path).write(entries, list(range(len(entries))))
+    rules = [AlertRule("errors", conditions={"level": "ERROR", "source": "api"}, threshold=3,
+                       time_window=30, cooldown=20),
+             AlertRule("new", conditions={"source": "db"}, kind="new_term", field="message")]
+    with Archive(tmp_path) as archive:
+        asked: list[Any] = []
+        entries_of = archive._run.entries
+
+        def spy(node: Any, *args: Any, **kwargs: Any) -> Any:
+            got = entries_of(node, *args, **kwargs)
+            asked.extend(got)
+            return got
+
+        archive._run.entries = spy
+        got = archive.backtest(rules)
+    assert alert_dicts(got) == alert_dicts(live_alerts(rules, entries))
+    assert got
+    assert len(asked) == sum(1 for e in entries if any(r.matches(e) for r in rules)) < 300

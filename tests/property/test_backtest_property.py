@@ -13,6 +13,7 @@ import pytest
 from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import alert_rules as rules_st
 
 from log_analytics_engine import Alert, AlertRule, LogAnalyticsEngine, LogEntry
 from log_analytics_engine.alerts import backtest
@@ -21,14 +22,6 @@ from log_analytics_engine.alerts import replay as backtest_module
 LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 SOURCES = ("api", "db", "web")
 WORDS = ("timeout", "disk", "payment", "ok", "Über", "日本")
-CONDITIONS: list[dict[str, Any]] = [
-    {}, {"level": "ERROR"}, {"min_severity": "WARN"}, {"source": "api"},
-    {"keyword": "timeout"}, {"source": "db", "keyword": "disk"}, {"tags": ["a", "b"]},
-    {"regex": "pay"}, {"level": ["ERROR", "FATAL"], "regex": "^t"}, {"user_id": "u1"},
-    {"region": "eu"},
-]
-GROUPS = (None, "source", "user_id", "region", "n", "level")
-FIELDS = ("message", "source", "user_id", "region", "n", "tags")
 
 
 def _entry(ts: float, level: str, words: list[str], source: str, tags: list[str],
@@ -64,23 +57,6 @@ def _random_stream(rng: Any) -> list[LogEntry]:
 
 
 entries_st = st.one_of(_entries, st.randoms(use_true_random=False).map(_random_stream))
-
-
-@st.composite
-def rules_st(draw: st.DrawFn) -> list[AlertRule]:
-    out = []
-    for i in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(("threshold", "spike", "absence", "new_term")))
-        out.append(AlertRule(
-            f"r{i}", conditions=draw(st.sampled_from(CONDITIONS)),
-            threshold=draw(st.integers(1, 4)),
-            time_window=draw(st.sampled_from((10.0, 30.0, 60.0))),
-            cooldown=draw(st.sampled_from((0.0, 15.0, 45.0))),
-            enabled=draw(st.booleans()) or draw(st.booleans()),
-            kind=kind, group_by=draw(st.sampled_from(GROUPS)),
-            spike_ratio=draw(st.sampled_from((1.5, 2.0))),
-            field=draw(st.sampled_from(FIELDS)) if kind == "new_term" else None))
-    return out
 
 
 def live(rules: list[AlertRule], entries: list[LogEntry], cuts: list[int]) -> list[Alert]:
