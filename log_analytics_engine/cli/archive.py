@@ -35,8 +35,8 @@ def register_archive(sub: Any) -> None:
                     "  log-analytics archive old-archive/*.jsonl.gz --to /data/archive")
     p.add_argument("files", nargs="+", metavar="FILE", help="JSONL or text files (gzip ok)")
     p.add_argument("--to", required=True, metavar="DIR", help="the archive folder")
-    p.add_argument("--buffer", type=int, default=250_000, metavar="N",
-                   help="entries held before a write (memory bound; default 250000)")
+    p.add_argument("--buffer", type=int, default=100_000, metavar="N",
+                   help="entries held before a write (memory bound; default 100000)")
     add_type(p)
     p.set_defaults(func=guarded(cmd_archive))
 

@@ -16,7 +16,7 @@ SQL's NULL is never let through: every leaf is wrapped so that it is true or fal
 can match (segment pruning), and :func:`time_span` gives the instants a tree can match
 (partition pruning).
 
->>> c = compile_sql(compile_filters({"level": "ERROR", "keyword": "timeout"}))
+>>> c = compile_sql({"level": "ERROR", "keyword": "timeout"})
 >>> c.sql, c.params, c.exact
 ('((level = $p0) AND list_contains(words, $p1))', {'p0': 'ERROR', 'p1': 'timeout'}, True)
 """
@@ -53,36 +53,47 @@ class Dialect:
     """How one SQL engine spells the few things that differ.
 
     ``bucket``: the start of an instant's time bucket, formatted with the width in seconds
-    (the engine's ``floor(instant / width) * width`` in float64); ``numbers``: an aggregate
-    of the JSON texts of the numeric (integer or floating, never boolean or text) values of
-    the metadata key at JSON path ``{0}``; ``distinct_tags``: a generator of the distinct
-    tags of a row (as the tag index counts them).
+    (the engine's ``floor(instant / width) * width`` in float64). ``json_value``: the JSON
+    value at path ``{0}`` of the metadata; ``json_kind``: its type name, formatted with that
+    value, tested by ``float_kind`` and ``int_kind`` (formatted with the type name);
+    ``float_list``/``text_list``: an aggregate of a value (``{0}``) as DOUBLE / as its JSON
+    text, in id order, of the rows where ``{1}`` holds. ``distinct_tags``: a generator of
+    the distinct tags of a row.
     """
 
     name: str
     param: str  # format with the parameter's name
     list_contains: str  # format with the list column and the value expression
     bucket: str = "floor(instant / {0}) * {0}"
-    numbers: str = ("list(json_extract_string(metadata, {0})) FILTER (WHERE json_type("
-                    "metadata, {0}) IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT'))")
+    json_value: str = "json_extract(metadata, {0})"
+    json_kind: str = "json_type({0})"
+    float_kind: str = "{0} = 'DOUBLE'"
+    int_kind: str = "{0} IN ('BIGINT', 'UBIGINT', 'HUGEINT')"
+    float_list: str = "list(TRY_CAST({0} AS DOUBLE) ORDER BY id) FILTER (WHERE {1})"
+    text_list: str = "list(CAST({0} AS VARCHAR) ORDER BY id) FILTER (WHERE {1})"
     distinct_tags: str = "unnest(list_distinct(tags))"
 
     def contains(self, column: str, value: str) -> str:
         return self.list_contains.format(column, value)
 
 
-#: Spark SQL: ``60.0`` is a DECIMAL literal there, so widths are cast to DOUBLE; numeric
-#: metadata values are told apart through the VARIANT type (pyspark >= 4.0), where a JSON
-#: number is BIGINT, DOUBLE or DECIMAL(p,s).
-_SPARK_VALUE = "variant_get(try_parse_json(metadata), {0})"
+#: Spark SQL: ``60.0`` is a DECIMAL literal there, so widths are cast to DOUBLE; metadata
+#: values are read through the VARIANT type (pyspark >= 4.0), where a JSON integer is BIGINT
+#: and a JSON fraction DECIMAL(p,s) or DOUBLE; lists keep id order by sorting (id, value)
+#: pairs.
 DIALECTS: dict[str, Dialect] = {
     "duckdb": Dialect("duckdb", "${}", "list_contains({}, {})"),
     "spark": Dialect(
         "spark", ":{}", "array_contains({}, {})",
         bucket="CAST(floor(instant / CAST({0} AS DOUBLE)) AS DOUBLE) * CAST({0} AS DOUBLE)",
-        numbers=(f"collect_list(to_json({_SPARK_VALUE})) FILTER (WHERE schema_of_variant("
-                 f"{_SPARK_VALUE}) = 'BIGINT' OR schema_of_variant({_SPARK_VALUE}) = 'DOUBLE'"
-                 f" OR schema_of_variant({_SPARK_VALUE}) LIKE 'DECIMAL%')"),
+        json_value="variant_get(try_parse_json(metadata), {0})",
+        json_kind="schema_of_variant({0})",
+        float_kind="({0} = 'DOUBLE' OR {0} LIKE 'DECIMAL%')",
+        int_kind="{0} = 'BIGINT'",
+        float_list=("transform(array_sort(collect_list(named_struct('i', id, 'v', "
+                    "CAST({0} AS DOUBLE))) FILTER (WHERE {1})), x -> x.v)"),
+        text_list=("transform(array_sort(collect_list(named_struct('i', id, 'v', "
+                   "to_json({0}))) FILTER (WHERE {1})), x -> x.v)"),
         distinct_tags="explode(array_distinct(tags))"),
 }
 
@@ -211,7 +222,7 @@ def compile_sql(node: Filters, dialect: str | Dialect = "duckdb") -> SqlPredicat
 def time_span(node: Node) -> tuple[float, float]:
     """The instants ``[lo, hi]`` outside which ``node`` matches nothing (for pruning).
 
-    >>> time_span(compile_filters({"start_time": 10, "level": "INFO"}))
+    >>> time_span(compile({"start_time": 10, "level": "INFO"}))
     (10.0, inf)
     """
     if isinstance(node, TimeRange):

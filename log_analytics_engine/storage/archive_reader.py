@@ -207,22 +207,40 @@ class ArchiveReader:
         if not files:
             return []
         pred = compile_sql(node, self.dialect)
+        if limit is None:
+            found = self._ordered(files, node, pred, descending, None)
+            return found[offset:]
+        # Walk the hour partitions from the wanted end, in windows of 1, 2, 4 ... hours: an
+        # hour holds only instants of that hour, so once enough rows are found no older (or
+        # newer) hour can hold an earlier one in the result order.
+        wanted = offset + limit
+        hours = sorted({os.path.dirname(f) for f in files}, reverse=descending)
+        kept: list[LogEntry] = []
+        window, start = 1, 0
+        while start < len(hours) and len(kept) < wanted:
+            chosen = set(hours[start:start + window])
+            part = [f for f in files if os.path.dirname(f) in chosen]
+            kept += self._ordered(part, node, pred, descending, wanted - len(kept))
+            start += window
+            window *= 2
+        return kept[offset:offset + limit]
+
+    def _ordered(self, files: list[str], node: Node, pred: Any, descending: bool,
+                 limit: int | None) -> list[LogEntry]:
+        """The first ``limit`` matches in ``files`` in (instant, id) order (or its reverse)."""
         way = "DESC" if descending else "ASC"
         sql = (f"SELECT {_ENTRY_COLUMNS} FROM {self._from(files)} WHERE {pred.sql} "
                f"ORDER BY instant {way}, id {way}")
         if pred.exact:
             if limit is not None:
                 sql += f" LIMIT {int(limit)}"
-            if offset:
-                sql += f" OFFSET {int(offset)}"
             return table_entries(_arrow_table(self._run(sql, pred.params)))
         kept: list[LogEntry] = []
-        wanted = None if limit is None else offset + limit
         for batch in _arrow_batches(self._run(sql, pred.params), BATCH_ROWS):
             kept.extend(e for e in table_entries(batch) if node.match(e))
-            if wanted is not None and len(kept) >= wanted:
-                break
-        return kept[offset:] if limit is None else kept[offset:offset + limit]
+            if limit is not None and len(kept) >= limit:
+                return kept[:limit]
+        return kept
 
     def by_id(self, node: Node, only: Callable[[str], bool] | None = None) -> list[LogEntry]:
         """Every matching entry in id order (ingestion order), for aggregations."""
@@ -287,33 +305,68 @@ class ArchiveReader:
             keys.append("tag")
         elif group is not None:
             keys.append(_GROUP_COLUMNS[group])
-        select = [f"{k} AS k{i}" for i, k in enumerate(keys)] + ["count(*) AS n"]
-        if field is not None:
-            path = f"'$.{field}'"
-            select.append(self.dialect.numbers.format(path) + " AS v")
-        source = self._from(files)
-        if group in ("tags", "tag"):
-            source = (f"(SELECT instant, {self.dialect.distinct_tags} AS tag FROM {source} "
-                      f"WHERE {pred.sql}) AS tagged")
-            where = "TRUE"
-        else:
-            where = pred.sql
-        sql = f"SELECT {', '.join(select)} FROM {source} WHERE {where}"
-        if keys:
-            sql += " GROUP BY " + ", ".join(f"k{i}" for i in range(len(keys)))
-        rows = self._run(sql, pred.params).fetchall()
-        if not keys:
-            n = rows[0][0] if rows else 0
-            return _finish(parsed, n, _numbers(rows[0][1]) if field and rows else [])
+        rows = self._grouped(files, pred, keys, group, field, False)
+        if field is not None and any(r[len(keys) + 2] for r in rows):
+            rows = self._grouped(files, pred, keys, group, field, True)  # integers: exact text
         out: dict[Any, Any] = {}
         width = len(keys)
+        if not keys:
+            n = rows[0][0] if rows else 0
+            return _finish(parsed, n, rows[0][1] if field and rows else [])
         for row in sorted(rows, key=lambda r: key_order(tuple(r[:width]))):
             key = tuple(row[:width])
             if seconds is not None:
                 key = (format_instant(key[0]), *key[1:])
-            values = _numbers(row[width + 1]) if field is not None else []
+            values = row[width + 1] if field is not None else []
             out[key[0] if width == 1 else key] = _finish(parsed, row[width], values)
         return out
+
+    def _grouped(self, files: list[str], pred: Any, keys: list[str], group: str | None,
+                 field: str | None, exact_text: bool) -> list[list[Any]]:
+        """Rows of group keys, count, and (with ``field``) the sorted numeric values and how
+        many are integers. Floats travel as doubles (sorted stably in id order, as the engine
+        sorts them); integers, when any, as their JSON text, parsed to exact Python ints."""
+        select = [f"{k} AS k{i}" for i, k in enumerate(keys)] + ["count(*) AS n"]
+        d = self.dialect
+        inner = f"SELECT * FROM {self._from(files)} WHERE {pred.sql}"
+        if group in ("tags", "tag"):
+            inner = (f"SELECT instant, {d.distinct_tags} AS tag FROM "
+                     f"{self._from(files)} WHERE {pred.sql}")
+        if field is not None:
+            value = d.json_value.format(f"'$.{field}'")
+            inner = f"SELECT *, {value} AS j FROM ({inner}) AS q0"
+            kind = d.json_kind.format("j")
+            if exact_text:
+                numeric = f"{d.float_kind.format(kind)} OR {d.int_kind.format(kind)}"
+                select.append(f"{d.text_list.format('j', numeric)} AS v")
+            else:
+                select.append(f"{d.float_list.format('j', d.float_kind.format(kind))} AS v")
+            select.append(f"count(*) FILTER (WHERE {d.int_kind.format(kind)}) AS ni")
+        sql = f"SELECT {', '.join(select)} FROM ({inner}) AS q1"
+        if keys:
+            sql += " GROUP BY " + ", ".join(f"k{i}" for i in range(len(keys)))
+        table = _arrow_table(self._run(sql, pred.params))
+        return [list(r) for r in zip(*(table.column(i).to_pylist() if name != "v" else
+                                       _values(table.column(i), exact_text)
+                                       for i, name in enumerate(table.column_names)),
+                                     strict=True)]
+
+
+def _values(column: Any, exact_text: bool) -> list[list[Any]]:
+    """Each row's numeric values, sorted as the engine sorts them (stable, from id order)."""
+    import numpy as np
+
+    if exact_text:
+        return [_numbers(cell) for cell in column.to_pylist()]
+    out: list[list[Any]] = []
+    for chunk in column.chunks:
+        for cell in chunk:
+            if not cell.is_valid:
+                out.append([])
+            else:
+                values = cell.values.to_numpy(zero_copy_only=False)
+                out.append(np.sort(values, kind="stable").tolist())
+    return out
 
 
 def _numbers(texts: list[str] | None) -> list[float]:

@@ -137,7 +137,7 @@ def archive_files(
     directory: str | os.PathLike[str],
     *,
     file_type: str | None = None,
-    buffer_entries: int = 250_000,
+    buffer_entries: int = 100_000,
     first_id: int = 0,
     progress: Callable[[int], None] | None = None,
     limits: InputLimits = DEFAULT_LIMITS,
