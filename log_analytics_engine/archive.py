@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from .alerts import Alert, AlertRule, backtest
 from .errors import InvalidFilterError
@@ -34,17 +34,37 @@ from .query.nodes import And, Node, Or
 from .query.order import page_window
 from .storage.archive_reader import ArchiveReader
 
-__all__ = ["EXECUTORS", "Archive"]
+__all__ = ["EXECUTORS", "Archive", "Executor"]
 
-#: Executor name -> factory ``(directory, spark_session) -> executor``. The DuckDB executor is
+
+class Executor(Protocol):
+    """What an executor provides (``storage.archive_reader.ArchiveReader`` is the DuckDB one).
+    Nodes come compiled; results have the shapes and order of the engine's methods."""
+
+    def entries(self, node: Node, sort_by: str | None = None, descending: bool = False,
+                offset: int = 0, limit: int | None = None,
+                only: Callable[[str], bool] | None = None) -> list[LogEntry]: ...
+
+    def count(self, node: Node) -> int: ...
+
+    def aggregate(self, node: Node, group_by: str | Sequence[str] | None = None,
+                  interval: str | float | None = None,
+                  metrics: Any = None) -> dict[Any, Any]: ...
+
+    def segments(self) -> list[str]: ...
+
+    def close(self) -> None: ...
+
+
+#: Executor name -> factory ``(directory, spark_session) -> Executor``. The DuckDB executor is
 #: built in; others register here.
-def _spark(directory: str, spark: Any) -> Any:
+def _spark(directory: str, spark: Any) -> Executor:
     from .storage.archive_spark import SparkArchiveReader  # the spark extra: import on use
 
     return SparkArchiveReader(directory, spark)
 
 
-EXECUTORS: dict[str, Callable[[str, Any], Any]] = {
+EXECUTORS: dict[str, Callable[[str, Any], Executor]] = {
     "duckdb": lambda directory, spark: ArchiveReader(directory),
     "spark": _spark,
 }
@@ -66,7 +86,7 @@ class Archive:
                                      f"expected one of {sorted(EXECUTORS)}")
         self.directory = os.fspath(directory)
         self.executor = executor
-        self._run = EXECUTORS[executor](self.directory, spark)
+        self._run: Executor = EXECUTORS[executor](self.directory, spark)
 
     def query_logs(self, filters: Filters = None, sort_by: str | None = None,
                    sort_desc: bool = False, page: int | None = None,

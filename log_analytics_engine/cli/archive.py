@@ -18,6 +18,7 @@ from typing import Any
 
 from ..archive import EXECUTORS, Archive
 from ..errors import LogAnalyticsError
+from ..storage.archive_writer import archive_files
 from .common import CliError, Out, _progress, add_command, add_type, check_input_file, guarded
 
 __all__ = ["add_archive_options", "cmd_archive", "open_archive", "register_archive"]
@@ -42,8 +43,6 @@ def register_archive(sub: Any) -> None:
 
 
 def cmd_archive(args: argparse.Namespace) -> int:
-    from ..storage.archive_writer import archive_files  # the archive extra: import on use
-
     if args.buffer < 1:
         raise CliError("--buffer must be at least 1")
     for path in args.files:

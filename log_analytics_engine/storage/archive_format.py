@@ -22,6 +22,7 @@ query's terms without opening it. Needs the ``archive`` extra (pyarrow); importe
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ import orjson
 
 from .. import _native as native
 from ..errors import MissingExtraError
-from ..model.entry import LogEntry
+from ..model.entry import ATTRIBUTES, LogEntry
 from ..model.timeparse import format_instant
 from .codec import dumps, loads
 
@@ -82,6 +83,37 @@ def schema() -> pa.Schema:
         ("request_id", text), ("user_id", text), ("metadata", text), ("id", pa.int64()),
         ("words", words_type()),
     ], metadata={b"log_analytics_engine.archive": FORMAT_VERSION.encode()})
+
+
+#: Prefix of the typed copies of float metadata fields (``num_latency_ms``).
+NUMERIC_PREFIX = "num_"
+#: At most this many typed copies per segment.
+MAX_NUMERIC = 8
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def float_columns(entries: Sequence[LogEntry]) -> dict[str, list[float | None]]:
+    """Typed copies of metadata fields whose numbers are all floats in ``entries``: a
+    numeric metric then reads a DOUBLE column instead of parsing the metadata JSON. A field
+    with an integer value anywhere in the batch gets no copy (integers stay exact in the
+    JSON); non-numbers are NULL in the copy, as the engine's metrics skip them. O(n)."""
+    numbers: dict[str, bool] = {}
+    for e in entries:
+        md = e.metadata
+        if md:
+            for k, v in md.items():
+                t = type(v)
+                if t is float:
+                    numbers.setdefault(k, True)
+                elif t is int:
+                    numbers[k] = False
+    keys = sorted(k for k, ok in numbers.items()
+                  if ok and _PLAIN_KEY.match(k) and k not in ATTRIBUTES)[:MAX_NUMERIC]
+    out: dict[str, list[float | None]] = {}
+    for k in keys:
+        got = [e.metadata.get(k) for e in entries]
+        out[k] = [v if type(v) is float else None for v in got]
+    return out
 
 
 def words_type() -> pa.DataType:
@@ -137,7 +169,11 @@ def entries_table(entries: Sequence[LogEntry], ids: Sequence[int]) -> pa.Table:
         pa.array(ids, pa.int64()),
         words_array(entries),
     ]
-    table = pa.Table.from_arrays(columns, schema=schema())
+    full = schema()
+    for key, values in float_columns(entries).items():
+        columns.append(pa.array(values, pa.float64()))
+        full = full.append(pa.field(NUMERIC_PREFIX + key, pa.float64()))
+    table = pa.Table.from_arrays(columns, schema=full)
     return table.sort_by([("instant", "ascending"), ("id", "ascending")])
 
 
@@ -216,6 +252,7 @@ class SegmentTerms:
     source: frozenset[str]
     tag: frozenset[str]
     token: frozenset[str]
+    numeric: frozenset[str] = frozenset()  # metadata fields with a typed copy
 
     def may_hold(self, index: str, term: Any) -> bool:
         """Whether some row may have ``term`` in ``index`` (level, source, tag or token)."""
@@ -235,6 +272,8 @@ class SegmentTerms:
             level=frozenset(pc.unique(table.column("level")).to_pylist()),
             source=frozenset(pc.unique(table.column("source")).to_pylist()),
             tag=frozenset(tags), token=frozenset(words),
+            numeric=frozenset(n[len(NUMERIC_PREFIX):] for n in table.column_names
+                              if n.startswith(NUMERIC_PREFIX)),
         )
 
     def to_bytes(self) -> bytes:
@@ -243,7 +282,7 @@ class SegmentTerms:
         raw = orjson.dumps({"v": FORMAT_VERSION, "lo": self.lo, "hi": self.hi,
                             "rows": self.rows, "level": sorted(self.level),
                             "source": sorted(self.source), "tag": sorted(self.tag),
-                            "token": sorted(self.token)})
+                            "token": sorted(self.token), "numeric": sorted(self.numeric)})
         body: bytes = pa.compress(raw, "zstd", asbytes=True)
         return len(raw).to_bytes(8, "little") + body
 
@@ -253,4 +292,4 @@ class SegmentTerms:
         size = int.from_bytes(data[:8], "little")
         d = orjson.loads(pa.decompress(data[8:], size, "zstd", asbytes=True))
         return cls(d["lo"], d["hi"], d["rows"], frozenset(d["level"]), frozenset(d["source"]),
-                   frozenset(d["tag"]), frozenset(d["token"]))
+                   frozenset(d["tag"]), frozenset(d["token"]), frozenset(d.get("numeric", ())))

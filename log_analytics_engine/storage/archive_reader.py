@@ -47,7 +47,13 @@ from ..query.aggregate import (
 from ..query.nodes import Node, QueryContext
 from ..query.order import TIME_KEYS, order_entry_list
 from ..query.sql import DIALECTS, Dialect, compile_sql, may_match, time_span
-from .archive_format import SEGMENT_SUFFIX, TERMS_SUFFIX, SegmentTerms, table_entries
+from .archive_format import (
+    NUMERIC_PREFIX,
+    SEGMENT_SUFFIX,
+    TERMS_SUFFIX,
+    SegmentTerms,
+    table_entries,
+)
 
 __all__ = ["ArchiveReader", "ScratchTable", "list_segments"]
 
@@ -134,7 +140,8 @@ class ArchiveReader:
 
     ``only(name)`` (optional, per call) restricts a query to the segments it accepts.
     ``dialect`` is the SQL spelling of the executor (:data:`~..query.sql.DIALECTS`); another
-    executor (:mod:`.archive_spark`) overrides ``_from``, ``_run`` and ``dialect`` only.
+    executor (:mod:`.archive_spark`) overrides ``_from``, ``_run`` and ``dialect`` (and turns
+    off the DuckDB-only typed-column path, ``_typed``).
     """
 
     dialect: Dialect = DIALECTS["duckdb"]
@@ -190,7 +197,7 @@ class ArchiveReader:
     # -- queries --------------------------------------------------------------------------
     def _from(self, files: list[str]) -> str:
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        return f"read_parquet([{listed}], hive_partitioning = false)"
+        return f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
 
     def _run(self, sql: str, params: dict[str, Any]) -> Any:
         return self._con.cursor().sql(sql, params=params or None)
@@ -264,6 +271,14 @@ class ArchiveReader:
             return int(self._run(sql, pred.params).fetchall()[0][0])
         return len(self.by_id(node, only))
 
+    def _typed(self, files: list[str], field: str) -> bool:
+        """Whether every one of ``files`` has a typed copy of metadata ``field``."""
+        for path in files:
+            seg = self.terms(os.path.relpath(path, self.directory))
+            if seg is None or field not in seg.numeric:
+                return False
+        return True
+
     # -- aggregation ----------------------------------------------------------------------
     def aggregate(self, node: Node, group_by: str | Sequence[str] | None = None,
                   interval: str | float | None = None, metrics: Any = None,
@@ -305,7 +320,10 @@ class ArchiveReader:
             keys.append("tag")
         elif group is not None:
             keys.append(_GROUP_COLUMNS[group])
-        rows = self._grouped(files, pred, keys, group, field, False)
+        quantiles = None
+        if all(k in ("count", "min", "max") or k[0] == "p" for k, _ in parsed):
+            quantiles = sorted({float(k[1:]) for k, _ in parsed if k[0] == "p"})
+        rows = self._grouped(files, pred, keys, group, field, False, quantiles)
         if field is not None and any(r[len(keys) + 2] for r in rows):
             rows = self._grouped(files, pred, keys, group, field, True)  # integers: exact text
         out: dict[Any, Any] = {}
@@ -322,17 +340,26 @@ class ArchiveReader:
         return out
 
     def _grouped(self, files: list[str], pred: Any, keys: list[str], group: str | None,
-                 field: str | None, exact_text: bool) -> list[list[Any]]:
+                 field: str | None, exact_text: bool,
+                 quantiles: list[float] | None = None) -> list[list[Any]]:
         """Rows of group keys, count, and (with ``field``) the sorted numeric values and how
-        many are integers. Floats travel as doubles (sorted stably in id order, as the engine
-        sorts them); integers, when any, as their JSON text, parsed to exact Python ints."""
+        many need the exact path (integers; a -0.0). Floats travel as doubles (sorted stably
+        in id order, as the engine sorts them); with ``exact_text`` every number travels as its
+        JSON text in id order, parsed to exact Python ints and floats."""
         select = [f"{k} AS k{i}" for i, k in enumerate(keys)] + ["count(*) AS n"]
         d = self.dialect
         inner = f"SELECT * FROM {self._from(files)} WHERE {pred.sql}"
         if group in ("tags", "tag"):
             inner = (f"SELECT instant, {d.distinct_tags} AS tag FROM "
                      f"{self._from(files)} WHERE {pred.sql}")
-        if field is not None:
+        if field is not None and not exact_text and self._typed(files, field):
+            # every file has the field's typed copy: its numbers are floats, read as such
+            inner = f"SELECT *, {NUMERIC_PREFIX}{field} AS j FROM ({inner})"
+            # no id order needed: equal floats are the same float, but for -0.0 and 0.0,
+            # whose order the engine keeps (a -0.0 sends the group to the exact path)
+            select.append("list_sort(list(j) FILTER (WHERE j IS NOT NULL)) AS v")
+            select.append("count(*) FILTER (WHERE j = 0 AND signbit(j)) AS ni")
+        elif field is not None:
             value = d.json_value.format(f"'$.{field}'")
             inner = f"SELECT *, {value} AS j FROM ({inner}) AS q0"
             kind = d.json_kind.format("j")
@@ -345,11 +372,56 @@ class ArchiveReader:
         sql = f"SELECT {', '.join(select)} FROM ({inner}) AS q1"
         if keys:
             sql += " GROUP BY " + ", ".join(f"k{i}" for i in range(len(keys)))
+        picked = quantiles is not None and field is not None and not exact_text and (
+            self._typed(files, field))
+        if picked:  # only order statistics: the few values they read leave DuckDB
+            sql = f"SELECT * REPLACE ({_order_statistics('v', quantiles or [])} AS v) FROM ({sql})"
         table = _arrow_table(self._run(sql, pred.params))
+        if picked:
+            cells = [_Picked(c) for c in table.column("v").to_pylist()]
+            return [[*r[:-2], cells[k], r[-1]] for k, r in enumerate(
+                zip(*(table.column(i).to_pylist() for i in range(table.num_columns)),
+                    strict=True))]
         return [list(r) for r in zip(*(table.column(i).to_pylist() if name != "v" else
                                        _values(table.column(i), exact_text)
                                        for i, name in enumerate(table.column_names)),
                                      strict=True)]
+
+
+def _order_statistics(values: str, quantiles: list[float]) -> str:
+    """SQL for the length of the sorted list column ``values`` and the elements min, max and
+    the percentiles ``quantiles`` read, at the positions the engine's
+    :func:`~log_analytics_engine.query.aggregate.percentile` computes (same float
+    arithmetic: ``(n - 1) * q / 100.0``)."""
+    s = values
+    picks = [f"{s}[1]", f"{s}[len({s})]"]
+    for q in quantiles:
+        lo = f"CAST(floor((len({s}) - 1) * {q!r} / 100.0) AS BIGINT)"
+        picks += [f"{lo}", f"{s}[{lo} + 1]", f"{s}[least({lo} + 2, len({s}))]"]
+    return f"[len({s})::DOUBLE, {', '.join(picks)}]"
+
+
+class _Picked(Sequence[float]):
+    """The sorted values of a group as far as min, max and percentiles read them: its
+    length and the elements at the positions :func:`_order_statistics` picked."""
+
+    def __init__(self, cell: list[float | None]) -> None:
+        self.n = int(cell[0] or 0)
+        self.at: dict[int, float] = {}
+        if self.n:
+            self.at[0], self.at[self.n - 1] = cell[1], cell[2]  # type: ignore[assignment]
+            for k in range(3, len(cell), 3):
+                lo = int(cell[k])  # type: ignore[arg-type]
+                self.at[lo] = cell[k + 1]  # type: ignore[assignment]
+                self.at[min(lo + 1, self.n - 1)] = cell[k + 2]  # type: ignore[assignment]
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            raise TypeError("only single positions are picked")
+        return self.at[index + self.n if index < 0 else index]
 
 
 def _values(column: Any, exact_text: bool) -> list[list[Any]]:

@@ -118,5 +118,10 @@ class SparkArchiveReader(ArchiveReader):
             self.spark.catalog.dropTempView(old)
         return name
 
+    def _typed(self, files: list[str], field: str) -> bool:
+        """Never: the typed numeric columns are read through DuckDB-only SQL (list slicing,
+        ``signbit``); Spark reads numeric metadata through the dialect's VARIANT path."""
+        return False
+
     def _run(self, sql: str, params: dict[str, Any]) -> Any:
         return _Result(self.spark.sql(sql, args=params or None))

@@ -106,8 +106,7 @@ ARCHIVE_FORMATS = ("parquet", "jsonl")
 
 
 def _has_pyarrow() -> bool:
-    return importlib.util.find_spec("pyarrow") is not None and (
-        importlib.util.find_spec("duckdb") is not None)
+    return all(importlib.util.find_spec(m) is not None for m in ("pyarrow", "duckdb", "numpy"))
 
 
 def estimate_entry_bytes(entry: LogEntry) -> int:

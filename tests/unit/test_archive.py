@@ -248,3 +248,62 @@ def test_to_pandas_has_the_engine_columns(tmp_path: Path) -> None:
     with Archive(tmp_path) as archive:
         frame = archive.to_pandas({"level": "ERROR"})
     assert list(frame.columns) == list(engine.to_pandas({"level": "ERROR"}).columns)
+
+
+def test_float_fields_get_a_typed_copy_and_integers_stay_exact(tmp_path: Path) -> None:
+    floats = [LogEntry(i, "INFO", "x", metadata={"lat": i / 3, "mixed": 1.5, "s": "a"})
+              for i in range(20)]
+    mixed = [LogEntry(100 + i, "ERROR", "y", metadata={"lat": 2.5, "mixed": 2**63 + i})
+             for i in range(5)]
+    writer = SegmentWriter(tmp_path)
+    writer.write(floats, range(20))
+    writer.write(mixed, range(20, 25))
+    with Archive(tmp_path) as archive:
+        terms = [archive._run.terms(n) for n in archive.segments()]
+        assert [sorted(t.numeric) for t in terms if t is not None] == [["lat", "mixed"], ["lat"]]
+        engine = LogAnalyticsEngine()
+        engine.ingest_logs(floats + mixed)
+        for metrics in (["p50:lat", "sum:lat", "min:lat"], ["max:mixed", "p95:mixed"]):
+            assert archive.aggregate(group_by="level", metrics=metrics) == engine.aggregate(
+                group_by="level", metrics=metrics)
+            assert archive.aggregate(metrics=metrics) == engine.aggregate(metrics=metrics)
+
+
+def test_a_negative_zero_keeps_the_engine_order_of_equal_zeros(tmp_path: Path) -> None:
+    entries = [LogEntry(i, "INFO", "z", metadata={"v": v})
+               for i, v in enumerate([0.0, -0.0, 1.5, -0.0, 0.0])]
+    SegmentWriter(tmp_path).write(entries, range(len(entries)))
+    engine = LogAnalyticsEngine()
+    engine.ingest_logs(entries)
+    with Archive(tmp_path) as archive:
+        got = archive.aggregate(metrics=["min:v", "max:v", "p50:v"])
+    want = engine.aggregate(metrics=["min:v", "max:v", "p50:v"])
+    assert got == want
+    assert [str(x) for x in got.values()] == [str(x) for x in want.values()]
+
+
+def test_one_archive_serves_many_threads(tmp_path: Path) -> None:
+    entries = [LogEntry(i, "ERROR" if i % 3 else "INFO", f"m{i % 7}", "api") for i in range(300)]
+    SegmentWriter(tmp_path).write(entries, range(300))
+    engine = LogAnalyticsEngine()
+    engine.ingest_logs(entries)
+    errors: list[BaseException] = []
+    with Archive(tmp_path) as archive:
+        def work(k: int) -> None:
+            try:
+                for _ in range(10):
+                    q = f"m{k % 7}"
+                    assert archive.count_logs(q) == engine.count_logs(q)
+                    assert shown(archive.query_logs(q, sort_desc=True, page_size=5)) == shown(
+                        engine.query_logs(q, sort_desc=True, page_size=5))
+                    assert archive.aggregate(group_by="level") == engine.aggregate(
+                        group_by="level")
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors
