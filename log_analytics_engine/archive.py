@@ -74,6 +74,11 @@ EXECUTORS: dict[str, Callable[[str, Any], Executor]] = {
 _MATCH_ONLY_KINDS = frozenset(("threshold", "new_term"))
 
 
+def _under(prefix: str) -> Callable[[str], bool]:
+    """A segment filter: the segments whose name starts with ``prefix``."""
+    return lambda name: name.startswith(prefix)
+
+
 class Archive:
     """Queries over the segments in ``directory`` (``log-analytics archive``, or an engine's
     ``Retention(archive_dir=...)``), on ``executor``: ``"duckdb"`` or ``"spark"`` (on the
@@ -157,8 +162,7 @@ class Archive:
         hold disjoint hours, and their names sort in time order)."""
         hours = sorted({name.rsplit("/", 1)[0] for name in self._run.segments()})
         for hour in hours:
-            prefix = hour + "/"
-            yield from self._run.entries(node, only=lambda name, p=prefix: name.startswith(p))
+            yield from self._run.entries(node, only=_under(hour + "/"))
 
     def segments(self) -> list[str]:
         """The complete segments now in the folder (``date=.../hour=.../name.parquet``)."""
