@@ -11,6 +11,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from .alerts import Alert, AlertRule, AlertSeverity
+from .alerts import backtest as backtest_alerts
 from .archive import Archive
 from .engine import LogAnalyticsEngine
 from .errors import (
@@ -97,6 +98,7 @@ __all__ = [
     "StorageVersionError",
     "UnknownFieldWarning",
     "__version__",
+    "backtest_alerts",
     "compile_filters",
     "parse_query",
 ]

@@ -18,7 +18,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from log_analytics_engine import And, LogEntry, Node, Not, Or, compile_filters
+from log_analytics_engine import AlertRule, And, LogEntry, Node, Not, Or, compile_filters
 
 UTC = timezone.utc
 #: 2025-01-01T00:00:00Z
@@ -400,3 +400,33 @@ def _archive_spec(spec: EntrySpec, message: str, md: dict[str, Any]) -> EntrySpe
 #: Entries for archive tests: the usual ones with odd messages and any metadata.
 archive_specs: st.SearchStrategy[EntrySpec] = st.builds(
     _archive_spec, entry_specs, st.one_of(messages, odd_text), archive_metadata)
+
+
+# -- alert rules ---------------------------------------------------------------------------
+RULE_CONDITIONS: list[dict[str, Any]] = [
+    {}, {"level": "ERROR"}, {"min_severity": "WARN"}, {"source": "api"},
+    {"keyword": "timeout"}, {"source": "db", "keyword": "disk"}, {"tags": ["a", "b"]},
+    {"regex": "pay"}, {"level": ["ERROR", "FATAL"], "regex": "^t"}, {"user_id": "u1"},
+    {"region": "eu"}, {"tags": ["prod", "eu"]}, {"keyword": "error"},
+]
+RULE_GROUPS = (None, "source", "user_id", "region", "n", "level")
+RULE_FIELDS = ("message", "source", "user_id", "region", "n", "tags")
+
+
+@st.composite
+def alert_rules(draw: st.DrawFn) -> list[AlertRule]:
+    """One to four rules of every kind (threshold, spike, absence, new_term), grouped or
+    not, with cooldowns, some disabled."""
+    out = []
+    for i in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(("threshold", "spike", "absence", "new_term")))
+        out.append(AlertRule(
+            f"r{i}", conditions=draw(st.sampled_from(RULE_CONDITIONS)),
+            threshold=draw(st.integers(1, 4)),
+            time_window=draw(st.sampled_from((10.0, 30.0, 60.0))),
+            cooldown=draw(st.sampled_from((0.0, 15.0, 45.0))),
+            enabled=draw(st.booleans()) or draw(st.booleans()),
+            kind=kind, group_by=draw(st.sampled_from(RULE_GROUPS)),
+            spike_ratio=draw(st.sampled_from((1.5, 2.0))),
+            field=draw(st.sampled_from(RULE_FIELDS)) if kind == "new_term" else None))
+    return out

@@ -50,19 +50,51 @@ __all__ = ["DIALECTS", "Dialect", "SqlPredicate", "compile_sql", "may_match", "t
 
 @dataclass(frozen=True)
 class Dialect:
-    """How one SQL engine spells the few things that differ."""
+    """How one SQL engine spells the few things that differ.
+
+    ``bucket``: the start of an instant's time bucket, formatted with the width in seconds
+    (the engine's ``floor(instant / width) * width`` in float64). ``json_value``: the JSON
+    value at path ``{0}`` of the metadata; ``json_kind``: its type name, formatted with that
+    value, tested by ``float_kind`` and ``int_kind`` (formatted with the type name);
+    ``float_list``/``text_list``: an aggregate of a value (``{0}``) as DOUBLE / as its JSON
+    text, in id order, of the rows where ``{1}`` holds. ``distinct_tags``: a generator of
+    the distinct tags of a row.
+    """
 
     name: str
     param: str  # format with the parameter's name
     list_contains: str  # format with the list column and the value expression
+    bucket: str = "floor(instant / {0}) * {0}"
+    json_value: str = "json_extract(metadata, {0})"
+    json_kind: str = "json_type({0})"
+    float_kind: str = "{0} = 'DOUBLE'"
+    int_kind: str = "{0} IN ('BIGINT', 'UBIGINT', 'HUGEINT')"
+    float_list: str = "list(TRY_CAST({0} AS DOUBLE) ORDER BY id) FILTER (WHERE {1})"
+    text_list: str = "list(CAST({0} AS VARCHAR) ORDER BY id) FILTER (WHERE {1})"
+    distinct_tags: str = "unnest(list_distinct(tags))"
 
     def contains(self, column: str, value: str) -> str:
         return self.list_contains.format(column, value)
 
 
+#: Spark SQL: ``60.0`` is a DECIMAL literal there, so widths are cast to DOUBLE; metadata
+#: values are read through the VARIANT type (pyspark >= 4.0), where a JSON integer is BIGINT
+#: and a JSON fraction DECIMAL(p,s) or DOUBLE; lists keep id order by sorting (id, value)
+#: pairs.
 DIALECTS: dict[str, Dialect] = {
     "duckdb": Dialect("duckdb", "${}", "list_contains({}, {})"),
-    "spark": Dialect("spark", ":{}", "array_contains({}, {})"),
+    "spark": Dialect(
+        "spark", ":{}", "array_contains({}, {})",
+        bucket="CAST(floor(instant / CAST({0} AS DOUBLE)) AS DOUBLE) * CAST({0} AS DOUBLE)",
+        json_value="variant_get(try_parse_json(metadata), {0})",
+        json_kind="schema_of_variant({0})",
+        float_kind="({0} = 'DOUBLE' OR {0} LIKE 'DECIMAL%')",
+        int_kind="{0} = 'BIGINT'",
+        float_list=("transform(array_sort(collect_list(named_struct('i', id, 'v', "
+                    "CAST({0} AS DOUBLE))) FILTER (WHERE {1})), x -> x.v)"),
+        text_list=("transform(array_sort(collect_list(named_struct('i', id, 'v', "
+                   "to_json({0}))) FILTER (WHERE {1})), x -> x.v)"),
+        distinct_tags="explode(array_distinct(tags))"),
 }
 
 _COLUMN_OF_INDEX = {"level": "level", "source": "source"}
@@ -148,6 +180,11 @@ class _Builder:
         return "TRUE", False  # a regex, or a node this compiler does not know: check rows
 
     def _equals(self, name: str, value: Any) -> tuple[str, bool]:
+        if value is None and name not in ("level", "message", "timestamp", "tags"):
+            # Equality with None holds where the field is missing: the key need not be there.
+            if name == "source":
+                return "(source = '')", False
+            return (f"({name} IS NULL)" if name in _OPTIONAL else "TRUE"), False
         if name in ("level", "message"):
             if not isinstance(value, str):
                 return "FALSE", True

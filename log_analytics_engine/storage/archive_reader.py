@@ -46,7 +46,7 @@ from ..query.aggregate import (
 )
 from ..query.nodes import Node, QueryContext
 from ..query.order import TIME_KEYS, order_entry_list
-from ..query.sql import compile_sql, may_match, time_span
+from ..query.sql import DIALECTS, Dialect, compile_sql, may_match, time_span
 from .archive_format import (
     NUMERIC_PREFIX,
     SEGMENT_SUFFIX,
@@ -139,7 +139,12 @@ class ArchiveReader:
     """Queries over the segments of ``directory`` on DuckDB. Thread-safe (a cursor per query).
 
     ``only(name)`` (optional, per call) restricts a query to the segments it accepts.
+    ``dialect`` is the SQL spelling of the executor (:data:`~..query.sql.DIALECTS`); another
+    executor (:mod:`.archive_spark`) overrides ``_from``, ``_run`` and ``dialect`` (and turns
+    off the DuckDB-only typed-column path, ``_typed``).
     """
+
+    dialect: Dialect = DIALECTS["duckdb"]
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = os.fspath(directory)
@@ -208,7 +213,7 @@ class ArchiveReader:
         files = self.files(node, only)
         if not files:
             return []
-        pred = compile_sql(node)
+        pred = compile_sql(node, self.dialect)
         if limit is None:
             found = self._ordered(files, node, pred, descending, None)
             return found[offset:]
@@ -249,7 +254,7 @@ class ArchiveReader:
         files = self.files(node, only)
         if not files:
             return []
-        pred = compile_sql(node)
+        pred = compile_sql(node, self.dialect)
         sql = (f"SELECT {_ENTRY_COLUMNS} FROM {self._from(files)} WHERE {pred.sql} "
                f"ORDER BY id, instant")
         got = table_entries(_arrow_table(self._run(sql, pred.params)))
@@ -260,7 +265,7 @@ class ArchiveReader:
         files = self.files(node, only)
         if not files:
             return 0
-        pred = compile_sql(node)
+        pred = compile_sql(node, self.dialect)
         if pred.exact:
             sql = f"SELECT count(*) FROM {self._from(files)} WHERE {pred.sql}"
             return int(self._run(sql, pred.params).fetchall()[0][0])
@@ -291,7 +296,7 @@ class ArchiveReader:
     def _sql_aggregate(self, node: Node, fields: list[str], seconds: float | None,
                        parsed: list[tuple[str, str | None]],
                        only: Callable[[str], bool] | None) -> dict[Any, Any] | None:
-        pred = compile_sql(node)
+        pred = compile_sql(node, self.dialect)
         numeric = {f for k, f in parsed if k not in ("count",)}
         if not pred.exact or len(fields) > 1 or len(numeric) > 1 or any(
                 k == "distinct" for k, _ in parsed):
@@ -310,7 +315,7 @@ class ArchiveReader:
                 _finish(parsed, 0, []))
         keys: list[str] = []
         if seconds is not None:
-            keys.append(f"floor(instant / {float(seconds)!r}) * {float(seconds)!r}")
+            keys.append(self.dialect.bucket.format(repr(float(seconds))))
         if group in ("tags", "tag"):
             keys.append("tag")
         elif group is not None:
@@ -342,9 +347,10 @@ class ArchiveReader:
         in id order, as the engine sorts them); with ``exact_text`` every number travels as its
         JSON text in id order, parsed to exact Python ints and floats."""
         select = [f"{k} AS k{i}" for i, k in enumerate(keys)] + ["count(*) AS n"]
+        d = self.dialect
         inner = f"SELECT * FROM {self._from(files)} WHERE {pred.sql}"
         if group in ("tags", "tag"):
-            inner = (f"SELECT instant, unnest(list_distinct(tags)) AS tag FROM "
+            inner = (f"SELECT instant, {d.distinct_tags} AS tag FROM "
                      f"{self._from(files)} WHERE {pred.sql}")
         if field is not None and not exact_text and self._typed(files, field):
             # every file has the field's typed copy: its numbers are floats, read as such
@@ -354,17 +360,16 @@ class ArchiveReader:
             select.append("list_sort(list(j) FILTER (WHERE j IS NOT NULL)) AS v")
             select.append("count(*) FILTER (WHERE j = 0 AND signbit(j)) AS ni")
         elif field is not None:
-            inner = f"SELECT *, json_extract(metadata, '$.{field}') AS j FROM ({inner})"
-            kind = "json_type(j)"
+            value = d.json_value.format(f"'$.{field}'")
+            inner = f"SELECT *, {value} AS j FROM ({inner}) AS q0"
+            kind = d.json_kind.format("j")
             if exact_text:
-                select.append(f"list(CAST(j AS VARCHAR) ORDER BY id) FILTER (WHERE {kind} IN "
-                              f"('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT')) AS v")
+                numeric = f"{d.float_kind.format(kind)} OR {d.int_kind.format(kind)}"
+                select.append(f"{d.text_list.format('j', numeric)} AS v")
             else:
-                select.append(f"list(TRY_CAST(j AS DOUBLE) ORDER BY id) FILTER "
-                              f"(WHERE {kind} = 'DOUBLE') AS v")
-            select.append(f"count(*) FILTER (WHERE {kind} IN ('BIGINT', 'UBIGINT', "
-                          f"'HUGEINT')) AS ni")
-        sql = f"SELECT {', '.join(select)} FROM ({inner})"
+                select.append(f"{d.float_list.format('j', d.float_kind.format(kind))} AS v")
+            select.append(f"count(*) FILTER (WHERE {d.int_kind.format(kind)}) AS ni")
+        sql = f"SELECT {', '.join(select)} FROM ({inner}) AS q1"
         if keys:
             sql += " GROUP BY " + ", ".join(f"k{i}" for i in range(len(keys)))
         picked = quantiles is not None and field is not None and not exact_text and (
