@@ -195,7 +195,7 @@ class IndexSet:
     and checked one by one at query time, so an indexed answer always equals a scan.
     """
 
-    __slots__ = ("_strings", "fields", "ingested_by_level", "level", "source", "tag", "token",
+    __slots__ = ("fields", "ingested_by_level", "level", "source", "strings", "tag", "token",
                  "unindexed")
 
     def __init__(self, fields: Sequence[str] = ()) -> None:
@@ -205,7 +205,8 @@ class IndexSet:
         self.token = InvertedIndex()
         self.fields: dict[str, InvertedIndex] = {f: InvertedIndex() for f in fields}
         self.unindexed: dict[str, BitMap] = {f: BitMap() for f in fields}
-        self._strings: dict[str, str] = {}
+        #: One shared object per distinct level, source and tag string (entries point at it).
+        self.strings: dict[str, str] = {}
         #: Entries merged per level since this index set was made (a counter: never drops on
         #: eviction; entries reloaded from storage are not counted).
         self.ingested_by_level: dict[str, int] = {}
@@ -213,6 +214,16 @@ class IndexSet:
     def clear(self) -> None:
         """Forget every posting and counter (a store about to be loaded again)."""
         self.__init__(tuple(self.fields))  # type: ignore[misc]
+
+    def restore(self, name: str, terms: Mapping[str, BitMap]) -> None:
+        """Fill the empty index ``name`` (level, source, tag or token) with ready posting
+        lists (a stored snapshot); level, source and tag terms become the shared strings.
+        Runtime complexity: O(terms)."""
+        index: InvertedIndex = getattr(self, name)
+        assert not index._postings, "restore needs an empty index"
+        canon = self.strings.setdefault
+        for term, bm in terms.items():
+            index._postings[canon(term, term) if name != "token" else term] = bm
 
     def gather(
         self, entries: Sequence[Any], tokens: Sequence[Iterable[str]] | None,
@@ -235,7 +246,7 @@ class IndexSet:
         token_lists: Any = tokens if tokens is None or type(tokens) is list else list(tokens)
         if first_id + len(batch) > _SPAN:  # see gather_base
             first_id = 0
-        native.gather(batch, first_id, self._strings, levels, sources, tags, words, token_lists)
+        native.gather(batch, first_id, self.strings, levels, sources, tags, words, token_lists)
         return Postings(first_id, levels, sources, tags, words,
                         self._gather_fields(batch, first_id))
 

@@ -312,7 +312,7 @@ def read_indexed(
     for blocks, nbytes in _block_batches(lines, batch_size, limits.max_line_bytes):
         first_id = gather_base(next_id(), sum(map(len, blocks)) + 1)
         terms: tuple[dict[str, Ids], ...] = ({}, {}, {}, {})
-        entries, count, bad = native.ingest_blocks(blocks, first_id, indexes._strings, *terms)
+        entries, count, bad = native.ingest_blocks(blocks, first_id, indexes.strings, *terms)
         late: list[LogEntry] = []
         for k, raw in bad:  # blank or bad lines, re-read line by line for the same message
             again = _read_line(raw, line_no + k + 1, True, 0.0, report)

@@ -11,6 +11,7 @@ from ..errors import StorageCorruptError
 from ..model.entry import LogEntry
 from .integrity import SalvageReport
 from .integrity import salvage as _salvage
+from .loading import decode_chunk
 from .sqlite import Storage, encode_entries
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ __all__ = ["open_storage", "salvage"]
 
 
 def _decode(first: int, last: int, stamps: bytes, data: bytes) -> list[LogEntry]:
-    return Storage._decode_chunk(first, last, stamps, data, 0, {})
+    return decode_chunk(first, last, stamps, data, 0, {})
 
 
 def _write(path: str, entries: Sequence[LogEntry], history: list[bytes],

@@ -487,7 +487,7 @@ def test_a_batch_that_would_pass_32_bits_is_gathered_from_zero() -> None:
 @settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(entry_specs, max_size=20))
 def test_storage_chunks_equal_with_and_without_the_accelerator(specs: list[Any]) -> None:
-    from log_analytics_engine.storage import sqlite as storage
+    from log_analytics_engine.storage import format as storage
 
     entries = [spec.build() for spec in specs]
 
@@ -542,7 +542,7 @@ def test_entries_from_chunk_takes_a_plain_chunk() -> None:
             b'{"n":1,"x":2.5,"ok":true}],[1753000000,"INFO","","",null,null,null,[],{}]]')
     got = speedups.entries_from_chunk(data, [1.0, 2.0], {})
     assert got is not None
-    from log_analytics_engine.storage import sqlite as storage
+    from log_analytics_engine.storage import format as storage
 
     for g, w in zip(got, storage.decode_rows(orjson.loads(data), [1.0, 2.0], {}), strict=True):
         _same_entry(g, w)
