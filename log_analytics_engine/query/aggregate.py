@@ -330,13 +330,23 @@ class _TagSet(list[str]):
 
 
 def _normalise_group(value: Any) -> list[Any]:
+    """The group keys of one value: each element of a list (``None`` for an empty one), a
+    dict or any other unhashable value (a list inside a list) as its ``repr``."""
     if isinstance(value, _TagSet):
         return value
     if isinstance(value, list):
-        return value or [None]
-    if isinstance(value, dict):
-        return [repr(value)]
-    return [value]
+        return [_hashable(v) for v in value] if value else [None]
+    return [_hashable(value)]
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, (list, dict)):
+        return repr(value)
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
 
 
 _PLAIN_STR_FIELDS = frozenset(("source", "level", "message"))  # always a str, never metadata

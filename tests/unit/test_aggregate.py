@@ -201,3 +201,17 @@ def test_aggregate_logs_counts_equal_a_scan_whatever_the_container(
     got = LogAnalyticsEngine.aggregate_logs(shape(sample_entries), group_by=field)["group_by"]
     assert got == want
     assert list(got.values()) == sorted(want.values(), reverse=True)
+
+
+def test_aggregate_groups_nested_and_unhashable_values_by_their_text() -> None:
+    engine = LogAnalyticsEngine()
+    engine.ingest_logs([
+        LogEntry(1, "INFO", "a", metadata={"x": [1, [2, 3]], "v": 1.0}),
+        LogEntry(2, "INFO", "b", metadata={"x": {"k": [1]}, "v": 2.0}),
+        LogEntry(3, "WARN", "c", metadata={"x": []}),
+    ])
+    assert engine.aggregate(group_by="x") == {
+        1: {"count": 1}, "[2, 3]": {"count": 1}, "{'k': [1]}": {"count": 1}, None: {"count": 1}}
+    by_two = engine.aggregate(group_by=["x", "level"], metrics=["sum:v"], interval="1h")
+    assert by_two[("1970-01-01T00:00:00Z", "[2, 3]", "INFO")] == {"sum_v": 1.0}
+    assert sum(1 for _ in by_two) == 4
