@@ -11,10 +11,9 @@
 
 #define EXACT_INT (1LL << 53)
 
-/* A new array('d') of n zeros whose buffer is exported to *view (release it, then shrink the
- * array with PySequence_DelSlice when fewer values were written). Filling the array's own
- * buffer touches one fresh buffer instead of three (a malloc'd one, the bytes object and the
- * array copying it): at a million values the page faults of those were most of the time. */
+/* A new array('d') of n zeros whose buffer is exported to *view (release it before the array
+ * is used). Filling the array's own buffer touches one fresh buffer instead of three (a
+ * malloc'd one, the bytes object and the array copying it). */
 static PyObject *
 new_doubles(const State *st, Py_ssize_t n, Py_buffer *view)
 {
@@ -26,19 +25,6 @@ new_doubles(const State *st, Py_ssize_t n, Py_buffer *view)
     if (arr == NULL)
         return NULL;
     if (PyObject_GetBuffer(arr, view, PyBUF_WRITABLE) < 0) {
-        Py_DECREF(arr);
-        return NULL;
-    }
-    return arr;
-}
-
-/* Release the buffer of a new_doubles array and keep its first k values (NULL on error,
- * with the array freed). */
-static PyObject *
-finish_doubles(PyObject *arr, Py_buffer *view, Py_ssize_t k, Py_ssize_t n)
-{
-    PyBuffer_Release(view);
-    if (k < n && PySequence_DelSlice(arr, k, n) < 0) {
         Py_DECREF(arr);
         return NULL;
     }
@@ -109,7 +95,7 @@ py_numeric_column(PyObject *module, PyObject *args)
     }
     PyBuffer_Release(&vb);
     ia = PyObject_CallFunction(st->array_type, "Cy#", 'I', (const char *)ints,
-                                    ni * (Py_ssize_t)sizeof(uint32_t)) : NULL;
+                               ni * (Py_ssize_t)sizeof(uint32_t));
     oa = ia ? PyObject_CallFunction(st->array_type, "Cy#", 'I', (const char *)odd,
                                     no * (Py_ssize_t)sizeof(uint32_t)) : NULL;
     if (oa != NULL)
@@ -127,27 +113,31 @@ done:
     return result;
 }
 
-/* gather_numbers(ids, values, first) -> (array('d'), min_id, max_id): the non-NaN values of
- * the uint32 ids (in their order) in the float64 column `values` starting at id `first`,
- * with the id of the first minimum and of the last maximum (-1 when none). */
+/* gather_numbers(ids, values, first, out) -> (k, min_id, max_id): write the non-NaN values of
+ * the uint32 ids (in their order) in the float64 column `values` starting at id `first` to
+ * out[0:k] (a writable float64 buffer with room for every id), with the id of the first
+ * minimum and of the last maximum (-1 when none). The caller reuses `out` across queries:
+ * a fresh buffer of a million values cost more in page faults than the gathering. */
 PyObject *
 py_gather_numbers(PyObject *module, PyObject *args)
 {
-    State *st = get_state(module);
     Py_buffer a = {0}, c = {0}, o = {0};
     Py_ssize_t first;
-    PyObject *result = NULL, *arr = NULL;
-    if (!PyArg_ParseTuple(args, "y*y*n:gather_numbers", &a, &c, &first))
+    PyObject *result = NULL;
+    if (!PyArg_ParseTuple(args, "y*y*nw*:gather_numbers", &a, &c, &first, &o))
         return NULL;
-    if (check_configured(st) < 0)
-        goto done;
-    if (a.len % 4 || c.len % 8) {
+    if (a.len % 4 || c.len % 8 || o.len % 8) {
         PyErr_SetString(PyExc_ValueError, "gather_numbers expects uint32 ids and float64 values");
         goto done;
     }
     const uint32_t *ids = a.buf;
     const double *col = c.buf;
+    double *out = o.buf;
     Py_ssize_t n = a.len / 4, size = c.len / 8, k = 0;
+    if (o.len / 8 < n) {
+        PyErr_SetString(PyExc_ValueError, "gather_numbers: out has no room for every id");
+        goto done;
+    }
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_ssize_t pos = (Py_ssize_t)ids[i] - first;
         if (pos < 0 || pos >= size) {
@@ -155,10 +145,7 @@ py_gather_numbers(PyObject *module, PyObject *args)
             goto done;
         }
     }
-    arr = new_doubles(st, n, &o);
-    if (arr == NULL)
-        goto done;
-    double *out = o.buf, lo = 0, hi = 0;
+    double lo = 0, hi = 0;
     long long lo_id = -1, hi_id = -1;
     for (Py_ssize_t i = 0; i < n; i++) {
         double v = col[ids[i] - first];
@@ -174,12 +161,11 @@ py_gather_numbers(PyObject *module, PyObject *args)
             hi_id = ids[i];
         }
     }
-    arr = finish_doubles(arr, &o, k, n);
-    if (arr != NULL)
-        result = Py_BuildValue("(NLL)", arr, lo_id, hi_id);
+    result = Py_BuildValue("(nLL)", k, lo_id, hi_id);
 done:
     PyBuffer_Release(&a);
     PyBuffer_Release(&c);
+    PyBuffer_Release(&o);
     return result;
 }
 

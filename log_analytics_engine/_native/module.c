@@ -162,8 +162,9 @@ static PyMethodDef methods[] = {
      "column of a metadata field (NaN where a value does not count), the ids of its ints and "
      "of the values a float64 cannot stand for; None: entries for the Python kernel."},
     {"gather_numbers", py_gather_numbers, METH_VARARGS,
-     "gather_numbers(ids, values, first) -> (array('d'), min_id, max_id): the non-NaN values "
-     "of the ids in a column, with the ids of the first minimum and the last maximum."},
+     "gather_numbers(ids, values, first, out) -> (k, min_id, max_id): write the non-NaN "
+     "values of the ids in a column to out[:k], with the ids of the first minimum and the "
+     "last maximum."},
     {"summarize_numbers", py_summarize_numbers, METH_VARARGS,
      "summarize_numbers(values, qs, total) -> (sum | None, percentiles): math.fsum and "
      "linear-interpolation percentiles of a float64 buffer (reordered in place)."},

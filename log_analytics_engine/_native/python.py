@@ -241,30 +241,35 @@ def numeric_column(
     return values, ints, odd
 
 
-def gather_numbers(ids: Any, values: array[float], first: int) -> tuple[array[float], int, int]:
-    """The numbers of ``ids`` (a uint32 buffer, any order, repeats kept) in the column
-    ``values`` (from id ``first``), NaN left out, in the order of ``ids``; with the id of the
-    first minimum and of the last maximum (as a stable sort would put them at the ends),
-    -1 when there is none. ``IndexError`` for an id outside the column. O(k)."""
+def gather_numbers(
+    ids: Any, values: array[float], first: int, out: Any
+) -> tuple[int, int, int]:
+    """Write the numbers of ``ids`` (a uint32 buffer, any order, repeats kept) in the column
+    ``values`` (from id ``first``), NaN left out, in the order of ``ids``, to ``out[:k]`` (a
+    writable float64 buffer with room for every id); return ``k`` with the id of the first
+    minimum and of the last maximum (as a stable sort would put them at the ends), -1 when
+    there is none. ``IndexError`` for an id outside the column. O(k)."""
     _check_store_ids(ids, first, len(values))
-    out = array("d")
-    put = out.append
+    if len(out) < len(ids):
+        raise ValueError("gather_numbers: out has no room for every id")
+    k = 0
     lo = hi = 0.0
     lo_id = hi_id = -1
     for i in ids:
         v = values[i - first]
         if v != v:
             continue
-        put(v)
+        out[k] = v
+        k += 1
         if lo_id < 0 or v < lo:
             lo, lo_id = v, i
         if hi_id < 0 or v >= hi:
             hi, hi_id = v, i
-    return out, lo_id, hi_id
+    return k, lo_id, hi_id
 
 
 def summarize_numbers(
-    values: array[float], qs: Sequence[float], total: bool
+    values: Any, qs: Sequence[float], total: bool
 ) -> tuple[float | None, list[float]]:
     """``(math.fsum of values in ascending order or None, [the q-th percentile for q in
     qs])`` of a non-empty buffer of numbers without NaN, percentiles with linear

@@ -24,14 +24,13 @@ from .. import _native as native
 from ..model.entry import ATTRIBUTES
 
 if TYPE_CHECKING:
-    from array import array
 
-    from ..index.columns import NumericColumn
+    from ..index.columns import NumericColumn, ScratchPool
     from ..model.entry import LogEntry
     from .nodes import QueryContext
 
-__all__ = ["ColumnSlice", "Metric", "Taken", "columns_for", "compute", "entry_metrics",
-           "metric_name", "take"]
+__all__ = ["ColumnSlice", "FieldNumbers", "Metric", "Taken", "columns_for", "compute",
+           "entry_metrics", "field_numbers", "metric_name", "take"]
 
 Metric = tuple[str, str | None]  # (kind, field)
 NUMERIC = ("sum", "avg", "min", "max", "p50", "p90", "p95", "p99")
@@ -68,16 +67,18 @@ class ColumnSlice:
 
 class Taken:
     """What :func:`take` copied for one group under the lock: its size, its ids, the
-    columns its numbers are read from, and its entries when a metric needs them."""
+    columns its numbers are read from, the buffers to gather them into, and its entries
+    when a metric needs them."""
 
-    __slots__ = ("columns", "count", "entries", "ids")
+    __slots__ = ("columns", "count", "entries", "ids", "scratch")
 
     def __init__(self, count: int, ids: Any, columns: dict[str, ColumnSlice],
-                 entries: list[LogEntry] | None) -> None:
+                 entries: list[LogEntry] | None, scratch: ScratchPool | None) -> None:
         self.count = count
         self.ids = ids
         self.columns = columns
         self.entries = entries
+        self.scratch = scratch
 
 
 def _needs_entries(metrics: Sequence[Metric], columns: dict[str, Any]) -> bool:
@@ -103,7 +104,7 @@ def take(ctx: QueryContext, ids: Any, metrics: Sequence[Metric],
     if _needs_entries(metrics, slices):
         entries = ctx.store.materialize(ids if isinstance(ids, (BitMap, FrozenBitMap))
                                         else list(ids))
-    return Taken(len(arr), arr, slices, entries)
+    return Taken(len(arr), arr, slices, entries, ctx.columns.scratch if slices else None)
 
 
 def columns_for(ctx: QueryContext, metrics: Sequence[Metric]) -> dict[str, NumericColumn]:
@@ -113,13 +114,51 @@ def columns_for(ctx: QueryContext, metrics: Sequence[Metric]) -> dict[str, Numer
     return {f: cache.column(f) for f in column_fields(metrics)}
 
 
+class FieldNumbers:
+    """A group's numbers of one field: how many, the min and max as the entries hold them,
+    the exact sum (when asked) and the percentiles asked, by ``q``."""
+
+    __slots__ = ("count", "high", "low", "quantiles", "total")
+
+    def __init__(self, count: int, low: float | int, high: float | int, total: float | None,
+                 quantiles: dict[float, float]) -> None:
+        self.count = count
+        self.low = low
+        self.high = high
+        self.total = total
+        self.quantiles = quantiles
+
+
+def field_numbers(taken: Taken, field: str, column: ColumnSlice,
+                  metrics: Sequence[Metric]) -> FieldNumbers:
+    """Gather the group's numbers of ``field`` into a scratch buffer
+    (``gather_numbers``) and summarize them (``summarize_numbers``): what every metric of
+    the field needs. Runtime complexity: O(k) expected for k ids."""
+    kinds = {kind for kind, f in metrics if f == field}
+    qs = sorted({float(kind[1:]) for kind in kinds if kind[0] == "p"})
+    wants_total = bool(kinds & {"sum", "avg"})
+    assert taken.scratch is not None
+    buf = taken.scratch.take(len(taken.ids))
+    try:
+        k, lo, hi = native.gather_numbers(taken.ids, column.values, column.first, buf)
+        total: float | None = None
+        found: list[float] = []
+        if k and (qs or wants_total):
+            with memoryview(buf) as whole, whole[:k] as values:
+                total, found = native.summarize_numbers(values, qs, wants_total)
+    finally:
+        taken.scratch.give(buf)
+    return FieldNumbers(k, column.value(lo) if lo >= 0 else 0.0,
+                        column.value(hi) if hi >= 0 else 0.0, total,
+                        dict(zip(qs, found, strict=True)) if k else {})
+
+
 def compute(taken: Taken, metrics: Sequence[Metric]) -> dict[str, Any]:
     """The metrics of one group from what :func:`take` took (outside the lock): its numbers
-    gathered from each column (``gather_numbers``), their sum and percentiles
-    (``summarize_numbers``). Runtime complexity: O(k) expected per field for k ids."""
+    of each column field (:func:`field_numbers`), the rest from its entries.
+    Runtime complexity: O(k) expected per field for k ids."""
     result: dict[str, Any] = {}
-    gathered: dict[str, tuple[array[float], float | int, float | int]] = {}
-    summaries: dict[str, tuple[float | None, dict[float, float]]] = {}
+    fields: dict[str, FieldNumbers] = {}
     from_entries: list[Metric] = []
     for metric in metrics:
         kind, field = metric
@@ -133,42 +172,26 @@ def compute(taken: Taken, metrics: Sequence[Metric]) -> dict[str, Any]:
             result[name] = None  # a placeholder keeps the metrics' order
             continue
         assert field is not None
-        if field not in gathered:
-            values, lo, hi = native.gather_numbers(taken.ids, column.values, column.first)
-            gathered[field] = (values, column.value(lo) if lo >= 0 else 0.0,
-                               column.value(hi) if hi >= 0 else 0.0)
-        values, low, high = gathered[field]
-        if not len(values):
+        nums = fields.get(field)
+        if nums is None:
+            nums = fields[field] = field_numbers(taken, field, column, metrics)
+        if not nums.count:
             result[name] = 0 if kind == "sum" else None
         elif kind == "min":
-            result[name] = low
+            result[name] = nums.low
         elif kind == "max":
-            result[name] = high
+            result[name] = nums.high
+        elif kind == "sum":
+            result[name] = nums.total
+        elif kind == "avg":
+            assert nums.total is not None
+            result[name] = nums.total / nums.count
         else:
-            if field not in summaries:
-                summaries[field] = _summarize(values, field, metrics)
-            total, qs = summaries[field]
-            if kind == "sum":
-                result[name] = total
-            elif kind == "avg":
-                assert total is not None
-                result[name] = total / len(values)
-            else:
-                result[name] = qs[float(kind[1:])]
+            result[name] = nums.quantiles[float(kind[1:])]
     if from_entries:
         assert taken.entries is not None
         result.update(entry_metrics(taken.entries, from_entries))
     return result
-
-
-def _summarize(values: array[float], field: str, metrics: Sequence[Metric]
-               ) -> tuple[float | None, dict[float, float]]:
-    kinds = {kind for kind, f in metrics if f == field}
-    qs = sorted({float(kind[1:]) for kind in kinds if kind[0] == "p"})
-    n = len(values)
-    total, found = native.summarize_numbers(values, qs, bool(kinds & {"sum", "avg"}))
-    assert len(values) == n
-    return total, dict(zip(qs, found, strict=True))
 
 
 # -- the entries' path: the specification ----------------------------------------------------

@@ -137,3 +137,13 @@ def test_what_was_taken_under_the_lock_is_not_changed_by_later_ingestion() -> No
     assert engine.aggregate(metrics=["max:x"]) == {"max_x": 100.5}  # the column cut and grew
     assert engine._store.base == 5
     assert finish() == {"INFO": {"p50_x": 3.0, "max_x": 5, "count": 3}}
+
+
+def test_scratch_buffers_are_reused_and_grow_to_the_largest_group() -> None:
+    engine = _engine([float(i) for i in range(100)])
+    pool = engine._ctx.columns.scratch
+    assert engine.aggregate(group_by="level", metrics=["p50:x"]) == {"INFO": {"p50_x": 49.5}}
+    buf = pool.take(10)
+    assert len(buf) >= 100  # the one the query used, handed back
+    pool.give(buf)
+    assert engine.aggregate(metrics=["max:x", "sum:x"]) == {"max_x": 99.0, "sum_x": 4950.0}
