@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from children import interruptible
 
 from log_analytics_engine.cli.main import main
 
@@ -65,7 +66,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[str]]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "log_analytics_engine", "serve", str(path), "--port", "0",
          "--follow", "--rules", str(rules), "--interval", "0.05"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()

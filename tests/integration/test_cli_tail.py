@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from children import interruptible
 
 pexpect = pytest.importorskip("pexpect")
 
@@ -27,7 +28,8 @@ def spawn(*args: str, env: dict[str, str] | None = None) -> pexpect.spawn:
     full_env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
     full_env.update(env or {})
     child = pexpect.spawn(sys.executable, ["-m", "log_analytics_engine", *args], env=full_env,
-                          encoding="utf-8", timeout=20, dimensions=(40, 200))
+                          encoding="utf-8", timeout=20, dimensions=(40, 200),
+                          preexec_fn=interruptible)
     child.expect("following")
     return child
 

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from children import interruptible
 
 from log_analytics_engine import LogAnalyticsEngine, LogEntry
 from log_analytics_engine.cli.main import main
@@ -132,7 +133,7 @@ def test_serve_command_serves_until_interrupted(tmp_path: Path) -> None:
     write_jsonl(str(path), 200)
     proc = subprocess.Popen([sys.executable, "-m", "log_analytics_engine", "serve", str(path),
                              "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=interruptible)
     try:
         assert proc.stdout is not None
         lines = [proc.stdout.readline() for _ in range(3)]  # dashboard, accelerator, the file
