@@ -183,7 +183,7 @@ def prepare_aggregate(
     ):
         counted = _bucket_counts(ctx, ids, fields[0] if fields else None, seconds, parsed)
         return lambda: counted
-    columns = columns_for(ctx, parsed)
+    columns = columns_for(ctx, parsed, len(ids))
     if not fields and seconds is None:
         whole = take(ctx, ids, parsed, columns)
         return lambda: compute(whole, parsed)

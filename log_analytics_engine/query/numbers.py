@@ -107,11 +107,22 @@ def take(ctx: QueryContext, ids: Any, metrics: Sequence[Metric],
     return Taken(len(arr), arr, slices, entries, ctx.columns.scratch if slices else None)
 
 
-def columns_for(ctx: QueryContext, metrics: Sequence[Metric]) -> dict[str, NumericColumn]:
-    """The up-to-date columns of the metadata fields of numeric ``metrics`` (under the lock).
-    Runtime complexity: O(n) on a field's first use, then O(m) for m new entries."""
+#: A field's column is built by a query that selects at least 1/BUILD_SHARE of the live
+#: entries (a few selected entries read faster from the entries than a column of all of them
+#: is built); once built, every query of the field uses it.
+BUILD_SHARE = 16
+
+
+def columns_for(ctx: QueryContext, metrics: Sequence[Metric],
+                selected: int) -> dict[str, NumericColumn]:
+    """The up-to-date columns of the metadata fields of numeric ``metrics``, for a query
+    that selected ``selected`` ids (under the lock). A field without a column gets one only
+    when the query selects at least 1/:data:`BUILD_SHARE` of the live entries; else its
+    metrics read the entries. Runtime complexity: O(n) when a column is built, then O(m)
+    for m entries appended since its last use."""
     cache = ctx.columns
-    return {f: cache.column(f) for f in column_fields(metrics)}
+    build = selected * BUILD_SHARE >= len(ctx.store)
+    return {f: cache.column(f) for f in column_fields(metrics) if build or f in cache}
 
 
 class FieldNumbers:

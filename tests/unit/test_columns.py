@@ -147,3 +147,15 @@ def test_scratch_buffers_are_reused_and_grow_to_the_largest_group() -> None:
     assert len(buf) >= 100  # the one the query used, handed back
     pool.give(buf)
     assert engine.aggregate(metrics=["max:x", "sum:x"]) == {"max_x": 99.0, "sum_x": 4950.0}
+
+
+def test_a_query_selecting_few_entries_reads_them_instead_of_building_a_column() -> None:
+    engine = LogAnalyticsEngine()
+    engine.ingest_logs([LogEntry(i, "ERROR" if i < 3 else "INFO", "m", metadata={"x": i})
+                        for i in range(100)])
+    assert engine.aggregate({"level": "ERROR"}, metrics=["max:x"]) == {"max_x": 2}
+    assert "x" not in engine._ctx.columns
+    assert engine.aggregate({"level": "INFO"}, metrics=["max:x"]) == {"max_x": 99}
+    assert "x" in engine._ctx.columns  # built once a query selected enough
+    assert engine.aggregate({"level": "ERROR"}, metrics=["max:x", "p50:x"]) == {
+        "max_x": 2, "p50_x": 1.0}
