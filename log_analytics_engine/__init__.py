@@ -13,6 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 from .alerts import Alert, AlertRule, AlertSeverity
 from .engine import LogAnalyticsEngine
 from .errors import (
+    CapacityError,
     DuplicateProcessorError,
     InvalidAlertRuleError,
     InvalidEntryError,
@@ -56,6 +57,7 @@ __all__ = [
     "AlertRule",
     "AlertSeverity",
     "And",
+    "CapacityError",
     "DuplicateProcessorError",
     "EventSchema",
     "IncompleteSession",

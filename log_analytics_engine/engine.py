@@ -220,15 +220,15 @@ class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods, StatsMeth
         """
         plan = ResidualPlan(compile(filters), deadline_of(timeout))
         with self._lock:
-            found = plan.candidates(self._ctx)
+            found, epoch = plan.candidates(self._ctx), self._store.epoch
             if plan.residual is None:
                 done = prepare_aggregate(self._ctx, plan.finish_ids(found), group_by,
                                          interval, metrics)
         if plan.residual is not None:
             hits = plan.finish_ids(found)  # a regex outside the lock, on fixed candidates
             with self._lock:
-                done = prepare_aggregate(self._ctx, hits & self._store.live, group_by,
-                                         interval, metrics)
+                done = prepare_aggregate(self._ctx, self._store.still_live(hits, epoch),
+                                         group_by, interval, metrics)
         return done()  # sums and percentiles outside the lock, on what was taken
 
     @staticmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "CapacityError",
     "DuplicateProcessorError",
     "InvalidAlertRuleError",
     "InvalidEntryError",
@@ -97,6 +98,19 @@ class InvalidFilterError(LogAnalyticsError, ValueError):
         self.value = value
         self.reason = reason
         super().__init__(f"invalid filter {key}={value!r}: {reason}")
+
+
+class CapacityError(LogAnalyticsError):
+    """A batch cannot be taken because the live entries (plus the batch) would span more ids
+    than the postings can address (2**32): retention keeps too much. Raised before anything of
+    the batch is kept; ``live``, ``requested`` and ``limit`` say by how much."""
+
+    def __init__(self, live: int, requested: int, limit: int) -> None:
+        self.live = live
+        self.requested = requested
+        self.limit = limit
+        super().__init__(f"{live} live entries plus a batch of {requested} would span more "
+                         f"than {limit} ids; evict older entries (retention) first")
 
 
 class StorageError(LogAnalyticsError):

@@ -21,7 +21,7 @@ from .model.entry import LogEntry
 from .storage.integrity import SalvageReport
 from .storage.opening import open_storage
 from .storage.retention import Evictor, Retention
-from .storage.sqlite import Storage, encode_entries
+from .storage.sqlite import Encoded, Storage, encode_entries
 
 __all__ = ["HotWriter"]
 
@@ -44,14 +44,17 @@ class HotWriter:
     def commit(self, batch: list[LogEntry], words: list[list[str]] | None,
                postings: Postings) -> int:
         """Store and index a batch whose postings are gathered; returns its size.
-        A storage failure raises before anything is kept. O(m log n) under the lock."""
+
+        All or nothing: a failure before the batch is fully stored and indexed (the storage
+        write, the append, the merge; :class:`CapacityError` before any of them) undoes what
+        was done, so the engine and its storage are as they were. Alerts and retention run
+        once the batch is in. O(m log n) under the lock.
+        """
         storage, evictor, alerts = self.storage, self.evictor, self.alerts
         encoded = encode_entries(batch) if storage is not None else None
         evicted = False
         with self.lock:
-            if storage is not None and encoded is not None:
-                storage.write(self.store.next_id, encoded)
-            self.indexes.merge(postings, self.store.append(batch))
+            self._apply(batch, postings, encoded)
             self.ingested_total += len(batch)
             fired = alerts.observe(batch, words) if alerts.rules else []
             if fired and storage is not None:
@@ -63,6 +66,34 @@ class HotWriter:
         if fired:
             alerts.notify(fired)
         return len(batch)
+
+    def _apply(self, batch: list[LogEntry], postings: Postings, encoded: Encoded | None) -> None:
+        """Write, append and merge one batch, or undo all of it (under the lock): the store
+        is truncated to its mark, the batch's ids leave its terms' postings and the storage
+        withdraws its rows. Runtime complexity of the undo: O(m log n + t)."""
+        store, indexes, storage = self.store, self.indexes, self.storage
+        smark = store.mark(len(batch))
+        if smark is None:  # past the internal id limit: rebase first
+            shift = store.room_for(len(batch))  # CapacityError here changes nothing
+            store.rebase(shift)
+            indexes.rebase(shift)
+            smark = store.mark(len(batch))
+            assert smark is not None
+        first, imark = smark[0], indexes.mark()
+        written = False
+        try:
+            if storage is not None and encoded is not None:
+                storage.write(store.epoch + first, encoded)
+                written = True
+            store.append(batch)
+            indexes.merge(postings, first, count=False)
+        except BaseException:
+            indexes.withdraw(postings, first, imark)
+            store.truncate(smark)
+            if written and storage is not None:
+                storage.withdraw(store.epoch + first)
+            raise
+        indexes.count(postings)
 
     def open_storage(self, path: str | os.PathLike[str], durability: str, batch_size: int,
                      batch_interval: float,
@@ -81,6 +112,16 @@ class HotWriter:
             storage.close()
             raise
         self.storage = storage
+
+    def start_ids_at(self, first_id: int) -> None:
+        """Hand out public ids from ``first_id`` (an empty engine only; a test hook to start
+        just below 2**32). The storage records the ids below as evicted."""
+        with self.lock:
+            if len(self.store) or self.store.next_id + self.store.epoch > first_id:
+                raise ValueError("ids can only move forward on an empty engine")
+            self.store.start_at(first_id)
+            if self.storage is not None:
+                self.storage.delete_below(first_id)
 
     def retain(self, retention: Retention) -> None:
         """Bound the entries kept from now on, and apply the bound to what is stored (the
@@ -105,7 +146,7 @@ class HotWriter:
             return
         with self.lock:
             alert_state.save_state(self.alerts, storage)
-            taken = storage.snapshot(self.indexes, self.store.next_id)
+            taken = storage.snapshot(self.indexes, self.store.next_id, self.store.epoch)
         storage.close(taken)
 
     def count_rejected(self, n: int) -> None:

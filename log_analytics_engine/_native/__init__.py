@@ -13,7 +13,7 @@ kernel                        used by
 ``entries_from_lines``        ``ingest.files.read_entries`` (JSON lines -> entries)
 ``ingest_blocks``             ``ingest.files.read_indexed`` (lines -> entries + postings)
 ``gather``                    ``index.postings.IndexSet.gather`` (postings of a batch)
-``split_ordered``             ``index.store.TimeIndex.extend_ordered``
+``split_ordered``             ``index.timeindex.TimeIndex.extend_ordered``
 ``time_order``                ``index.store.Store`` (hits in time order, materialising)
 ``filter_instants``           ``index.store.Store.ids_in_time_range``
 ``sorted_numbers``            ``query.aggregate.numeric_values``

@@ -106,7 +106,7 @@ def _below(end: int) -> BitMap:
 def _stamp(store: Store) -> int:
     """What tells a column that the store's ids were renumbered under it (a rebase moves
     the epoch). A withdrawn batch shows as a store that ends before the column does."""
-    return getattr(store, "epoch", 0)
+    return store.epoch
 
 
 class ScratchPool:

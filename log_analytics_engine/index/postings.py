@@ -21,7 +21,17 @@ from ..model.tokenize import tokenize
 if TYPE_CHECKING:
     from .store import Store
 
-__all__ = ["EMPTY", "IndexSet", "InvertedIndex", "Postings"]
+__all__ = ["EMPTY", "IndexSet", "InvertedIndex", "Postings", "gather_base"]
+
+#: Ids a posting can hold: ``[0, 2**32)`` (the store's internal ids, see ``Store.epoch``).
+_SPAN = 1 << 32
+
+
+def gather_base(guess: int, n: int) -> int:
+    """The first id to number a batch of up to ``n`` entries from before the lock: the
+    ``guess`` (the store's next id) when the batch fits below 2**32 there, else 0 (the store
+    will rebase first, and :meth:`IndexSet.merge` shifts the ids to where the batch lands)."""
+    return guess if guess >= 0 and guess + n <= _SPAN else 0
 
 #: The ids of one term in one batch: a list, or an ``array('I')`` from the C gatherer.
 Ids = Sequence[int]
@@ -120,6 +130,28 @@ class InvertedIndex:
                     del postings[term]
                     self._sorted = None
 
+    def rebase(self, shift: int) -> None:
+        """Move every id down by ``shift`` in place (the bitmaps keep their identity: live
+        views hold them). Runtime complexity: O(size of the postings)."""
+        for bm in self._postings.values():
+            if bm:
+                bm.overwrite(bm.shift(-shift))
+
+    def withdraw(self, first_id: int, terms: Iterable[Any], keep: Iterable[Any] = ()) -> None:
+        """Undo a failed batch: drop the ids from ``first_id`` on from the postings of
+        ``terms``, and the postings it created (emptied and not in ``keep``).
+        Runtime complexity: O(t) for the t terms of the batch."""
+        postings = self._postings
+        kept = set(keep)
+        for term in terms:
+            bm = postings.get(term)
+            if bm is None:
+                continue
+            bm.remove_range(first_id, _SPAN)
+            if not bm and term not in kept:
+                del postings[term]
+                self._sorted = None
+
     def with_prefix(self, prefix: str) -> list[str]:
         """The str terms that start with ``prefix``, in order.
 
@@ -201,6 +233,8 @@ class IndexSet:
         words: dict[str, Ids] = {}
         batch = entries if type(entries) is list else list(entries)
         token_lists: Any = tokens if tokens is None or type(tokens) is list else list(tokens)
+        if first_id + len(batch) > _SPAN:  # see gather_base
+            first_id = 0
         native.gather(batch, first_id, self._strings, levels, sources, tags, words, token_lists)
         return Postings(first_id, levels, sources, tags, words,
                         self._gather_fields(batch, first_id))
@@ -230,13 +264,19 @@ class IndexSet:
             fields[name] = (values, odd)
         return fields
 
-    def merge(self, postings: Postings, first_id: int) -> None:
+    def merge(self, postings: Postings, first_id: int, count: bool = True) -> None:
         """Add gathered postings for a batch whose real first id is ``first_id`` (under the
-        lock). Runtime complexity: O(terms of the batch); id lists are merged in C."""
+        lock) and, with ``count``, count them (else :meth:`count` does once the batch is
+        in). Runtime complexity: O(terms of the batch); id lists are merged in C."""
+        self._merge(postings, first_id)
+        if count:
+            self.count(postings)
+
+    def count(self, postings: Postings) -> None:
+        """Add a merged batch to :attr:`ingested_by_level`. O(levels of the batch)."""
         counted = self.ingested_by_level
         for level, ids in postings.levels.items():
             counted[level] = counted.get(level, 0) + len(ids)
-        self._merge(postings, first_id)
 
     def _merge(self, postings: Postings, first_id: int) -> None:
         offset = first_id - postings.first_id
@@ -248,6 +288,32 @@ class IndexSet:
             self.fields[name].add_batch(values, offset)
             if odd:
                 self.unindexed[name].update(BitMap(odd).shift(offset) if offset else odd)
+
+    def mark(self) -> int:
+        """What :meth:`withdraw` needs to undo the next merge: how many level terms there
+        are (terms a merge creates come after them; empty level postings that live views
+        hold come before). O(1)."""
+        return len(self.level._postings)
+
+    def withdraw(self, postings: Postings, first_id: int, mark: int) -> None:
+        """Undo the merge (complete or not) of a failed batch whose ids start at
+        ``first_id``: its ids leave the postings of its terms and the postings it created
+        go (the level counters count a batch only once it is in: :meth:`count`).
+        Runtime complexity: O(terms of the batch)."""
+        self.level.withdraw(first_id, postings.levels, list(self.level._postings)[:mark])
+        self.source.withdraw(first_id, postings.sources)
+        self.tag.withdraw(first_id, postings.tags)
+        self.token.withdraw(first_id, postings.words)
+        for name, (values, _odd) in postings.fields.items():
+            self.fields[name].withdraw(first_id, values)
+            self.unindexed[name].remove_range(first_id, _SPAN)
+
+    def rebase(self, shift: int) -> None:
+        """Move every id down by ``shift`` (with ``Store.rebase``). O(size of the postings)."""
+        for index in self.all_indexes():
+            index.rebase(shift)
+        for bm in self.unindexed.values():
+            bm.overwrite(bm.shift(-shift))
 
     def add_batch(
         self, first_id: int, entries: Sequence[Any], tokens: Sequence[Iterable[str]] | None

@@ -1,8 +1,14 @@
 """The append-only entry store: dense ids, per-id instants, a time index and zone maps.
 
 Ids are dense integers in ingestion order. ``entries[id - base]`` is the entry with that id;
-``base`` moves forward only when retention evicts the oldest entries. Beside the entries the
-store keeps:
+``base`` moves forward only when retention evicts the oldest entries. Those ids are *internal*:
+32-bit offsets from ``epoch``, which is what the postings, the C kernels and the zone maps
+hold. The public id of an entry (storage rows, cursors) is ``epoch + id``: a Python int that
+never wraps. When the next internal id would pass :attr:`Store.id_limit` (2**32),
+:meth:`Store.room_for` asks for a *rebase*: every live id moves down by a multiple of the zone
+map block (``epoch`` up by as much), so no count of ingested entries ever stops ingestion;
+only live entries spanning more than 2**32 ids do (:class:`~..errors.CapacityError`).
+Beside the entries the store keeps:
 
 * ``ts``: the UTC instant of every live id (``array('d')``), for sorting and residual checks;
 * ``time_index``: a :class:`sortedcontainers.SortedKeyList` of ids keyed by instant. Adding an
@@ -21,97 +27,34 @@ from itertools import accumulate, islice
 from typing import TYPE_CHECKING, Any
 
 from pyroaring import BitMap, FrozenBitMap
-from sortedcontainers import SortedKeyList
 
 from .. import _native as native
+from ..errors import CapacityError
+from .timeindex import TimeIndex, drop_front, drop_ids_from, instant_key, shift_ids
 
 if TYPE_CHECKING:
     from ..model.entry import LogEntry
 
-__all__ = ["BLOCK_BITS", "Store", "TimeIndex"]
+__all__ = ["BLOCK_BITS", "ID_SPAN", "Mark", "Store", "TimeIndex"]
 
 BLOCK_BITS = 10
 BLOCK = 1 << BLOCK_BITS
+#: Internal ids are below this: what a ``pyroaring.BitMap`` and the kernels' ``uint32`` hold.
+ID_SPAN = 1 << 32
 _NO_IDS = array("I")
+_INF = float("inf")
 
-
-class TimeIndex(SortedKeyList):  # type: ignore[misc]
-    """A :class:`SortedKeyList` of ids keyed by instant, with a bulk path for in-order runs.
-
-    Logs arrive almost in time order. :meth:`extend_ordered` appends the ids whose instant is
-    not below the current maximum straight onto the last sublists (O(1) amortised each) and
-    inserts the late ones with ``add`` (O(log n)). It relies only on the documented layout of
-    sortedcontainers' lists (``_lists``, ``_keys``, ``_maxes``, ``_load``, ``_index``), which
-    ``_check()`` verifies in the tests.
-    """
-
-    def extend_ordered(self, ids: Sequence[int], keys: Sequence[float]) -> list[int]:
-        """Add ``ids`` (in ingestion order) whose keys are ``keys``; return the late ones.
-
-        An id is late when its key is below the largest key already present. The ids that are
-        not late are in time order among themselves (ties in id order), whatever else is
-        evicted later: that is what :meth:`Store.sorted_ids` relies on.
-        """
-        maxes = self._maxes
-        top = maxes[-1] if maxes else float("-inf")
-        run_ids: list[int]
-        run_keys: list[float]
-        late: list[int]
-        if (type(ids) is range and ids.step == 1 and type(keys) is list
-                and len(ids) == len(keys)):
-            run_ids, run_keys, late = native.split_ordered(ids.start, keys, top)
-        else:
-            run_ids, run_keys, late = [], [], []
-            for i, k in zip(ids, keys, strict=True):
-                if k >= top:
-                    top = k
-                    run_ids.append(i)
-                    run_keys.append(k)
-                else:
-                    late.append(i)
-        if run_ids:
-            self._append_tail(run_ids, run_keys)
-        add = self.add
-        for i in late:
-            add(i)
-        return late
-
-    def _append_tail(self, values: list[int], keys: list[float]) -> None:
-        lists, key_lists, maxes, load = self._lists, self._keys, self._maxes, self._load
-        pos = 0
-        if lists:
-            room = load - len(lists[-1])
-            if room > 0:
-                lists[-1].extend(values[:room])
-                key_lists[-1].extend(keys[:room])
-                maxes[-1] = key_lists[-1][-1]
-                pos = room
-        for start in range(pos, len(values), load):
-            chunk = keys[start : start + load]
-            lists.append(values[start : start + load])
-            key_lists.append(chunk)
-            maxes.append(chunk[-1])
-        self._len += len(values)
-        del self._index[:]
-
-
-def _instant_key(ts: array[float], base: list[int]) -> Callable[[int], float]:
-    """The time index's key: the instant of an id. A closure over the store's arrays, not a
-    bound method: the store and its index then form no reference cycle, so a dropped engine
-    is freed at once by reference counting instead of at the next full GC."""
-
-    def key(entry_id: int) -> float:
-        return ts[entry_id - base[0]]
-
-    return key
+#: What :meth:`Store.mark` saves before an append: next id, zone map length and the (min,
+#: max) of the block the append starts in.
+Mark = tuple[int, int, float, float]
 
 
 class Store:
     """Entries by id, their instants, the time index and the zone maps."""
 
     __slots__ = (
-        "_base", "_keys_from", "_metadata_keys", "_zbounds", "entries", "late", "live",
-        "time_index", "ts", "zmax", "zmin",
+        "_base", "_keys_from", "_metadata_keys", "_zbounds", "entries", "epoch", "id_limit",
+        "late", "live", "time_index", "ts", "zmax", "zmin",
     )
 
     def __init__(self) -> None:
@@ -121,11 +64,15 @@ class Store:
         self.live = BitMap()
         self.late = BitMap()  # ids that arrived with an instant below an earlier one
         self._zbounds: tuple[list[float], list[float]] | None = None
-        self.time_index = TimeIndex(key=_instant_key(self.ts, self._base))
+        self.time_index = TimeIndex(key=instant_key(self.ts, self._base))
         self.zmin = array("d")
         self.zmax = array("d")
         self._metadata_keys: set[str] = set()
         self._keys_from = 0  # the first id whose metadata keys are not collected yet
+        #: Public id of internal id 0 (a multiple of the zone map block).
+        self.epoch = 0
+        #: Internal ids stay below this (2**32; tests lower it to rebase often).
+        self.id_limit = ID_SPAN
 
     @property
     def base(self) -> int:
@@ -213,16 +160,85 @@ class Store:
             pos = stop
         return first
 
-    def start_at(self, base: int) -> None:
-        """Make an empty store hand out ids from ``base`` (reopening an evicted store)."""
+    def start_at(self, first_id: int) -> None:
+        """Make an empty store hand out public ids from ``first_id`` (reopening an evicted
+        store): the epoch is ``first_id`` rounded down to a block, so internal ids start
+        below :data:`BLOCK` and no zone map is kept for ids that never lived."""
         assert not self.entries, "start_at needs an empty store"
-        self.base = base
+        if first_id < 0:
+            raise ValueError(f"first id must be >= 0, got {first_id}")
+        self.epoch = first_id & ~(BLOCK - 1)
+        self.base = first_id - self.epoch
+        self._keys_from = self.base
         self._zbounds = None
-        blocks = base >> BLOCK_BITS
-        if len(self.zmin) < blocks:  # blocks below base hold no live id: never in range
-            pad = blocks - len(self.zmin)
-            self.zmin.extend([float("inf")] * pad)
-            self.zmax.extend([float("-inf")] * pad)
+
+    # -- ids beyond 32 bits ---------------------------------------------------------------
+    def room_for(self, m: int) -> int:
+        """How far to rebase before ``m`` more entries are appended: 0 when they fit, else a
+        multiple of :data:`BLOCK` (pass it to :meth:`rebase` and ``IndexSet.rebase``).
+        Raises :class:`CapacityError`, changing nothing, when even a rebase leaves no room.
+        Runtime complexity: O(1)."""
+        if self._base[0] + len(self.entries) + m <= self.id_limit:
+            return 0
+        shift = self.base & ~(BLOCK - 1)
+        if self.next_id - shift + m > self.id_limit:
+            raise CapacityError(len(self.entries), m, self.id_limit)
+        return shift
+
+    def rebase(self, shift: int) -> None:
+        """Move every internal id down by ``shift`` (a multiple of :data:`BLOCK`, at most
+        ``base``) and the epoch up by as much: public ids stay what they were. The caller
+        shifts the postings too (``IndexSet.rebase``). Runtime complexity: O(n), once per
+        ``id_limit - live`` entries ingested."""
+        assert shift % BLOCK == 0
+        assert 0 < shift <= self.base
+        self.epoch += shift
+        self.base -= shift  # the time index's key reads ids through the new base
+        shift_ids(self.time_index, shift)
+        self.live.overwrite(self.live.shift(-shift))
+        self.late.overwrite(self.late.shift(-shift))
+        blocks = shift >> BLOCK_BITS
+        del self.zmin[:blocks], self.zmax[:blocks]
+        self._zbounds = None
+        self._keys_from = max(0, self._keys_from - shift)
+
+    def still_live(self, ids: BitMap | FrozenBitMap, epoch: int) -> BitMap:
+        """Those of ``ids``, taken when the epoch was ``epoch`` (before the lock was released
+        and taken again), that are still live, as ids of the current epoch. O(k)."""
+        if epoch != self.epoch:
+            ids = ids.shift(epoch - self.epoch)
+        return self.live & ids
+
+    # -- undoing a failed append ----------------------------------------------------------
+    def mark(self, m: int) -> Mark | None:
+        """What :meth:`truncate` needs to undo an append of ``m`` entries, or None when they
+        do not fit below :attr:`id_limit` (see :meth:`room_for`). O(1)."""
+        first = self._base[0] + len(self.entries)
+        if first + m > self.id_limit:
+            return None
+        block = first >> BLOCK_BITS
+        zmin = self.zmin
+        if block < len(zmin):
+            return first, len(zmin), zmin[block], self.zmax[block]
+        return first, len(zmin), _INF, -_INF
+
+    def truncate(self, mark: Mark) -> None:
+        """Undo everything appended since ``mark`` (a batch that failed after or during its
+        append), leaving the store exactly as it was. Runtime complexity: O(m log n) for the
+        m ids appended; only on the failure path."""
+        first, zlen, lo, hi = mark
+        stop = self.base + max(len(self.entries), len(self.ts))
+        # the time index held one id per entry before the append (an invariant)
+        drop_ids_from(self.time_index, first, stop, first - self.base)
+        keep = first - self.base
+        del self.entries[keep:], self.ts[keep:]
+        self.live.remove_range(first, ID_SPAN)
+        self.late.remove_range(first, ID_SPAN)
+        del self.zmin[zlen:], self.zmax[zlen:]
+        block = first >> BLOCK_BITS
+        if block < zlen:
+            self.zmin[block], self.zmax[block] = lo, hi
+        self._zbounds = None
 
     def evict_before(self, first_live: int) -> list[LogEntry]:
         """Remove every id below ``first_live``; return the removed entries, oldest id first.
@@ -244,7 +260,7 @@ class Store:
         else:
             pos = ti.bisect_key_right(max(self.ts[:count]))
             keep = [i for i in ti[:pos] if i >= cut]
-            _drop_front(ti, pos)
+            drop_front(ti, pos)
         del self.entries[:count]
         del self.ts[:count]
         self.live.remove_range(self.base, cut)
@@ -381,6 +397,8 @@ class Store:
         assert len(self.ts) == n
         assert len(self.time_index) == n
         assert len(self.live) == n
+        assert self.epoch % BLOCK == 0
+        assert self.next_id <= self.id_limit
         if n:
             assert self.live.min() == self.base
             assert self.live.max() == self.base + n - 1
@@ -399,27 +417,3 @@ class Store:
             assert self.ts[i] == entry.ts
             block = (i + self.base) >> BLOCK_BITS
             assert self.zmin[block] <= entry.ts <= self.zmax[block]
-
-
-def _drop_front(sl: SortedKeyList, k: int) -> None:
-    """Delete the first ``k`` positions of ``sl`` by dropping whole sublists (O(k / load +
-    sublists)) instead of one ``del`` per value; keeps every sortedcontainers invariant."""
-    if k <= 0:
-        return
-    if k >= len(sl):
-        sl.clear()
-        return
-    lists, keys, maxes = sl._lists, sl._keys, sl._maxes
-    left = k
-    while left and len(lists[0]) <= left:
-        left -= len(lists[0])
-        del lists[0], keys[0], maxes[0]
-    if left:
-        del lists[0][:left], keys[0][:left]
-    sl._len -= k
-    del sl._index[:]
-    if len(lists) > 1 and len(lists[0]) < sl._load >> 1:  # merge a short head sublist
-        lists[1][:0] = lists[0]
-        keys[1][:0] = keys[0]
-        del lists[0], keys[0], maxes[0]
-        sl._expand(0)

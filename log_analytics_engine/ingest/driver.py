@@ -56,14 +56,21 @@ class IngestDriver:
     def ingest(self, batch: list[LogEntry]) -> int:
         """Process, gather and commit one batch; returns how many entries were stored.
         Runtime complexity: O(m t) before the lock for m entries of t words."""
-        if self._processors:
-            batch = self._processors.run_batch(batch)
-        if not batch:
-            return 0
-        # the C gatherer tokenizes as it indexes: words are needed only by word-keyed
-        # alert rules, or by the Python gatherer
-        words = self._words(batch) if not native.tokenizing_gather or self._needs_words() else None
-        return self._commit(batch, words, self._indexes.gather(batch, words, self._next_id()))
+        record = None
+        if self._processors:  # their counters count once the batch is stored
+            batch, record = self._processors.process(batch)
+        if batch:
+            # the C gatherer tokenizes as it indexes: words are needed only by word-keyed
+            # alert rules, or by the Python gatherer
+            words = (self._words(batch) if not native.tokenizing_gather or self._needs_words()
+                     else None)
+            stored = self._commit(batch, words,
+                                  self._indexes.gather(batch, words, self._next_id()))
+        else:
+            stored = 0
+        if record is not None:
+            record()
+        return stored
 
     def ingest_file(self, path: str | os.PathLike[str], file_type: str, batch_size: int,
                     progress: Callable[[int], None] | None) -> IngestReport:

@@ -15,7 +15,7 @@ import orjson
 
 from .. import _native as native
 from ..errors import InvalidEntryError
-from ..index.postings import Ids, IndexSet, Postings
+from ..index.postings import Ids, IndexSet, Postings, gather_base
 from ..model.entry import LogEntry, entry_from_json
 from ..model.values import clean_text
 from .jsonl import parse_json_line
@@ -310,7 +310,7 @@ def read_indexed(
     change or drop entries between parsing and indexing."""
     line_no = 0
     for blocks, nbytes in _block_batches(lines, batch_size, limits.max_line_bytes):
-        first_id = next_id()
+        first_id = gather_base(next_id(), sum(map(len, blocks)) + 1)
         terms: tuple[dict[str, Ids], ...] = ({}, {}, {}, {})
         entries, count, bad = native.ingest_blocks(blocks, first_id, indexes._strings, *terms)
         late: list[LogEntry] = []

@@ -214,9 +214,17 @@ class ProcessorChain:
         Runtime complexity: O(m * p) processor calls for m entries and p processors; only the
         last ``max_traces`` entries of a batch record a trace (older ones would be evicted).
         """
+        survivors, record = self.process(entries)
+        record()
+        return survivors
+
+    def process(self, entries: list[LogEntry]) -> tuple[list[LogEntry], Callable[[], None]]:
+        """:meth:`run_batch` without counting: the survivors and a function that adds the
+        batch's counters, errors and traces to the chain, to call once the batch is stored
+        (a batch that fails to be stored leaves the counters as they were)."""
         procs = self._procs
         if not procs or not entries:
-            return entries
+            return entries, _nothing
         stats = _Batch(len(procs), self._failures.maxlen or 0)
         keep = min(self._traces.maxlen or 0, len(entries))
         head = entries[: len(entries) - keep] if keep else entries
@@ -228,18 +236,21 @@ class ProcessorChain:
                 head = _step(proc, i, head, stats)
             if tail:
                 tail, traces = _step_traced(proc, i, tail, traces, stats)
-        with self._lock:
-            for i, proc in enumerate(procs):
-                proc.processed += stats.processed[i]
-                proc.errors += stats.errors[i]
-                proc.dropped += stats.dropped[i]
-                proc.seconds += stats.seconds[i]
-            self._errors_total += sum(stats.errors)
-            self._dropped_total += sum(stats.dropped)
-            self._failures.extend(stats.failures)
-            if keep:
-                self._traces.extend(all_traces)
-        return head + tail if tail else head
+
+        def record() -> None:
+            with self._lock:
+                for i, proc in enumerate(procs):
+                    proc.processed += stats.processed[i]
+                    proc.errors += stats.errors[i]
+                    proc.dropped += stats.dropped[i]
+                    proc.seconds += stats.seconds[i]
+                self._errors_total += sum(stats.errors)
+                self._dropped_total += sum(stats.dropped)
+                self._failures.extend(stats.failures)
+                if keep:
+                    self._traces.extend(all_traces)
+
+        return (head + tail if tail else head), record
 
     # -- reading --------------------------------------------------------------------------
     @property
@@ -425,3 +436,7 @@ def _step_traced(proc: _Proc, i: int, entries: list[LogEntry], traces: list[list
     stats.processed[i] += ran
     stats.dropped[i] += dropped
     return out, out_traces
+
+
+def _nothing() -> None:
+    """The counters of a batch no processor saw."""

@@ -9,6 +9,9 @@ page is every matching entry whose key is strictly after (or before, descending)
   entry gets a larger id) appear on a later page; late arrivals with an earlier key than the
   cursor are not seen by that walk (start a new one to see them);
 * evicted entries simply disappear; ids are never reused, so a cursor never skips a live one.
+
+The id in a cursor is the entry's public id (``Store.epoch`` + its internal id, 64 bits), so a
+cursor stays valid across a rebase of the internal ids and across a reopen from storage.
 """
 
 from __future__ import annotations
@@ -81,7 +84,8 @@ def decode_cursor(cursor: str, descending: bool, node: Node) -> tuple[float, int
 def page_ids(
     ctx: QueryContext, node: Node, after: tuple[float, int] | None, descending: bool, limit: int
 ) -> list[int]:
-    """Up to ``limit`` matching ids strictly after the key ``after`` in time order.
+    """Up to ``limit`` matching ids strictly after the key ``after`` in time order
+    (``after`` holds a public id; the ids returned are internal).
 
     Call under the engine lock. Runtime complexity: O(p + log n + w) where w is the
     number of index positions walked (about ``limit * n / k`` for k remaining hits), or
@@ -93,7 +97,8 @@ def page_ids(
         ids = execute(node, ctx)
         lo, hi = -float("inf"), float("inf")
     else:
-        instant, last_id = after
+        instant, public_id = after
+        last_id = public_id - store.epoch  # below 0: evicted before a rebase, drops nothing
         lo, hi = (-float("inf"), instant) if descending else (instant, float("inf"))
         ids = BitMap(execute(TimeRange(lo, hi) & node, ctx))
         # the boundary instant: drop what the previous pages already returned
@@ -116,7 +121,7 @@ def page_ids(
     return store.sorted_ids(cast(BitMap, ids), descending)[:limit]
 
 
-#: What :func:`take_page` copies under the lock: ids and their entries in page order.
+#: What :func:`take_page` copies under the lock: public ids and their entries in page order.
 PageSnapshot = tuple[list[int], list["LogEntry"]]
 
 
@@ -135,7 +140,8 @@ def take_page(ctx: QueryContext, plan: ResidualPlan, after: tuple[float, int] | 
     Call under the engine lock."""
     limit = page_size + 1 if plan.residual is None else len(ctx.store) + 1
     ids = page_ids(ctx, plan.indexed, after, descending, limit)
-    return ids, [ctx.store.get(i) for i in ids]
+    epoch = ctx.store.epoch
+    return [i + epoch for i in ids], [ctx.store.get(i) for i in ids]
 
 
 def finish_page(taken: PageSnapshot, plan: ResidualPlan, after: tuple[float, int] | None,

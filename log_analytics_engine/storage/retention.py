@@ -198,7 +198,7 @@ class Evictor:
         removed = store.evict_before(cut)
         indexes.remove_below(cut, removed)
         if storage is not None:
-            storage.delete_below(cut)
+            storage.delete_below(store.epoch + cut)
         self.evicted += len(removed)
         if archived:
             self.archived += len(removed)

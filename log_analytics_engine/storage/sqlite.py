@@ -15,8 +15,10 @@ rebuilds the store and indexes from it when the engine is opened again. Schema v
   load. Version 1 files (a row per entry) and version 2 files (no ``crc``, no ``next_id``)
   are migrated on open;
 * ``meta(key TEXT PRIMARY KEY, value BLOB)``: ``evicted_below``, ``next_id`` (the id after
-  the last entry written: the chunks must reach it), ``snapshot_upto`` and
-  ``snapshot_check`` (the digest of the postings snapshot) and the alert-rule state blob;
+  the last entry written: the chunks must reach it), ``snapshot_upto``,
+  ``snapshot_epoch`` (what the snapshot's bitmaps hold is the id minus it) and
+  ``snapshot_check`` (the digest of the postings snapshot) and the alert-rule state blob.
+  Ids are the engine's public ids: SQLite integers (64-bit), never reused;
 * ``alert_history(seq INTEGER PRIMARY KEY AUTOINCREMENT, data BLOB)``: fired alerts;
 * ``postings(idx TEXT, term TEXT, ids BLOB)``: a snapshot of the level, source, tag and
   message-word indexes (serialized roaring bitmaps) written by :meth:`Storage.close` and
@@ -249,7 +251,8 @@ class Storage:
             return 0
         start = max(lo, below)  # the first live id
         store.start_at(start)
-        upto = self._load_snapshot(indexes, start, hi)
+        off = store.epoch  # the store's ids are the stored ones minus off
+        upto = self._load_snapshot(indexes, start, hi, off)
         strings = indexes._strings  # share sources and tags with the index terms
         entries: list[LogEntry] = []
         pending: list[LogEntry] = []  # decoded, not yet indexed
@@ -274,11 +277,11 @@ class Storage:
                 raise StorageCorruptError(
                     self.path, f"chunk {first}..{last} is unreadable: {exc}") from exc
             if len(pending) >= LOAD_CHUNK:
-                self._index(indexes, start + len(entries), pending, upto, tokenize)
+                self._index(indexes, start + len(entries) - off, pending, upto - off, tokenize)
                 entries.extend(pending)
                 pending = []
         if pending:
-            self._index(indexes, start + len(entries), pending, upto, tokenize)
+            self._index(indexes, start + len(entries) - off, pending, upto - off, tokenize)
             entries.extend(pending)
         store.append(entries)
         return len(entries)
@@ -319,9 +322,11 @@ class Storage:
             indexes.add_batch(first + covered, rest, None if native.tokenizing_gather
                               else tokenize([e.message for e in rest]))
 
-    def _load_snapshot(self, indexes: IndexSet, lo: int, hi: int) -> int:
-        """Load the postings snapshot; return the first id it does not cover."""
+    def _load_snapshot(self, indexes: IndexSet, lo: int, hi: int, off: int) -> int:
+        """Load the postings snapshot; return the first id it does not cover. Its bitmaps
+        hold ids relative to ``meta.snapshot_epoch``; the store's are relative to ``off``."""
         upto: int = self._meta_int("snapshot_upto")
+        delta = self._meta_int("snapshot_epoch") - off
         if upto <= lo or upto > hi + 1:
             return lo  # nothing live is covered, or it does not match: index everything
         rows = self._db.execute("SELECT idx, term, ids FROM postings").fetchall()
@@ -335,8 +340,10 @@ class Storage:
         try:
             for name, term, blob in rows:
                 bm = BitMap.deserialize(blob)
-                if lo:
-                    bm.remove_range(0, lo)
+                if delta:
+                    bm = bm.shift(delta)
+                if lo - off:
+                    bm.remove_range(0, lo - off)
                 if bm:
                     maps[name][term] = bm
         except (ValueError, KeyError, TypeError) as exc:
@@ -358,13 +365,14 @@ class Storage:
         return upto
 
     @staticmethod
-    def snapshot(indexes: IndexSet, upto: int) -> _Op:
+    def snapshot(indexes: IndexSet, upto: int, epoch: int = 0) -> _Op:
         """A snapshot of the level, source, tag and word postings for :meth:`close`, valid
-        for the ids below ``upto`` (take it under the engine lock, ``upto`` = the next id).
+        for the ids below ``upto`` (take it under the engine lock, ``upto`` = the next id);
+        the bitmaps hold ids minus ``epoch`` (the store's internal ids).
         Runtime complexity: O(size of the postings)."""
         rows = [(name, term, bm.serialize()) for name in SNAPSHOT_INDEXES
                 for term, bm in getattr(indexes, name).items()]
-        return ("snapshot", (upto, rows))
+        return ("snapshot", (upto, rows, epoch))
 
     def _meta_int(self, key: str, default: Any = 0) -> Any:
         """An integer of ``meta`` (``default`` when absent)."""
@@ -413,6 +421,38 @@ class Storage:
             wake = self._pending_rows >= self.batch_size
         if wake:
             self._wake.set()
+
+    def withdraw(self, first_id: int) -> None:
+        """Take back the rows of a batch that failed after :meth:`write` (ids from
+        ``first_id`` on): dropped from the queue, or deleted in one transaction if already
+        committed (waiting for a commit in flight), so neither memory nor a reopen keeps
+        them. Called under the engine lock. Runtime complexity: O(rows of the batch)."""
+        with self._db_lock:
+            with self._pending_lock:
+                kept: list[_Op] = []
+                for op in self._ops:
+                    if op[0] == "rows" and op[1][0] >= first_id:
+                        self._pending_rows -= op[1][1]
+                    else:
+                        kept.append(op)
+                self._ops = kept
+            db = self._db
+            try:
+                n = db.execute("SELECT sum(last_id - first_id + 1) FROM chunks "
+                               "WHERE first_id >= ?", (first_id,)).fetchone()[0]
+                if n:
+                    db.execute("BEGIN IMMEDIATE")
+                    try:
+                        db.execute("DELETE FROM chunks WHERE first_id >= ?", (first_id,))
+                        db.execute(_PUT_META, ("next_id", first_id))
+                        db.execute("COMMIT")
+                    except BaseException:
+                        if db.in_transaction:
+                            db.execute("ROLLBACK")
+                        raise
+                    self.committed_total -= n
+            except sqlite3.Error as exc:
+                raise _translate(self.path, exc) from exc
 
     def _wait_for_flusher(self, n: int) -> None:
         """Backpressure: wait until the flusher has committed enough for ``n`` more rows to
@@ -515,11 +555,12 @@ class Storage:
                     elif kind == "meta":
                         db.execute(_PUT_META, arg)
                     elif kind == "snapshot":
-                        upto, rows = arg
+                        upto, rows, epoch = arg
                         db.execute("DELETE FROM postings")
                         db.executemany("INSERT INTO postings (idx, term, ids) VALUES (?, ?, ?)",
                                        rows)
                         db.execute(_PUT_META, ("snapshot_upto", upto))
+                        db.execute(_PUT_META, ("snapshot_epoch", epoch))
                         db.execute(_PUT_META, ("snapshot_check", snapshot_digest(rows, upto)))
                     else:  # history
                         blobs, keep = arg

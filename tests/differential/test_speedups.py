@@ -474,7 +474,14 @@ def test_engine_answers_the_same_with_and_without_the_accelerator(tmp_path: Path
 
 def test_gather_refuses_ids_beyond_32_bits() -> None:
     with pytest.raises(OverflowError):
-        IndexSet().gather([LogEntry(0)], None, 2**32)
+        native.gather([LogEntry(0)], 2**32, {}, {}, {}, {}, {}, None)
+
+
+def test_a_batch_that_would_pass_32_bits_is_gathered_from_zero() -> None:
+    """The store rebases before such a batch lands; merge shifts its ids there."""
+    postings = IndexSet().gather([LogEntry(0), LogEntry(1)], None, 2**32 - 1)
+    assert postings.first_id == 0
+    assert list(postings.levels["INFO"]) == [0, 1]
 
 
 @settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
