@@ -18,7 +18,7 @@ records = generate_records(6000, seed=5)
 
 # 1. Ingest with durable storage ("batch": committed every 10,000 entries or 200 ms, and on
 #    flush()/close()). Retention keeps at most 5,000 entries; the rest go to the archive.
-policy = Retention(max_entries=5000, archive_dir=archive)
+policy = Retention(max_entries=5000, archive_dir=archive, archive_format="jsonl")
 with LogAnalyticsEngine(storage=db, retention=policy) as engine:
     engine.add_alert_rule(AlertRule("errors", conditions={"level": "ERROR"}, threshold=20,
                                     time_window=60))

@@ -11,6 +11,8 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from .alerts import Alert, AlertRule, AlertSeverity
+from .alerts import backtest as backtest_alerts
+from .archive import Archive
 from .engine import LogAnalyticsEngine
 from .errors import (
     CapacityError,
@@ -57,6 +59,7 @@ __all__ = [
     "AlertRule",
     "AlertSeverity",
     "And",
+    "Archive",
     "CapacityError",
     "DuplicateProcessorError",
     "EventSchema",
@@ -95,6 +98,7 @@ __all__ = [
     "StorageVersionError",
     "UnknownFieldWarning",
     "__version__",
+    "backtest_alerts",
     "compile_filters",
     "parse_query",
 ]

@@ -39,6 +39,7 @@ from .query.order import page_window
 from .query.pages import Page, finish_page, start_page, take_page
 from .query.residual import Deadline, ResidualPlan, deadline_of
 from .stats import StatsMethods
+from .storage.federated import FederatedMethods
 from .storage.integrity import SalvageReport
 from .storage.retention import Retention
 from .writer import HotWriter
@@ -49,7 +50,8 @@ if TYPE_CHECKING:
 __all__ = ["LogAnalyticsEngine"]
 
 
-class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods, StatsMethods):
+class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods, StatsMethods,
+                         FederatedMethods):
     """An in-process log store with indexes, queries, aggregations and alerts.
 
     >>> engine = LogAnalyticsEngine()
@@ -139,13 +141,19 @@ class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods, StatsMeth
     def query_logs(self, filters: Filters = None, sort_by: str | None = None,
                    sort_desc: bool = False, page: int | None = None,
                    page_size: int | None = None, *,
-                   timeout: float | Deadline | None = None) -> list[LogEntry]:
+                   timeout: float | Deadline | None = None,
+                   include_archive: bool = False) -> list[LogEntry]:
         """Entries matching every filter, in time order (ties in ingestion order) by default.
 
         Runtime complexity: O(p + k log k) for posting lists of total size p and k hits, or
         O(page_size * n / k) for a first page of a large result in time order. A regex runs
         outside the lock; past ``timeout`` seconds it raises ``QueryTimeoutError``.
+        ``include_archive=True``: hot entries and the retention's Parquet archive as one
+        history (:mod:`.storage.federated`).
         """
+        if include_archive:
+            return self._federated().query_logs(filters, sort_by, sort_desc, page, page_size,
+                                                timeout)
         offset, limit = page_window(page, page_size)
         plan = ResidualPlan(compile(filters), deadline_of(timeout))
         with self._lock:
@@ -155,7 +163,8 @@ class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods, StatsMeth
         return plan.finish_entries(found, offset, limit)
 
     def search(self, q: str, sort_by: str | None = None, sort_desc: bool = False,
-               page: int | None = None, page_size: int | None = None) -> list[LogEntry]:
+               page: int | None = None, page_size: int | None = None, *,
+               include_archive: bool = False) -> list[LogEntry]:
         """Entries matching a query string such as ``'level:ERROR "connection refused"'``
         (see :mod:`log_analytics_engine.query.language`); otherwise :meth:`query_logs`.
 
@@ -164,11 +173,14 @@ class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods, StatsMeth
         >>> [x.message for x in e.search('level:ERROR source:api timeout')]
         ['db timeout']
         """
-        return self.query_logs(q, sort_by, sort_desc, page, page_size)
+        return self.query_logs(q, sort_by, sort_desc, page, page_size,
+                               include_archive=include_archive)
 
-    def count_logs(self, filters: Filters = None, *,
-                   timeout: float | Deadline | None = None) -> int:
+    def count_logs(self, filters: Filters = None, *, timeout: float | Deadline | None = None,
+                   include_archive: bool = False) -> int:
         """How many entries match, without building them. O(1) for one indexed term."""
+        if include_archive:
+            return self._federated().count_logs(filters, timeout)
         plan = ResidualPlan(compile(filters), deadline_of(timeout))
         with self._lock:
             unknown = unknown_fields(plan.node, self._ctx)
@@ -205,7 +217,8 @@ class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods, StatsMeth
 
     def aggregate(self, filters: Filters = None, group_by: str | Sequence[str] | None = None,
                   interval: str | float | None = None, metrics: Iterable[Any] | None = None,
-                  *, timeout: float | Deadline | None = None) -> dict[Any, Any]:
+                  *, timeout: float | Deadline | None = None,
+                  include_archive: bool = False) -> dict[Any, Any]:
         """Grouped metrics of the matching entries (see :mod:`.query.aggregate`).
 
         ``metrics``: ``"count"`` (default), ``"sum|avg|min|max|p50|p95|p99:field"``,
@@ -218,6 +231,8 @@ class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods, StatsMeth
         >>> e.aggregate(group_by="level")
         {'ERROR': {'count': 1}, 'INFO': {'count': 1}}
         """
+        if include_archive:
+            return self._federated().aggregate(filters, group_by, interval, metrics, timeout)
         plan = ResidualPlan(compile(filters), deadline_of(timeout))
         with self._lock:
             found, epoch = plan.candidates(self._ctx), self._store.epoch

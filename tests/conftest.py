@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -99,12 +101,40 @@ def big() -> dict[int, list[LogEntry]]:
     return {}
 
 
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local Spark session for the whole run (``local[2]``, 2 shuffle partitions, UTC,
+    no UI, errors only in the logs); skips when pyspark or a Java runtime is missing. Tests
+    using it are marked ``spark`` (``-m spark`` runs them alone)."""
+    pyspark_sql = pytest.importorskip("pyspark.sql", reason="needs the spark extra (pyspark)")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("Spark needs a Java runtime (openjdk-17-jre-headless)")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    session = (pyspark_sql.SparkSession.builder.master("local[2]")
+               .appName("log_analytics_engine-tests")
+               .config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false")
+               .config("spark.sql.shuffle.partitions", "2")
+               .config("spark.default.parallelism", "2")
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.driver.memory", "1g")
+               .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+               .getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
 _KINDS = ("unit", "property", "differential", "integration", "adversarial")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test with its kind, the folder it lives in (``-m "not integration"``)."""
+    """Mark each test with its kind, the folder it lives in (``-m "not integration"``), and
+    the tests that use the ``spark`` fixture with ``spark``."""
     for item in items:
         kind = item.path.parent.name
         if kind in _KINDS:
             item.add_marker(getattr(pytest.mark, kind))
+        if "spark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.spark)

@@ -18,7 +18,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from log_analytics_engine import And, LogEntry, Node, Not, Or, compile_filters
+from log_analytics_engine import AlertRule, And, LogEntry, Node, Not, Or, compile_filters
 
 UTC = timezone.utc
 #: 2025-01-01T00:00:00Z
@@ -358,3 +358,75 @@ def json_records(draw: st.DrawFn) -> dict[str, Any]:
             else:
                 record[key] = draw(_VALUES)
     return record
+
+
+# -- the archive: odd text and every metadata value type ---------------------------------
+#: Text with odd Unicode: combining marks, emoji, right-to-left, ligatures, NUL, surrogates.
+odd_text: st.SearchStrategy[str] = st.one_of(
+    messages,
+    st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12),
+    st.sampled_from(("Straße STRASSE", "ﬁle ﬂow", "İstanbul ı", "e\u0301 café", "👍🏽 ok",
+                     "עברית db", "a\x00b timeout", "\ud800 lone", "", " ", "x_y-z 1.5e3")),
+)
+_JSON_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**63), 2**64 - 1), st.integers(-5, 5),
+    st.floats(allow_nan=True, allow_infinity=True), st.sampled_from((0.5, 1.0, -0.0, 2.25)),
+    odd_text, st.integers(2**64, 2**70),
+)
+#: Metadata of every value type the engine accepts (nested lists and dicts, big integers,
+#: non-finite floats and lone surrogates are normalised by the engine).
+rich_metadata: st.SearchStrategy[dict[str, Any]] = st.dictionaries(
+    st.one_of(st.sampled_from(("deep", "k.e\"y", "lat")), odd_text),
+    st.recursive(_JSON_SCALARS, lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)),
+        max_leaves=4),
+    max_size=4,
+)
+archive_metadata: st.SearchStrategy[dict[str, Any]] = st.one_of(
+    metadata, rich_metadata,
+    st.fixed_dictionaries({"action": st.sampled_from(("start", "end", "other")),
+                           "feature": st.sampled_from(("f1", "f2")),
+                           "lat": st.one_of(st.integers(0, 100), st.floats(0, 100),
+                                            st.sampled_from((1.5, 2, "slow", True)))}),
+)
+
+
+def _archive_spec(spec: EntrySpec, message: str, md: dict[str, Any]) -> EntrySpec:
+    spec.message = message
+    spec.metadata = md
+    return spec
+
+
+#: Entries for archive tests: the usual ones with odd messages and any metadata.
+archive_specs: st.SearchStrategy[EntrySpec] = st.builds(
+    _archive_spec, entry_specs, st.one_of(messages, odd_text), archive_metadata)
+
+
+# -- alert rules ---------------------------------------------------------------------------
+RULE_CONDITIONS: list[dict[str, Any]] = [
+    {}, {"level": "ERROR"}, {"min_severity": "WARN"}, {"source": "api"},
+    {"keyword": "timeout"}, {"source": "db", "keyword": "disk"}, {"tags": ["a", "b"]},
+    {"regex": "pay"}, {"level": ["ERROR", "FATAL"], "regex": "^t"}, {"user_id": "u1"},
+    {"region": "eu"}, {"tags": ["prod", "eu"]}, {"keyword": "error"},
+]
+RULE_GROUPS = (None, "source", "user_id", "region", "n", "level")
+RULE_FIELDS = ("message", "source", "user_id", "region", "n", "tags")
+
+
+@st.composite
+def alert_rules(draw: st.DrawFn) -> list[AlertRule]:
+    """One to four rules of every kind (threshold, spike, absence, new_term), grouped or
+    not, with cooldowns, some disabled."""
+    out = []
+    for i in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(("threshold", "spike", "absence", "new_term")))
+        out.append(AlertRule(
+            f"r{i}", conditions=draw(st.sampled_from(RULE_CONDITIONS)),
+            threshold=draw(st.integers(1, 4)),
+            time_window=draw(st.sampled_from((10.0, 30.0, 60.0))),
+            cooldown=draw(st.sampled_from((0.0, 15.0, 45.0))),
+            enabled=draw(st.booleans()) or draw(st.booleans()),
+            kind=kind, group_by=draw(st.sampled_from(RULE_GROUPS)),
+            spike_ratio=draw(st.sampled_from((1.5, 2.0))),
+            field=draw(st.sampled_from(RULE_FIELDS)) if kind == "new_term" else None))
+    return out

@@ -10,7 +10,8 @@
 
 Modules: :mod:`.model` (rules and alerts), :mod:`.dispatch` (which rules an entry can match),
 :mod:`.windows` (per-rule event-time state), :mod:`.manager` (evaluation, history, counters),
-:mod:`.delivery` (hooks, background queue), :mod:`.persistence` (JSONL and JSON files).
+:mod:`.delivery` (hooks, background queue), :mod:`.persistence` (JSONL and JSON files),
+:mod:`.replay` (backtests: the alerts rules would have fired over past entries).
 """
 
 from ..errors import InvalidAlertRuleError
@@ -18,6 +19,7 @@ from .delivery import AlertDelivery, Hook
 from .manager import AlertManager
 from .model import KINDS, Alert, AlertRule, AlertSeverity
 from .persistence import load_rules, read_alerts, save_rules, write_alerts
+from .replay import backtest
 
 __all__ = [
     "KINDS",
@@ -28,6 +30,7 @@ __all__ = [
     "AlertSeverity",
     "Hook",
     "InvalidAlertRuleError",
+    "backtest",
     "load_rules",
     "read_alerts",
     "save_rules",

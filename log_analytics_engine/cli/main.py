@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import UnknownFieldWarning
 from .alerts import register_alerts
+from .archive import register_archive
 from .common import (
     EXIT_CODES,
     EXIT_INPUT,
@@ -39,7 +40,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 #: Every sub-command's registration function, in ``--help`` order.
 COMMANDS: list[Callable[[Any], None]] = [
     register_sample, register_demo, register_serve, register_query, register_stats, register_tail,
-    register_alerts, register_generate, register_pipeline,
+    register_alerts, register_generate, register_pipeline, register_archive,
 ]
 
 

@@ -6,8 +6,10 @@ import argparse
 import sys
 from typing import Any
 
+from .archive import add_archive_options, open_archive
 from .common import (
     Out,
+    UsageError,
     add_command,
     add_type,
     entry_json,
@@ -32,8 +34,9 @@ def register_query(sub: Any) -> None:
                     "-tag:debug' --format jsonl\n"
                     "  log-analytics query app.jsonl -q 'latency_ms:>250 "
                     "after:2025-07-21T10:00' --limit 20 --desc\n"
-                    "  log-analytics query app.jsonl -q 'level:(ERROR OR FATAL)' --count")
-    p.add_argument("files", nargs="+", metavar="FILE", help="JSONL or text files (gzip ok)")
+                    "  log-analytics query app.jsonl -q 'level:(ERROR OR FATAL)' --count\n"
+                    "  log-analytics query --archive /data/archive -q 'level:ERROR timeout'")
+    p.add_argument("files", nargs="*", metavar="FILE", help="JSONL or text files (gzip ok)")
     p.add_argument("-q", "--query", default="", help="the query (default: every entry)")
     p.add_argument("--format", choices=("table", "json", "jsonl"), default="table",
                    help="output format (default: table)")
@@ -41,14 +44,21 @@ def register_query(sub: Any) -> None:
     p.add_argument("--desc", action="store_true", help="newest first")
     p.add_argument("--count", action="store_true", help="print only the number of matches")
     add_type(p)
+    add_archive_options(p)
     p.set_defaults(func=guarded(cmd_query))
 
 
 def cmd_query(args: argparse.Namespace) -> int:
     node = query_node(args.query)  # syntax errors before any file work
-    engine = make_engine()
-    ingest_reporting(engine, args.files, args.type)
-    note_unknown_fields(engine, node)
+    engine: Any
+    if args.archive is not None:
+        engine = open_archive(args)
+    elif not args.files:
+        raise UsageError("give FILES or --archive DIR")
+    else:
+        engine = make_engine()
+        ingest_reporting(engine, args.files, args.type)
+        note_unknown_fields(engine, node)
     out = Out()
     if args.count:
         count = engine.count_logs(node)

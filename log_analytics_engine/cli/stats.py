@@ -9,9 +9,11 @@ from typing import Any
 
 from ..model.entry import LEVELS
 from ..model.timeparse import format_instant
+from .archive import add_archive_options, open_archive
 from .common import (
     LEVEL_COLOURS,
     Out,
+    UsageError,
     accelerator_status,
     add_command,
     add_type,
@@ -30,12 +32,14 @@ def register_stats(sub: Any) -> None:
                     "Ingest FILES and print counts by level and source, the time span, the top "
                     "keywords and the error rate (ERROR and FATAL) per hour as a bar chart.\n\n"
                     "examples:\n  log-analytics stats app.jsonl\n"
-                    "  log-analytics stats logs/*.jsonl.gz --top 5")
-    p.add_argument("files", nargs="+", metavar="FILE", help="JSONL or text files (gzip ok)")
+                    "  log-analytics stats logs/*.jsonl.gz --top 5\n"
+                    "  log-analytics stats --archive /data/archive")
+    p.add_argument("files", nargs="*", metavar="FILE", help="JSONL or text files (gzip ok)")
     p.add_argument("--top", type=positive, default=10, help="rows per top list (default 10)")
     p.add_argument("--hours", type=positive, default=48,
                    help="show at most the last N hours of the chart (default 48)")
     add_type(p)
+    add_archive_options(p)
     p.set_defaults(func=guarded(cmd_stats))
 
 
@@ -62,6 +66,10 @@ def _counts(out: Out, title: str, rows: Sequence[tuple[str, int]], total: int,
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    if args.archive is not None:
+        return _archive_stats(args)
+    if not args.files:
+        raise UsageError("give FILES or --archive DIR")
     engine = make_engine()
     reports = ingest_reporting(engine, args.files, args.type)
     out = Out()
@@ -89,6 +97,35 @@ def cmd_stats(args: argparse.Namespace) -> int:
             engine.top_keywords(args.top), total)
     out.line()
     _error_chart(out, engine, args.hours)
+    return 0
+
+
+def _archive_stats(args: argparse.Namespace) -> int:
+    """The same summary over a Parquet archive (no top keywords: they need every word)."""
+    with open_archive(args) as archive:
+        out = Out()
+        by_level = archive.aggregate(group_by="level")
+        total = sum(v["count"] for v in by_level.values())
+        out.line(f"Archive: {args.archive}   segments: {len(archive.segments()):,}   "
+                 f"entries: {total:,}   executor: {args.executor}")
+        if not total:
+            out.line("No entries.")
+            return 0
+        first = archive.query_logs(page_size=1)[0].ts
+        last = archive.query_logs(sort_desc=True, page_size=1)[0].ts
+        out.line(f"Time span: {format_instant(first)} .. {format_instant(last)} "
+                 f"({_span(last - first)})")
+        out.line()
+        levels = [(lv, n) for lv in reversed(LEVELS)
+                  if (n := by_level.get(lv, {}).get("count", 0))]
+        _counts(out, "By level:", levels, total, LEVEL_COLOURS)
+        out.line()
+        sources = sorted(((s, v["count"]) for s, v in archive.aggregate(
+            group_by="source").items()), key=lambda kv: (-kv[1], kv[0]))
+        label = f"By source (top {args.top} of {len(sources)}):"
+        _counts(out, label, [(s or "(none)", n) for s, n in sources[: args.top]], total)
+        out.line()
+        _error_chart(out, archive, args.hours)
     return 0
 
 

@@ -29,6 +29,7 @@ from .numbers import (
     columns_for,
     compute,
     metric_name,
+    numeric_metric,
     numeric_values,
     percentile,
     take,
@@ -39,8 +40,9 @@ if TYPE_CHECKING:
     from ..model.entry import LogEntry
     from .nodes import QueryContext
 
-__all__ = ["aggregate_entries", "aggregate_ids", "field_counts", "numeric_values",
-           "parse_interval", "parse_metrics", "percentile", "prepare_aggregate"]
+__all__ = ["aggregate_entries", "aggregate_ids", "field_counts", "key_order", "metric_name",
+           "numeric_metric", "numeric_values", "parse_interval", "parse_metrics", "percentile",
+           "prepare_aggregate"]
 
 _INTERVAL_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -173,7 +175,7 @@ def prepare_aggregate(
         if index is not None:
             everything = len(ids) == len(ctx.store)
             out: dict[Any, Any] = {}
-            for term, posting in sorted(index.items(), key=lambda tp: _key_order((tp[0],))):
+            for term, posting in sorted(index.items(), key=lambda tp: key_order((tp[0],))):
                 n = len(posting) if everything else ids.intersection_cardinality(posting)
                 if n:
                     out[term] = {metric_name(m): n for m in parsed}
@@ -189,7 +191,7 @@ def prepare_aggregate(
         return lambda: compute(whole, parsed)
     groups = _group_ids(ctx, ids, fields, seconds)
     taken: list[tuple[Any, Taken]] = []
-    for key in sorted(groups, key=_key_order):
+    for key in sorted(groups, key=key_order):
         shown = key if seconds is None else (format_instant(key[0]), *key[1:])
         taken.append((shown[0] if len(shown) == 1 else shown,
                       take(ctx, groups[key], parsed, columns)))
@@ -269,7 +271,7 @@ def _bucket_counts(
         for bucket, n in per_bucket.items():
             counts[(bucket * seconds,) if field is None else (bucket * seconds, term)] = n
     result: dict[Any, Any] = {}
-    for key in sorted(counts, key=_key_order):
+    for key in sorted(counts, key=key_order):
         shown = (format_instant(key[0]), *key[1:])
         result[shown[0] if len(shown) == 1 else shown] = dict.fromkeys(names, counts[key])
     return result
@@ -326,7 +328,8 @@ def field_counts(logs: Iterable[LogEntry], field: str) -> Counter[Any]:
     return c
 
 
-def _key_order(key: tuple[Any, ...]) -> tuple[Any, ...]:
+def key_order(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The sort key of a group key: numbers first (by value), then text, ``None`` last."""
     return tuple((v is None, not isinstance(v, (int, float)), v if isinstance(v, (int, float))
                   else 0, str(v)) for v in key)
 

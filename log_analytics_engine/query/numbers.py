@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .nodes import QueryContext
 
 __all__ = ["ColumnSlice", "FieldNumbers", "Metric", "Taken", "columns_for", "compute",
-           "entry_metrics", "field_numbers", "metric_name", "take"]
+           "entry_metrics", "field_numbers", "metric_name", "numeric_metric", "take"]
 
 Metric = tuple[str, str | None]  # (kind, field)
 NUMERIC = ("sum", "avg", "min", "max", "p50", "p90", "p95", "p99")
@@ -269,16 +269,25 @@ def entry_metrics(entries: Sequence[LogEntry], metrics: Sequence[Metric]) -> dic
         values = cache.get(field)
         if values is None:
             values = cache[field] = numeric_values(entries, field)
-        if not values:
-            result[name] = 0 if kind == "sum" else None
-        elif kind == "sum":
-            result[name] = math.fsum(values)
-        elif kind == "avg":
-            result[name] = math.fsum(values) / len(values)
-        elif kind == "min":
-            result[name] = values[0]
-        elif kind == "max":
-            result[name] = values[-1]
-        else:
-            result[name] = percentile(values, float(kind[1:]))
+        result[name] = numeric_metric(kind, values)
     return result
+
+
+def numeric_metric(kind: str, values: Sequence[float]) -> Any:
+    """One numeric metric (``sum``, ``avg``, ``min``, ``max``, ``pNN``) of sorted ``values``
+    (what every executor uses, so percentiles and sums agree to the last bit).
+
+    >>> numeric_metric("p50", [1, 2, 3, 4]), numeric_metric("sum", [])
+    (2.5, 0)
+    """
+    if not values:
+        return 0 if kind == "sum" else None
+    if kind == "sum":
+        return math.fsum(values)
+    if kind == "avg":
+        return math.fsum(values) / len(values)
+    if kind == "min":
+        return values[0]
+    if kind == "max":
+        return values[-1]
+    return percentile(values, float(kind[1:]))

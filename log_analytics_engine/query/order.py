@@ -11,7 +11,8 @@ from .nodes import Bits, QueryContext
 if TYPE_CHECKING:
     from ..model.entry import LogEntry
 
-__all__ = ["TIME_KEYS", "order_entries", "order_ids", "page_window", "walk_pays"]
+__all__ = ["TIME_KEYS", "order_entries", "order_entry_list", "order_ids", "page_window",
+           "walk_pays"]
 
 
 def _sort_value(value: Any) -> tuple[int, Any]:
@@ -85,6 +86,34 @@ def order_ids(
         missing.reverse()
     result = [i for i, _ in present] + [i for i, _ in missing]
     return result if limit is None else result[:limit]
+
+
+def order_entry_list(entries: list[LogEntry], sort_by: str | None,
+                     descending: bool) -> list[LogEntry]:
+    """Entries already in time order (ties in ingestion order), ordered as :func:`order_ids`
+    orders ids: by ``sort_by`` (stable), descending the exact reverse. O(k log k).
+
+    For executors that hold entries rather than ids (the archive, merged answers)."""
+    if sort_by is None or sort_by in TIME_KEYS:
+        return entries[::-1] if descending else list(entries)
+    if sort_by in ("level", "severity", "severity_score"):
+        ordered = sorted(entries, key=lambda e: SEVERITY[e.level])
+        if descending:
+            ordered.reverse()
+        return ordered
+    present: list[tuple[LogEntry, tuple[int, Any]]] = []
+    missing: list[LogEntry] = []
+    for e in entries:
+        value = e.get(sort_by)
+        if value is None:
+            missing.append(e)
+        else:
+            present.append((e, _sort_value(value)))
+    present.sort(key=lambda p: p[1])
+    if descending:
+        present.reverse()
+        missing.reverse()
+    return [e for e, _ in present] + missing
 
 
 def page_window(page: int | None, page_size: int | None) -> tuple[int, int | None]:

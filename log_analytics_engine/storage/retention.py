@@ -10,6 +10,7 @@ is released), or counted as dropped.
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import logging
 import os
 import sys
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from ..index.postings import IndexSet
     from ..index.store import Store
     from ..model.entry import LogEntry
+    from .archive_writer import SegmentWriter
     from .sqlite import Storage
 
 __all__ = ["Evictor", "Retention", "archive_path", "estimate_entry_bytes"]
@@ -59,8 +61,13 @@ class Retention:
     event time kept behind the newest entry. ``max_memory_bytes``: an approximate budget for
     entries and indexes (estimated from a sample of entries). ``on_evict(entries)``: called
     with each evicted step (oldest first) after the engine lock is released.
-    ``archive_dir``: evicted entries are appended to gzip JSONL files, one per hour of event
-    time (``2025-07-21T10.jsonl.gz``), readable back with ``ingest_logs_from_file``.
+    ``archive_dir``: evicted entries are archived there. ``archive_format="parquet"`` (the
+    default when the ``archive`` extra is installed) writes immutable Parquet segments that
+    :class:`~log_analytics_engine.Archive` and ``include_archive=True`` query
+    (``date=2025-07-21/hour=10/<name>.parquet``, docs/archive.md); ``"jsonl"`` (the default
+    without the extra) appends gzip JSONL files, one per hour of event time
+    (``2025-07-21T10.jsonl.gz``), readable back with ``ingest_logs_from_file`` and
+    convertible with ``log-analytics archive``.
 
     >>> Retention(max_entries=100_000, max_age=3600).max_age
     3600.0
@@ -71,8 +78,15 @@ class Retention:
     max_memory_bytes: int | None = None
     on_evict: EvictCallback | None = None
     archive_dir: str | os.PathLike[str] | None = None
+    archive_format: str | None = None
 
     def __post_init__(self) -> None:
+        fmt = self.archive_format
+        if fmt is None:
+            fmt = "parquet" if _has_pyarrow() else "jsonl"
+            object.__setattr__(self, "archive_format", fmt)
+        if fmt not in ARCHIVE_FORMATS:
+            raise ValueError(f"archive_format must be one of {ARCHIVE_FORMATS}, got {fmt!r}")
         if self.max_entries is not None and self.max_entries < 1:
             raise ValueError(f"max_entries must be >= 1, got {self.max_entries!r}")
         age = self.max_age
@@ -85,6 +99,14 @@ class Retention:
             raise ValueError(f"max_memory_bytes must be >= 1, got {self.max_memory_bytes!r}")
         if self.on_evict is not None and not callable(self.on_evict):
             raise TypeError("on_evict must be callable")
+
+
+#: The formats of ``Retention(archive_format=...)``.
+ARCHIVE_FORMATS = ("parquet", "jsonl")
+
+
+def _has_pyarrow() -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in ("pyarrow", "duckdb", "numpy"))
 
 
 def estimate_entry_bytes(entry: LogEntry) -> int:
@@ -120,12 +142,19 @@ class Evictor:
         self.retention = retention
         self.fsync = fsync
         self.archive_dir: str | None = None
+        #: The Parquet segment writer (``archive_format="parquet"``); its ``written`` names
+        #: are this engine's own segments.
+        self.segments: SegmentWriter | None = None
         if retention.archive_dir is not None:
             self.archive_dir = os.fspath(retention.archive_dir)
             try:
                 os.makedirs(self.archive_dir, exist_ok=True)
             except OSError as exc:
                 raise StoragePathError(self.archive_dir, f"cannot create: {exc}") from exc
+            if retention.archive_format == "parquet":
+                from .archive_writer import SegmentWriter  # the archive extra: import on use
+
+                self.segments = SegmentWriter(self.archive_dir, fsync=fsync)
         self.evicted = 0
         self.archived = 0
         self.handed_off = 0
@@ -189,7 +218,7 @@ class Evictor:
         archived = False
         if self.archive_dir is not None:
             try:
-                self._archive(store.entries[: cut - store.base])
+                self._archive(store.entries[: cut - store.base], store.epoch + store.base)
             except StoragePathError as exc:  # keep the entries; retried at the next call
                 self.archive_errors += 1
                 log.error("eviction postponed, archive failed: %s", exc)
@@ -209,8 +238,11 @@ class Evictor:
             self.dropped += len(removed)
         return False
 
-    def _archive(self, removed: Sequence[LogEntry]) -> None:
+    def _archive(self, removed: Sequence[LogEntry], first_id: int) -> None:
         assert self.archive_dir is not None
+        if self.segments is not None:
+            self.segments.write(removed, range(first_id, first_id + len(removed)))
+            return
         by_file: dict[str, list[bytes]] = {}
         for e in removed:
             path = archive_path(self.archive_dir, e.ts)

@@ -28,3 +28,20 @@ def test_docstring_examples_pass(module: str) -> None:
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
     assert result.attempted > 0
+
+
+@pytest.mark.parametrize("module", ["log_analytics_engine.query.sql"])
+def test_archive_compiler_docstring_examples_pass(module: str) -> None:
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
+    assert result.attempted > 0
+
+
+@pytest.mark.parametrize("module", ["log_analytics_engine.archive",
+                                    "log_analytics_engine.storage.archive_format"])
+def test_archive_docstring_examples_pass(module: str) -> None:
+    pytest.importorskip("pyarrow")
+    pytest.importorskip("duckdb")
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
+    assert result.attempted > 0

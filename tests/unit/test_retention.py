@@ -134,7 +134,8 @@ def test_without_archive_or_callback_evicted_entries_are_counted_dropped() -> No
 def test_archive_is_readable_back_with_ingest_logs_from_file(tmp_path: Path) -> None:
     archive = tmp_path / "archive"
     recs = _records(3000)
-    engine = LogAnalyticsEngine(retention=Retention(max_entries=500, archive_dir=archive))
+    engine = LogAnalyticsEngine(retention=Retention(max_entries=500, archive_dir=archive,
+                                                    archive_format="jsonl"))
     _ingest(engine, recs, 250)
     back = LogAnalyticsEngine()
     for name in sorted(os.listdir(archive)):
@@ -148,7 +149,8 @@ def test_archive_is_readable_back_with_ingest_logs_from_file(tmp_path: Path) -> 
 
 
 def test_archive_files_are_split_by_hour_of_event_time(tmp_path: Path) -> None:
-    engine = LogAnalyticsEngine(retention=Retention(max_entries=1, archive_dir=tmp_path))
+    engine = LogAnalyticsEngine(retention=Retention(max_entries=1, archive_dir=tmp_path,
+                                                    archive_format="jsonl"))
     engine.ingest_logs([LogEntry("2025-07-21T10:59:59Z"), LogEntry("2025-07-21T11:00:00Z"),
                         LogEntry("2025-07-21T12:00:00Z")])
     assert sorted(os.listdir(tmp_path)) == ["2025-07-21T10.jsonl.gz", "2025-07-21T11.jsonl.gz"]

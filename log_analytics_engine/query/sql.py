@@ -1,0 +1,267 @@
+"""The query tree as SQL over the archive's columns: one compiler, a small dialect table.
+
+:func:`compile_sql` turns a :class:`~.nodes.Node` into a ``WHERE`` predicate over the columns
+of :mod:`log_analytics_engine.storage.archive_format` (``instant``, ``level``, ``source``,
+``tags``, ``words``, ``metadata`` ...) with bound parameters, for DuckDB or Spark SQL
+(:data:`DIALECTS`: the only difference is how a parameter and a list membership are spelled).
+
+Exactness by construction: every node either compiles to a predicate that means exactly what
+:meth:`Node.match` means (``exact``), or to a *superset* of it (a regex, a metadata equality
+as a substring test of the metadata JSON, a numeric comparison): then the executor checks the
+rows that pass with ``node.match`` on the decoded entries, as the engine's residual plans do.
+SQL's NULL is never let through: every leaf is wrapped so that it is true or false, which keeps
+``NOT`` exact.
+
+:func:`may_match` decides, from a segment's term index alone, whether any row of the segment
+can match (segment pruning), and :func:`time_span` gives the instants a tree can match
+(partition pruning).
+
+>>> c = compile_sql({"level": "ERROR", "keyword": "timeout"})
+>>> c.sql, c.params, c.exact
+('((level = $p0) AND list_contains(words, $p1))', {'p0': 'ERROR', 'p1': 'timeout'}, True)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+from ..model.entry import ATTRIBUTES
+from .compile import Filters, compile
+from .nodes import (
+    And,
+    Compare,
+    FieldEquals,
+    IndexTerm,
+    MatchAll,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    SourceTree,
+    TimeRange,
+)
+
+__all__ = ["DIALECTS", "Dialect", "SqlPredicate", "compile_sql", "may_match", "time_span"]
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one SQL engine spells the few things that differ.
+
+    ``bucket``: the start of an instant's time bucket, formatted with the width in seconds
+    (the engine's ``floor(instant / width) * width`` in float64). ``json_value``: the JSON
+    value at path ``{0}`` of the metadata; ``json_kind``: its type name, formatted with that
+    value, tested by ``float_kind`` and ``int_kind`` (formatted with the type name);
+    ``float_list``/``text_list``: an aggregate of a value (``{0}``) as DOUBLE / as its JSON
+    text, in id order, of the rows where ``{1}`` holds. ``distinct_tags``: a generator of
+    the distinct tags of a row.
+    """
+
+    name: str
+    param: str  # format with the parameter's name
+    list_contains: str  # format with the list column and the value expression
+    bucket: str = "floor(instant / {0}) * {0}"
+    json_value: str = "json_extract(metadata, {0})"
+    json_kind: str = "json_type({0})"
+    float_kind: str = "{0} = 'DOUBLE'"
+    int_kind: str = "{0} IN ('BIGINT', 'UBIGINT', 'HUGEINT')"
+    float_list: str = "list(TRY_CAST({0} AS DOUBLE) ORDER BY id) FILTER (WHERE {1})"
+    text_list: str = "list(CAST({0} AS VARCHAR) ORDER BY id) FILTER (WHERE {1})"
+    distinct_tags: str = "unnest(list_distinct(tags))"
+
+    def contains(self, column: str, value: str) -> str:
+        return self.list_contains.format(column, value)
+
+
+#: Spark SQL: ``60.0`` is a DECIMAL literal there, so widths are cast to DOUBLE; metadata
+#: values are read through the VARIANT type (pyspark >= 4.0), where a JSON integer is BIGINT
+#: and a JSON fraction DECIMAL(p,s) or DOUBLE; lists keep id order by sorting (id, value)
+#: pairs.
+DIALECTS: dict[str, Dialect] = {
+    "duckdb": Dialect("duckdb", "${}", "list_contains({}, {})"),
+    "spark": Dialect(
+        "spark", ":{}", "array_contains({}, {})",
+        bucket="CAST(floor(instant / CAST({0} AS DOUBLE)) AS DOUBLE) * CAST({0} AS DOUBLE)",
+        json_value="variant_get(try_parse_json(metadata), {0})",
+        json_kind="schema_of_variant({0})",
+        float_kind="({0} = 'DOUBLE' OR {0} LIKE 'DECIMAL%')",
+        int_kind="{0} = 'BIGINT'",
+        float_list=("transform(array_sort(collect_list(named_struct('i', id, 'v', "
+                    "CAST({0} AS DOUBLE))) FILTER (WHERE {1})), x -> x.v)"),
+        text_list=("transform(array_sort(collect_list(named_struct('i', id, 'v', "
+                   "to_json({0}))) FILTER (WHERE {1})), x -> x.v)"),
+        distinct_tags="explode(array_distinct(tags))"),
+}
+
+_COLUMN_OF_INDEX = {"level": "level", "source": "source"}
+_LIST_OF_INDEX = {"tag": "tags", "token": "words"}
+_OPTIONAL = frozenset(("thread_id", "request_id", "user_id"))
+
+
+@dataclass
+class SqlPredicate:
+    """A compiled predicate: ``sql`` with named ``params``; ``exact`` when it means exactly
+    the node (otherwise a superset: check the rows with ``node.match``)."""
+
+    sql: str
+    params: dict[str, Any] = field(default_factory=dict)
+    exact: bool = True
+
+
+class _Builder:
+    def __init__(self, dialect: Dialect) -> None:
+        self.d = dialect
+        self.params: dict[str, Any] = {}
+
+    def p(self, value: Any) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return self.d.param.format(name)
+
+    def meta_has(self, key: str, value: Any = None) -> str:
+        """A superset test: the metadata JSON holds ``"key":`` (and the value's JSON text
+        right after it when the value is a string, which the one codec writes one way)."""
+        needle = orjson.dumps(key).decode() + ":"
+        if isinstance(value, str):
+            needle += orjson.dumps(value).decode()
+        return f"COALESCE(instr(metadata, {self.p(needle)}) > 0, FALSE)"
+
+    def build(self, node: Node) -> tuple[str, bool]:
+        if isinstance(node, MatchAll):
+            return "TRUE", True
+        if isinstance(node, IndexTerm):
+            if not isinstance(node.term, str):
+                return "FALSE", True  # the indexes hold text only
+            column = _COLUMN_OF_INDEX.get(node.index)
+            if column is not None:
+                return f"({column} = {self.p(node.term)})", True
+            return self.d.contains(_LIST_OF_INDEX[node.index], self.p(node.term)), True
+        if isinstance(node, SourceTree):
+            return (f"(source = {self.p(node.name)} OR "
+                    f"instr(source, {self.p(node.name + '.')}) = 1)"), True
+        if isinstance(node, TimeRange):
+            parts = []
+            if node.lo != -math.inf:
+                parts.append(f"instant >= {self.p(float(node.lo))}")
+            if node.hi != math.inf:
+                parts.append(f"instant <= {self.p(float(node.hi))}")
+            if math.isnan(node.lo) or math.isnan(node.hi):
+                return "FALSE", True
+            return ("(" + " AND ".join(parts) + ")") if parts else "TRUE", True
+        if isinstance(node, FieldEquals):
+            return self._equals(node.field, node.value)
+        if isinstance(node, Phrase):
+            parts = [self.d.contains("words", self.p(w)) for w in dict.fromkeys(node.words)]
+            if not parts:
+                return "TRUE", False
+            return "(" + " AND ".join(parts) + ")", len(node.words) == 1
+        if isinstance(node, Compare):
+            if node.field in ATTRIBUTES and node.field not in _OPTIONAL:
+                return "TRUE", False
+            return self.meta_has(node.field), False
+        if isinstance(node, (And, Or)):
+            if not node.children:
+                return ("TRUE" if isinstance(node, And) else "FALSE"), True
+            built = [self.build(c) for c in node.children]
+            joiner = " AND " if isinstance(node, And) else " OR "
+            return "(" + joiner.join(s for s, _ in built) + ")", all(e for _, e in built)
+        if isinstance(node, Not):
+            mark = len(self.params)
+            inner, exact = self.build(node.child)
+            if not exact:
+                for name in list(self.params)[mark:]:
+                    del self.params[name]
+                return "TRUE", False  # NOT of a superset is no superset: check every row
+            return f"(NOT {inner})", True
+        return "TRUE", False  # a regex, or a node this compiler does not know: check rows
+
+    def _equals(self, name: str, value: Any) -> tuple[str, bool]:
+        if value is None and name not in ("level", "message", "timestamp", "tags"):
+            # Equality with None holds where the field is missing: the key need not be there.
+            if name == "source":
+                return "(source = '')", False
+            return (f"({name} IS NULL)" if name in _OPTIONAL else "TRUE"), False
+        if name in ("level", "message"):
+            if not isinstance(value, str):
+                return "FALSE", True
+            return f"({name} = {self.p(value)})", True
+        if name == "timestamp":
+            if isinstance(value, str):
+                return f"COALESCE(timestamp = {self.p(value)}, FALSE)", True
+            return "TRUE", False
+        if name == "tags" or value is None:  # None also matches a missing key
+            return "TRUE", False
+        if name == "source":  # an empty source falls back to the metadata key
+            if not isinstance(value, str):
+                return f"(source = '' AND {self.meta_has(name)})", False
+            fallback = f"(source = '' AND {self.meta_has(name, value)})"
+            return f"(source = {self.p(value)} OR {fallback})", False
+        if name in _OPTIONAL:  # None falls back to the metadata key
+            fallback = f"({name} IS NULL AND {self.meta_has(name, value)})"
+            if isinstance(value, str):
+                return f"(COALESCE({name} = {self.p(value)}, FALSE) OR {fallback})", False
+            return fallback, False
+        return self.meta_has(name, value), False
+
+
+def compile_sql(node: Filters, dialect: str | Dialect = "duckdb") -> SqlPredicate:
+    """The ``WHERE`` predicate of a query tree (a node, a filter dict or a query string) in
+    ``dialect``. Runtime complexity: O(size of the tree).
+    """
+    node = compile(node)
+    d = DIALECTS[dialect] if isinstance(dialect, str) else dialect
+    b = _Builder(d)
+    sql, exact = b.build(node)
+    return SqlPredicate(sql, b.params, exact)
+
+
+def time_span(node: Node) -> tuple[float, float]:
+    """The instants ``[lo, hi]`` outside which ``node`` matches nothing (for pruning).
+
+    >>> time_span(compile({"start_time": 10, "level": "INFO"}))
+    (10.0, inf)
+    """
+    if isinstance(node, TimeRange):
+        return node.lo, node.hi
+    if isinstance(node, And):
+        lo, hi = -math.inf, math.inf
+        for c in node.children:
+            clo, chi = time_span(c)
+            lo, hi = max(lo, clo), min(hi, chi)
+        return lo, hi
+    if isinstance(node, Or) and node.children:
+        spans = [time_span(c) for c in node.children]
+        return min(s[0] for s in spans), max(s[1] for s in spans)
+    return -math.inf, math.inf
+
+
+class Segment(Protocol):
+    """What pruning reads from a segment's term index."""
+
+    @property
+    def lo(self) -> float: ...
+
+    @property
+    def hi(self) -> float: ...
+
+    def may_hold(self, index: str, term: Any) -> bool: ...
+
+
+def may_match(node: Node, seg: Segment) -> bool:
+    """``False`` only when no row of the segment can match ``node`` (its terms or its time
+    span rule it out). O(size of the tree)."""
+    if isinstance(node, IndexTerm):
+        return seg.may_hold(node.index, node.term)
+    if isinstance(node, Phrase):
+        return all(seg.may_hold("token", w) for w in node.words)
+    if isinstance(node, TimeRange):
+        return node.lo <= seg.hi and seg.lo <= node.hi
+    if isinstance(node, And):
+        return all(may_match(c, seg) for c in node.children)
+    if isinstance(node, Or):
+        return any(may_match(c, seg) for c in node.children)
+    return not (isinstance(node, Not) and isinstance(node.child, MatchAll))

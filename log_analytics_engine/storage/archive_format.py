@@ -1,0 +1,295 @@
+"""The Parquet archive format: one schema, entries to Arrow columns and back, the term index.
+
+An archive is a folder of immutable segments, hive-partitioned by the UTC hour of event time::
+
+    DIR/date=2025-07-21/hour=10/<unique-name>.parquet      rows in (instant, id) order, zstd
+    DIR/date=2025-07-21/hour=10/<unique-name>.terms        the segment's term index
+
+Columns (:data:`COLUMNS`): ``instant`` is the engine's own instant (float64 epoch seconds, so a
+time filter at a boundary means what it means to the engine) and ``time`` the same instant as a
+UTC timestamp for other tools; ``timestamp`` the original text (``timestamp_json``: the JSON of
+a timestamp given as a number); ``level``, ``source``, ``message``, ``tags`` (a list),
+``thread_id``/``request_id``/``user_id``; ``metadata`` as JSON text from the one codec
+(:mod:`.codec`), so every value type round-trips as the durable copy keeps it; ``id`` (int64,
+the engine id or the line number of a bulk import) and ``words``: the message's distinct words
+exactly as :func:`~log_analytics_engine.model.tokenize.tokenize` produces them (what the word
+index holds), so word queries mean the same in every executor.
+
+The term index of a segment (:class:`SegmentTerms`) holds its time span, row count and the
+distinct levels, sources, tags and words: a reader skips every segment that cannot hold a
+query's terms without opening it. Needs the ``archive`` extra (pyarrow); imported on use.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from .. import _native as native
+from ..errors import MissingExtraError
+from ..model.entry import ATTRIBUTES, LogEntry
+from ..model.timeparse import format_instant
+from .codec import dumps, loads
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = [
+    "COLUMNS",
+    "SEGMENT_SUFFIX",
+    "TERMS_SUFFIX",
+    "SegmentTerms",
+    "entries_table",
+    "hour_partition",
+    "pyarrow",
+    "schema",
+    "table_entries",
+]
+
+SEGMENT_SUFFIX = ".parquet"
+TERMS_SUFFIX = ".terms"
+#: Format version written in each segment's key-value metadata.
+FORMAT_VERSION = "1"
+
+COLUMNS = ("instant", "time", "timestamp", "timestamp_json", "level", "source", "message",
+           "tags", "thread_id", "request_id", "user_id", "metadata", "id", "words")
+
+
+def pyarrow() -> Any:
+    """The ``pyarrow`` module, or :class:`MissingExtraError` naming the ``archive`` extra."""
+    try:
+        import numpy  # noqa: F401  (pyarrow's numpy conversions)
+        import pyarrow as pa
+        import pyarrow.compute
+        import pyarrow.parquet
+    except ImportError as exc:
+        raise MissingExtraError("the Parquet archive", "pyarrow", "archive") from exc
+    return pa
+
+
+def schema() -> pa.Schema:
+    """The Arrow schema of a segment (see the module docstring)."""
+    pa = pyarrow()
+    text = pa.string()
+    return pa.schema([
+        ("instant", pa.float64()), ("time", pa.timestamp("us", tz="UTC")),
+        ("timestamp", text), ("timestamp_json", text), ("level", text), ("source", text),
+        ("message", text), ("tags", pa.list_(text)), ("thread_id", text),
+        ("request_id", text), ("user_id", text), ("metadata", text), ("id", pa.int64()),
+        ("words", words_type()),
+    ], metadata={b"log_analytics_engine.archive": FORMAT_VERSION.encode()})
+
+
+#: Prefix of the typed copies of float metadata fields (``num_latency_ms``).
+NUMERIC_PREFIX = "num_"
+#: At most this many typed copies per segment.
+MAX_NUMERIC = 8
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def float_columns(entries: Sequence[LogEntry]) -> dict[str, list[float | None]]:
+    """Typed copies of metadata fields whose numbers are all floats in ``entries``: a
+    numeric metric then reads a DOUBLE column instead of parsing the metadata JSON. A field
+    with an integer value anywhere in the batch gets no copy (integers stay exact in the
+    JSON); non-numbers are NULL in the copy, as the engine's metrics skip them. O(n)."""
+    numbers: dict[str, bool] = {}
+    for e in entries:
+        md = e.metadata
+        if md:
+            for k, v in md.items():
+                t = type(v)
+                if t is float:
+                    numbers.setdefault(k, True)
+                elif t is int:
+                    numbers[k] = False
+    keys = sorted(k for k, ok in numbers.items()
+                  if ok and _PLAIN_KEY.match(k) and k not in ATTRIBUTES)[:MAX_NUMERIC]
+    out: dict[str, list[float | None]] = {}
+    for k in keys:
+        got = [e.metadata.get(k) for e in entries]
+        out[k] = [v if type(v) is float else None for v in got]
+    return out
+
+
+def words_type() -> pa.DataType:
+    """The in-memory type of the words column: a list of dictionary-encoded strings (the
+    kernel's terms, written as Parquet dictionary pages; readers see ``list<string>``)."""
+    pa = pyarrow()
+    return pa.list_(pa.dictionary(pa.int32(), pa.string()))
+
+
+def hour_partition(instant: float) -> str:
+    """The partition folder of an instant: ``date=YYYY-MM-DD/hour=HH`` (UTC).
+
+    >>> hour_partition(1753099200.0)
+    'date=2025-07-21/hour=12'
+    """
+    t = time.gmtime(instant)
+    return f"date={t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}/hour={t.tm_hour:02d}"
+
+
+def entries_table(entries: Sequence[LogEntry], ids: Sequence[int]) -> pa.Table:
+    """The Arrow table of ``entries`` (with their ``ids``), sorted by (instant, id).
+
+    Columns are built in one pass per field and sorted in Arrow; the words come from the
+    indexing kernel (:func:`words_array`). O(n log n).
+    """
+    pa = pyarrow()
+    pc = pa.compute
+    text = pa.string()
+    instants = pa.array([e.ts for e in entries], pa.float64())
+    # a timestamp given as text or a number is kept as it is; any other (a datetime) as the
+    # ISO text LogEntry.to_dict gives it, as the JSONL archive and the durable copy do
+    stamps = [e.timestamp for e in entries]
+    if all(type(s) is str for s in stamps):
+        ts_text, ts_json = pa.array(stamps, text), pa.nulls(len(stamps), text)
+    else:
+        shown = [s if isinstance(s, (str, int, float)) else format_instant(e.ts)
+                 for s, e in zip(stamps, entries, strict=True)]
+        ts_text = pa.array([s if isinstance(s, str) else None for s in shown], text)
+        ts_json = pa.array([None if isinstance(s, str) else dumps(s).decode() for s in shown],
+                           text)
+    messages = pa.array([e.message for e in entries], text)
+    micros = pc.cast(pc.round(pc.multiply(instants, 1e6)), pa.int64())
+    columns = [
+        instants, micros.cast(pa.timestamp("us", tz="UTC")), ts_text, ts_json,
+        pa.array([e.level for e in entries], text),
+        pa.array([e.source for e in entries], text),
+        messages,
+        pa.array([e.tags for e in entries], pa.list_(text)),
+        pa.array([e.thread_id for e in entries], text),
+        pa.array([e.request_id for e in entries], text),
+        pa.array([e.user_id for e in entries], text),
+        pa.array([dumps(e.metadata).decode() if e.metadata else None for e in entries], text),
+        pa.array(ids, pa.int64()),
+        words_array(entries),
+    ]
+    full = schema()
+    for key, values in float_columns(entries).items():
+        columns.append(pa.array(values, pa.float64()))
+        full = full.append(pa.field(NUMERIC_PREFIX + key, pa.float64()))
+    table = pa.Table.from_arrays(columns, schema=full)
+    return table.sort_by([("instant", "ascending"), ("id", "ascending")])
+
+
+def words_array(entries: Sequence[LogEntry]) -> pa.Array:
+    """The distinct words of each entry's message, as
+    :func:`~log_analytics_engine.model.tokenize.tokenize` gives them (each list in the order
+    the batch first used its words). Computed by the indexing kernel (``gather``, in C when
+    built), the same one that fills the engine's word postings. O(total words)."""
+    pa = pyarrow()
+    import numpy as np
+
+    postings: dict[str, Any] = {}
+    native.gather(list(entries), 0, {}, {}, {}, {}, postings, None)
+    n = len(entries)
+    terms = list(postings)
+    if not terms:
+        return pa.array([[] for _ in range(n)], words_type())
+    lengths = np.fromiter((len(postings[t]) for t in terms), dtype=np.int64, count=len(terms))
+    ids = np.concatenate([np.asarray(postings[t], dtype=np.uint32) for t in terms])
+    which = np.repeat(np.arange(len(terms), dtype=np.int32), lengths)
+    order = np.argsort(ids, kind="stable")  # entry order; each entry's words in term order
+    ids, which = ids[order], which[order]
+    if len(ids) > 1:  # one (entry, word) pair each (the Python kernel may repeat a pair)
+        fresh = np.ones(len(ids), dtype=bool)
+        fresh[1:] = (ids[1:] != ids[:-1]) | (which[1:] != which[:-1])
+        if not fresh.all():
+            ids, which = ids[fresh], which[fresh]
+    flat = pa.DictionaryArray.from_arrays(pa.array(which), pa.array(terms, pa.string()))
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(np.bincount(ids, minlength=n), out=offsets[1:])
+    return pa.ListArray.from_arrays(pa.array(offsets), flat)
+
+
+_new = object.__new__
+
+
+def table_entries(table: pa.Table) -> list[LogEntry]:
+    """The entries of an Arrow table with the archive's columns (extra columns ignored), in
+    its row order. Built without re-parsing: the instant is the stored one. O(rows)."""
+    cols = {name: table.column(name).to_pylist() for name in (
+        "instant", "timestamp", "timestamp_json", "level", "source", "message", "tags",
+        "thread_id", "request_id", "user_id", "metadata")}
+    out: list[LogEntry] = []
+    append = out.append
+    for instant, text, raw, level, source, message, tags, thread, request, user, meta in zip(
+            cols["instant"], cols["timestamp"], cols["timestamp_json"], cols["level"],
+            cols["source"], cols["message"], cols["tags"], cols["thread_id"],
+            cols["request_id"], cols["user_id"], cols["metadata"], strict=True):
+        e = _new(LogEntry)
+        e.ts = instant
+        e.timestamp = text if raw is None else loads(raw)
+        e.level = level
+        e.message = message
+        e.source = source
+        e.thread_id = thread
+        e.request_id = request
+        e.user_id = user
+        e.tags = tags if tags is not None else []
+        e.metadata = loads(meta) if meta is not None else {}
+        append(e)
+    return out
+
+
+@dataclass(frozen=True)
+class SegmentTerms:
+    """The term index of one segment: its time span, row count and distinct terms.
+
+    ``may_hold(index, term)`` is exact for absence: ``False`` means no row of the segment has
+    that level, source, tag or word. O(1) per lookup.
+    """
+
+    lo: float
+    hi: float
+    rows: int
+    level: frozenset[str]
+    source: frozenset[str]
+    tag: frozenset[str]
+    token: frozenset[str]
+    numeric: frozenset[str] = frozenset()  # metadata fields with a typed copy
+
+    def may_hold(self, index: str, term: Any) -> bool:
+        """Whether some row may have ``term`` in ``index`` (level, source, tag or token)."""
+        terms: frozenset[str] | None = getattr(self, index, None)
+        return terms is None or term in terms
+
+    @classmethod
+    def of_table(cls, table: pa.Table) -> SegmentTerms:
+        """The term index of a segment's table (O(rows + words))."""
+        pa = pyarrow()
+        pc = pa.compute
+        words = pc.unique(pc.list_flatten(table.column("words"))).to_pylist()
+        tags = pc.unique(pc.list_flatten(table.column("tags"))).to_pylist()
+        instants = table.column("instant")
+        return cls(
+            lo=pc.min(instants).as_py(), hi=pc.max(instants).as_py(), rows=table.num_rows,
+            level=frozenset(pc.unique(table.column("level")).to_pylist()),
+            source=frozenset(pc.unique(table.column("source")).to_pylist()),
+            tag=frozenset(tags), token=frozenset(words),
+            numeric=frozenset(n[len(NUMERIC_PREFIX):] for n in table.column_names
+                              if n.startswith(NUMERIC_PREFIX)),
+        )
+
+    def to_bytes(self) -> bytes:
+        """zstd-compressed JSON (the ``.terms`` file beside the segment)."""
+        pa = pyarrow()
+        raw = orjson.dumps({"v": FORMAT_VERSION, "lo": self.lo, "hi": self.hi,
+                            "rows": self.rows, "level": sorted(self.level),
+                            "source": sorted(self.source), "tag": sorted(self.tag),
+                            "token": sorted(self.token), "numeric": sorted(self.numeric)})
+        body: bytes = pa.compress(raw, "zstd", asbytes=True)
+        return len(raw).to_bytes(8, "little") + body
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SegmentTerms:
+        pa = pyarrow()
+        size = int.from_bytes(data[:8], "little")
+        d = orjson.loads(pa.decompress(data[8:], size, "zstd", asbytes=True))
+        return cls(d["lo"], d["hi"], d["rows"], frozenset(d["level"]), frozenset(d["source"]),
+                   frozenset(d["tag"]), frozenset(d["token"]), frozenset(d.get("numeric", ())))

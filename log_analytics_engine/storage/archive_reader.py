@@ -1,0 +1,460 @@
+"""Reading the Parquet archive with DuckDB: pruning, compiled predicates, exact answers.
+
+An :class:`ArchiveReader` lists the complete segments of a folder (hidden temporary files are
+never listed), reads each segment's term index once (cached by name: segments are
+immutable), and for a query tree keeps only the segments whose hour partition, time span and
+terms can match (:func:`~log_analytics_engine.query.sql.may_match`). The tree compiles once to
+SQL (:mod:`log_analytics_engine.query.sql`); DuckDB reads only the kept files and the columns
+asked for, and prunes row groups by their instant statistics. When the predicate is only a
+superset (a regex, a metadata equality) the rows are decoded and checked with ``node.match``,
+so every answer is what the in-memory engine gives for the same entries.
+
+Results come in (instant, id) order, the engine's time order. Aggregations that SQL computes
+exactly (counts by level, source, tags and time buckets; numeric metrics of a metadata field)
+run in DuckDB, the values of numeric metrics handed to the engine's own percentile and sum;
+anything else aggregates the matching entries with the engine's own code
+(:class:`ScratchTable`). Needs the ``archive`` extra (pyarrow, duckdb).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import orjson
+
+from ..errors import MissingExtraError
+from ..index.postings import IndexSet, Postings
+from ..index.store import Store
+from ..ingest.driver import IngestDriver
+from ..ingest.processors import ProcessorChain
+from ..model.entry import ATTRIBUTES, LogEntry
+from ..model.timeparse import format_instant
+from ..model.tokenize import TokenCache
+from ..query.aggregate import (
+    aggregate_ids,
+    key_order,
+    metric_name,
+    numeric_metric,
+    parse_interval,
+    parse_metrics,
+)
+from ..query.nodes import Node, QueryContext
+from ..query.order import TIME_KEYS, order_entry_list
+from ..query.sql import DIALECTS, Dialect, compile_sql, may_match, time_span
+from .archive_format import (
+    NUMERIC_PREFIX,
+    SEGMENT_SUFFIX,
+    TERMS_SUFFIX,
+    SegmentTerms,
+    table_entries,
+)
+
+__all__ = ["ArchiveReader", "ScratchTable", "list_segments"]
+
+log = logging.getLogger(__name__)
+
+_PART = re.compile(r"^date=(\d{4})-(\d{2})-(\d{2})/hour=(\d{2})/")
+_ENTRY_COLUMNS = ("instant, timestamp, timestamp_json, level, source, message, tags, "
+                  "thread_id, request_id, user_id, metadata")
+_PLAIN_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_GROUP_COLUMNS = {"level": "level", "source": "source"}
+#: Rows decoded per batch when a residual check decides.
+BATCH_ROWS = 8192
+
+
+def list_segments(directory: str) -> list[str]:
+    """The complete segments under ``directory`` (``date=.../hour=.../name.parquet``), sorted.
+    O(files)."""
+    out: list[str] = []
+    try:
+        dates = sorted(os.listdir(directory))
+    except FileNotFoundError:
+        return out
+    for d in dates:
+        if not d.startswith("date="):
+            continue
+        try:
+            hours = sorted(os.listdir(os.path.join(directory, d)))
+        except (NotADirectoryError, FileNotFoundError):
+            continue
+        for h in hours:
+            if not h.startswith("hour="):
+                continue
+            try:
+                names = os.listdir(os.path.join(directory, d, h))
+            except (NotADirectoryError, FileNotFoundError):
+                continue
+            out.extend(f"{d}/{h}/{n}" for n in sorted(names)
+                       if n.endswith(SEGMENT_SUFFIX) and not n.startswith("."))
+    return out
+
+
+def _duckdb() -> Any:
+    try:
+        import duckdb
+    except ImportError as exc:
+        raise MissingExtraError("the DuckDB archive executor", "duckdb", "archive") from exc
+    return duckdb
+
+
+def _arrow_table(relation: Any) -> Any:
+    fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
+    return fetch()
+
+
+def _arrow_batches(relation: Any, rows: int) -> Iterator[Any]:
+    reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch
+    yield from reader(rows)
+
+
+class ScratchTable:
+    """Entries indexed as the engine indexes them, for aggregations SQL does not express.
+
+    Holds what it is given (O(k) memory for k entries), ids in the given order.
+    """
+
+    def __init__(self, entries: Sequence[LogEntry]) -> None:
+        self.store = store = Store()
+        self.indexes = indexes = IndexSet(())
+        self.ctx = QueryContext(store, indexes)
+
+        def commit(batch: list[LogEntry], words: Any, postings: Postings) -> int:
+            indexes.merge(postings, store.append(batch))
+            return len(batch)
+
+        IngestDriver(indexes, ProcessorChain(), TokenCache(), lambda: store.next_id,
+                     lambda: False, commit).ingest(list(entries))
+
+    def aggregate(self, group_by: Any, interval: Any, metrics: Any) -> dict[Any, Any]:
+        return aggregate_ids(self.ctx, self.store.live, group_by, interval, metrics)
+
+
+class ArchiveReader:
+    """Queries over the segments of ``directory`` on DuckDB. Thread-safe (a cursor per query).
+
+    ``only(name)`` (optional, per call) restricts a query to the segments it accepts.
+    ``dialect`` is the SQL spelling of the executor (:data:`~..query.sql.DIALECTS`); another
+    executor (:mod:`.archive_spark`) overrides ``_from``, ``_run`` and ``dialect`` (and turns
+    off the DuckDB-only typed-column path, ``_typed``).
+    """
+
+    dialect: Dialect = DIALECTS["duckdb"]
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = os.fspath(directory)
+        self._con = _duckdb().connect(":memory:")
+        self._terms: dict[str, SegmentTerms | None] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._con.close()
+
+    # -- segments -------------------------------------------------------------------------
+    def segments(self) -> list[str]:
+        """Every complete segment now in the folder."""
+        return list_segments(self.directory)
+
+    def terms(self, name: str) -> SegmentTerms | None:
+        """The term index of a segment (cached; ``None`` when it has none)."""
+        with self._lock:
+            if name in self._terms:
+                return self._terms[name]
+        path = os.path.join(self.directory, name[: -len(SEGMENT_SUFFIX)] + TERMS_SUFFIX)
+        try:
+            with open(path, "rb") as fh:
+                terms: SegmentTerms | None = SegmentTerms.from_bytes(fh.read())
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("archive segment %s has no readable term index: %s", name, exc)
+            terms = None
+        with self._lock:
+            self._terms[name] = terms
+        return terms
+
+    def files(self, node: Node, only: Callable[[str], bool] | None = None) -> list[str]:
+        """The paths of the segments that can hold a match of ``node``. O(segments)."""
+        lo, hi = time_span(node)
+        kept = []
+        for name in self.segments():
+            if only is not None and not only(name):
+                continue
+            m = _PART.match(name)
+            if m is not None and (lo != -math.inf or hi != math.inf):
+                start = _hour_start(m)
+                if start > hi or start + 3600 <= lo:
+                    continue
+            seg = self.terms(name)
+            if seg is not None and not may_match(node, seg):
+                continue
+            kept.append(os.path.join(self.directory, name))
+        return kept
+
+    # -- queries --------------------------------------------------------------------------
+    def _from(self, files: list[str]) -> str:
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        return f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
+
+    def _run(self, sql: str, params: dict[str, Any]) -> Any:
+        return self._con.cursor().sql(sql, params=params or None)
+
+    def entries(self, node: Node, sort_by: str | None = None, descending: bool = False,
+                offset: int = 0, limit: int | None = None,
+                only: Callable[[str], bool] | None = None) -> list[LogEntry]:
+        """The matching entries in the engine's result order, ``limit`` from ``offset``."""
+        if sort_by is not None and sort_by not in TIME_KEYS:
+            every = self.entries(node, None, False, 0, None, only)
+            ordered = order_entry_list(every, sort_by, descending)
+            return ordered[offset:] if limit is None else ordered[offset:offset + limit]
+        files = self.files(node, only)
+        if not files:
+            return []
+        pred = compile_sql(node, self.dialect)
+        if limit is None:
+            found = self._ordered(files, node, pred, descending, None)
+            return found[offset:]
+        # Walk the hour partitions from the wanted end, in windows of 1, 2, 4 ... hours: an
+        # hour holds only instants of that hour, so once enough rows are found no older (or
+        # newer) hour can hold an earlier one in the result order.
+        wanted = offset + limit
+        hours = sorted({os.path.dirname(f) for f in files}, reverse=descending)
+        kept: list[LogEntry] = []
+        window, start = 1, 0
+        while start < len(hours) and len(kept) < wanted:
+            chosen = set(hours[start:start + window])
+            part = [f for f in files if os.path.dirname(f) in chosen]
+            kept += self._ordered(part, node, pred, descending, wanted - len(kept))
+            start += window
+            window *= 2
+        return kept[offset:offset + limit]
+
+    def _ordered(self, files: list[str], node: Node, pred: Any, descending: bool,
+                 limit: int | None) -> list[LogEntry]:
+        """The first ``limit`` matches in ``files`` in (instant, id) order (or its reverse)."""
+        way = "DESC" if descending else "ASC"
+        sql = (f"SELECT {_ENTRY_COLUMNS} FROM {self._from(files)} WHERE {pred.sql} "
+               f"ORDER BY instant {way}, id {way}")
+        if pred.exact:
+            if limit is not None:
+                sql += f" LIMIT {int(limit)}"
+            return table_entries(_arrow_table(self._run(sql, pred.params)))
+        kept: list[LogEntry] = []
+        for batch in _arrow_batches(self._run(sql, pred.params), BATCH_ROWS):
+            kept.extend(e for e in table_entries(batch) if node.match(e))
+            if limit is not None and len(kept) >= limit:
+                return kept[:limit]
+        return kept
+
+    def by_id(self, node: Node, only: Callable[[str], bool] | None = None) -> list[LogEntry]:
+        """Every matching entry in id order (ingestion order), for aggregations."""
+        files = self.files(node, only)
+        if not files:
+            return []
+        pred = compile_sql(node, self.dialect)
+        sql = (f"SELECT {_ENTRY_COLUMNS} FROM {self._from(files)} WHERE {pred.sql} "
+               f"ORDER BY id, instant")
+        got = table_entries(_arrow_table(self._run(sql, pred.params)))
+        return got if pred.exact else [e for e in got if node.match(e)]
+
+    def count(self, node: Node, only: Callable[[str], bool] | None = None) -> int:
+        """How many entries match. One ``count(*)`` when the predicate is exact."""
+        files = self.files(node, only)
+        if not files:
+            return 0
+        pred = compile_sql(node, self.dialect)
+        if pred.exact:
+            sql = f"SELECT count(*) FROM {self._from(files)} WHERE {pred.sql}"
+            return int(self._run(sql, pred.params).fetchall()[0][0])
+        return len(self.by_id(node, only))
+
+    def _typed(self, files: list[str], field: str) -> bool:
+        """Whether every one of ``files`` has a typed copy of metadata ``field``."""
+        for path in files:
+            seg = self.terms(os.path.relpath(path, self.directory))
+            if seg is None or field not in seg.numeric:
+                return False
+        return True
+
+    # -- aggregation ----------------------------------------------------------------------
+    def aggregate(self, node: Node, group_by: str | Sequence[str] | None = None,
+                  interval: str | float | None = None, metrics: Any = None,
+                  only: Callable[[str], bool] | None = None) -> dict[Any, Any]:
+        """As :meth:`LogAnalyticsEngine.aggregate` over the archive."""
+        fields = [] if group_by is None else [group_by] if isinstance(group_by, str) else list(
+            group_by)
+        parsed = parse_metrics(metrics)
+        seconds = None if interval is None else parse_interval(interval)
+        fast = self._sql_aggregate(node, fields, seconds, parsed, only)
+        if fast is not None:
+            return fast
+        return ScratchTable(self.by_id(node, only)).aggregate(group_by, interval, metrics)
+
+    def _sql_aggregate(self, node: Node, fields: list[str], seconds: float | None,
+                       parsed: list[tuple[str, str | None]],
+                       only: Callable[[str], bool] | None) -> dict[Any, Any] | None:
+        pred = compile_sql(node, self.dialect)
+        numeric = {f for k, f in parsed if k not in ("count",)}
+        if not pred.exact or len(fields) > 1 or len(numeric) > 1 or any(
+                k == "distinct" for k, _ in parsed):
+            return None
+        field = next(iter(numeric), None)
+        if field is not None and (field in ATTRIBUTES or not _PLAIN_FIELD.match(field)):
+            return None
+        group = fields[0] if fields else None
+        if group is not None and group not in ("level", "source", "tags", "tag"):
+            return None
+        if group is not None and field is not None and group in ("tags", "tag"):
+            return None
+        files = self.files(node, only)
+        if not files:
+            return {} if group is not None or seconds is not None else (
+                _finish(parsed, 0, []))
+        keys: list[str] = []
+        if seconds is not None:
+            keys.append(self.dialect.bucket.format(repr(float(seconds))))
+        if group in ("tags", "tag"):
+            keys.append("tag")
+        elif group is not None:
+            keys.append(_GROUP_COLUMNS[group])
+        quantiles = None
+        if all(k in ("count", "min", "max") or k[0] == "p" for k, _ in parsed):
+            quantiles = sorted({float(k[1:]) for k, _ in parsed if k[0] == "p"})
+        rows = self._grouped(files, pred, keys, group, field, False, quantiles)
+        if field is not None and any(r[len(keys) + 2] for r in rows):
+            rows = self._grouped(files, pred, keys, group, field, True)  # integers: exact text
+        out: dict[Any, Any] = {}
+        width = len(keys)
+        if not keys:
+            n = rows[0][0] if rows else 0
+            return _finish(parsed, n, rows[0][1] if field and rows else [])
+        for row in sorted(rows, key=lambda r: key_order(tuple(r[:width]))):
+            key = tuple(row[:width])
+            if seconds is not None:
+                key = (format_instant(key[0]), *key[1:])
+            values = row[width + 1] if field is not None else []
+            out[key[0] if width == 1 else key] = _finish(parsed, row[width], values)
+        return out
+
+    def _grouped(self, files: list[str], pred: Any, keys: list[str], group: str | None,
+                 field: str | None, exact_text: bool,
+                 quantiles: list[float] | None = None) -> list[list[Any]]:
+        """Rows of group keys, count, and (with ``field``) the sorted numeric values and how
+        many need the exact path (integers; a -0.0). Floats travel as doubles (sorted stably
+        in id order, as the engine sorts them); with ``exact_text`` every number travels as its
+        JSON text in id order, parsed to exact Python ints and floats."""
+        select = [f"{k} AS k{i}" for i, k in enumerate(keys)] + ["count(*) AS n"]
+        d = self.dialect
+        inner = f"SELECT * FROM {self._from(files)} WHERE {pred.sql}"
+        if group in ("tags", "tag"):
+            inner = (f"SELECT instant, {d.distinct_tags} AS tag FROM "
+                     f"{self._from(files)} WHERE {pred.sql}")
+        if field is not None and not exact_text and self._typed(files, field):
+            # every file has the field's typed copy: its numbers are floats, read as such
+            inner = f"SELECT *, {NUMERIC_PREFIX}{field} AS j FROM ({inner})"
+            # no id order needed: equal floats are the same float, but for -0.0 and 0.0,
+            # whose order the engine keeps (a -0.0 sends the group to the exact path)
+            select.append("list_sort(list(j) FILTER (WHERE j IS NOT NULL)) AS v")
+            select.append("count(*) FILTER (WHERE j = 0 AND signbit(j)) AS ni")
+        elif field is not None:
+            value = d.json_value.format(f"'$.{field}'")
+            inner = f"SELECT *, {value} AS j FROM ({inner}) AS q0"
+            kind = d.json_kind.format("j")
+            if exact_text:
+                numeric = f"{d.float_kind.format(kind)} OR {d.int_kind.format(kind)}"
+                select.append(f"{d.text_list.format('j', numeric)} AS v")
+            else:
+                select.append(f"{d.float_list.format('j', d.float_kind.format(kind))} AS v")
+            select.append(f"count(*) FILTER (WHERE {d.int_kind.format(kind)}) AS ni")
+        sql = f"SELECT {', '.join(select)} FROM ({inner}) AS q1"
+        if keys:
+            sql += " GROUP BY " + ", ".join(f"k{i}" for i in range(len(keys)))
+        picked = quantiles is not None and field is not None and not exact_text and (
+            self._typed(files, field))
+        if picked:  # only order statistics: the few values they read leave DuckDB
+            sql = f"SELECT * REPLACE ({_order_statistics('v', quantiles or [])} AS v) FROM ({sql})"
+        table = _arrow_table(self._run(sql, pred.params))
+        if picked:
+            cells = [_Picked(c) for c in table.column("v").to_pylist()]
+            return [[*r[:-2], cells[k], r[-1]] for k, r in enumerate(
+                zip(*(table.column(i).to_pylist() for i in range(table.num_columns)),
+                    strict=True))]
+        return [list(r) for r in zip(*(table.column(i).to_pylist() if name != "v" else
+                                       _values(table.column(i), exact_text)
+                                       for i, name in enumerate(table.column_names)),
+                                     strict=True)]
+
+
+def _order_statistics(values: str, quantiles: list[float]) -> str:
+    """SQL for the length of the sorted list column ``values`` and the elements min, max and
+    the percentiles ``quantiles`` read, at the positions the engine's
+    :func:`~log_analytics_engine.query.aggregate.percentile` computes (same float
+    arithmetic: ``(n - 1) * q / 100.0``)."""
+    s = values
+    picks = [f"{s}[1]", f"{s}[len({s})]"]
+    for q in quantiles:
+        lo = f"CAST(floor((len({s}) - 1) * {q!r} / 100.0) AS BIGINT)"
+        picks += [f"{lo}", f"{s}[{lo} + 1]", f"{s}[least({lo} + 2, len({s}))]"]
+    return f"[len({s})::DOUBLE, {', '.join(picks)}]"
+
+
+class _Picked(Sequence[float]):
+    """The sorted values of a group as far as min, max and percentiles read them: its
+    length and the elements at the positions :func:`_order_statistics` picked."""
+
+    def __init__(self, cell: list[float | None]) -> None:
+        self.n = int(cell[0] or 0)
+        self.at: dict[int, float] = {}
+        if self.n:
+            self.at[0], self.at[self.n - 1] = cell[1], cell[2]  # type: ignore[assignment]
+            for k in range(3, len(cell), 3):
+                lo = int(cell[k])  # type: ignore[arg-type]
+                self.at[lo] = cell[k + 1]  # type: ignore[assignment]
+                self.at[min(lo + 1, self.n - 1)] = cell[k + 2]  # type: ignore[assignment]
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            raise TypeError("only single positions are picked")
+        return self.at[index + self.n if index < 0 else index]
+
+
+def _values(column: Any, exact_text: bool) -> list[list[Any]]:
+    """Each row's numeric values, sorted as the engine sorts them (stable, from id order)."""
+    import numpy as np
+
+    if exact_text:
+        return [_numbers(cell) for cell in column.to_pylist()]
+    out: list[list[Any]] = []
+    for chunk in column.chunks:
+        for cell in chunk:
+            if not cell.is_valid:
+                out.append([])
+            else:
+                values = cell.values.to_numpy(zero_copy_only=False)
+                out.append(np.sort(values, kind="stable").tolist())
+    return out
+
+
+def _numbers(texts: list[str] | None) -> list[float]:
+    values = [orjson.loads(t) for t in texts or ()]
+    values.sort()
+    return values
+
+
+def _finish(parsed: list[tuple[str, str | None]], count: int,
+            values: list[float]) -> dict[str, Any]:
+    return {metric_name(m): count if m[0] == "count" else numeric_metric(m[0], values)
+            for m in parsed}
+
+
+def _hour_start(m: re.Match[str]) -> float:
+    import calendar
+
+    y, mo, d, h = (int(g) for g in m.groups())
+    return float(calendar.timegm((y, mo, d, h, 0, 0, 0, 0, 0)))

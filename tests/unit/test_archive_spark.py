@@ -1,0 +1,84 @@
+"""The Spark executor's own parts: its session, its temporary views, its dialect, the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from log_analytics_engine import AlertRule, Archive, LogEntry, backtest_alerts
+
+pytest.importorskip("duckdb")
+pytest.importorskip("pyarrow")
+
+from log_analytics_engine.query.sql import compile_sql
+from log_analytics_engine.storage.archive_writer import SegmentWriter
+
+T0 = 1_753_092_000.0  # 2025-07-21T10:00:00Z
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    entries = [LogEntry(T0 + i * 600, "ERROR" if i % 2 else "INFO", f"db timeout {i}",
+                        "api" if i % 3 else "db", tags=["prod"] if i % 2 else [],
+                        metadata={"latency_ms": i * 1.5, "n": i}) for i in range(20)]
+    SegmentWriter(tmp_path).write(entries, list(range(20)))
+    return tmp_path
+
+
+def test_spark_dialect_uses_named_parameters_and_array_contains() -> None:
+    c = compile_sql({"level": "ERROR", "keyword": "timeout"}, "spark")
+    assert c.sql == "((level = :p0) AND array_contains(words, :p1))"
+    assert c.params == {"p0": "ERROR", "p1": "timeout"}
+
+
+def test_without_a_session_the_active_one_is_used(spark: Any, folder: Path) -> None:
+    with Archive(folder, executor="spark") as archive:
+        assert archive._run.spark is spark
+        assert archive.count_logs({"level": "ERROR"}) == 10
+
+
+def test_close_drops_the_views_and_leaves_the_session_running(spark: Any,
+                                                              folder: Path) -> None:
+    archive = Archive(folder, executor="spark", spark=spark)
+    archive.count_logs({"source": "api"})
+    archive.query_logs({"level": "INFO"})
+    views = set(archive._run._views.values())
+    assert views
+    assert views <= {t.name for t in spark.catalog.listTables()}
+    archive.close()
+    assert not views & {t.name for t in spark.catalog.listTables()}
+    assert spark.sql("SELECT 1 AS x").collect()[0].x == 1
+
+
+def test_views_are_bounded(spark: Any, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from log_analytics_engine.storage import archive_spark
+
+    monkeypatch.setattr(archive_spark, "VIEWS", 2)
+    with Archive(folder, executor="spark", spark=spark) as archive:
+        for hour in range(4):  # four different sets of segments
+            lo = T0 + hour * 3600
+            archive.count_logs({"start_time": lo, "end_time": lo + 3599})
+        assert len(archive._run._views) == 2
+
+
+def test_spark_backtest_equals_the_replay_of_the_same_entries(spark: Any,
+                                                              folder: Path) -> None:
+    rules = [AlertRule("errors", conditions={"level": "ERROR"}, threshold=2, time_window=1300),
+             AlertRule("quiet", conditions={"source": "db"}, kind="absence",
+                       time_window=1000)]
+    with Archive(folder) as duck, Archive(folder, executor="spark", spark=spark) as sp:
+        want = [a.to_dict() for a in backtest_alerts(rules, duck.query_logs())]
+        assert want
+        assert [a.to_dict() for a in sp.backtest(rules)] == want
+        assert [a.to_dict() for a in duck.backtest(rules)] == want
+
+
+def test_time_buckets_and_percentiles_match_duckdb(spark: Any, folder: Path) -> None:
+    with Archive(folder) as duck, Archive(folder, executor="spark", spark=spark) as sp:
+        for kwargs in ({"interval": "1h"}, {"group_by": "level", "interval": 1800},
+                       {"group_by": "tags"},
+                       {"group_by": "source", "metrics": ["count", "p95:latency_ms",
+                                                          "sum:n", "avg:latency_ms"]}):
+            assert sp.aggregate(**kwargs) == duck.aggregate(**kwargs), kwargs
