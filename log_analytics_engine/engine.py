@@ -31,7 +31,7 @@ from .ingest.processors import ProcessorChain
 from .metrics.limits import DEFAULT_TOP_K
 from .model.entry import LogEntry
 from .model.tokenize import TokenCache
-from .query.aggregate import aggregate_entries, aggregate_ids
+from .query.aggregate import aggregate_entries, prepare_aggregate
 from .query.compile import Filters, compile
 from .query.fields import unknown_fields, warn_unknown_fields
 from .query.nodes import QueryContext
@@ -237,12 +237,14 @@ class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods, StatsMeth
         with self._lock:
             found, epoch = plan.candidates(self._ctx), self._store.epoch
             if plan.residual is None:
-                return aggregate_ids(self._ctx, plan.finish_ids(found), group_by, interval,
-                                     metrics)
-        hits = plan.finish_ids(found)  # a regex outside the lock, on fixed candidates
-        with self._lock:
-            return aggregate_ids(self._ctx, self._store.still_live(hits, epoch), group_by,
-                                 interval, metrics)
+                done = prepare_aggregate(self._ctx, plan.finish_ids(found), group_by,
+                                         interval, metrics)
+        if plan.residual is not None:
+            hits = plan.finish_ids(found)  # a regex outside the lock, on fixed candidates
+            with self._lock:
+                done = prepare_aggregate(self._ctx, self._store.still_live(hits, epoch),
+                                         group_by, interval, metrics)
+        return done()  # sums and percentiles outside the lock, on what was taken
 
     @staticmethod
     def aggregate_logs(logs: Iterable[LogEntry], group_by: str | None = None,

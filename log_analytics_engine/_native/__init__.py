@@ -17,6 +17,9 @@ kernel                        used by
 ``time_order``                ``index.store.Store`` (hits in time order, materialising)
 ``filter_instants``           ``index.store.Store.ids_in_time_range``
 ``sorted_numbers``            ``query.aggregate.numeric_values``
+``numeric_column``            ``index.columns.ColumnCache`` (a metadata field as float64)
+``gather_numbers``            ``query.numbers`` (a group's numbers from a column)
+``summarize_numbers``         ``query.numbers`` (exact sum and percentiles)
 ``count_values``              ``query.aggregate.field_counts`` (``aggregate_logs``)
 ``encode_chunk``              ``storage.sqlite.encode_entries``
 ``entries_from_rows``         ``storage.sqlite.decode_rows``
@@ -60,12 +63,15 @@ __all__ = [
     "entries_from_rows",
     "filter_instants",
     "gather",
+    "gather_numbers",
     "indexed_reads",
     "ingest_blocks",
+    "numeric_column",
     "python",
     "sorted_numbers",
     "speedups",
     "split_ordered",
+    "summarize_numbers",
     "time_order",
     "tokenizing_gather",
     "use_python",
@@ -74,8 +80,8 @@ __all__ = [
 #: The names of the kernels, each a function of :mod:`.python` and of ``_speedups``.
 KERNELS = (
     "count_values", "encode_chunk", "entries_from_chunk", "entries_from_lines", "entries_from_rows",
-    "filter_instants", "gather", "ingest_blocks", "sorted_numbers", "split_ordered",
-    "time_order",
+    "filter_instants", "gather", "gather_numbers", "ingest_blocks", "numeric_column",
+    "sorted_numbers", "split_ordered", "summarize_numbers", "time_order",
 )
 
 speedups: ModuleType | None
@@ -97,9 +103,12 @@ entries_from_lines = python.entries_from_lines
 entries_from_rows = python.entries_from_rows
 filter_instants = python.filter_instants
 gather = python.gather
+gather_numbers = python.gather_numbers
 ingest_blocks = python.ingest_blocks
+numeric_column = python.numeric_column
 sorted_numbers = python.sorted_numbers
 split_ordered = python.split_ordered
+summarize_numbers = python.summarize_numbers
 time_order = python.time_order
 available = False
 tokenizing_gather = False

@@ -8,7 +8,8 @@
  *   postings.c   the word tokenizer and the postings of a batch: gather, ingest_blocks
  *   timeorder.c  time_order, filter_instants, split_ordered
  *   codec.c      the durable copy's chunks: encode_chunk, entries_from_rows/_chunk
- *   aggregate.c  sorted_numbers
+ *   aggregate.c  sorted_numbers, count_values
+ *   columns.c    numeric columns: numeric_column, gather_numbers, summarize_numbers
  *
  * The pure-Python kernels (python.py) are the specification: every function here either
  * produces exactly what its Python twin produces or hands the case back (None) to the
@@ -196,6 +197,9 @@ INTERNAL PyObject *py_filter_instants(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_split_ordered(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_sorted_numbers(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_count_values(PyObject *module, PyObject *args);
+INTERNAL PyObject *py_numeric_column(PyObject *module, PyObject *args);
+INTERNAL PyObject *py_gather_numbers(PyObject *module, PyObject *args);
+INTERNAL PyObject *py_summarize_numbers(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_entries_from_rows(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_entries_from_chunk(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_encode_chunk(PyObject *module, PyObject *args);

@@ -157,6 +157,17 @@ static PyMethodDef methods[] = {
     {"sorted_numbers", py_sorted_numbers, METH_VARARGS,
      "sorted_numbers(entries, field) -> array('d') | None: the sorted float values of a "
      "metadata field; None: values for the Python path."},
+    {"numeric_column", py_numeric_column, METH_VARARGS,
+     "numeric_column(entries, field, first_id) -> (values, ints, odd) | None: the float64 "
+     "column of a metadata field (NaN where a value does not count), the ids of its ints and "
+     "of the values a float64 cannot stand for; None: entries for the Python kernel."},
+    {"gather_numbers", py_gather_numbers, METH_VARARGS,
+     "gather_numbers(ids, values, first, out) -> (k, min_id, max_id): write the non-NaN "
+     "values of the ids in a column to out[:k], with the ids of the first minimum and the "
+     "last maximum."},
+    {"summarize_numbers", py_summarize_numbers, METH_VARARGS,
+     "summarize_numbers(values, qs, total) -> (sum | None, percentiles): math.fsum and "
+     "linear-interpolation percentiles of a float64 buffer (reordered in place)."},
     {"ingest_blocks", py_ingest_blocks, METH_VARARGS,
      "ingest_blocks(blocks, first_id, canon, levels, sources, tags, words) -> (entries, lines, "
      "bad): entries_from_lines and gather in one pass over blocks of whole lines, split "

@@ -17,6 +17,7 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from itertools import count
+from math import floor, fsum, nan
 from typing import Any
 
 from orjson import loads
@@ -32,9 +33,12 @@ __all__ = [
     "entries_from_rows",
     "filter_instants",
     "gather",
+    "gather_numbers",
     "ingest_blocks",
+    "numeric_column",
     "sorted_numbers",
     "split_ordered",
+    "summarize_numbers",
     "time_order",
 ]
 
@@ -197,6 +201,97 @@ def sorted_numbers(entries: list[LogEntry], field: str) -> array[float] | None:
     """``None``: the general path of ``query.aggregate.numeric_values`` computes the values
     (the C kernel takes only metadata fields whose values are all plain floats). O(1)."""
     return None
+
+
+#: Ints up to this magnitude are exact in a float64 column; larger ones are "odd".
+EXACT_INT = 1 << 53
+
+
+def numeric_column(
+    entries: list[LogEntry], field: str, first_id: int
+) -> tuple[array[float], array[int], array[int]]:
+    """The numeric column of metadata ``field`` over ``entries`` (ids from ``first_id``).
+
+    ``(values, ints, odd)``: ``values`` holds one float64 per entry, NaN where the value does
+    not count as a number for the metrics (missing, ``None``, a bool, text, a list, NaN);
+    ``ints`` the ids whose value is an ``int`` (so ``min``/``max`` give it back as one);
+    ``odd`` the ids whose value counts but a float64 cannot stand for it exactly (an int
+    beyond 2**53, a subclass of int or float): NaN in ``values``, their groups take the
+    entries' path. O(n)."""
+    values = array("d")
+    ints = array("I")
+    odd = array("I")
+    put = values.append
+    for i, e in enumerate(entries, first_id):
+        v: Any = e.metadata.get(field)
+        t = type(v)
+        if t is float:
+            put(v)
+        elif t is int:
+            if -EXACT_INT <= v <= EXACT_INT:
+                put(float(v))
+                ints.append(i)
+            else:
+                put(nan)
+                odd.append(i)
+        else:
+            put(nan)
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                odd.append(i)
+    return values, ints, odd
+
+
+def gather_numbers(
+    ids: Any, values: array[float], first: int, out: Any
+) -> tuple[int, int, int]:
+    """Write the numbers of ``ids`` (a uint32 buffer, any order, repeats kept) in the column
+    ``values`` (from id ``first``), NaN left out, in the order of ``ids``, to ``out[:k]`` (a
+    writable float64 buffer with room for every id); return ``k`` with the id of the first
+    minimum and of the last maximum (as a stable sort would put them at the ends), -1 when
+    there is none. ``IndexError`` for an id outside the column. O(k)."""
+    _check_store_ids(ids, first, len(values))
+    if len(out) < len(ids):
+        raise ValueError("gather_numbers: out has no room for every id")
+    k = 0
+    lo = hi = 0.0
+    lo_id = hi_id = -1
+    for i in ids:
+        v = values[i - first]
+        if v != v:
+            continue
+        out[k] = v
+        k += 1
+        if lo_id < 0 or v < lo:
+            lo, lo_id = v, i
+        if hi_id < 0 or v >= hi:
+            hi, hi_id = v, i
+    return k, lo_id, hi_id
+
+
+def summarize_numbers(
+    values: Any, qs: Sequence[float], total: bool
+) -> tuple[float | None, list[float]]:
+    """``(math.fsum of values in ascending order or None, [the q-th percentile for q in
+    qs])`` of a non-empty buffer of numbers without NaN, percentiles with linear
+    interpolation as numpy's default (``query.aggregate.percentile``). ``values`` may be
+    reordered. ``fsum``'s errors propagate (``OverflowError`` for an intermediate overflow,
+    ``ValueError`` for inf + -inf). O(k log k) (the C kernel: O(k) by selection)."""
+    ordered = sorted(values)
+    n = len(ordered)
+    if not n:
+        raise ValueError("summarize_numbers needs at least one value")
+    out: list[float] = []
+    for q in qs:
+        if not 0.0 <= q <= 100.0:
+            raise ValueError("a percentile lies in [0, 100]")
+        if n == 1:
+            out.append(float(ordered[0]))
+            continue
+        pos = (n - 1) * q / 100.0
+        lo = floor(pos)
+        hi = min(lo + 1, n - 1)
+        out.append(float(ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)))
+    return (fsum(ordered) if total else None), out
 
 
 def count_values(entries: Any, field: str) -> dict[str, int] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import chain
@@ -21,19 +22,31 @@ from .. import _native as native
 from ..errors import InvalidFilterError
 from ..model.entry import ATTRIBUTES
 from ..model.timeparse import format_instant
+from .numbers import (
+    NUMERIC,
+    Metric,
+    Taken,
+    columns_for,
+    compute,
+    metric_name,
+    numeric_metric,
+    numeric_values,
+    percentile,
+    take,
+)
 
 if TYPE_CHECKING:
 
     from ..model.entry import LogEntry
     from .nodes import QueryContext
 
-__all__ = ["aggregate_entries", "aggregate_ids", "field_counts", "key_order", "numeric_metric",
-           "parse_interval", "parse_metrics", "percentile"]
+__all__ = ["aggregate_entries", "aggregate_ids", "field_counts", "key_order", "metric_name",
+           "numeric_metric", "numeric_values", "parse_interval", "parse_metrics", "percentile",
+           "prepare_aggregate"]
 
 _INTERVAL_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_NUMERIC = ("sum", "avg", "min", "max", "p50", "p90", "p95", "p99")
-METRIC_KINDS = frozenset((*_NUMERIC, "count", "distinct"))
+METRIC_KINDS = frozenset((*NUMERIC, "count", "distinct"))
 
 
 def parse_interval(interval: str | float | int) -> float:
@@ -56,24 +69,6 @@ def parse_interval(interval: str | float | int) -> float:
 def bucket_start(instant: float, seconds: float) -> float:
     """The start of the bucket of width ``seconds`` (aligned to the epoch) holding ``instant``."""
     return math.floor(instant / seconds) * seconds
-
-
-def percentile(sorted_values: Sequence[float], q: float) -> float:
-    """The ``q``-th percentile (0-100) with linear interpolation, as numpy's default.
-
-    >>> percentile([1, 2, 3, 4], 50)
-    2.5
-    """
-    n = len(sorted_values)
-    if n == 1:
-        return float(sorted_values[0])
-    pos = (n - 1) * q / 100.0
-    lo = math.floor(pos)
-    hi = min(lo + 1, n - 1)
-    return float(sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo))
-
-
-Metric = tuple[str, str | None]  # (kind, field)
 
 
 def parse_metrics(metrics: Iterable[Any] | None) -> list[Metric]:
@@ -106,11 +101,6 @@ def parse_metrics(metrics: Iterable[Any] | None) -> list[Metric]:
     return out
 
 
-def metric_name(metric: Metric) -> str:
-    kind, field = metric
-    return kind if field is None else f"{kind}_{field}"
-
-
 def _getter(field: str) -> Callable[[LogEntry], Any]:
     """The fastest way to read ``field`` from entries with ``LogEntry.get`` semantics
     (``source`` and ``tags`` as their indexes see them: the attribute; each distinct tag)."""
@@ -121,76 +111,6 @@ def _getter(field: str) -> Callable[[LogEntry], Any]:
     if field in ATTRIBUTES:
         return lambda e: e.get(field)
     return lambda e: e.metadata.get(field)
-
-
-def field_values(entries: Sequence[LogEntry], field: str) -> list[Any]:
-    """``[e.get(field) for e in entries]``, without a Python call per entry for metadata."""
-    if field in ATTRIBUTES:
-        return [e.get(field) for e in entries]
-    return [e.metadata.get(field) for e in entries]
-
-
-def numeric_values(entries: Sequence[LogEntry], field: str) -> Sequence[float]:
-    """The sorted int/float values of ``field`` (bools, NaN, missing and text left out).
-
-    Runtime complexity: O(k log k); in C with the accelerator when the values of a metadata
-    field are floats (``array('d')``, no Python float per value until one is read)."""
-    if field not in ATTRIBUTES and type(entries) is list:
-        fast: Sequence[float] | None = native.sorted_numbers(entries, field)
-        if fast is not None:
-            return fast
-    raw = field_values(entries, field)
-    values = [v for v in raw if (type(v) is float or type(v) is int) and v == v]
-    if len(values) < len(raw):
-        # numeric subclasses (but not bool) count too
-        values += [v for v in raw if type(v) is not float and type(v) is not int
-                   and isinstance(v, (int, float)) and not isinstance(v, bool) and v == v]
-    values.sort()
-    return values
-
-
-def _compute(entries: Sequence[LogEntry], metrics: list[Metric]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    cache: dict[str, Sequence[float]] = {}
-    for metric in metrics:
-        kind, field = metric
-        name = metric_name(metric)
-        if kind == "count":
-            result[name] = len(entries)
-            continue
-        assert field is not None
-        if kind == "distinct":
-            seen = set()
-            for v in field_values(entries, field):
-                if v is not None:
-                    seen.add(v if not isinstance(v, (list, dict)) else repr(v))
-            result[name] = len(seen)
-            continue
-        values = cache.get(field)
-        if values is None:
-            values = cache[field] = numeric_values(entries, field)
-        result[name] = numeric_metric(kind, values)
-    return result
-
-
-def numeric_metric(kind: str, values: Sequence[float]) -> Any:
-    """One numeric metric (``sum``, ``avg``, ``min``, ``max``, ``pNN``) of sorted ``values``
-    (what every executor uses, so percentiles and sums agree to the last bit).
-
-    >>> numeric_metric("p50", [1, 2, 3, 4]), numeric_metric("sum", [])
-    (2.5, 0)
-    """
-    if not values:
-        return 0 if kind == "sum" else None
-    if kind == "sum":
-        return math.fsum(values)
-    if kind == "avg":
-        return math.fsum(values) / len(values)
-    if kind == "min":
-        return values[0]
-    if kind == "max":
-        return values[-1]
-    return percentile(values, float(kind[1:]))
 
 
 def _group_values(entry: LogEntry, field: str) -> list[Any]:
@@ -221,8 +141,25 @@ def aggregate_ids(
 ) -> dict[Any, Any]:
     """Grouped metrics of ``ids``; see :meth:`LogAnalyticsEngine.aggregate` for the shape.
 
+    ``prepare_aggregate(...)()`` in one go (for callers without a lock to release between).
+    """
+    return prepare_aggregate(ctx, ids, group_by, interval, metrics)()
+
+
+def prepare_aggregate(
+    ctx: QueryContext,
+    ids: BitMap | FrozenBitMap,
+    group_by: str | Sequence[str] | None = None,
+    interval: str | float | None = None,
+    metrics: Iterable[Any] | None = None,
+) -> Callable[[], dict[Any, Any]]:
+    """Group ``ids`` and take what their metrics need (under the lock); return the function
+    that computes the result from that (call it after releasing the lock).
+
     Counting by one indexed field: O(g) posting-list intersections for g groups.
-    Otherwise O(k) over the k selected entries (plus O(k log k) for percentiles).
+    Otherwise O(k) over the k selected ids: groups by an indexed field or time bucket read
+    no entry, numeric metrics of a metadata field read its column (O(k) expected for
+    percentiles, by selection), other groupings and ``distinct`` read the entries.
     """
     fields: list[str] = [] if group_by is None else (
         [group_by] if isinstance(group_by, str) else list(group_by)
@@ -242,54 +179,69 @@ def aggregate_ids(
                 n = len(posting) if everything else ids.intersection_cardinality(posting)
                 if n:
                     out[term] = {metric_name(m): n for m in parsed}
-            return out
-    store = ctx.store
-    entries, base, ts = store.entries, store.base, store.ts
+            return lambda: out
     if count_only and seconds is not None and len(fields) <= 1 and (
         not fields or _indexed(ctx, fields[0]) is not None
     ):
-        return _bucket_counts(ctx, ids, fields[0] if fields else None, seconds, parsed)
+        counted = _bucket_counts(ctx, ids, fields[0] if fields else None, seconds, parsed)
+        return lambda: counted
+    columns = columns_for(ctx, parsed, len(ids))
     if not fields and seconds is None:
-        return _compute(store.materialize(ids), parsed)
-    groups: dict[Any, list[LogEntry]] = {}
+        whole = take(ctx, ids, parsed, columns)
+        return lambda: compute(whole, parsed)
+    groups = _group_ids(ctx, ids, fields, seconds)
+    taken: list[tuple[Any, Taken]] = []
+    for key in sorted(groups, key=key_order):
+        shown = key if seconds is None else (format_instant(key[0]), *key[1:])
+        taken.append((shown[0] if len(shown) == 1 else shown,
+                      take(ctx, groups[key], parsed, columns)))
+    return lambda: {key: compute(group, parsed) for key, group in taken}
+
+
+def _group_ids(
+    ctx: QueryContext, ids: BitMap | FrozenBitMap, fields: list[str], seconds: float | None
+) -> dict[tuple[Any, ...], Any]:
+    """The ids of each group key, in id order (an id once per key it yields: an entry whose
+    list value repeats an element is counted once per repeat). Runtime complexity: O(g)
+    intersections for one indexed field, else O(k) entry reads."""
+    store = ctx.store
     if len(fields) == 1 and seconds is None and _indexed(ctx, fields[0]) is not None:
         # one indexed field: intersect posting lists instead of reading every entry
+        hit_groups: dict[tuple[Any, ...], Any] = {}
         for term, posting in _indexed(ctx, fields[0]).items():
             hits = ids & posting
             if hits:
-                groups[(term,)] = store.materialize(hits)
-    else:
-        getters = [_getter(f) for f in fields]
-        simple = seconds is None and len(fields) == 1
-        floor = math.floor
-        for i in ids:
-            entry = entries[i - base]
-            if simple:
-                value = getters[0](entry)
-                if not isinstance(value, (list, dict)):
-                    key: tuple[Any, ...] = (value,)
-                    bucket = groups.get(key)
-                    if bucket is None:
-                        groups[key] = [entry]
-                    else:
-                        bucket.append(entry)
-                    continue
-            keys: list[tuple[Any, ...]] = [()]
-            if seconds is not None:
-                keys = [(floor(ts[i - base] / seconds) * seconds,)]
-            for get in getters:
-                keys = [(*k, v) for k in keys for v in _normalise_group(get(entry))]
-            for k in keys:
-                bucket = groups.get(k)
+                hit_groups[(term,)] = hits
+        return hit_groups
+    entries, base, ts = store.entries, store.base, store.ts
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    getters = [_getter(f) for f in fields]
+    simple = seconds is None and len(fields) == 1
+    floor = math.floor
+    for i in ids:
+        entry = entries[i - base]
+        if simple:
+            value = getters[0](entry)
+            if not isinstance(value, (list, dict)):
+                key: tuple[Any, ...] = (value,)
+                bucket = groups.get(key)
                 if bucket is None:
-                    groups[k] = [entry]
+                    groups[key] = [i]
                 else:
-                    bucket.append(entry)
-    result = {}
-    for key in sorted(groups, key=key_order):
-        shown = key if seconds is None else (format_instant(key[0]), *key[1:])
-        result[shown[0] if len(shown) == 1 else shown] = _compute(groups[key], parsed)
-    return result
+                    bucket.append(i)
+                continue
+        keys: list[tuple[Any, ...]] = [()]
+        if seconds is not None:
+            keys = [(floor(ts[i - base] / seconds) * seconds,)]
+        for get in getters:
+            keys = [(*k, v) for k in keys for v in _normalise_group(get(entry))]
+        for k in keys:
+            bucket = groups.get(k)
+            if bucket is None:
+                groups[k] = [i]
+            else:
+                bucket.append(i)
+    return {k: array("I", v) for k, v in groups.items()}
 
 
 def _bucket_counts(

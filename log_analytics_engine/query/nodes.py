@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyroaring import BitMap, FrozenBitMap
 
+from ..index.columns import ColumnCache
 from ..index.postings import IndexSet
 from ..model.tokenize import tokenize, words
 from .regex import Pattern
@@ -51,13 +52,22 @@ _INF = float("inf")
 
 
 class QueryContext:
-    """What a plan runs against: the store and its indexes (read under the engine lock)."""
+    """What a plan runs against: the store and its indexes (read under the engine lock),
+    and the numeric columns aggregations build from the store on first use."""
 
-    __slots__ = ("indexes", "store")
+    __slots__ = ("_columns", "indexes", "store")
 
     def __init__(self, store: Store, indexes: IndexSet) -> None:
         self.store = store
         self.indexes = indexes
+        self._columns: ColumnCache | None = None
+
+    @property
+    def columns(self) -> ColumnCache:
+        """The numeric columns of the store's metadata fields (created on first use)."""
+        if self._columns is None:
+            self._columns = ColumnCache(self.store)
+        return self._columns
 
     def residual(self, cand: Bits | None, predicate: Callable[[LogEntry], bool]) -> BitMap:
         store = self.store

@@ -164,3 +164,39 @@ def test_a_batch_overtaken_between_gathering_and_storing_is_indexed_at_its_real_
         hits = engine.query_logs({"keyword": word, "tags": e.tags[0], "source": e.source,
                                   "level": e.level, "n": n, "roles": [e.metadata["roles"]]})
         assert hits == [e], (word, hits)
+
+
+def test_numeric_aggregates_under_concurrent_ingestion_and_eviction() -> None:
+    """Readers aggregate a metadata field (its column follows appends and eviction between
+    their queries, and they finish outside the lock) while writers ingest with retention:
+    every answer is whole, and the last one equals the entries' path."""
+    from unittest import mock
+
+    from log_analytics_engine.query import aggregate as aggregate_module
+    from log_analytics_engine.storage.retention import Retention
+
+    engine = LogAnalyticsEngine(retention=Retention(max_entries=1_000))
+    stop = threading.Event()
+    problems: list[str] = []
+    metrics = ["count", "sum:n", "min:n", "p50:n", "p99:n", "max:n"]
+
+    def aggregate() -> None:
+        while not stop.is_set():
+            for key, m in engine.aggregate(group_by="level", metrics=metrics).items():
+                if m["count"] == 0 or not m["min_n"] <= m["p50_n"] <= m["p99_n"] <= m["max_n"]:
+                    problems.append(f"{key}: {m}")
+                if type(m["min_n"]) is not int or m["sum_n"] != int(m["sum_n"]):
+                    problems.append(f"{key}: not the entries' ints: {m}")
+
+    readers = [threading.Thread(target=aggregate) for _ in range(2)]
+    for t in readers:
+        t.start()
+    _run(_writers(engine))
+    stop.set()
+    for t in readers:
+        t.join()
+    assert problems == []
+    got = engine.aggregate(group_by="level", metrics=metrics)
+    with mock.patch.object(aggregate_module, "columns_for", return_value={}):
+        assert got == engine.aggregate(group_by="level", metrics=metrics)
+    engine._ctx.columns.column("n")._check(engine._store)
