@@ -192,6 +192,7 @@ INTERNAL PyObject *py_direct_entry(PyObject *module, PyObject *line);
 INTERNAL PyObject *py_entries_from_lines(PyObject *module, PyObject *lines);
 INTERNAL PyObject *py_gather(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_ingest_blocks(PyObject *module, PyObject *args);
+INTERNAL PyObject *py_word_lists(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_time_order(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_filter_instants(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_split_ordered(PyObject *module, PyObject *args);

@@ -220,31 +220,19 @@ def metadata_array(mds: Sequence[dict[str, Any]]) -> pa.Array:
 def words_array(entries: Sequence[LogEntry]) -> pa.Array:
     """The distinct words of each entry's message, as
     :func:`~log_analytics_engine.model.tokenize.tokenize` gives them (each list in the order
-    the batch first used its words). Computed by the indexing kernel (``gather``, in C when
-    built), the same one that fills the engine's word postings. O(total words)."""
+    the batch first used its words). The ``word_lists`` kernel (in C when built; the same
+    tokenizer that fills the word index) returns the column's buffers, which Arrow wraps
+    without a Python object per word. O(total words)."""
     pa = pyarrow()
-    import numpy as np
-
-    postings: dict[str, Any] = {}
-    native.gather(list(entries), 0, {}, {}, {}, {}, postings, None)
     n = len(entries)
-    terms = list(postings)
+    terms, codes, offsets = native.word_lists([e.message for e in entries])
     if not terms:
         return pa.array([[] for _ in range(n)], words_type())
-    lengths = np.fromiter((len(postings[t]) for t in terms), dtype=np.int64, count=len(terms))
-    ids = np.concatenate([np.asarray(postings[t], dtype=np.uint32) for t in terms])
-    which = np.repeat(np.arange(len(terms), dtype=np.int32), lengths)
-    order = np.argsort(ids, kind="stable")  # entry order; each entry's words in term order
-    ids, which = ids[order], which[order]
-    if len(ids) > 1:  # one (entry, word) pair each (the Python kernel may repeat a pair)
-        fresh = np.ones(len(ids), dtype=bool)
-        fresh[1:] = (ids[1:] != ids[:-1]) | (which[1:] != which[:-1])
-        if not fresh.all():
-            ids, which = ids[fresh], which[fresh]
-    flat = pa.DictionaryArray.from_arrays(pa.array(which), pa.array(terms, pa.string()))
-    offsets = np.zeros(n + 1, dtype=np.int32)
-    np.cumsum(np.bincount(ids, minlength=n), out=offsets[1:])
-    return pa.ListArray.from_arrays(pa.array(offsets), flat)
+    i32 = pa.int32()
+    which = pa.Array.from_buffers(i32, len(codes) // 4, [None, pa.py_buffer(codes)])
+    flat = pa.DictionaryArray.from_arrays(which, pa.array(terms, pa.string()))
+    starts = pa.Array.from_buffers(i32, n + 1, [None, pa.py_buffer(offsets)])
+    return pa.ListArray.from_arrays(starts, flat)
 
 
 _new = object.__new__
