@@ -171,12 +171,14 @@ def entries_table(entries: Sequence[LogEntry], ids: Sequence[int]) -> pa.Table:
     pc = pa.compute
     text = pa.string()
     words = words_array(entries)
-    order = time_order(entries, ids)
+    ts = [e.ts for e in entries]
+    order = time_order(ts, ids)
     if order is not None:
         words = words.take(pa.array(order))
         entries = [entries[k] for k in order]
         ids = [ids[k] for k in order]
-    instants = pa.array([e.ts for e in entries], pa.float64())
+        ts = [ts[k] for k in order]
+    instants = pa.array(ts, pa.float64())
     stamps = [e.timestamp for e in entries]
     # a timestamp given as text or a number is kept as it is; any other (a datetime) as the
     # ISO text LogEntry.to_dict gives it, as the JSONL archive and the durable copy do
@@ -207,24 +209,24 @@ def entries_table(entries: Sequence[LogEntry], ids: Sequence[int]) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=full)
 
 
-def time_order(entries: Sequence[LogEntry], ids: Sequence[int]) -> list[int] | None:
-    """The positions of ``entries`` in (instant, id) order (a stable sort: equal pairs keep
-    their order; -0.0 equals 0.0, as in the engine), or ``None`` when they already are in
-    that order. O(n log n), O(n) for a batch in order."""
+def time_order(instants: Sequence[float], ids: Sequence[int]) -> list[int] | None:
+    """The positions of rows with these ``instants`` and ``ids`` in (instant, id) order (a
+    stable sort: equal pairs keep their order; -0.0 equals 0.0, as in the engine), or
+    ``None`` when they already are in that order. O(n log n), O(n) for rows in order."""
     import numpy as np
 
-    n = len(entries)
+    n = len(instants)
     if n < 2:
         return None
-    instants = np.fromiter((e.ts for e in entries), np.float64, n)
     keys = np.fromiter(ids, np.int64, n)
+    stamps = np.array(instants, np.float64)
     if (np.diff(keys) > 0).all():  # ids ascending (a bulk import): the instant decides
-        steps = np.diff(instants)
+        steps = np.diff(stamps)
         if (steps >= 0).all():
             return None
-        order = np.argsort(instants, kind="stable")
+        order = np.argsort(stamps, kind="stable")
     else:
-        order = np.lexsort((keys, instants))
+        order = np.lexsort((keys, stamps))
     result: list[int] = order.tolist()
     return result
 

@@ -197,8 +197,7 @@ def by_hour(entries: Sequence[LogEntry], ids: Sequence[int],
         return []
     entries = list(entries)
     ids = list(ids)
-    hours = np.floor_divide(np.fromiter((e.ts for e in entries), np.float64, len(entries)),
-                            3600.0)
+    hours = np.floor_divide(np.array([e.ts for e in entries], np.float64), 3600.0)
     if hours[0] == hours[-1] and (hours == hours[0]).all():
         return [(hour_partition(entries[0].ts), (entries, ids))]
     order = np.argsort(hours, kind="stable")

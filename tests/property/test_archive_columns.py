@@ -20,6 +20,7 @@ from log_analytics_engine.storage.archive_format import (
     float_columns,
     hour_partition,
     metadata_array,
+    time_order,
 )
 from log_analytics_engine.storage.archive_writer import by_hour
 from log_analytics_engine.storage.codec import dumps
@@ -87,3 +88,15 @@ def test_by_hour_equals_hour_partition_per_entry(instants: list[float]) -> None:
         assert group == want[hour][0]
         assert group_ids == want[hour][1]
         assert all(a is b for a, b in zip(group, want[hour][0], strict=True))
+
+
+@_SETTINGS
+@given(st.lists(st.tuples(st.sampled_from([0.0, -0.0, 1.5, 3600.0, -7.25, 1e9]),
+                          st.integers(0, 6)), max_size=30), st.booleans())
+def test_time_order_is_the_stable_instant_id_order(rows: list[tuple[float, int]],
+                                                    numbered: bool) -> None:
+    instants = [t for t, _ in rows]
+    ids = list(range(len(rows))) if numbered else [i for _, i in rows]
+    want = sorted(range(len(rows)), key=lambda k: (instants[k], ids[k]))
+    got = time_order(instants, ids)
+    assert (got if got is not None else list(range(len(rows)))) == want
