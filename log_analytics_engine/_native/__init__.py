@@ -24,6 +24,7 @@ kernel                        used by
 ``encode_chunk``              ``storage.sqlite.encode_entries``
 ``entries_from_rows``         ``storage.sqlite.decode_rows``
 ``entries_from_chunk``        ``storage.sqlite.Storage`` (reopening)
+``word_lists``                ``storage.archive_format.words_array`` (the words column)
 ============================  =====================================================
 
 Two flags say where the best path differs, not only its speed:
@@ -75,13 +76,14 @@ __all__ = [
     "time_order",
     "tokenizing_gather",
     "use_python",
+    "word_lists",
 ]
 
 #: The names of the kernels, each a function of :mod:`.python` and of ``_speedups``.
 KERNELS = (
     "count_values", "encode_chunk", "entries_from_chunk", "entries_from_lines", "entries_from_rows",
     "filter_instants", "gather", "gather_numbers", "ingest_blocks", "numeric_column",
-    "sorted_numbers", "split_ordered", "summarize_numbers", "time_order",
+    "sorted_numbers", "split_ordered", "summarize_numbers", "time_order", "word_lists",
 )
 
 speedups: ModuleType | None
@@ -110,6 +112,7 @@ sorted_numbers = python.sorted_numbers
 split_ordered = python.split_ordered
 summarize_numbers = python.summarize_numbers
 time_order = python.time_order
+word_lists = python.word_lists
 available = False
 tokenizing_gather = False
 indexed_reads = False

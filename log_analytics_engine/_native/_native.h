@@ -6,6 +6,7 @@
  *   entry.c      LogEntry objects: building them, the garbage collector, the dict path
  *   parse.c      the direct JSON line parser, entries_from_lines, direct_entry
  *   postings.c   the word tokenizer and the postings of a batch: gather, ingest_blocks
+ *   archive.c    word_lists: the words column of an archive segment
  *   timeorder.c  time_order, filter_instants, split_ordered
  *   codec.c      the durable copy's chunks: encode_chunk, entries_from_rows/_chunk
  *   aggregate.c  sorted_numbers, count_values
@@ -179,7 +180,17 @@ typedef struct {
     size_t mask, used;
 } Table;
 
+/* The words of a batch: ASCII words by their bytes, other words by a dict. */
+typedef struct {
+    Table table;
+    Registry reg;
+    PyObject *others;  /* non-ASCII word -> term number */
+} Words;
+
 INTERNAL void registry_free(Registry *r);
+INTERNAL int check_ids(Py_ssize_t first_id, Py_ssize_t n);
+INTERNAL int post_message(Words *ws, PyObject *words_fn, PyObject *message, uint32_t id,
+                          unsigned char **buf, Py_ssize_t *buf_size);
 INTERNAL int table_init(Table *t, size_t size);
 INTERNAL Py_ssize_t value_term(Table *t, Registry *r, PyObject *canon, PyObject *value,
                                PyObject **out);
@@ -192,6 +203,7 @@ INTERNAL PyObject *py_direct_entry(PyObject *module, PyObject *line);
 INTERNAL PyObject *py_entries_from_lines(PyObject *module, PyObject *lines);
 INTERNAL PyObject *py_gather(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_ingest_blocks(PyObject *module, PyObject *args);
+INTERNAL PyObject *py_word_lists(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_time_order(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_filter_instants(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_split_ordered(PyObject *module, PyObject *args);

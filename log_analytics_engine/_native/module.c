@@ -129,6 +129,9 @@ static PyMethodDef methods[] = {
      "gather(entries, first_id, canon, levels, sources, tags, words, tokens): fill each dict "
      "with term -> array('I') of the ids of the entries that carry it (tokens None: "
      "tokenize the messages here)."},
+    {"word_lists", py_word_lists, METH_VARARGS,
+     "word_lists(messages) -> (terms, codes, offsets): the distinct words of each message as "
+     "int32 term numbers in first-use order, and the int32 offsets of each message's run."},
     {"entries_from_rows", py_entries_from_rows, METH_VARARGS,
      "entries_from_rows(rows, stamps, canon) -> entries: LogEntry objects from a stored "
      "chunk's field arrays and instants."},

@@ -271,12 +271,6 @@ value_term(Table *t, Registry *r, PyObject *canon, PyObject *value, PyObject **o
 #define WL64(c) WL16(c), WL16((c) + 16), WL16((c) + 32), WL16((c) + 48)
 static const unsigned char word_lower[256] = {WL64(0), WL64(64)};
 
-/* The words of a batch: ASCII words by their bytes, other words by a dict. */
-typedef struct {
-    Table table;
-    Registry reg;
-    PyObject *others;  /* non-ASCII word -> term number */
-} Words;
 
 /* The term number of the case-folded ASCII word w[0:len] whose FNV-1a hash is h. */
 static Py_ssize_t
@@ -339,7 +333,7 @@ str_word(Words *ws, PyObject *word)
 }
 
 /* Post the words of one message. */
-static int
+int
 post_message(Words *ws, PyObject *words_fn, PyObject *message, uint32_t id, unsigned char **buf,
              Py_ssize_t *buf_size)
 {
@@ -502,7 +496,7 @@ gather_entry(Gatherer *g, PyObject *e, uint32_t id, PyObject *toks)
     return rc;
 }
 
-static int
+int
 check_ids(Py_ssize_t first_id, Py_ssize_t n)
 {
     if (first_id < 0 || first_id + n > (Py_ssize_t)UINT32_MAX + 1) {

@@ -40,6 +40,7 @@ __all__ = [
     "split_ordered",
     "summarize_numbers",
     "time_order",
+    "word_lists",
 ]
 
 Ids = Sequence[int]
@@ -104,6 +105,27 @@ def gather(
     sources.update(by_source)
     tags.update(by_tag)
     words.update(by_word)
+
+
+def word_lists(messages: list[str]) -> tuple[list[str], bytes, bytes]:
+    """The distinct words of each message (:func:`~..model.tokenize.tokenize_many`) as
+    term numbers: ``(terms in the order the batch first used them, codes, offsets)``;
+    ``codes`` (int32, native order) holds each message's term numbers ascending, message
+    after message, and ``offsets`` (int32, one more than the messages) where each message's
+    run starts. The buffers of the archive's words column. O(total words)."""
+    if type(messages) is not list:
+        raise TypeError("word_lists expects a list of str")
+    for m in messages:
+        if not isinstance(m, str):
+            raise TypeError(f"a message must be a str, not {type(m).__name__}")
+    number: dict[str, int] = {}
+    add = number.setdefault
+    codes = array("i")
+    offsets = array("i", [0])
+    for toks in tokenize_many(messages):
+        codes.extend(sorted({add(w, len(number)) for w in toks}))
+        offsets.append(len(codes))
+    return list(number), codes.tobytes(), offsets.tobytes()
 
 
 def ingest_blocks(

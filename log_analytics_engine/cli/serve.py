@@ -27,12 +27,6 @@ from .common import (
     ingest_files,
 )
 
-try:  # an optional extra: without it every other command still works
-    from ..dashboard import serve
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    serve = None  # type: ignore[assignment]
-    _MISSING = str(exc)
-
 __all__ = ["FollowedFile", "cmd_serve", "register_serve"]
 
 #: Bytes read from a followed file per poll at most (a big file takes several polls).
@@ -113,8 +107,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError("--exit-after must be >= 0")
     if not args.interval > 0:
         raise UsageError("--interval must be > 0")
-    if serve is None:  # pragma: no cover - depends on the installed extras
-        raise CliError(_MISSING)
+    try:  # an optional extra, imported on use: the other commands start without FastAPI
+        from ..dashboard import serve
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        raise CliError(str(exc)) from None
     for path in args.files:
         check_input_file(path)
     rules = load_rules(args.rules) if args.rules else []

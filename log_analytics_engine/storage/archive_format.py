@@ -26,6 +26,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -34,7 +35,7 @@ from .. import _native as native
 from ..errors import MissingExtraError
 from ..model.entry import ATTRIBUTES, LogEntry
 from ..model.timeparse import format_instant
-from .codec import dumps, loads
+from .codec import OPTIONS, default, dumps, loads
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -50,6 +51,8 @@ __all__ = [
     "schema",
     "table_entries",
 ]
+
+_orjson_dumps = orjson.dumps
 
 SEGMENT_SUFFIX = ".parquet"
 TERMS_SUFFIX = ".terms"
@@ -96,10 +99,34 @@ def float_columns(entries: Sequence[LogEntry]) -> dict[str, list[float | None]]:
     """Typed copies of metadata fields whose numbers are all floats in ``entries``: a
     numeric metric then reads a DOUBLE column instead of parsing the metadata JSON. A field
     with an integer value anywhere in the batch gets no copy (integers stay exact in the
-    JSON); non-numbers are NULL in the copy, as the engine's metrics skip them. O(n)."""
+    JSON); non-numbers are NULL in the copy, as the engine's metrics skip them.
+    O(n * fields) with C-level passes (one per distinct field; a batch with many distinct
+    fields takes the per-item loop)."""
+    mds = [e.metadata for e in entries]
+    fields: set[str] = set().union(*mds) if mds else set()
+    if len(fields) > _MANY_FIELDS:
+        return _float_columns_loop(mds)
+    out: dict[str, list[float | None]] = {}
+    for k in sorted(f for f in fields if type(f) is str and _PLAIN_KEY.match(f)
+                    and f not in ATTRIBUTES):
+        got = list(map(dict.get, mds, repeat(k)))
+        kinds = set(map(type, got))
+        if float in kinds and int not in kinds:
+            out[k] = got if kinds <= _FLOAT_OR_NONE else [
+                v if type(v) is float else None for v in got]
+            if len(out) == MAX_NUMERIC:
+                break
+    return out
+
+
+_MANY_FIELDS = 64
+_FLOAT_OR_NONE = frozenset((float, type(None)))
+
+
+def _float_columns_loop(mds: list[dict[str, Any]]) -> dict[str, list[float | None]]:
+    """:func:`float_columns` by one loop over every metadata item (many distinct fields)."""
     numbers: dict[str, bool] = {}
-    for e in entries:
-        md = e.metadata
+    for md in mds:
         if md:
             for k, v in md.items():
                 t = type(v)
@@ -111,7 +138,7 @@ def float_columns(entries: Sequence[LogEntry]) -> dict[str, list[float | None]]:
                   if ok and _PLAIN_KEY.match(k) and k not in ATTRIBUTES)[:MAX_NUMERIC]
     out: dict[str, list[float | None]] = {}
     for k in keys:
-        got = [e.metadata.get(k) for e in entries]
+        got = [md.get(k) for md in mds]
         out[k] = [v if type(v) is float else None for v in got]
     return out
 
@@ -136,17 +163,26 @@ def hour_partition(instant: float) -> str:
 def entries_table(entries: Sequence[LogEntry], ids: Sequence[int]) -> pa.Table:
     """The Arrow table of ``entries`` (with their ``ids``), sorted by (instant, id).
 
-    Columns are built in one pass per field and sorted in Arrow; the words come from the
-    indexing kernel (:func:`words_array`). O(n log n).
+    The rows are put in order first (:func:`time_order`), then each column is built in one
+    pass; the words come from the indexing kernel (:func:`words_array`), over the batch in
+    its given order (the order their lists follow), then reordered. O(n log n).
     """
     pa = pyarrow()
     pc = pa.compute
     text = pa.string()
-    instants = pa.array([e.ts for e in entries], pa.float64())
+    words = words_array(entries)
+    ts = [e.ts for e in entries]
+    order = time_order(ts, ids)
+    if order is not None:
+        words = words.take(pa.array(order))
+        entries = [entries[k] for k in order]
+        ids = [ids[k] for k in order]
+        ts = [ts[k] for k in order]
+    instants = pa.array(ts, pa.float64())
+    stamps = [e.timestamp for e in entries]
     # a timestamp given as text or a number is kept as it is; any other (a datetime) as the
     # ISO text LogEntry.to_dict gives it, as the JSONL archive and the durable copy do
-    stamps = [e.timestamp for e in entries]
-    if all(type(s) is str for s in stamps):
+    if set(map(type, stamps)) <= _STR:
         ts_text, ts_json = pa.array(stamps, text), pa.nulls(len(stamps), text)
     else:
         shown = [s if isinstance(s, (str, int, float)) else format_instant(e.ts)
@@ -154,57 +190,78 @@ def entries_table(entries: Sequence[LogEntry], ids: Sequence[int]) -> pa.Table:
         ts_text = pa.array([s if isinstance(s, str) else None for s in shown], text)
         ts_json = pa.array([None if isinstance(s, str) else dumps(s).decode() for s in shown],
                            text)
-    messages = pa.array([e.message for e in entries], text)
     micros = pc.cast(pc.round(pc.multiply(instants, 1e6)), pa.int64())
     columns = [
         instants, micros.cast(pa.timestamp("us", tz="UTC")), ts_text, ts_json,
         pa.array([e.level for e in entries], text),
         pa.array([e.source for e in entries], text),
-        messages,
+        pa.array([e.message for e in entries], text),
         pa.array([e.tags for e in entries], pa.list_(text)),
         pa.array([e.thread_id for e in entries], text),
         pa.array([e.request_id for e in entries], text),
         pa.array([e.user_id for e in entries], text),
-        pa.array([dumps(e.metadata).decode() if e.metadata else None for e in entries], text),
-        pa.array(ids, pa.int64()),
-        words_array(entries),
+        metadata_array([e.metadata for e in entries]), pa.array(ids, pa.int64()), words,
     ]
     full = schema()
     for key, values in float_columns(entries).items():
         columns.append(pa.array(values, pa.float64()))
         full = full.append(pa.field(NUMERIC_PREFIX + key, pa.float64()))
-    table = pa.Table.from_arrays(columns, schema=full)
-    return table.sort_by([("instant", "ascending"), ("id", "ascending")])
+    return pa.Table.from_arrays(columns, schema=full)
+
+
+def time_order(instants: Sequence[float], ids: Sequence[int]) -> list[int] | None:
+    """The positions of rows with these ``instants`` and ``ids`` in (instant, id) order (a
+    stable sort: equal pairs keep their order; -0.0 equals 0.0, as in the engine), or
+    ``None`` when they already are in that order. O(n log n), O(n) for rows in order."""
+    import numpy as np
+
+    n = len(instants)
+    if n < 2:
+        return None
+    keys = np.fromiter(ids, np.int64, n)
+    stamps = np.array(instants, np.float64)
+    if (np.diff(keys) > 0).all():  # ids ascending (a bulk import): the instant decides
+        steps = np.diff(stamps)
+        if (steps >= 0).all():
+            return None
+        order = np.argsort(stamps, kind="stable")
+    else:
+        order = np.lexsort((keys, stamps))
+    result: list[int] = order.tolist()
+    return result
+
+
+_STR = frozenset((str,))
+
+
+def metadata_array(mds: Sequence[dict[str, Any]]) -> pa.Array:
+    """The metadata column: each non-empty dict as JSON text from the one codec
+    (:func:`~.codec.dumps`), NULL for an empty one. O(total size)."""
+    pa = pyarrow()
+    try:  # the common case in one comprehension; what orjson refuses goes through dumps
+        raw = [_orjson_dumps(md, default=default, option=OPTIONS).decode() if md else None
+               for md in mds]
+    except TypeError:
+        raw = [dumps(md).decode() if md else None for md in mds]
+    return pa.array(raw, pa.string())
 
 
 def words_array(entries: Sequence[LogEntry]) -> pa.Array:
     """The distinct words of each entry's message, as
     :func:`~log_analytics_engine.model.tokenize.tokenize` gives them (each list in the order
-    the batch first used its words). Computed by the indexing kernel (``gather``, in C when
-    built), the same one that fills the engine's word postings. O(total words)."""
+    the batch first used its words). The ``word_lists`` kernel (in C when built; the same
+    tokenizer that fills the word index) returns the column's buffers, which Arrow wraps
+    without a Python object per word. O(total words)."""
     pa = pyarrow()
-    import numpy as np
-
-    postings: dict[str, Any] = {}
-    native.gather(list(entries), 0, {}, {}, {}, {}, postings, None)
     n = len(entries)
-    terms = list(postings)
+    terms, codes, offsets = native.word_lists([e.message for e in entries])
     if not terms:
         return pa.array([[] for _ in range(n)], words_type())
-    lengths = np.fromiter((len(postings[t]) for t in terms), dtype=np.int64, count=len(terms))
-    ids = np.concatenate([np.asarray(postings[t], dtype=np.uint32) for t in terms])
-    which = np.repeat(np.arange(len(terms), dtype=np.int32), lengths)
-    order = np.argsort(ids, kind="stable")  # entry order; each entry's words in term order
-    ids, which = ids[order], which[order]
-    if len(ids) > 1:  # one (entry, word) pair each (the Python kernel may repeat a pair)
-        fresh = np.ones(len(ids), dtype=bool)
-        fresh[1:] = (ids[1:] != ids[:-1]) | (which[1:] != which[:-1])
-        if not fresh.all():
-            ids, which = ids[fresh], which[fresh]
-    flat = pa.DictionaryArray.from_arrays(pa.array(which), pa.array(terms, pa.string()))
-    offsets = np.zeros(n + 1, dtype=np.int32)
-    np.cumsum(np.bincount(ids, minlength=n), out=offsets[1:])
-    return pa.ListArray.from_arrays(pa.array(offsets), flat)
+    i32 = pa.int32()
+    which = pa.Array.from_buffers(i32, len(codes) // 4, [None, pa.py_buffer(codes)])
+    flat = pa.DictionaryArray.from_arrays(which, pa.array(terms, pa.string()))
+    starts = pa.Array.from_buffers(i32, n + 1, [None, pa.py_buffer(offsets)])
+    return pa.ListArray.from_arrays(starts, flat)
 
 
 _new = object.__new__

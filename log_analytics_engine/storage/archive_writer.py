@@ -18,7 +18,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import queue
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ from ..errors import StoragePathError
 from ..ingest.files import IngestReport, guess_file_type, open_lines, read_entries
 from ..ingest.limits import DEFAULT_LIMITS, InputLimits
 from .archive_format import (
+    NUMERIC_PREFIX,
     SEGMENT_SUFFIX,
     TERMS_SUFFIX,
     SegmentTerms,
@@ -37,26 +40,41 @@ from .archive_format import (
 )
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from ..model.entry import LogEntry
 
-__all__ = ["ArchiveImport", "SegmentWriter", "archive_files"]
+__all__ = ["ArchiveImport", "SegmentWriter", "archive_files", "by_hour"]
 
 log = logging.getLogger(__name__)
 
 #: Rows per Parquet row group: small enough for time-range pruning by row-group statistics.
 ROW_GROUP_ROWS = 65_536
-#: zstd level of segments (3: the library default; higher levels cost write speed).
-ZSTD_LEVEL = 3
+#: zstd level of segments (2: measured as fast as 1 and smaller; see BENCHMARKS.md).
+ZSTD_LEVEL = 2
+#: Columns written with Parquet dictionary encoding: the repeating ones. The unique ones
+#: (request ids, timestamps, metadata with its measured values) would fill a dictionary only
+#: to fall back to plain pages, at a cost in write time and size.
+DICTIONARY_COLUMNS = ["level", "source", "message", "tags.list.element", "thread_id",
+                      "user_id", "words.list.element"]
+#: Columns with min/max statistics (:func:`statistics_columns`).
+STATISTICS_COLUMNS = ["instant", "time", "id", "level", "source", "tags.list.element",
+                      "thread_id", "request_id", "user_id"]
 
 
 class SegmentWriter:
     """Writes batches of entries as segments into ``directory`` (created if missing).
 
     ``written`` lists the segment names (``<partition>/<name>.parquet``) this writer made, in
-    order. ``fsync=True`` makes each segment durable before its rename.
+    order. ``fsync=True`` makes each segment durable before its rename. ``background=True``
+    (bulk import) encodes and writes the Parquet files in one writer thread while the caller
+    builds the next batch (pyarrow releases the GIL there): :meth:`write` then returns once
+    its segments are queued, a failure is raised by the next :meth:`write` or by
+    :meth:`close`, which waits for the queue; use it as a context manager.
     """
 
-    def __init__(self, directory: str | os.PathLike[str], *, fsync: bool = False) -> None:
+    def __init__(self, directory: str | os.PathLike[str], *, fsync: bool = False,
+                 background: bool = False) -> None:
         self.directory = os.fspath(directory)
         self.fsync = fsync
         self.written: list[str] = []
@@ -67,40 +85,86 @@ class SegmentWriter:
         except OSError as exc:
             raise StoragePathError(self.directory, f"cannot create: {exc}") from exc
         pyarrow()  # fail at configuration time when the extra is missing
+        self._queue: queue.Queue[_Segment | None] | None = None
+        self._failure: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if background:
+            self._queue = queue.Queue(maxsize=1)  # one segment queued, one being written
+            self._thread = threading.Thread(target=self._drain, name="archive-writer",
+                                            daemon=True)
+            self._thread.start()
 
     def write(self, entries: Sequence[LogEntry], ids: Sequence[int]) -> list[str]:
         """Write ``entries`` (with their ids) as one segment per hour; returns the segment
         names relative to the folder. All or nothing per segment; raises
         :class:`StoragePathError` when the folder cannot be written. O(n log n)."""
-        by_hour: dict[str, tuple[list[LogEntry], list[int]]] = {}
-        for e, i in zip(entries, ids, strict=True):
-            part = by_hour.get(hour := hour_partition(e.ts))
-            if part is None:
-                part = by_hour[hour] = ([], [])
-            part[0].append(e)
-            part[1].append(i)
-        names = [self._write_one(hour, *part) for hour, part in sorted(by_hour.items())]
-        self.written.extend(names)
+        self._raise_failure()
+        names = []
+        for hour, part in by_hour(entries, ids):
+            segment = self._prepare(hour, *part)
+            names.append(segment.relative)
+            if self._queue is None:
+                self._store(segment)
+            else:
+                self._queue.put(segment)
+                self._raise_failure()
         return names
 
-    def _write_one(self, hour: str, entries: list[LogEntry], ids: list[int]) -> str:
-        pa = pyarrow()
+    def close(self) -> None:
+        """Wait for the queued segments (background mode) and raise a failure of any."""
+        if self._thread is not None:
+            assert self._queue is not None
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        self._raise_failure()
+
+    def __enter__(self) -> SegmentWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self.close()
+            return
+        with contextlib.suppress(Exception):  # the caller's error wins
+            self.close()
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    def _drain(self) -> None:
+        assert self._queue is not None
+        while (segment := self._queue.get()) is not None:
+            if self._failure is None:  # after a failure, drop the rest
+                try:
+                    self._store(segment)
+                except BaseException as exc:  # re-raised in the caller's thread
+                    self._failure = exc
+
+    def _prepare(self, hour: str, entries: list[LogEntry], ids: list[int]) -> _Segment:
         table = entries_table(entries, ids)
-        terms = SegmentTerms.of_table(table)
-        folder = os.path.join(self.directory, hour)
+        terms = SegmentTerms.of_table(table).to_bytes()
         self._seq += 1
         name = f"{time.time_ns():x}-{self._prefix}-{self._seq}"
+        return _Segment(hour, name, table, terms)
+
+    def _store(self, segment: _Segment) -> None:
+        pa = pyarrow()
+        hour, name, table = segment.hour, segment.name, segment.table
+        folder = os.path.join(self.directory, hour)
         final = os.path.join(folder, name + SEGMENT_SUFFIX)
         tmp_data = os.path.join(folder, f".{name}{SEGMENT_SUFFIX}.tmp")
         tmp_terms = os.path.join(folder, f".{name}{TERMS_SUFFIX}.tmp")
         try:
             os.makedirs(folder, exist_ok=True)
             with open(tmp_terms, "wb") as fh:
-                fh.write(terms.to_bytes())
+                fh.write(segment.terms)
                 self._sync(fh)
             pa.parquet.write_table(
                 table, tmp_data, compression="zstd", compression_level=ZSTD_LEVEL,
-                row_group_size=ROW_GROUP_ROWS, use_dictionary=True, write_statistics=True)
+                row_group_size=ROW_GROUP_ROWS, use_dictionary=DICTIONARY_COLUMNS,
+                write_statistics=statistics_columns(table))
             if self.fsync:
                 with open(tmp_data, "rb") as fh:
                     os.fsync(fh.fileno())
@@ -111,12 +175,61 @@ class SegmentWriter:
                 with contextlib.suppress(OSError):
                     os.unlink(leftover)
             raise StoragePathError(final, f"cannot write archive segment: {exc}") from exc
-        return f"{hour}/{name}{SEGMENT_SUFFIX}"
+        self.written.append(segment.relative)
 
     def _sync(self, fh: object) -> None:
         if self.fsync:
             fh.flush()  # type: ignore[attr-defined]
             os.fsync(fh.fileno())  # type: ignore[attr-defined]
+
+
+def by_hour(entries: Sequence[LogEntry], ids: Sequence[int],
+            ) -> list[tuple[str, tuple[list[LogEntry], list[int]]]]:
+    """``entries`` and their ``ids`` grouped by the UTC hour partition of their instants
+    (:func:`hour_partition`), hours ascending, each group in the given order. The hours
+    are computed in one vectorized pass (floor(instant / 3600): UTC hours are whole multiples
+    of 3600 seconds since the epoch). O(n log n)."""
+    import numpy as np
+
+    if len(entries) != len(ids):
+        raise ValueError("entries and ids must have the same length")
+    if not entries:
+        return []
+    entries = list(entries)
+    ids = list(ids)
+    hours = np.floor_divide(np.array([e.ts for e in entries], np.float64), 3600.0)
+    if hours[0] == hours[-1] and (hours == hours[0]).all():
+        return [(hour_partition(entries[0].ts), (entries, ids))]
+    order = np.argsort(hours, kind="stable")
+    starts = np.flatnonzero(np.diff(hours[order])) + 1
+    out = []
+    for part in np.split(order, starts):
+        pick = part.tolist()
+        group = [entries[k] for k in pick]
+        out.append((hour_partition(group[0].ts), (group, [ids[k] for k in pick])))
+    return out
+
+
+@dataclass
+class _Segment:
+    """A segment ready to store: its partition, unique name, table and term index bytes."""
+
+    hour: str
+    name: str
+    table: pa.Table
+    terms: bytes
+
+    @property
+    def relative(self) -> str:
+        return f"{self.hour}/{self.name}{SEGMENT_SUFFIX}"
+
+
+def statistics_columns(table: pa.Table) -> list[str]:
+    """The columns whose Parquet min/max statistics are written: those a reader prunes row
+    groups with (time, id, level, source, the ids and tags, the typed numeric copies); not
+    the free text, JSON and word columns, whose statistics prune nothing."""
+    return [*STATISTICS_COLUMNS,
+            *(n for n in table.column_names if n.startswith(NUMERIC_PREFIX))]
 
 
 @dataclass
@@ -141,15 +254,25 @@ def archive_files(
     first_id: int = 0,
     progress: Callable[[int], None] | None = None,
     limits: InputLimits = DEFAULT_LIMITS,
+    background: bool = True,
 ) -> ArchiveImport:
     """Stream JSONL / text files (plain or gzip, older gzip JSONL archives included) into
     segments in ``directory``. Memory: at most ``buffer_entries`` entries at a time. Ids
     number the entries from ``first_id`` in reading order. ``progress(bytes_read)`` is called
-    after each batch. Bad lines are rejected with their numbers (in ``reports``)."""
+    after each batch. Bad lines are rejected with their numbers (in ``reports``).
+    ``background``: Parquet files are written by a writer thread while the next batch is
+    read (see :class:`SegmentWriter`); ``False`` writes each in turn."""
     if buffer_entries < 1:
         raise ValueError(f"buffer_entries must be >= 1, got {buffer_entries!r}")
-    writer = SegmentWriter(directory)
     result = ArchiveImport()
+    with SegmentWriter(directory, background=background) as writer:
+        _import(paths, writer, result, file_type, buffer_entries, first_id, progress, limits)
+    return result
+
+
+def _import(paths: Iterable[str | os.PathLike[str]], writer: SegmentWriter,
+            result: ArchiveImport, file_type: str | None, buffer_entries: int, first_id: int,
+            progress: Callable[[int], None] | None, limits: InputLimits) -> None:
     buffer: list[LogEntry] = []
     next_id = first_id
 
@@ -176,4 +299,3 @@ def archive_files(
                 report.count += len(batch)
                 flush(buffer_entries)
     flush(max(1, len(buffer)))
-    return result
