@@ -96,19 +96,20 @@ class SegmentWriter:
 
     def write(self, entries: Sequence[LogEntry], ids: Sequence[int]) -> list[str]:
         """Write ``entries`` (with their ids) as one segment per hour; returns the segment
-        names relative to the folder. All or nothing per segment; raises
-        :class:`StoragePathError` when the folder cannot be written. O(n log n)."""
+        names relative to the folder. All or nothing: every segment of the batch is staged
+        under a hidden name first and renamed only when all are staged, and a failure removes
+        what the batch wrote, so a retried batch (retention retries the next time) is never
+        archived twice (in background mode, per segment). Raises :class:`StoragePathError`
+        when the folder cannot be written. O(n log n)."""
         self._raise_failure()
-        names = []
-        for hour, part in by_hour(entries, ids):
-            segment = self._prepare(hour, *part)
-            names.append(segment.relative)
-            if self._queue is None:
-                self._store(segment)
-            else:
+        segments = [self._prepare(hour, *part) for hour, part in by_hour(entries, ids)]
+        if self._queue is None:
+            self._store_all(segments)
+        else:
+            for segment in segments:
                 self._queue.put(segment)
                 self._raise_failure()
-        return names
+        return [segment.relative for segment in segments]
 
     def close(self) -> None:
         """Wait for the queued segments (background mode) and raise a failure of any."""
@@ -150,32 +151,58 @@ class SegmentWriter:
         return _Segment(hour, name, table, terms)
 
     def _store(self, segment: _Segment) -> None:
+        self._store_all([segment])
+
+    def _store_all(self, segments: list[_Segment]) -> None:
+        """Stage every segment, then publish them all; on a failure remove what was staged
+        or published (a reader may have listed a published one for that moment)."""
+        staged: list[tuple[str, str, str, str]] = []
+        try:
+            for segment in segments:
+                staged.append(self._stage(segment))
+            for tmp_terms, terms, tmp_data, final in staged:
+                os.replace(tmp_terms, terms)
+                os.replace(tmp_data, final)  # the segment appears, whole, here
+        except BaseException as exc:
+            for paths in staged:
+                for path in paths:
+                    with contextlib.suppress(OSError):
+                        os.unlink(path)
+            if not isinstance(exc, OSError):
+                raise
+            where = staged[-1][3] if staged else self.directory
+            raise StoragePathError(where, f"cannot write archive segment: {exc}") from exc
+        self.written.extend(segment.relative for segment in segments)
+
+    def _stage(self, segment: _Segment) -> tuple[str, str, str, str]:
+        """Write a segment's term index and data under hidden names; return (hidden terms,
+        terms, hidden data, data). Removes its own files when it fails."""
         pa = pyarrow()
-        hour, name, table = segment.hour, segment.name, segment.table
-        folder = os.path.join(self.directory, hour)
-        final = os.path.join(folder, name + SEGMENT_SUFFIX)
-        tmp_data = os.path.join(folder, f".{name}{SEGMENT_SUFFIX}.tmp")
-        tmp_terms = os.path.join(folder, f".{name}{TERMS_SUFFIX}.tmp")
+        folder = os.path.join(self.directory, segment.hour)
+        name = segment.name
+        paths = (os.path.join(folder, f".{name}{TERMS_SUFFIX}.tmp"),
+                 os.path.join(folder, name + TERMS_SUFFIX),
+                 os.path.join(folder, f".{name}{SEGMENT_SUFFIX}.tmp"),
+                 os.path.join(folder, name + SEGMENT_SUFFIX))
+        tmp_terms, _, tmp_data, _ = paths
         try:
             os.makedirs(folder, exist_ok=True)
             with open(tmp_terms, "wb") as fh:
                 fh.write(segment.terms)
                 self._sync(fh)
             pa.parquet.write_table(
-                table, tmp_data, compression="zstd", compression_level=ZSTD_LEVEL,
+                segment.table, tmp_data, compression="zstd", compression_level=ZSTD_LEVEL,
                 row_group_size=ROW_GROUP_ROWS, use_dictionary=DICTIONARY_COLUMNS,
-                write_statistics=statistics_columns(table))
+                write_statistics=statistics_columns(segment.table))
             if self.fsync:
                 with open(tmp_data, "rb") as fh:
                     os.fsync(fh.fileno())
-            os.replace(tmp_terms, os.path.join(folder, name + TERMS_SUFFIX))
-            os.replace(tmp_data, final)  # the segment appears, whole, here
-        except OSError as exc:
+        except BaseException:
             for leftover in (tmp_data, tmp_terms):
                 with contextlib.suppress(OSError):
                     os.unlink(leftover)
-            raise StoragePathError(final, f"cannot write archive segment: {exc}") from exc
-        self.written.append(segment.relative)
+            raise
+        return paths
 
     def _sync(self, fh: object) -> None:
         if self.fsync:

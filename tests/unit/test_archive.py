@@ -115,6 +115,38 @@ def test_a_failed_write_leaves_nothing_visible(tmp_path: Path, monkeypatch) -> N
     assert writer.written == []
 
 
+@pytest.mark.parametrize("fail_at", ["write_table", "replace"])
+def test_a_batch_over_several_hours_is_archived_whole_or_not_at_all(
+    tmp_path: Path, monkeypatch, fail_at: str,
+) -> None:
+    """The second hour's segment fails (while staging, or while publishing): nothing of the
+    batch stays, so the retry that retention makes archives each entry once."""
+    batch = [LogEntry(3600 * h + 1, "INFO", f"hour {h}") for h in range(3)]
+    writer = SegmentWriter(tmp_path)
+    calls = {"n": 0}
+    real = pq.write_table if fail_at == "write_table" else os.replace
+
+    def second_fails(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == (2 if fail_at == "write_table" else 3):
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    if fail_at == "write_table":
+        monkeypatch.setattr(pq, "write_table", second_fails)
+    else:
+        monkeypatch.setattr(os, "replace", second_fails)
+    with pytest.raises(StoragePathError):
+        writer.write(batch, range(3))
+    monkeypatch.undo()
+    assert not _files(tmp_path)
+    assert writer.written == []
+    writer.write(batch, range(3))  # the retry
+    with Archive(tmp_path) as archive:
+        assert [e.message for e in archive.query_logs()] == ["hour 0", "hour 1", "hour 2"]
+    assert len(writer.written) == 3
+
+
 def test_many_writers_into_one_folder(tmp_path: Path) -> None:
     def run(k: int) -> None:
         w = SegmentWriter(tmp_path)
