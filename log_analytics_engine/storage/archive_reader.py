@@ -352,12 +352,16 @@ class ArchiveReader:
         if group in ("tags", "tag"):
             inner = (f"SELECT instant, {d.distinct_tags} AS tag FROM "
                      f"{self._from(files)} WHERE {pred.sql}")
+        picked = quantiles is not None and field is not None and not exact_text and (
+            self._typed(files, field))
         if field is not None and not exact_text and self._typed(files, field):
             # every file has the field's typed copy: its numbers are floats, read as such
             inner = f"SELECT *, {NUMERIC_PREFIX}{field} AS j FROM ({inner})"
             # no id order needed: equal floats are the same float, but for -0.0 and 0.0,
-            # whose order the engine keeps (a -0.0 sends the group to the exact path)
-            select.append("list_sort(list(j) FILTER (WHERE j IS NOT NULL)) AS v")
+            # whose order the engine keeps (a -0.0 sends the group to the exact path).
+            # With only order statistics wanted the lists stay unsorted: numpy picks them.
+            values = "list(j) FILTER (WHERE j IS NOT NULL)"
+            select.append(f"{values} AS v" if picked else f"list_sort({values}) AS v")
             select.append("count(*) FILTER (WHERE j = 0 AND signbit(j)) AS ni")
         elif field is not None:
             value = d.json_value.format(f"'$.{field}'")
@@ -372,13 +376,9 @@ class ArchiveReader:
         sql = f"SELECT {', '.join(select)} FROM ({inner}) AS q1"
         if keys:
             sql += " GROUP BY " + ", ".join(f"k{i}" for i in range(len(keys)))
-        picked = quantiles is not None and field is not None and not exact_text and (
-            self._typed(files, field))
-        if picked:  # only order statistics: the few values they read leave DuckDB
-            sql = f"SELECT * REPLACE ({_order_statistics('v', quantiles or [])} AS v) FROM ({sql})"
         table = _arrow_table(self._run(sql, pred.params))
-        if picked:
-            cells = [_Picked(c) for c in table.column("v").to_pylist()]
+        if picked:  # only order statistics: numpy selects them from each unsorted list
+            cells = _picked(table.column("v"), quantiles or [])
             return [[*r[:-2], cells[k], r[-1]] for k, r in enumerate(
                 zip(*(table.column(i).to_pylist() for i in range(table.num_columns)),
                     strict=True))]
@@ -388,32 +388,50 @@ class ArchiveReader:
                                      strict=True)]
 
 
-def _order_statistics(values: str, quantiles: list[float]) -> str:
-    """SQL for the length of the sorted list column ``values`` and the elements min, max and
-    the percentiles ``quantiles`` read, at the positions the engine's
-    :func:`~log_analytics_engine.query.aggregate.percentile` computes (same float
-    arithmetic: ``(n - 1) * q / 100.0``)."""
-    s = values
-    picks = [f"{s}[1]", f"{s}[len({s})]"]
+def _positions(n: int, quantiles: list[float]) -> list[int]:
+    """The positions of the sorted values of a group of ``n`` (> 0) that min, max and the
+    percentiles ``quantiles`` read, computed as the engine's
+    :func:`~log_analytics_engine.query.aggregate.percentile` computes them (same float
+    arithmetic: ``floor((n - 1) * q / 100.0)`` and the next one)."""
+    at = {0, n - 1}
     for q in quantiles:
-        lo = f"CAST(floor((len({s}) - 1) * {q!r} / 100.0) AS BIGINT)"
-        picks += [f"{lo}", f"{s}[{lo} + 1]", f"{s}[least({lo} + 2, len({s}))]"]
-    return f"[len({s})::DOUBLE, {', '.join(picks)}]"
+        lo = math.floor((n - 1) * q / 100.0)
+        at.update((lo, min(lo + 1, n - 1)))
+    return sorted(at)
+
+
+def _picked(column: Any, quantiles: list[float]) -> list[_Picked]:
+    """For each row's unsorted list of doubles in the Arrow ``column``: its length and the
+    elements at :func:`_positions` of its sorted order, selected with ``numpy.partition``
+    (O(k) expected per group of k values, no sort). Equal doubles are the same value (a
+    -0.0, the one exception, sends the query to the exact path), so these are exactly the
+    elements a stable sort puts there."""
+    import numpy as np
+
+    out: list[_Picked] = []
+    for chunk in column.chunks:
+        flat = chunk.values.to_numpy(zero_copy_only=False)
+        offsets = chunk.offsets.to_numpy()
+        missing = chunk.is_null().to_numpy(zero_copy_only=False)
+        for row in range(len(chunk)):
+            part = flat[offsets[row]:offsets[row + 1]]
+            n = len(part)
+            if missing[row] or not n:
+                out.append(_Picked(0, {}))
+                continue
+            at = _positions(n, quantiles)
+            chosen = np.partition(part, at)[at].tolist()
+            out.append(_Picked(n, dict(zip(at, chosen, strict=True))))
+    return out
 
 
 class _Picked(Sequence[float]):
     """The sorted values of a group as far as min, max and percentiles read them: its
-    length and the elements at the positions :func:`_order_statistics` picked."""
+    length and the elements at the positions :func:`_positions` names."""
 
-    def __init__(self, cell: list[float | None]) -> None:
-        self.n = int(cell[0] or 0)
-        self.at: dict[int, float] = {}
-        if self.n:
-            self.at[0], self.at[self.n - 1] = cell[1], cell[2]  # type: ignore[assignment]
-            for k in range(3, len(cell), 3):
-                lo = int(cell[k])  # type: ignore[arg-type]
-                self.at[lo] = cell[k + 1]  # type: ignore[assignment]
-                self.at[min(lo + 1, self.n - 1)] = cell[k + 2]  # type: ignore[assignment]
+    def __init__(self, n: int, at: dict[int, float]) -> None:
+        self.n = n
+        self.at = at
 
     def __len__(self) -> int:
         return self.n
