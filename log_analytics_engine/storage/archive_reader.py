@@ -377,13 +377,14 @@ class ArchiveReader:
         if keys:
             sql += " GROUP BY " + ", ".join(f"k{i}" for i in range(len(keys)))
         table = _arrow_table(self._run(sql, pred.params))
-        if picked:  # only order statistics: numpy selects them from each unsorted list
-            cells = _picked(table.column("v"), quantiles or [])
-            return [[*r[:-2], cells[k], r[-1]] for k, r in enumerate(
-                zip(*(table.column(i).to_pylist() for i in range(table.num_columns)),
-                    strict=True))]
+
+        def cells(column: Any) -> list[Any]:
+            if picked:  # only order statistics: numpy selects them from each unsorted list
+                return _picked(column, quantiles or [])
+            return _values(column, exact_text)
+
         return [list(r) for r in zip(*(table.column(i).to_pylist() if name != "v" else
-                                       _values(table.column(i), exact_text)
+                                       cells(table.column(i))
                                        for i, name in enumerate(table.column_names)),
                                      strict=True)]
 
@@ -406,8 +407,6 @@ def _picked(column: Any, quantiles: list[float]) -> list[_Picked]:
     (O(k) expected per group of k values, no sort). Equal doubles are the same value (a
     -0.0, the one exception, sends the query to the exact path), so these are exactly the
     elements a stable sort puts there."""
-    import numpy as np
-
     out: list[_Picked] = []
     for chunk in column.chunks:
         flat = chunk.values.to_numpy(zero_copy_only=False)
@@ -419,10 +418,35 @@ def _picked(column: Any, quantiles: list[float]) -> list[_Picked]:
             if missing[row] or not n:
                 out.append(_Picked(0, {}))
                 continue
-            at = _positions(n, quantiles)
-            chosen = np.partition(part, at)[at].tolist()
-            out.append(_Picked(n, dict(zip(at, chosen, strict=True))))
+            out.append(_Picked(n, _select(part, _positions(n, quantiles))))
     return out
+
+
+def _select(part: Any, positions: list[int]) -> dict[int, float]:
+    """The elements at ``positions`` (sorted, first and last included) of the sorted order
+    of the non-empty numpy array ``part``. Min and max come from a scan; the other positions
+    from one ``numpy.partition`` at each position whose predecessor is not itself a partition
+    point, and each remaining position ``p`` (a percentile's ``lo + 1``, ``p - 1`` a
+    partition point) is the least element from ``p`` to the next partition point.
+    O(k) expected for k values."""
+    import numpy as np
+
+    n = len(part)
+    at = {0: float(part.min()), n - 1: float(part.max())}
+    kth: list[int] = []
+    follow: list[int] = []
+    for p in positions:
+        if 0 < p < n - 1:
+            (follow if kth and kth[-1] == p - 1 else kth).append(p)
+    if not kth:
+        return at
+    ordered = np.partition(part, kth)
+    for p in kth:
+        at[p] = float(ordered[p])
+    for p in follow:
+        stop = next((q for q in kth if q > p), n)
+        at[p] = float(ordered[p:stop].min())
+    return at
 
 
 class _Picked(Sequence[float]):

@@ -78,3 +78,19 @@ def test_typed_float_order_statistics_equal_the_engine(rows, cuts, interval, neg
                 want = engine.aggregate(group_by=group_by, interval=interval, metrics=METRICS)
                 got = archive.aggregate(group_by=group_by, interval=interval, metrics=METRICS)
                 assert _bits(got) == _bits(want)
+
+
+@settings(max_examples=examples(1.0))
+@given(st.lists(floats, min_size=1, max_size=300),
+       st.lists(st.sampled_from((50.0, 90.0, 95.0, 99.0, 0.0, 100.0, 33.3)), max_size=4))
+def test_selected_positions_are_the_sorted_values(values, quantiles) -> None:
+    import numpy as np
+
+    from log_analytics_engine.storage.archive_reader import _positions, _select
+
+    values = [0.0 if v == 0 else v for v in values]  # -0.0 takes the exact path
+    positions = _positions(len(values), sorted(set(quantiles)))
+    ordered = sorted(values)
+    got = _select(np.array(values, dtype=np.float64), positions)
+    assert sorted(got) == positions
+    assert {p: _bits(v) for p, v in got.items()} == {p: _bits(ordered[p]) for p in positions}
