@@ -345,7 +345,9 @@ class ArchiveReader:
         """Rows of group keys, count, and (with ``field``) the sorted numeric values and how
         many need the exact path (integers; a -0.0). Floats travel as doubles (sorted stably
         in id order, as the engine sorts them); with ``exact_text`` every number travels as its
-        JSON text in id order, parsed to exact Python ints and floats."""
+        JSON text in id order, parsed to exact Python ints and floats. With ``quantiles`` (only
+        count, min, max and percentiles wanted) over a typed copy, the values are
+        :class:`_Picked` order statistics of each group's unsorted list instead."""
         select = [f"{k} AS k{i}" for i, k in enumerate(keys)] + ["count(*) AS n"]
         d = self.dialect
         inner = f"SELECT * FROM {self._from(files)} WHERE {pred.sql}"
@@ -359,10 +361,14 @@ class ArchiveReader:
             inner = f"SELECT *, {NUMERIC_PREFIX}{field} AS j FROM ({inner})"
             # no id order needed: equal floats are the same float, but for -0.0 and 0.0,
             # whose order the engine keeps (a -0.0 sends the group to the exact path).
-            # With only order statistics wanted the lists stay unsorted: numpy picks them.
+            # With only order statistics wanted the lists stay unsorted: numpy picks them
+            # (and counts the -0.0s, :func:`_picked`).
             values = "list(j) FILTER (WHERE j IS NOT NULL)"
-            select.append(f"{values} AS v" if picked else f"list_sort({values}) AS v")
-            select.append("count(*) FILTER (WHERE j = 0 AND signbit(j)) AS ni")
+            if picked:
+                select.append(f"{values} AS v")
+            else:
+                select.append(f"list_sort({values}) AS v")
+                select.append("count(*) FILTER (WHERE j = 0 AND signbit(j)) AS ni")
         elif field is not None:
             value = d.json_value.format(f"'$.{field}'")
             inner = f"SELECT *, {value} AS j FROM ({inner}) AS q0"
@@ -377,14 +383,13 @@ class ArchiveReader:
         if keys:
             sql += " GROUP BY " + ", ".join(f"k{i}" for i in range(len(keys)))
         table = _arrow_table(self._run(sql, pred.params))
-
-        def cells(column: Any) -> list[Any]:
-            if picked:  # only order statistics: numpy selects them from each unsorted list
-                return _picked(column, quantiles or [])
-            return _values(column, exact_text)
-
+        if picked:  # only order statistics: numpy selects them from each unsorted list
+            cells = _picked(table.column("v"), quantiles or [])
+            columns = [table.column(i).to_pylist() for i in range(table.num_columns - 1)]
+            return [list(r) for r in zip(*columns, cells, [c.negative_zeros for c in cells],
+                                         strict=True)]
         return [list(r) for r in zip(*(table.column(i).to_pylist() if name != "v" else
-                                       cells(table.column(i))
+                                       _values(table.column(i), exact_text)
                                        for i, name in enumerate(table.column_names)),
                                      strict=True)]
 
@@ -407,6 +412,8 @@ def _picked(column: Any, quantiles: list[float]) -> list[_Picked]:
     (O(k) expected per group of k values, no sort). Equal doubles are the same value (a
     -0.0, the one exception, sends the query to the exact path), so these are exactly the
     elements a stable sort puts there."""
+    import numpy as np
+
     out: list[_Picked] = []
     for chunk in column.chunks:
         flat = chunk.values.to_numpy(zero_copy_only=False)
@@ -418,7 +425,11 @@ def _picked(column: Any, quantiles: list[float]) -> list[_Picked]:
             if missing[row] or not n:
                 out.append(_Picked(0, {}))
                 continue
-            out.append(_Picked(n, _select(part, _positions(n, quantiles))))
+            picked = _Picked(n, _select(part, _positions(n, quantiles)))
+            zeros = part == 0
+            if zeros.any():
+                picked.negative_zeros = int(np.count_nonzero(np.signbit(part[zeros])))
+            out.append(picked)
     return out
 
 
@@ -451,11 +462,13 @@ def _select(part: Any, positions: list[int]) -> dict[int, float]:
 
 class _Picked(Sequence[float]):
     """The sorted values of a group as far as min, max and percentiles read them: its
-    length and the elements at the positions :func:`_positions` names."""
+    length and the elements at the positions :func:`_positions` names (and how many of
+    its values are -0.0)."""
 
     def __init__(self, n: int, at: dict[int, float]) -> None:
         self.n = n
         self.at = at
+        self.negative_zeros = 0
 
     def __len__(self) -> int:
         return self.n

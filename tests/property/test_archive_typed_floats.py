@@ -94,3 +94,27 @@ def test_selected_positions_are_the_sorted_values(values, quantiles) -> None:
     got = _select(np.array(values, dtype=np.float64), positions)
     assert sorted(got) == positions
     assert {p: _bits(v) for p, v in got.items()} == {p: _bits(ordered[p]) for p in positions}
+
+
+def test_a_negative_zero_sends_the_typed_path_to_the_exact_one(monkeypatch: Any) -> None:
+    from log_analytics_engine.storage.archive_reader import ArchiveReader
+
+    seen: list[bool] = []
+    grouped = ArchiveReader._grouped
+
+    def spy(self: Any, *args: Any, **kw: Any) -> Any:
+        seen.append(args[5])  # exact_text
+        return grouped(self, *args, **kw)
+
+    monkeypatch.setattr(ArchiveReader, "_grouped", spy)
+    for lats, exact in (([0.0, 2.5, 0.0], [False]), ([0.0, 2.5, -0.0], [False, True])):
+        built = _build([("INFO", i, v) for i, v in enumerate(lats)])
+        engine = LogAnalyticsEngine()
+        engine.ingest_logs(built)
+        seen.clear()
+        with tempfile.TemporaryDirectory() as folder:
+            SegmentWriter(folder).write(built, range(len(built)))
+            with Archive(folder) as archive:
+                got = archive.aggregate(group_by="level", metrics=METRICS)
+        assert seen == exact
+        assert _bits(got) == _bits(engine.aggregate(group_by="level", metrics=METRICS))
