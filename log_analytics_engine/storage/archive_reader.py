@@ -345,20 +345,30 @@ class ArchiveReader:
         """Rows of group keys, count, and (with ``field``) the sorted numeric values and how
         many need the exact path (integers; a -0.0). Floats travel as doubles (sorted stably
         in id order, as the engine sorts them); with ``exact_text`` every number travels as its
-        JSON text in id order, parsed to exact Python ints and floats."""
+        JSON text in id order, parsed to exact Python ints and floats. With ``quantiles`` (only
+        count, min, max and percentiles wanted) over a typed copy, the values are
+        :class:`_Picked` order statistics of each group's unsorted list instead."""
         select = [f"{k} AS k{i}" for i, k in enumerate(keys)] + ["count(*) AS n"]
         d = self.dialect
         inner = f"SELECT * FROM {self._from(files)} WHERE {pred.sql}"
         if group in ("tags", "tag"):
             inner = (f"SELECT instant, {d.distinct_tags} AS tag FROM "
                      f"{self._from(files)} WHERE {pred.sql}")
+        picked = quantiles is not None and field is not None and not exact_text and (
+            self._typed(files, field))
         if field is not None and not exact_text and self._typed(files, field):
             # every file has the field's typed copy: its numbers are floats, read as such
             inner = f"SELECT *, {NUMERIC_PREFIX}{field} AS j FROM ({inner})"
             # no id order needed: equal floats are the same float, but for -0.0 and 0.0,
-            # whose order the engine keeps (a -0.0 sends the group to the exact path)
-            select.append("list_sort(list(j) FILTER (WHERE j IS NOT NULL)) AS v")
-            select.append("count(*) FILTER (WHERE j = 0 AND signbit(j)) AS ni")
+            # whose order the engine keeps (a -0.0 sends the group to the exact path).
+            # With only order statistics wanted the lists stay unsorted: numpy picks them
+            # (and counts the -0.0s, :func:`_picked`).
+            values = "list(j) FILTER (WHERE j IS NOT NULL)"
+            if picked:
+                select.append(f"{values} AS v")
+            else:
+                select.append(f"list_sort({values}) AS v")
+                select.append("count(*) FILTER (WHERE j = 0 AND signbit(j)) AS ni")
         elif field is not None:
             value = d.json_value.format(f"'$.{field}'")
             inner = f"SELECT *, {value} AS j FROM ({inner}) AS q0"
@@ -372,48 +382,93 @@ class ArchiveReader:
         sql = f"SELECT {', '.join(select)} FROM ({inner}) AS q1"
         if keys:
             sql += " GROUP BY " + ", ".join(f"k{i}" for i in range(len(keys)))
-        picked = quantiles is not None and field is not None and not exact_text and (
-            self._typed(files, field))
-        if picked:  # only order statistics: the few values they read leave DuckDB
-            sql = f"SELECT * REPLACE ({_order_statistics('v', quantiles or [])} AS v) FROM ({sql})"
         table = _arrow_table(self._run(sql, pred.params))
-        if picked:
-            cells = [_Picked(c) for c in table.column("v").to_pylist()]
-            return [[*r[:-2], cells[k], r[-1]] for k, r in enumerate(
-                zip(*(table.column(i).to_pylist() for i in range(table.num_columns)),
-                    strict=True))]
+        if picked:  # only order statistics: numpy selects them from each unsorted list
+            cells = _picked(table.column("v"), quantiles or [])
+            columns = [table.column(i).to_pylist() for i in range(table.num_columns - 1)]
+            return [list(r) for r in zip(*columns, cells, [c.negative_zeros for c in cells],
+                                         strict=True)]
         return [list(r) for r in zip(*(table.column(i).to_pylist() if name != "v" else
                                        _values(table.column(i), exact_text)
                                        for i, name in enumerate(table.column_names)),
                                      strict=True)]
 
 
-def _order_statistics(values: str, quantiles: list[float]) -> str:
-    """SQL for the length of the sorted list column ``values`` and the elements min, max and
-    the percentiles ``quantiles`` read, at the positions the engine's
-    :func:`~log_analytics_engine.query.aggregate.percentile` computes (same float
-    arithmetic: ``(n - 1) * q / 100.0``)."""
-    s = values
-    picks = [f"{s}[1]", f"{s}[len({s})]"]
+def _positions(n: int, quantiles: list[float]) -> list[int]:
+    """The positions of the sorted values of a group of ``n`` (> 0) that min, max and the
+    percentiles ``quantiles`` read, computed as the engine's
+    :func:`~log_analytics_engine.query.aggregate.percentile` computes them (same float
+    arithmetic: ``floor((n - 1) * q / 100.0)`` and the next one)."""
+    at = {0, n - 1}
     for q in quantiles:
-        lo = f"CAST(floor((len({s}) - 1) * {q!r} / 100.0) AS BIGINT)"
-        picks += [f"{lo}", f"{s}[{lo} + 1]", f"{s}[least({lo} + 2, len({s}))]"]
-    return f"[len({s})::DOUBLE, {', '.join(picks)}]"
+        lo = math.floor((n - 1) * q / 100.0)
+        at.update((lo, min(lo + 1, n - 1)))
+    return sorted(at)
+
+
+def _picked(column: Any, quantiles: list[float]) -> list[_Picked]:
+    """For each row's unsorted list of doubles in the Arrow ``column``: its length and the
+    elements at :func:`_positions` of its sorted order, selected with ``numpy.partition``
+    (O(k) expected per group of k values, no sort). Equal doubles are the same value (a
+    -0.0, the one exception, sends the query to the exact path), so these are exactly the
+    elements a stable sort puts there."""
+    import numpy as np
+
+    out: list[_Picked] = []
+    for chunk in column.chunks:
+        flat = chunk.values.to_numpy(zero_copy_only=False)
+        offsets = chunk.offsets.to_numpy()
+        missing = chunk.is_null().to_numpy(zero_copy_only=False)
+        for row in range(len(chunk)):
+            part = flat[offsets[row]:offsets[row + 1]]
+            n = len(part)
+            if missing[row] or not n:
+                out.append(_Picked(0, {}))
+                continue
+            picked = _Picked(n, _select(part, _positions(n, quantiles)))
+            zeros = part == 0
+            if zeros.any():
+                picked.negative_zeros = int(np.count_nonzero(np.signbit(part[zeros])))
+            out.append(picked)
+    return out
+
+
+def _select(part: Any, positions: list[int]) -> dict[int, float]:
+    """The elements at ``positions`` (sorted, first and last included) of the sorted order
+    of the non-empty numpy array ``part``. Min and max come from a scan; the other positions
+    from one ``numpy.partition`` at each position whose predecessor is not itself a partition
+    point, and each remaining position ``p`` (a percentile's ``lo + 1``, ``p - 1`` a
+    partition point) is the least element from ``p`` to the next partition point.
+    O(k) expected for k values."""
+    import numpy as np
+
+    n = len(part)
+    at = {0: float(part.min()), n - 1: float(part.max())}
+    kth: list[int] = []
+    follow: list[int] = []
+    for p in positions:
+        if 0 < p < n - 1:
+            (follow if kth and kth[-1] == p - 1 else kth).append(p)
+    if not kth:
+        return at
+    ordered = np.partition(part, kth)
+    for p in kth:
+        at[p] = float(ordered[p])
+    for p in follow:
+        stop = next((q for q in kth if q > p), n)
+        at[p] = float(ordered[p:stop].min())
+    return at
 
 
 class _Picked(Sequence[float]):
     """The sorted values of a group as far as min, max and percentiles read them: its
-    length and the elements at the positions :func:`_order_statistics` picked."""
+    length and the elements at the positions :func:`_positions` names (and how many of
+    its values are -0.0)."""
 
-    def __init__(self, cell: list[float | None]) -> None:
-        self.n = int(cell[0] or 0)
-        self.at: dict[int, float] = {}
-        if self.n:
-            self.at[0], self.at[self.n - 1] = cell[1], cell[2]  # type: ignore[assignment]
-            for k in range(3, len(cell), 3):
-                lo = int(cell[k])  # type: ignore[arg-type]
-                self.at[lo] = cell[k + 1]  # type: ignore[assignment]
-                self.at[min(lo + 1, self.n - 1)] = cell[k + 2]  # type: ignore[assignment]
+    def __init__(self, n: int, at: dict[int, float]) -> None:
+        self.n = n
+        self.at = at
+        self.negative_zeros = 0
 
     def __len__(self) -> int:
         return self.n

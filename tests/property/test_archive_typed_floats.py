@@ -1,0 +1,120 @@
+"""Percentiles, min, max and counts of a float metadata field over the archive's typed DOUBLE
+copy (the order statistics picked from unsorted lists) equal the in-memory engine's bit for
+bit: random floats with ties, -0.0 next to 0.0, huge and tiny magnitudes, fields missing or
+not numbers, groups of zero, one, two and more values, by level and by level and time bucket.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import tempfile
+from typing import Any
+
+import pytest
+
+pytest.importorskip("pyarrow")
+pytest.importorskip("duckdb")
+
+from conftest import examples
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from log_analytics_engine import Archive, LogAnalyticsEngine, LogEntry
+from log_analytics_engine.storage.archive_writer import SegmentWriter
+
+pytestmark = pytest.mark.property
+
+LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
+SPECIAL = (0.0, -0.0, 1.0, -1.0, 0.5, 1e308, -1e308, 5e-324, -5e-324, 2.2250738585072014e-308,
+           1e-300, 123.456, 9007199254740993.0)
+METRICS = ["count", "min:lat", "max:lat", "p50:lat", "p90:lat", "p95:lat", "p99:lat"]
+
+floats = st.one_of(
+    st.sampled_from(SPECIAL),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.floats(-1000, 1000, allow_nan=False).map(lambda x: round(x, 1)),  # ties
+)
+no_float = st.sampled_from((None, "slow", True, [1.5]))  # missing, or not a number
+entries = st.lists(st.tuples(st.sampled_from(LEVELS), st.integers(0, 7200),
+                             st.one_of(floats, floats, no_float)), max_size=60)
+
+
+def _bits(value: Any) -> Any:
+    """``value`` with every float spelled by its bits (-0.0 differs from 0.0)."""
+    if isinstance(value, float):
+        return value.hex() if not math.isnan(value) else "nan"
+    if isinstance(value, dict):
+        return {k: _bits(v) for k, v in value.items()}
+    return value
+
+
+def _build(rows: list[tuple[str, int, Any]]) -> list[LogEntry]:
+    out = []
+    for level, second, lat in rows:
+        metadata = {} if lat is None else {"lat": lat}
+        out.append(LogEntry(1753099200.0 + second, level, "request served", source="api",
+                            metadata=metadata))
+    return out
+
+
+@settings(max_examples=examples(0.5))
+@given(entries, st.lists(st.integers(0, 60), max_size=3),
+       st.sampled_from((None, "1h", "30m")), st.booleans())
+def test_typed_float_order_statistics_equal_the_engine(rows, cuts, interval, negzero) -> None:
+    if not negzero:  # most examples take the picked path (a -0.0 sends it to the exact one)
+        rows = [(lv, s, 0.0 if isinstance(x, float) and x == 0 else x) for lv, s, x in rows]
+    built = _build(rows)
+    engine = LogAnalyticsEngine()
+    engine.ingest_logs(built)
+    with tempfile.TemporaryDirectory() as folder:
+        writer = SegmentWriter(folder)
+        bounds = [0, *sorted(c for c in cuts if 0 < c < len(built)), len(built)]
+        for lo, hi in itertools.pairwise(bounds):
+            if lo < hi:
+                writer.write(built[lo:hi], range(lo, hi))
+        with Archive(folder) as archive:
+            for group_by in ("level", None):
+                want = engine.aggregate(group_by=group_by, interval=interval, metrics=METRICS)
+                got = archive.aggregate(group_by=group_by, interval=interval, metrics=METRICS)
+                assert _bits(got) == _bits(want)
+
+
+@settings(max_examples=examples(1.0))
+@given(st.lists(floats, min_size=1, max_size=300),
+       st.lists(st.sampled_from((50.0, 90.0, 95.0, 99.0, 0.0, 100.0, 33.3)), max_size=4))
+def test_selected_positions_are_the_sorted_values(values, quantiles) -> None:
+    import numpy as np
+
+    from log_analytics_engine.storage.archive_reader import _positions, _select
+
+    values = [0.0 if v == 0 else v for v in values]  # -0.0 takes the exact path
+    positions = _positions(len(values), sorted(set(quantiles)))
+    ordered = sorted(values)
+    got = _select(np.array(values, dtype=np.float64), positions)
+    assert sorted(got) == positions
+    assert {p: _bits(v) for p, v in got.items()} == {p: _bits(ordered[p]) for p in positions}
+
+
+def test_a_negative_zero_sends_the_typed_path_to_the_exact_one(monkeypatch: Any) -> None:
+    from log_analytics_engine.storage.archive_reader import ArchiveReader
+
+    seen: list[bool] = []
+    grouped = ArchiveReader._grouped
+
+    def spy(self: Any, *args: Any, **kw: Any) -> Any:
+        seen.append(args[5])  # exact_text
+        return grouped(self, *args, **kw)
+
+    monkeypatch.setattr(ArchiveReader, "_grouped", spy)
+    for lats, exact in (([0.0, 2.5, 0.0], [False]), ([0.0, 2.5, -0.0], [False, True])):
+        built = _build([("INFO", i, v) for i, v in enumerate(lats)])
+        engine = LogAnalyticsEngine()
+        engine.ingest_logs(built)
+        seen.clear()
+        with tempfile.TemporaryDirectory() as folder:
+            SegmentWriter(folder).write(built, range(len(built)))
+            with Archive(folder) as archive:
+                got = archive.aggregate(group_by="level", metrics=METRICS)
+        assert seen == exact
+        assert _bits(got) == _bits(engine.aggregate(group_by="level", metrics=METRICS))
