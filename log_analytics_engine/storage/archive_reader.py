@@ -26,8 +26,6 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-import orjson
-
 from ..errors import MissingExtraError
 from ..index.postings import IndexSet, Postings
 from ..index.store import Store
@@ -39,14 +37,13 @@ from ..model.tokenize import TokenCache
 from ..query.aggregate import (
     aggregate_ids,
     key_order,
-    metric_name,
-    numeric_metric,
     parse_interval,
     parse_metrics,
 )
 from ..query.nodes import Node, QueryContext
 from ..query.order import TIME_KEYS, order_entry_list
 from ..query.sql import DIALECTS, Dialect, compile_sql, may_match, time_span
+from . import archive_numbers as numbers
 from .archive_format import (
     NUMERIC_PREFIX,
     SEGMENT_SUFFIX,
@@ -312,7 +309,7 @@ class ArchiveReader:
         files = self.files(node, only)
         if not files:
             return {} if group is not None or seconds is not None else (
-                _finish(parsed, 0, []))
+                numbers.finish(parsed, 0, []))
         keys: list[str] = []
         if seconds is not None:
             keys.append(self.dialect.bucket.format(repr(float(seconds))))
@@ -330,13 +327,13 @@ class ArchiveReader:
         width = len(keys)
         if not keys:
             n = rows[0][0] if rows else 0
-            return _finish(parsed, n, rows[0][1] if field and rows else [])
+            return numbers.finish(parsed, n, rows[0][1] if field and rows else [])
         for row in sorted(rows, key=lambda r: key_order(tuple(r[:width]))):
             key = tuple(row[:width])
             if seconds is not None:
                 key = (format_instant(key[0]), *key[1:])
             values = row[width + 1] if field is not None else []
-            out[key[0] if width == 1 else key] = _finish(parsed, row[width], values)
+            out[key[0] if width == 1 else key] = numbers.finish(parsed, row[width], values)
         return out
 
     def _grouped(self, files: list[str], pred: Any, keys: list[str], group: str | None,
@@ -347,7 +344,8 @@ class ArchiveReader:
         in id order, as the engine sorts them); with ``exact_text`` every number travels as its
         JSON text in id order, parsed to exact Python ints and floats. With ``quantiles`` (only
         count, min, max and percentiles wanted) over a typed copy, the values are
-        :class:`_Picked` order statistics of each group's unsorted list instead."""
+        :class:`~.archive_numbers.Picked` order statistics of each group's unsorted list
+        instead."""
         select = [f"{k} AS k{i}" for i, k in enumerate(keys)] + ["count(*) AS n"]
         d = self.dialect
         inner = f"SELECT * FROM {self._from(files)} WHERE {pred.sql}"
@@ -362,7 +360,7 @@ class ArchiveReader:
             # no id order needed: equal floats are the same float, but for -0.0 and 0.0,
             # whose order the engine keeps (a -0.0 sends the group to the exact path).
             # With only order statistics wanted the lists stay unsorted: numpy picks them
-            # (and counts the -0.0s, :func:`_picked`).
+            # (and counts the -0.0s, :func:`~.archive_numbers.picked`).
             values = "list(j) FILTER (WHERE j IS NOT NULL)"
             if picked:
                 select.append(f"{values} AS v")
@@ -384,128 +382,14 @@ class ArchiveReader:
             sql += " GROUP BY " + ", ".join(f"k{i}" for i in range(len(keys)))
         table = _arrow_table(self._run(sql, pred.params))
         if picked:  # only order statistics: numpy selects them from each unsorted list
-            cells = _picked(table.column("v"), quantiles or [])
+            cells = numbers.picked(table.column("v"), quantiles or [])
             columns = [table.column(i).to_pylist() for i in range(table.num_columns - 1)]
             return [list(r) for r in zip(*columns, cells, [c.negative_zeros for c in cells],
                                          strict=True)]
         return [list(r) for r in zip(*(table.column(i).to_pylist() if name != "v" else
-                                       _values(table.column(i), exact_text)
+                                       numbers.values(table.column(i), exact_text)
                                        for i, name in enumerate(table.column_names)),
                                      strict=True)]
-
-
-def _positions(n: int, quantiles: list[float]) -> list[int]:
-    """The positions of the sorted values of a group of ``n`` (> 0) that min, max and the
-    percentiles ``quantiles`` read, computed as the engine's
-    :func:`~log_analytics_engine.query.aggregate.percentile` computes them (same float
-    arithmetic: ``floor((n - 1) * q / 100.0)`` and the next one)."""
-    at = {0, n - 1}
-    for q in quantiles:
-        lo = math.floor((n - 1) * q / 100.0)
-        at.update((lo, min(lo + 1, n - 1)))
-    return sorted(at)
-
-
-def _picked(column: Any, quantiles: list[float]) -> list[_Picked]:
-    """For each row's unsorted list of doubles in the Arrow ``column``: its length and the
-    elements at :func:`_positions` of its sorted order, selected with ``numpy.partition``
-    (O(k) expected per group of k values, no sort). Equal doubles are the same value (a
-    -0.0, the one exception, sends the query to the exact path), so these are exactly the
-    elements a stable sort puts there."""
-    import numpy as np
-
-    out: list[_Picked] = []
-    for chunk in column.chunks:
-        flat = chunk.values.to_numpy(zero_copy_only=False)
-        offsets = chunk.offsets.to_numpy()
-        missing = chunk.is_null().to_numpy(zero_copy_only=False)
-        for row in range(len(chunk)):
-            part = flat[offsets[row]:offsets[row + 1]]
-            n = len(part)
-            if missing[row] or not n:
-                out.append(_Picked(0, {}))
-                continue
-            picked = _Picked(n, _select(part, _positions(n, quantiles)))
-            zeros = part == 0
-            if zeros.any():
-                picked.negative_zeros = int(np.count_nonzero(np.signbit(part[zeros])))
-            out.append(picked)
-    return out
-
-
-def _select(part: Any, positions: list[int]) -> dict[int, float]:
-    """The elements at ``positions`` (sorted, first and last included) of the sorted order
-    of the non-empty numpy array ``part``. Min and max come from a scan; the other positions
-    from one ``numpy.partition`` at each position whose predecessor is not itself a partition
-    point, and each remaining position ``p`` (a percentile's ``lo + 1``, ``p - 1`` a
-    partition point) is the least element from ``p`` to the next partition point.
-    O(k) expected for k values."""
-    import numpy as np
-
-    n = len(part)
-    at = {0: float(part.min()), n - 1: float(part.max())}
-    kth: list[int] = []
-    follow: list[int] = []
-    for p in positions:
-        if 0 < p < n - 1:
-            (follow if kth and kth[-1] == p - 1 else kth).append(p)
-    if not kth:
-        return at
-    ordered = np.partition(part, kth)
-    for p in kth:
-        at[p] = float(ordered[p])
-    for p in follow:
-        stop = next((q for q in kth if q > p), n)
-        at[p] = float(ordered[p:stop].min())
-    return at
-
-
-class _Picked(Sequence[float]):
-    """The sorted values of a group as far as min, max and percentiles read them: its
-    length and the elements at the positions :func:`_positions` names (and how many of
-    its values are -0.0)."""
-
-    def __init__(self, n: int, at: dict[int, float]) -> None:
-        self.n = n
-        self.at = at
-        self.negative_zeros = 0
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, index: Any) -> Any:
-        if isinstance(index, slice):
-            raise TypeError("only single positions are picked")
-        return self.at[index + self.n if index < 0 else index]
-
-
-def _values(column: Any, exact_text: bool) -> list[list[Any]]:
-    """Each row's numeric values, sorted as the engine sorts them (stable, from id order)."""
-    import numpy as np
-
-    if exact_text:
-        return [_numbers(cell) for cell in column.to_pylist()]
-    out: list[list[Any]] = []
-    for chunk in column.chunks:
-        for cell in chunk:
-            if not cell.is_valid:
-                out.append([])
-            else:
-                values = cell.values.to_numpy(zero_copy_only=False)
-                out.append(np.sort(values, kind="stable").tolist())
-    return out
-
-
-def _numbers(texts: list[str] | None) -> list[float]:
-    values = [orjson.loads(t) for t in texts or ()]
-    values.sort()
-    return values
-
-
-def _finish(parsed: list[tuple[str, str | None]], count: int,
-            values: list[float]) -> dict[str, Any]:
-    return {metric_name(m): count if m[0] == "count" else numeric_metric(m[0], values)
-            for m in parsed}
 
 
 def _hour_start(m: re.Match[str]) -> float:

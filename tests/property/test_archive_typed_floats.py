@@ -86,7 +86,8 @@ def test_typed_float_order_statistics_equal_the_engine(rows, cuts, interval, neg
 def test_selected_positions_are_the_sorted_values(values, quantiles) -> None:
     import numpy as np
 
-    from log_analytics_engine.storage.archive_reader import _positions, _select
+    from log_analytics_engine.storage.archive_numbers import positions as _positions
+    from log_analytics_engine.storage.archive_numbers import select as _select
 
     values = [0.0 if v == 0 else v for v in values]  # -0.0 takes the exact path
     positions = _positions(len(values), sorted(set(quantiles)))
