@@ -285,8 +285,10 @@ class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods, StatsMeth
         self._writer.flush()
 
     def close(self) -> None:
-        """Flush and release the storage (its file and flusher thread). Idempotent."""
+        """Flush and release the storage (its file and flusher thread) and the archive
+        reader of ``include_archive``. Idempotent."""
         self._writer.close()
+        self._close_federation()
 
     def __enter__(self) -> LogAnalyticsEngine:
         return self

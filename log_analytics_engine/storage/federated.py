@@ -152,3 +152,9 @@ class FederatedMethods:
                     "the engine has no retention archive: use Retention(archive_dir=...)")
             self._federation = FederatedQueries(self._lock, self._ctx, evictor)
         return self._federation
+
+    def _close_federation(self) -> None:
+        """Close the archive reader ``include_archive`` opened (its DuckDB connection)."""
+        federation, self._federation = self._federation, None
+        if federation is not None:
+            federation.reader.close()

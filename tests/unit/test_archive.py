@@ -249,6 +249,21 @@ def test_retention_writes_parquet_by_default_with_the_extra(tmp_path: Path) -> N
     assert engine.count_logs() == len(engine) < 50
 
 
+def test_close_releases_the_archive_reader_and_a_later_query_opens_a_new_one(
+    tmp_path: Path,
+) -> None:
+    engine = LogAnalyticsEngine(retention=Retention(max_entries=10, archive_dir=tmp_path))
+    engine.ingest_logs([LogEntry(i, "INFO", f"m{i}") for i in range(50)])
+    assert engine.count_logs(include_archive=True) == 50
+    reader = engine._federation.reader  # type: ignore[union-attr]
+    engine.close()
+    assert engine._federation is None
+    with pytest.raises(Exception, match=r"(?i)closed"):
+        reader._con.execute("SELECT 1")
+    engine.close()  # idempotent
+    assert engine.count_logs(include_archive=True) == 50
+
+
 def test_include_archive_needs_a_parquet_archive(tmp_path: Path) -> None:
     with pytest.raises(InvalidFilterError, match="include_archive"):
         LogAnalyticsEngine().query_logs(include_archive=True)
