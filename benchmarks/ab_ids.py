@@ -12,14 +12,11 @@ each step per side and NEW / OLD.
 
 from __future__ import annotations
 
-import argparse
-import json
-import statistics
-import subprocess
-import tempfile
-from pathlib import Path
+import os
+import sys
 
-from log_analytics_engine.events.sample import write_jsonl
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ab_versions import main  # the interleaving driver
 
 # Runs in the child, against whichever package its interpreter imports (original API only).
 CHILD = r"""
@@ -65,36 +62,5 @@ print(json.dumps(out))
 """
 
 
-def run(python: str, path: Path) -> dict[str, float]:
-    # from the corpus' folder: not from a checkout, whose package would shadow the installed one
-    done = subprocess.run([python, "-c", CHILD, str(path)], capture_output=True, text=True,
-                          cwd=path.parent, check=False)
-    if done.returncode:
-        raise SystemExit(f"{python} failed:\n{done.stderr}")
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("old")
-    parser.add_argument("new")
-    parser.add_argument("--lines", type=int, default=300_000)
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "corpus.jsonl"
-        write_jsonl(str(path), args.lines, seed=42)
-        times: dict[str, dict[str, list[float]]] = {"old": {}, "new": {}}
-        for r in range(args.rounds):
-            order = [("old", args.old), ("new", args.new)]
-            for side, python in order if r % 2 == 0 else order[::-1]:
-                for step, seconds in run(python, path).items():
-                    times[side].setdefault(step, []).append(seconds)
-    print(f"{'step':<24} {'old (median)':>14} {'new (median)':>14} {'new/old':>8}  (us)")
-    for step, old in times["old"].items():
-        a, b = statistics.median(old), statistics.median(times["new"][step])
-        print(f"{step:<24} {a * 1e6:>14.1f} {b * 1e6:>14.1f} {b / a:>8.2f}")
-
-
 if __name__ == "__main__":
-    main()
+    main(CHILD, __doc__, 300_000)

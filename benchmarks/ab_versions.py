@@ -48,20 +48,23 @@ print(json.dumps(out))
 """
 
 
-def run(python: str, path: Path) -> dict[str, float]:
+def run(python: str, path: Path, child: str = CHILD) -> dict[str, float]:
+    """The step timings of one child process (``child``, a script run with ``-c PATH``)."""
     # from the corpus' folder: not from a checkout, whose package would shadow the installed one
-    done = subprocess.run([python, "-c", CHILD, str(path)], capture_output=True, text=True,
+    done = subprocess.run([python, "-c", child, str(path)], capture_output=True, text=True,
                           cwd=path.parent)
     if done.returncode:
         raise SystemExit(f"{python} failed:\n{done.stderr}")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(child: str = CHILD, doc: str | None = __doc__, lines: int = 500_000) -> None:
+    """Parse the command line and compare OLD and NEW on ``child``'s steps (also the driver
+    of the other A/B scripts, each with its own child)."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
     parser.add_argument("old")
     parser.add_argument("new")
-    parser.add_argument("--lines", type=int, default=500_000)
+    parser.add_argument("--lines", type=int, default=lines)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -71,12 +74,12 @@ def main() -> None:
         for r in range(args.rounds):
             order = [("old", args.old), ("new", args.new)]
             for side, python in order if r % 2 == 0 else order[::-1]:
-                for step, seconds in run(python, path).items():
+                for step, seconds in run(python, path, child).items():
                     times[side].setdefault(step, []).append(seconds)
-    print(f"{'step':<20} {'old (median)':>14} {'new (median)':>14} {'new/old':>8}  (us)")
+    print(f"{'step':<24} {'old (median)':>14} {'new (median)':>14} {'new/old':>8}  (us)")
     for step, old in times["old"].items():
         a, b = statistics.median(old), statistics.median(times["new"][step])
-        print(f"{step:<20} {a * 1e6:>14.1f} {b * 1e6:>14.1f} {b / a:>8.2f}")
+        print(f"{step:<24} {a * 1e6:>14.1f} {b * 1e6:>14.1f} {b / a:>8.2f}")
 
 
 if __name__ == "__main__":
