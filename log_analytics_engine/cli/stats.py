@@ -81,18 +81,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if not total:
         out.line("No entries.")
         return 0
-    first = engine.query_logs(page_size=1)[0].ts
-    last = engine.query_logs(sort_desc=True, page_size=1)[0].ts
-    out.line(f"Time span: {format_instant(first)} .. {format_instant(last)} "
-             f"({_span(last - first)})")
-    out.line()
-    levels = [(lv, n) for lv in reversed(LEVELS) if (n := stats["levels"].get(lv, 0))]
-    _counts(out, "By level:", levels, total, LEVEL_COLOURS)
-    out.line()
-    sources = sorted(stats["sources"].items(), key=lambda kv: (-kv[1], kv[0]))
-    label = f"By source (top {args.top} of {len(sources)}):"
-    _counts(out, label, [(s or "(none)", n) for s, n in sources[: args.top]], total)
-    out.line()
+    _overview(out, engine, stats["levels"], stats["sources"], total, args.top)
     _counts(out, f"Top keywords (entries containing the word, top {args.top}):",
             engine.top_keywords(args.top), total)
     out.line()
@@ -111,22 +100,28 @@ def _archive_stats(args: argparse.Namespace) -> int:
         if not total:
             out.line("No entries.")
             return 0
-        first = archive.query_logs(page_size=1)[0].ts
-        last = archive.query_logs(sort_desc=True, page_size=1)[0].ts
-        out.line(f"Time span: {format_instant(first)} .. {format_instant(last)} "
-                 f"({_span(last - first)})")
-        out.line()
-        levels = [(lv, n) for lv in reversed(LEVELS)
-                  if (n := by_level.get(lv, {}).get("count", 0))]
-        _counts(out, "By level:", levels, total, LEVEL_COLOURS)
-        out.line()
-        sources = sorted(((s, v["count"]) for s, v in archive.aggregate(
-            group_by="source").items()), key=lambda kv: (-kv[1], kv[0]))
-        label = f"By source (top {args.top} of {len(sources)}):"
-        _counts(out, label, [(s or "(none)", n) for s, n in sources[: args.top]], total)
-        out.line()
+        by_source = archive.aggregate(group_by="source")
+        _overview(out, archive, {lv: v["count"] for lv, v in by_level.items()},
+                  {s: v["count"] for s, v in by_source.items()}, total, args.top)
         _error_chart(out, archive, args.hours)
     return 0
+
+
+def _overview(out: Out, reader: Any, levels: dict[str, int], sources: dict[str, int],
+              total: int, top: int) -> None:
+    """Time span, counts by level and the top sources, of an engine or an archive."""
+    first = reader.query_logs(page_size=1)[0].ts
+    last = reader.query_logs(sort_desc=True, page_size=1)[0].ts
+    out.line(f"Time span: {format_instant(first)} .. {format_instant(last)} "
+             f"({_span(last - first)})")
+    out.line()
+    shown = [(lv, n) for lv in reversed(LEVELS) if (n := levels.get(lv, 0))]
+    _counts(out, "By level:", shown, total, LEVEL_COLOURS)
+    out.line()
+    ranked = sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))
+    label = f"By source (top {top} of {len(ranked)}):"
+    _counts(out, label, [(s or "(none)", n) for s, n in ranked[:top]], total)
+    out.line()
 
 
 def _error_chart(out: Out, engine: Any, hours: int) -> None:
