@@ -18,15 +18,17 @@ anything else aggregates the matching entries with the engine's own code
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from ..errors import MissingExtraError
+from ..errors import MissingExtraError, QueryTimeoutError
 from ..index.postings import IndexSet, Postings
 from ..index.store import Store
 from ..ingest.driver import IngestDriver
@@ -42,6 +44,7 @@ from ..query.aggregate import (
 )
 from ..query.nodes import Node, QueryContext
 from ..query.order import TIME_KEYS, order_entry_list
+from ..query.residual import Deadline
 from ..query.sql import DIALECTS, Dialect, compile_sql, may_match, time_span
 from . import archive_numbers as numbers
 from .archive_format import (
@@ -148,6 +151,7 @@ class ArchiveReader:
         self._con = _duckdb().connect(":memory:")
         self._terms: dict[str, SegmentTerms | None] = {}
         self._lock = threading.Lock()
+        self._local = threading.local()  # the deadline of this thread's queries
 
     def close(self) -> None:
         self._con.close()
@@ -197,7 +201,38 @@ class ArchiveReader:
         return f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
 
     def _run(self, sql: str, params: dict[str, Any]) -> Any:
-        return self._con.cursor().sql(sql, params=params or None)
+        cursor = self._con.cursor()
+        bound: list[Any] | None = getattr(self._local, "cursors", None)
+        if bound is not None:  # inside within(): checked now, interrupted when it passes
+            self._local.deadline.check()
+            bound.append(cursor)
+        return cursor.sql(sql, params=params or None)
+
+    @contextlib.contextmanager
+    def within(self, deadline: Deadline) -> Iterator[None]:
+        """Bound the queries this thread runs in the block by ``deadline``: each is checked
+        before it starts, and DuckDB is interrupted when the timeout passes; either way the
+        block raises :class:`QueryTimeoutError`."""
+        if deadline.until is None and deadline.cancel is None:
+            yield
+            return
+        cursors: list[Any] = []
+        self._local.cursors, self._local.deadline = cursors, deadline
+        timer = None
+        if deadline.until is not None:
+            timer = threading.Timer(max(0.0, deadline.until - time.monotonic()),
+                                    lambda: [c.interrupt() for c in list(cursors)])
+            timer.daemon = True
+            timer.start()
+        try:
+            yield
+        except _duckdb().InterruptException as exc:
+            raise QueryTimeoutError(
+                f"the query took longer than {deadline.timeout:g} s (archive)") from exc
+        finally:
+            if timer is not None:
+                timer.cancel()
+            del self._local.cursors, self._local.deadline
 
     def entries(self, node: Node, sort_by: str | None = None, descending: bool = False,
                 offset: int = 0, limit: int | None = None,

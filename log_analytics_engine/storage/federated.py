@@ -76,7 +76,8 @@ class FederatedQueries:
             own = len(self._written)
             found = plan.entries(self._ctx, None, desc, 0, wanted)
         hot = plan.finish_entries(found, 0, wanted)
-        cold = self.reader.entries(plan.node, None, desc, 0, wanted, self._only(own))
+        with self.reader.within(plan.deadline):
+            cold = self.reader.entries(plan.node, None, desc, 0, wanted, self._only(own))
         merged = list(heapq.merge(
             ((e.ts, 0, e) for e in cold), ((e.ts, 1, e) for e in hot),
             key=lambda t: (t[0], t[1]), reverse=desc))
@@ -90,7 +91,9 @@ class FederatedQueries:
         with self._lock:
             own = len(self._written)
             found = plan.count(self._ctx)
-        return plan.finish_count(found) + self.reader.count(plan.node, self._only(own))
+        hot = plan.finish_count(found)
+        with self.reader.within(plan.deadline):
+            return hot + self.reader.count(plan.node, self._only(own))
 
     def aggregate(self, filters: Filters, group_by: str | Sequence[str] | None,
                   interval: str | float | None, metrics: Iterable[Any] | None,
@@ -114,13 +117,15 @@ class FederatedQueries:
             hot = [candidates[k] for k in plan.keep(candidates)]
         only = self._only(own)
         if counting:
-            cold = self.reader.aggregate(plan.node, group_by, interval, metrics, only)
+            with self.reader.within(plan.deadline):
+                cold = self.reader.aggregate(plan.node, group_by, interval, metrics, only)
             if warm is None:
                 warm = ScratchTable(hot).aggregate(group_by, interval, metrics)
             if group_by is None and interval is None:
                 return {name: cold.get(name, 0) + warm.get(name, 0) for name in warm}
             return _add_counts(cold, warm)
-        every = self.reader.by_id(plan.node, only) + hot
+        with self.reader.within(plan.deadline):
+            every = self.reader.by_id(plan.node, only) + hot
         return ScratchTable(every).aggregate(group_by, interval, metrics)
 
 

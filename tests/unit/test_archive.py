@@ -20,6 +20,7 @@ from log_analytics_engine import (  # noqa: E402
     InvalidFilterError,
     LogAnalyticsEngine,
     LogEntry,
+    QueryTimeoutError,
     Retention,
     StoragePathError,
     compile_filters,
@@ -354,3 +355,29 @@ def test_one_archive_serves_many_threads(tmp_path: Path) -> None:
         for t in threads:
             t.join()
     assert not errors
+
+
+def test_include_archive_honours_the_timeout_on_the_archive_side(tmp_path: Path) -> None:
+    engine = LogAnalyticsEngine(retention=Retention(max_entries=10, archive_dir=tmp_path))
+    engine.ingest_logs([LogEntry(i, "INFO", f"m{i}") for i in range(50)])
+    assert engine.count_logs(include_archive=True, timeout=60) == 50
+    for call in (lambda: engine.count_logs(include_archive=True, timeout=1e-9),
+                 lambda: engine.query_logs(include_archive=True, timeout=1e-9),
+                 lambda: engine.aggregate(group_by="level", include_archive=True,
+                                          timeout=1e-9)):
+        with pytest.raises(QueryTimeoutError, match="longer than"):
+            call()
+    engine.close()
+
+
+def test_a_running_archive_query_is_interrupted_at_its_deadline(tmp_path: Path) -> None:
+    """A query still running when the timeout passes is interrupted (not waited for)."""
+    from log_analytics_engine.query.residual import Deadline
+    from log_analytics_engine.storage.archive_reader import ArchiveReader
+
+    reader = ArchiveReader(tmp_path)
+    endless = "SELECT count(*) FROM range(1000000000000) a"
+    with pytest.raises(QueryTimeoutError, match="archive"), reader.within(Deadline(0.2)):
+        reader._run(endless, {}).fetchall()
+    assert reader._run("SELECT 42", {}).fetchall() == [(42,)]  # usable afterwards
+    reader.close()
