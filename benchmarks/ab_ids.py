@@ -16,23 +16,10 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ab_versions import main  # the interleaving driver
+from ab_versions import child_script, main  # the interleaving driver and its child
 
-# Runs in the child, against whichever package its interpreter imports (original API only).
-CHILD = r"""
-import json, sys, time
-import orjson
-from log_analytics_engine import LogAnalyticsEngine, LogEntry, Retention
-path = sys.argv[1]
-out = {}
-def timed(name, fn, repeat=1):
-    start = time.process_time()
-    for _ in range(repeat):
-        result = fn()
-    out[name] = (time.process_time() - start) / repeat
-    return result
-engine = LogAnalyticsEngine()
-timed("ingest_file", lambda: engine.ingest_logs_from_file(path, "jsonl"))
+# The write-path steps, between the file ingestion and the queries of every A/B child.
+CHILD = child_script(r"""
 with open(path, "rb") as f:
     records = [orjson.loads(line) for line in f]
 def prebuilt():
@@ -51,15 +38,7 @@ def one_by_one():
     for x in singles:
         e.ingest_log(x)
 timed("ingest_log_50k_single", one_by_one)
-timed("count_level", lambda: engine.count_logs({"level": "ERROR"}), 200)
-timed("latest_50_error", lambda: engine.query_logs({"level": "ERROR"}, sort_by="timestamp",
-      sort_desc=True, page_size=50), 200)
-timed("keyword_and_level", lambda: engine.query_logs({"level": "WARNING", "keyword": "timeout"},
-      page_size=100), 100)
-timed("time_range_count", lambda: engine.count_logs({"start_time": "2025-07-20T10:00:00Z",
-      "end_time": "2025-07-20T11:00:00Z"}), 100)
-print(json.dumps(out))
-"""
+""")
 
 
 if __name__ == "__main__":

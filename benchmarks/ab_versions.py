@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -23,9 +25,10 @@ from log_analytics_engine.events.sample import write_jsonl
 # Runs in the child, against whichever package its interpreter imports; only the original
 # API and long-standing methods (first pages by default: page numbering changed once), so
 # that any two versions can be compared.
-CHILD = r"""
+_PRELUDE = r"""
 import json, sys, time
-from log_analytics_engine import LogAnalyticsEngine
+import orjson
+from log_analytics_engine import LogAnalyticsEngine, LogEntry, Retention
 path = sys.argv[1]
 out = {}
 def timed(name, fn, repeat=1):
@@ -36,6 +39,9 @@ def timed(name, fn, repeat=1):
     return result
 engine = LogAnalyticsEngine()
 timed("ingest_file", lambda: engine.ingest_logs_from_file(path, "jsonl"))
+"""
+
+_QUERIES = r"""
 timed("count_level", lambda: engine.count_logs({"level": "ERROR"}), 200)
 timed("latest_50_error", lambda: engine.query_logs({"level": "ERROR"}, sort_by="timestamp",
       sort_desc=True, page_size=50), 200)
@@ -46,6 +52,15 @@ timed("time_range_count", lambda: engine.count_logs({"start_time": "2025-07-20T1
 timed("stats", engine.get_stats, 5)
 print(json.dumps(out))
 """
+
+
+def child_script(steps: str = "") -> str:
+    """A child script: file ingestion into ``engine``, then ``steps`` (more timed steps,
+    using ``timed``, ``path``, ``engine`` and the original API), then the queries."""
+    return _PRELUDE + steps + _QUERIES
+
+
+CHILD = child_script()
 
 
 def run(python: str, path: Path, child: str = CHILD) -> dict[str, float]:
@@ -67,6 +82,9 @@ def main(child: str = CHILD, doc: str | None = __doc__, lines: int = 500_000) ->
     parser.add_argument("--lines", type=int, default=lines)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
+    # the children run from the corpus' folder: a relative interpreter path would not resolve
+    args.old, args.new = (os.path.abspath(p) if os.sep in p else shutil.which(p) or p
+                          for p in (args.old, args.new))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "corpus.jsonl"
         write_jsonl(str(path), args.lines, seed=42)

@@ -67,6 +67,15 @@ typedef struct {
     PyObject *meta_keys[META_KEYS]; /* direct-mapped by a hash of the key's bytes */
 } State;
 
+/* ORDER_CMP(name, type): a qsort comparator putting values of a scalar type in ascending
+ * order (each file that sorts defines the ones it needs, static). */
+#define ORDER_CMP(name, type)                                                               \
+    static int name(const void *a, const void *b)                                           \
+    {                                                                                       \
+        type x = *(const type *)a, y = *(const type *)b;                                    \
+        return (x > y) - (x < y);                                                           \
+    }
+
 #define SLOT(st, obj, k) (*(PyObject **)((char *)(obj) + (st)->slot_offset[k]))
 
 /* module.c */

@@ -6,12 +6,7 @@
 
 #include <stdlib.h>
 
-static int
-double_cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+ORDER_CMP(double_cmp, double)
 
 /* The sorted float values of metadata[field] over entries (NaN, missing and non-numbers left
  * out), as array('d'); None when an entry is not a plain LogEntry with a dict of metadata or

@@ -4,12 +4,7 @@
  */
 #include "_native.h"
 
-static int
-cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
+ORDER_CMP(cmp_u32, uint32_t)
 
 /* word_lists(messages) -> (terms, codes, offsets): the distinct words of each message as
  * term numbers (int32, ascending: the order in which the batch first used its words), the

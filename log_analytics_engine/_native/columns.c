@@ -171,12 +171,7 @@ done:
 
 /* ---------------------------------------------------------------- exact sum --------- */
 
-static int
-double_cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+ORDER_CMP(double_cmp, double)
 
 /* math.fsum of v[0:n] in that order: CPython's algorithm (Shewchuk's partials, the special
  * sum of infinities, the half-even fix-up), with its errors. 0 and *out, or -1. */
@@ -334,12 +329,7 @@ select_kth(double *v, Py_ssize_t left, Py_ssize_t right, Py_ssize_t k)
     }
 }
 
-static int
-pos_cmp(const void *a, const void *b)
-{
-    Py_ssize_t x = *(const Py_ssize_t *)a, y = *(const Py_ssize_t *)b;
-    return (x > y) - (x < y);
-}
+ORDER_CMP(pos_cmp, Py_ssize_t)
 
 /* summarize_numbers(values, qs, total) -> (sum | None, [percentiles]): math.fsum of the
  * values (in ascending order) and the q-th percentile for each q (linear interpolation,

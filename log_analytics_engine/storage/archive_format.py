@@ -33,7 +33,7 @@ import orjson
 
 from .. import _native as native
 from ..errors import MissingExtraError
-from ..model.entry import ATTRIBUTES, LogEntry
+from ..model.entry import ATTRIBUTES, LogEntry, assemble
 from ..model.timeparse import format_instant
 from .codec import OPTIONS, default, dumps, loads
 
@@ -264,9 +264,6 @@ def words_array(entries: Sequence[LogEntry]) -> pa.Array:
     return pa.ListArray.from_arrays(starts, flat)
 
 
-_new = object.__new__
-
-
 def table_entries(table: pa.Table) -> list[LogEntry]:
     """The entries of an Arrow table with the archive's columns (extra columns ignored), in
     its row order. Built without re-parsing: the instant is the stored one. O(rows)."""
@@ -279,18 +276,8 @@ def table_entries(table: pa.Table) -> list[LogEntry]:
             cols["instant"], cols["timestamp"], cols["timestamp_json"], cols["level"],
             cols["source"], cols["message"], cols["tags"], cols["thread_id"],
             cols["request_id"], cols["user_id"], cols["metadata"], strict=True):
-        e = _new(LogEntry)
-        e.ts = instant
-        e.timestamp = text if raw is None else loads(raw)
-        e.level = level
-        e.message = message
-        e.source = source
-        e.thread_id = thread
-        e.request_id = request
-        e.user_id = user
-        e.tags = tags if tags is not None else []
-        e.metadata = loads(meta) if meta is not None else {}
-        append(e)
+        append(assemble(instant, text if raw is None else loads(raw), level, message, source,
+                        thread, request, user, tags, loads(meta) if meta is not None else None))
     return out
 
 

@@ -33,6 +33,17 @@ def _run(threads: list[threading.Thread]) -> None:
         t.join()
 
 
+def _writers_against(engine: LogAnalyticsEngine, readers: list[threading.Thread],
+                     stop: threading.Event) -> None:
+    """Run the writers to the end while ``readers`` run, then stop and join the readers."""
+    for t in readers:
+        t.start()
+    _run(_writers(engine))
+    stop.set()
+    for t in readers:
+        t.join()
+
+
 def _readers(engine: LogAnalyticsEngine, stop: threading.Event,
              problems: list[str]) -> list[threading.Thread]:
     def fully_indexed() -> None:
@@ -79,12 +90,7 @@ def test_concurrent_writers_and_readers_lose_nothing_and_see_whole_entries() -> 
     stop = threading.Event()
     problems: list[str] = []
     readers = _readers(engine, stop, problems)
-    for t in readers:
-        t.start()
-    _run(_writers(engine))
-    stop.set()
-    for t in readers:
-        t.join()
+    _writers_against(engine, readers, stop)
     assert problems == []
     total = WRITERS * BATCHES * BATCH
     assert len(engine) == engine.count_logs() == total
@@ -189,12 +195,7 @@ def test_numeric_aggregates_under_concurrent_ingestion_and_eviction() -> None:
                     problems.append(f"{key}: not the entries' ints: {m}")
 
     readers = [threading.Thread(target=aggregate) for _ in range(2)]
-    for t in readers:
-        t.start()
-    _run(_writers(engine))
-    stop.set()
-    for t in readers:
-        t.join()
+    _writers_against(engine, readers, stop)
     assert problems == []
     got = engine.aggregate(group_by="level", metrics=metrics)
     with mock.patch.object(aggregate_module, "columns_for", return_value={}):
