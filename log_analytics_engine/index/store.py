@@ -138,7 +138,7 @@ class Store:
         self.ts.extend(stamps)
         end = first + len(entries)
         self.live.add_range(first, end)
-        late = self.time_index.extend_ordered(range(first, end), stamps)
+        late = self.time_index.extend_ordered(first, stamps)
         if late:
             self.late.update(late)
         self._zbounds = None

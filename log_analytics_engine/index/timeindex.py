@@ -8,7 +8,7 @@ rebasing ids need (each keeps every invariant that ``SortedKeyList._check`` veri
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from sortedcontainers import SortedKeyList
 
@@ -27,8 +27,9 @@ class TimeIndex(SortedKeyList):  # type: ignore[misc]
     ``_check()`` verifies in the tests.
     """
 
-    def extend_ordered(self, ids: Sequence[int], keys: Sequence[float]) -> list[int]:
-        """Add ``ids`` (in ingestion order) whose keys are ``keys``; return the late ones.
+    def extend_ordered(self, first_id: int, keys: list[float]) -> list[int]:
+        """Add the ids ``first_id, first_id + 1, ...`` (ingestion order) whose keys are
+        ``keys``; return the late ones (split by the ``split_ordered`` kernel).
 
         An id is late when its key is below the largest key already present. The ids that are
         not late are in time order among themselves (ties in id order), whatever else is
@@ -36,21 +37,7 @@ class TimeIndex(SortedKeyList):  # type: ignore[misc]
         """
         maxes = self._maxes
         top = maxes[-1] if maxes else float("-inf")
-        run_ids: list[int]
-        run_keys: list[float]
-        late: list[int]
-        if (type(ids) is range and ids.step == 1 and type(keys) is list
-                and len(ids) == len(keys)):
-            run_ids, run_keys, late = native.split_ordered(ids.start, keys, top)
-        else:
-            run_ids, run_keys, late = [], [], []
-            for i, k in zip(ids, keys, strict=True):
-                if k >= top:
-                    top = k
-                    run_ids.append(i)
-                    run_keys.append(k)
-                else:
-                    late.append(i)
+        run_ids, run_keys, late = native.split_ordered(first_id, keys, top)
         if run_ids:
             self._append_tail(run_ids, run_keys)
         add = self.add
