@@ -78,6 +78,21 @@ typedef struct {
 
 #define SLOT(st, obj, k) (*(PyObject **)((char *)(obj) + (st)->slot_offset[k]))
 
+/* metadata[field] of the plain LogEntry e: 1 with *value borrowed (NULL when the key is
+ * missing), 0 when e is not a plain entry with a dict of metadata (the caller hands the case
+ * back to the Python path), -1 with an exception set. */
+static inline int
+entry_metadata_item(State *st, PyObject *e, PyObject *field, PyObject **value)
+{
+    if (Py_TYPE(e) != st->entry_type)
+        return 0;
+    PyObject *metadata = SLOT(st, e, S_METADATA);
+    if (metadata == NULL || !PyDict_CheckExact(metadata))
+        return 0;
+    *value = PyDict_GetItemWithError(metadata, field);
+    return *value == NULL && PyErr_Occurred() ? -1 : 1;
+}
+
 /* module.c */
 /* Whether a line holds only ASCII whitespace (bytes.isspace(), or empty): readers skip it. */
 static inline int

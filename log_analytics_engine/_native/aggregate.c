@@ -30,18 +30,14 @@ py_sorted_numbers(PyObject *module, PyObject *args)
         goto done;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *e = PyList_GET_ITEM(entries, i);
-        if (Py_TYPE(e) != st->entry_type)
+        PyObject *v;
+        int got = entry_metadata_item(st, PyList_GET_ITEM(entries, i), field, &v);
+        if (got < 0)
+            goto done;
+        if (got == 0)
             goto hand_back;
-        PyObject *metadata = SLOT(st, e, S_METADATA);
-        if (metadata == NULL || !PyDict_CheckExact(metadata))
-            goto hand_back;
-        PyObject *v = PyDict_GetItemWithError(metadata, field);
-        if (v == NULL) {
-            if (PyErr_Occurred())
-                goto done;
+        if (v == NULL)
             continue;
-        }
         if (PyFloat_CheckExact(v)) {
             double d = PyFloat_AS_DOUBLE(v);
             if (d != d)
