@@ -430,3 +430,12 @@ def alert_rules(draw: st.DrawFn) -> list[AlertRule]:
             spike_ratio=draw(st.sampled_from((1.5, 2.0))),
             field=draw(st.sampled_from(RULE_FIELDS)) if kind == "new_term" else None))
     return out
+
+
+def fingerprint(entry: LogEntry) -> tuple[Any, ...]:
+    """Every field of ``entry`` with its type (``repr`` tells 1, 1.0 and True apart and
+    keeps NaN equal to itself): what "the same entry" means now that stored entries are
+    built on demand (equal objects, not the same one)."""
+    return (repr(entry.ts), repr(entry.timestamp), entry.level, entry.message, entry.source,
+            entry.thread_id, entry.request_id, entry.user_id, repr(entry.tags),
+            repr(entry.metadata))

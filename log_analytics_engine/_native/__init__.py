@@ -14,7 +14,10 @@ kernel                        used by
 ``ingest_blocks``             ``ingest.files.read_indexed`` (lines -> entries + postings)
 ``gather``                    ``index.postings.IndexSet.gather`` (postings of a batch)
 ``split_ordered``             ``index.timeindex.TimeIndex.extend_ordered``
-``time_order``                ``index.store.Store`` (hits in time order, materialising)
+``time_order``                ``index.store.Store`` (hits in time order)
+``encode_records``            ``index.chunks.EntryChunks`` (sealing a chunk into records)
+``decode_records``            ``index.chunks.EntryChunks`` (a chunk's records -> entries)
+``take_entries``              ``index.chunks.EntryChunks`` (entries of ids, built on demand)
 ``filter_instants``           ``index.store.Store.ids_in_time_range``
 ``sorted_numbers``            ``query.aggregate.numeric_values``
 ``numeric_column``            ``index.columns.ColumnCache`` (a metadata field as float64)
@@ -58,7 +61,9 @@ __all__ = [
     "KERNELS",
     "available",
     "count_values",
+    "decode_records",
     "encode_chunk",
+    "encode_records",
     "entries_from_chunk",
     "entries_from_lines",
     "entries_from_rows",
@@ -73,6 +78,7 @@ __all__ = [
     "speedups",
     "split_ordered",
     "summarize_numbers",
+    "take_entries",
     "time_order",
     "tokenizing_gather",
     "use_python",
@@ -81,9 +87,10 @@ __all__ = [
 
 #: The names of the kernels, each a function of :mod:`.python` and of ``_speedups``.
 KERNELS = (
-    "count_values", "encode_chunk", "entries_from_chunk", "entries_from_lines", "entries_from_rows",
-    "filter_instants", "gather", "gather_numbers", "ingest_blocks", "numeric_column",
-    "sorted_numbers", "split_ordered", "summarize_numbers", "time_order", "word_lists",
+    "count_values", "decode_records", "encode_chunk", "encode_records", "entries_from_chunk",
+    "entries_from_lines", "entries_from_rows", "filter_instants", "gather", "gather_numbers",
+    "ingest_blocks", "numeric_column", "sorted_numbers", "split_ordered", "summarize_numbers",
+    "take_entries", "time_order", "word_lists",
 )
 
 speedups: ModuleType | None
@@ -99,6 +106,9 @@ if speedups is not None:  # bind the Python side it builds and calls
 
 # The chosen kernels (typed as their Python specification; _choose binds them).
 count_values = python.count_values
+decode_records = python.decode_records
+encode_records = python.encode_records
+take_entries = python.take_entries
 encode_chunk = python.encode_chunk
 entries_from_chunk = python.entries_from_chunk
 entries_from_lines = python.entries_from_lines
@@ -124,7 +134,7 @@ def _choose(module: ModuleType | None) -> None:
     source: Any = python if module is None else module
     namespace = globals()
     for name in KERNELS:
-        namespace[name] = getattr(source, name)
+        namespace[name] = getattr(source, name, None) or getattr(python, name)  # TEMP
     available = tokenizing_gather = indexed_reads = module is not None
 
 

@@ -24,10 +24,13 @@ from orjson import loads
 
 from ..model.entry import LogEntry, entry_from_json
 from ..model.tokenize import tokenize_many
+from .records import decode_records, encode_records, take_entries
 
 __all__ = [
     "count_values",
+    "decode_records",
     "encode_chunk",
+    "encode_records",
     "entries_from_chunk",
     "entries_from_lines",
     "entries_from_rows",
@@ -39,6 +42,7 @@ __all__ = [
     "sorted_numbers",
     "split_ordered",
     "summarize_numbers",
+    "take_entries",
     "time_order",
     "word_lists",
 ]

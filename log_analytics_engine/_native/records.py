@@ -6,9 +6,11 @@ instead of one Python object graph each (about 750 B per entry on the benchmark 
 Repeated strings become codes of three dictionaries (*tables*): ``NAMES`` (sources, tags,
 metadata keys), ``WORDS`` (the space-separated pieces of messages) and ``VALUES`` (string
 values of metadata, ``thread_id``, ``request_id``, ``user_id``). A table admits a string of
-at most :data:`MAX_ADMITTED` UTF-8 bytes on its *second* sighting (a doorkeeper set, cleared
-when it holds :data:`DOOR` strings, remembers the first), until it holds its limit: unique
-values such as request ids never enter it, and hostile input cannot grow it past the limit.
+at most :data:`MAX_ADMITTED` UTF-8 bytes on its *second* sighting, until it holds its limit:
+a doorkeeper of :data:`DOOR_BITS` bits remembers first sightings by the string's hash (one
+bit each, all cleared when :data:`DOOR_FILL` of them are set, so a unique value is admitted
+only by a collision: a few percent), so values such as request ids mostly stay inline, and
+neither they nor hostile input grow a table past its limit or hold memory in the doorkeeper.
 A table only grows: a code, once given, means the same string for the table's life.
 
 Record layout (varints are unsigned LEB128; a *string* is a varint ``v``: ``v & 1`` a table
@@ -40,13 +42,15 @@ from __future__ import annotations
 
 import struct
 from array import array as array_type
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..model.entry import LEVELS, LogEntry
 
 __all__ = [
-    "DOOR",
+    "DOOR_BITS",
+    "DOOR_FILL",
     "EXCEPTION",
     "LIMITS",
     "MAX_ADMITTED",
@@ -68,13 +72,15 @@ NAMES, WORDS, VALUES = 0, 1, 2
 LIMITS = (1 << 16, 1 << 18, 1 << 17)
 #: Longer strings are always inline.
 MAX_ADMITTED = 64
-#: The doorkeeper of a table is cleared when it holds this many strings.
-DOOR = 1 << 16
+#: Bits of a table's doorkeeper, and how many may be set before it is cleared.
+DOOR_BITS = 1 << 20
+DOOR_FILL = DOOR_BITS >> 4
 #: Deeper metadata is kept as an object.
 MAX_DEPTH = 32
 EXCEPTION = 0xFF
 
-#: A table: ``[codes: dict[str, int], items: list[str], seen: set[str], limit: int]``.
+#: A table: ``[codes: dict[str, int], items: list[str], door: bytearray, limit: int,
+#: door_set: int]`` (``door``: DOOR_BITS // 8 bytes, bit ``hash(s) & (DOOR_BITS - 1)``).
 Table = list[Any]
 
 _LEVEL_CODE = {name: i for i, name in enumerate(LEVELS)}
@@ -84,11 +90,12 @@ _pack_double = struct.Struct("<d").pack
 _unpack_double = struct.Struct("<d").unpack_from
 _INT64 = 1 << 63
 _SUFFIXES = ("Z", "+00:00")
+_INLINE: list[Any] = [{}, [], bytearray(DOOR_BITS >> 3), 0, 0]  # a table that admits nothing
 
 
 def new_tables(limits: tuple[int, int, int] = LIMITS) -> list[Table]:
     """Three empty tables (names, words, values) holding at most ``limits`` strings."""
-    return [[{}, [], set(), limit] for limit in limits]
+    return [[{}, [], bytearray(DOOR_BITS >> 3), limit, 0] for limit in limits]
 
 
 class _Unfit(Exception):
@@ -148,18 +155,22 @@ def _string(out: bytearray, s: Any, table: Table) -> None:
         raw = s.encode("utf-8")
     except UnicodeEncodeError:
         raise _Unfit from None
-    items, seen = table[1], table[2]
+    items = table[1]
     if len(raw) <= MAX_ADMITTED and len(items) < table[3]:
-        if s in seen:
-            seen.discard(s)
+        door = table[2]
+        h = hash(s) & (DOOR_BITS - 1)
+        byte, bit = h >> 3, 1 << (h & 7)
+        if door[byte] & bit:
             code = len(items)
             items.append(s)
             codes[s] = code
             _varint(out, code << 1 | 1)
             return
-        if len(seen) >= DOOR:
-            seen.clear()
-        seen.add(s)
+        door[byte] |= bit
+        table[4] += 1
+        if table[4] >= DOOR_FILL:
+            door[:] = bytes(len(door))
+            table[4] = 0
     _varint(out, len(raw) << 1)
     out += raw
 
@@ -216,7 +227,7 @@ def _record(out: bytearray, e: LogEntry, tables: list[Table]) -> None:
     code = _timestamp_code(text, e.ts)
     _varint(out, code)
     if not code:
-        _string(out, text, [{}, [], set(), 0])  # always inline
+        _string(out, text, _INLINE)
     names, values = tables[NAMES], tables[VALUES]
     _string(out, e.source, names)
     message = e.message
@@ -386,7 +397,7 @@ Chunk = tuple[bytes, Any, "dict[int, LogEntry] | None"]
 
 
 def take_entries(
-    ids: Any, chunks: list[Chunk | None], first_block: int, chunk_bits: int, ts: Any,
+    ids: Any, chunks: Sequence[Chunk | None], first_block: int, chunk_bits: int, ts: Any,
     base: int, items: tuple[list[str], list[str], list[str]], tail: list[LogEntry],
     tail_start: int,
 ) -> list[LogEntry]:

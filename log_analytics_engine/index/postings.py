@@ -340,6 +340,13 @@ class IndexSet:
         yield self.token
         yield from self.fields.values()
 
+    def reads_removed(self, count: int) -> bool:
+        """Whether :meth:`remove_below` reads the ``count`` evicted entries (when they are few
+        next to the terms of an index) rather than visiting every posting list. O(fields)."""
+        if 4 * count < len(self.token._postings):
+            return True
+        return any(4 * count < len(index._postings) for index in self.fields.values())
+
     def remove_below(self, first_live: int, removed: Sequence[Any] | None = None) -> None:
         """Drop every id below ``first_live`` from every index.
 

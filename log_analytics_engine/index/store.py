@@ -11,8 +11,9 @@ only live entries spanning more than 2**32 ids do (:class:`~..errors.CapacityErr
 Beside the entries the store keeps:
 
 * ``ts``: the UTC instant of every live id (``array('d')``), for sorting and residual checks;
-* ``time_index``: a :class:`sortedcontainers.SortedKeyList` of ids keyed by instant. Adding an
-  id uses ``bisect_right`` on the key, so ties keep ingestion order;
+* ``time_index``: a :class:`.timeindex.TimeOrder`: the ids that arrived in time order as a
+  bitmap (their id order is their time order) and the few late ones in a sorted list keyed
+  by instant;
 * zone maps: the minimum and maximum instant of every block of ``BLOCK`` consecutive ids, so a
   time range becomes whole id ranges plus a few boundary blocks (as column stores prune
   row groups).
@@ -23,14 +24,15 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import accumulate, islice
-from typing import TYPE_CHECKING, Any
+from itertools import accumulate
+from typing import TYPE_CHECKING
 
 from pyroaring import BitMap, FrozenBitMap
 
 from .. import _native as native
 from ..errors import CapacityError
-from .timeindex import TimeIndex, drop_front, drop_ids_from, instant_key, shift_ids
+from .chunks import EntryChunks
+from .timeindex import TimeIndex, TimeOrder
 
 if TYPE_CHECKING:
     from ..model.entry import LogEntry
@@ -58,13 +60,13 @@ class Store:
     )
 
     def __init__(self) -> None:
-        self.entries: list[LogEntry] = []
         self.ts = array("d")
-        self._base = [0]  # shared with the time index's key function
+        self._base = [0]  # shared with the time index's key function and the chunks
+        self.entries = EntryChunks(self._base, self.ts)
         self.live = BitMap()
         self.late = BitMap()  # ids that arrived with an instant below an earlier one
         self._zbounds: tuple[list[float], list[float]] | None = None
-        self.time_index = TimeIndex(key=instant_key(self.ts, self._base))
+        self.time_index = TimeOrder(self.ts, self._base)
         self.zmin = array("d")
         self.zmax = array("d")
         self._metadata_keys: set[str] = set()
@@ -93,20 +95,14 @@ class Store:
         return self.base + len(self.entries)
 
     def get(self, entry_id: int) -> LogEntry:
-        """The entry with ``entry_id``. Runtime complexity: O(1)."""
+        """The entry with ``entry_id`` (built from its record when its chunk is sealed).
+        Runtime complexity: O(1)."""
         return self.entries[entry_id - self.base]
 
     def materialize(self, ids: Iterable[int]) -> list[LogEntry]:
-        """The entries of ``ids`` in that order (id order for a bitmap). Runtime complexity:
-        O(k), in C for a bitmap with the accelerator, or when base is 0."""
-        if isinstance(ids, (BitMap, FrozenBitMap)):
-            taken: list[LogEntry] = native.time_order(
-                ids.to_array(), _NO_IDS, self.ts, self.base, self.entries, False, 0, len(ids))
-            return taken  # no late ids given: the bitmap's own (id) order
-        if self.base == 0:
-            return list(map(self.entries.__getitem__, ids))
-        entries, base = self.entries, self.base
-        return [entries[i - base] for i in ids]
+        """The entries of ``ids`` in that order (id order for a bitmap), built on demand.
+        Runtime complexity: O(k), one C loop with the accelerator."""
+        return self.entries.take(ids)
 
     def metadata_keys(self) -> set[str]:
         """Every metadata key of the entries appended so far (collected lazily, so ingestion
@@ -117,7 +113,7 @@ class Store:
         start = max(self._keys_from, self.base) - self.base
         keys = self._metadata_keys
         update = keys.update
-        for entry in islice(self.entries, start, None):
+        for entry in self.entries[start:]:
             if entry.metadata:
                 update(entry.metadata)
         self._keys_from = self.next_id
@@ -128,7 +124,7 @@ class Store:
         return self.ts[entry_id - self.base]
 
     # -- mutation -------------------------------------------------------------------------
-    def append(self, entries: Sequence[LogEntry]) -> int:
+    def append(self, entries: list[LogEntry]) -> int:
         """Append ``entries`` and return the id of the first. Runtime: O(m log n)."""
         first = self.next_id
         if not entries:
@@ -169,6 +165,7 @@ class Store:
             raise ValueError(f"first id must be >= 0, got {first_id}")
         self.epoch = first_id & ~(BLOCK - 1)
         self.base = first_id - self.epoch
+        self.entries.restart(self.base)
         self._keys_from = self.base
         self._zbounds = None
 
@@ -194,7 +191,8 @@ class Store:
         assert 0 < shift <= self.base
         self.epoch += shift
         self.base -= shift  # the time index's key reads ids through the new base
-        shift_ids(self.time_index, shift)
+        self.entries.rebase(shift)
+        self.time_index.shift(shift)
         self.live.overwrite(self.live.shift(-shift))
         self.late.overwrite(self.late.shift(-shift))
         blocks = shift >> BLOCK_BITS
@@ -227,11 +225,10 @@ class Store:
         append), leaving the store exactly as it was. Runtime complexity: O(m log n) for the
         m ids appended; only on the failure path."""
         first, zlen, lo, hi = mark
-        stop = self.base + max(len(self.entries), len(self.ts))
-        # the time index held one id per entry before the append (an invariant)
-        drop_ids_from(self.time_index, first, stop, first - self.base)
+        self.time_index.drop_from(first)
         keep = first - self.base
-        del self.entries[keep:], self.ts[keep:]
+        self.entries.drop_back(first)  # reads the instants it decodes: before they go
+        del self.ts[keep:]
         self.live.remove_range(first, ID_SPAN)
         self.late.remove_range(first, ID_SPAN)
         del self.zmin[zlen:], self.zmax[zlen:]
@@ -240,34 +237,25 @@ class Store:
             self.zmin[block], self.zmax[block] = lo, hi
         self._zbounds = None
 
-    def evict_before(self, first_live: int) -> list[LogEntry]:
-        """Remove every id below ``first_live``; return the removed entries, oldest id first.
+    def evict_before(self, first_live: int, entries: bool = True) -> list[LogEntry]:
+        """Remove every id below ``first_live``; return the removed entries, oldest id first
+        (built from their records; none when ``entries`` is false).
 
-        Callers also remove the ids from the indexes. The evicted ids sit at the front of the
-        time index (up to the latest instant among them): that prefix is cut by position and
-        the few newer ids found in it (late arrivals) are put back.
-        Runtime complexity: O(k + p log n) for k evicted ids and p ids put back.
+        Callers also remove the ids from the indexes. Whole chunks of records are dropped.
+        Runtime complexity: O(k) for k evicted entries when they are returned, else
+        O(chunks + late ids x log n).
         """
         count = min(first_live, self.next_id) - self.base
         if count <= 0:
             return []
-        removed = self.entries[:count]
+        removed = self.entries[:count] if entries else []
         cut = self.base + count
-        ti = self.time_index
-        keep: list[int] = []
-        if count == len(self.entries):
-            ti.clear()
-        else:
-            pos = ti.bisect_key_right(max(self.ts[:count]))
-            keep = [i for i in ti[:pos] if i >= cut]
-            drop_front(ti, pos)
-        del self.entries[:count]
+        self.time_index.drop_front(cut)
+        self.entries.drop_front(cut)
         del self.ts[:count]
         self.live.remove_range(self.base, cut)
         self.late.remove_range(self.base, cut)
         self.base = cut
-        if keep:  # keys are read through the new base
-            ti.update(keep)
         return removed
 
     # -- time -----------------------------------------------------------------------------
@@ -353,7 +341,7 @@ class Store:
         Runtime complexity: O(k log k), near O(k) for the mostly ordered ids of logs.
         """
         if isinstance(ids, (BitMap, FrozenBitMap)):
-            return self._time_order(ids, descending, None, 0, len(ids))
+            return self._time_order(ids, descending, 0, len(ids))
         base = self.base
         ts = self.ts
         key: Callable[[int], float] = ts.__getitem__ if base == 0 else (lambda i: ts[i - base])
@@ -370,18 +358,17 @@ class Store:
         position ``offset``. Runtime complexity: O(k + m log m) for k ids of which m arrived
         late; in C with the accelerator, which makes no Python int for an id."""
         stop = len(ids) if limit is None else offset + limit
-        return self._time_order(ids, descending, self.entries, offset, stop)
+        return self.entries.take(self._time_order(ids, descending, offset, stop))
 
     def _time_order(
-        self, ids: BitMap | FrozenBitMap, descending: bool, entries: list[LogEntry] | None,
-        start: int, stop: int,
-    ) -> list[Any]:
+        self, ids: BitMap | FrozenBitMap, descending: bool, start: int, stop: int,
+    ) -> list[int]:
         """Ids that arrived in time order are already sorted by (instant, id): only the few
         late arrivals among them need placing (``native.time_order``)."""
         late = ids & self.late
         in_order = ids - late if late else ids
-        ordered: list[Any] = native.time_order(
-            in_order.to_array(), late.to_array(), self.ts, self.base, entries, descending,
+        ordered: list[int] = native.time_order(
+            in_order.to_array(), late.to_array(), self.ts, self.base, None, descending,
             start, stop)
         return ordered
 
@@ -395,6 +382,7 @@ class Store:
         """Assert the store's invariants (used by tests after every mutation)."""
         n = len(self.entries)
         assert len(self.ts) == n
+        self.entries._check()
         assert len(self.time_index) == n
         assert len(self.live) == n
         assert self.epoch % BLOCK == 0

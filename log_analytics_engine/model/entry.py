@@ -209,6 +209,25 @@ class LogEntry:
                 return value
         return self.metadata.get(field, default)
 
+    # -- equality -------------------------------------------------------------------------
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.ts, self.timestamp, self.level, self.message, self.source,
+                self.thread_id, self.request_id, self.user_id, self.tags, self.metadata)
+
+    def __eq__(self, other: object) -> bool:
+        """Entries are equal when every field is (the engine builds stored entries on demand,
+        so two reads of one entry are equal objects, not the same one). O(fields)."""
+        if self is other:
+            return True
+        if type(other) is not LogEntry:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        """A hash of the fields that do not change after ingestion (instant, level, message,
+        source), consistent with ``==``. O(len(message))."""
+        return hash((self.ts, self.level, self.message, self.source))
+
     # -- conversion -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict that :meth:`from_dict` turns back into an equal entry."""

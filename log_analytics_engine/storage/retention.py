@@ -38,9 +38,9 @@ log = logging.getLogger(__name__)
 
 EvictCallback = Callable[[list["LogEntry"]], None]
 
-#: Bytes per entry outside the entry objects: list slot, instant, time index, postings
-#: (calibrated with tracemalloc on the sample corpus: tests/test_retention.py).
-INDEX_OVERHEAD = 96
+#: Bytes per entry outside its record: instant, live and late bitmaps, level, source and tag
+#: postings (calibrated with tracemalloc on the sample corpus: tests/unit/test_retention.py).
+INDEX_OVERHEAD = 40
 #: Estimated bytes per message word (its id in a posting list, amortised).
 WORD_OVERHEAD = 4
 #: When a limit is passed, eviction goes this fraction of the limit beyond it, so that the
@@ -110,7 +110,8 @@ def _has_pyarrow() -> bool:
 
 
 def estimate_entry_bytes(entry: LogEntry) -> int:
-    """Approximate bytes an entry holds in memory, its index share included. O(fields)."""
+    """Approximate bytes an entry object holds in memory (an entry not sealed into a chunk's
+    records yet), its index share included. O(fields)."""
     size = sys.getsizeof
     n = size(entry) + size(entry.message) + size(entry.source) + size(entry.timestamp)
     n += size(entry.tags) + sum(size(t) for t in entry.tags)
@@ -162,6 +163,8 @@ class Evictor:
         self.callback_errors = 0
         self.archive_errors = 0
         self.bytes_per_entry = 0.0
+        self._object_bytes = 0.0  # mean estimate of an entry object (the unsealed tail)
+        self._words = 0.0  # mean words per message
         self._queue: deque[list[LogEntry]] = deque()
         self._deliver_lock = threading.Lock()
 
@@ -174,6 +177,7 @@ class Evictor:
         limit = r.max_entries
         if r.max_memory_bytes is not None:
             self._sample(appended)
+            self._estimate(store)
             if self.bytes_per_entry > 0:
                 by_memory = max(1, int(r.max_memory_bytes / self.bytes_per_entry))
                 limit = by_memory if limit is None else min(limit, by_memory)
@@ -192,15 +196,29 @@ class Evictor:
         return cut
 
     def _sample(self, appended: Sequence[LogEntry]) -> None:
+        """Update the mean object size and word count from a sample of ``appended``."""
         if not appended:
             return
         step = max(1, len(appended) // self.SAMPLES)
         picked = appended[::step]
-        mean = sum(map(estimate_entry_bytes, picked)) / len(picked)
-        if self.bytes_per_entry == 0:
-            self.bytes_per_entry = mean
+        words = sum(e.message.count(" ") + 1 for e in picked) / len(picked)
+        size = (sum(map(estimate_entry_bytes, picked)) / len(picked) - INDEX_OVERHEAD
+                - WORD_OVERHEAD * words)
+        if self._object_bytes == 0:
+            self._object_bytes, self._words = size, words
         else:  # exponential moving average: adapts to a change of traffic
-            self.bytes_per_entry += 0.05 * (mean - self.bytes_per_entry)
+            self._object_bytes += 0.05 * (size - self._object_bytes)
+            self._words += 0.05 * (words - self._words)
+
+    def _estimate(self, store: Store) -> None:
+        """Bytes per live entry: the sealed records and string tables as measured, the
+        unsealed tail as objects, plus each entry's share of the indexes. O(1) amortised."""
+        n = len(store)
+        if not n:
+            return
+        chunks = store.entries
+        held = chunks.memory_bytes() + len(chunks.tail) * self._object_bytes
+        self.bytes_per_entry = held / n + INDEX_OVERHEAD + WORD_OVERHEAD * self._words
 
     def evict(
         self, store: Store, indexes: IndexSet, storage: Storage | None,
@@ -216,26 +234,34 @@ class Evictor:
         if cut <= store.base:
             return False
         archived = False
+        count = cut - store.base
+        # the evicted entries are built from their records only when something reads them
+        removed: list[LogEntry] | None = None
         if self.archive_dir is not None:
+            removed = store.entries[:count]
             try:
-                self._archive(store.entries[: cut - store.base], store.epoch + store.base)
+                self._archive(removed, store.epoch + store.base)
             except StoragePathError as exc:  # keep the entries; retried at the next call
                 self.archive_errors += 1
                 log.error("eviction postponed, archive failed: %s", exc)
                 return False
             archived = True
-        removed = store.evict_before(cut)
+        if removed is None and (self.retention.on_evict is not None
+                                or indexes.reads_removed(count)):
+            removed = store.entries[:count]
+        store.evict_before(cut, entries=False)
         indexes.remove_below(cut, removed)
         if storage is not None:
             storage.delete_below(store.epoch + cut)
-        self.evicted += len(removed)
+        self.evicted += count
         if archived:
-            self.archived += len(removed)
+            self.archived += count
         if self.retention.on_evict is not None:
+            assert removed is not None
             self._queue.append(removed)
             return True
         if not archived:
-            self.dropped += len(removed)
+            self.dropped += count
         return False
 
     def _archive(self, removed: Sequence[LogEntry], first_id: int) -> None:

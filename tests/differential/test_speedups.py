@@ -21,7 +21,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import entry_specs, json_records
+from strategies import entry_specs, fingerprint, json_records
 
 from log_analytics_engine import LogAnalyticsEngine, LogEntry
 from log_analytics_engine import _native as native
@@ -589,12 +589,13 @@ def test_time_order_equals_the_python_sort(
         slow_entries = store.sorted_entries(ids, descending, offset, limit)
         slow_all = store.materialize(ids)
     assert fast == slow
-    assert [id(e) for e in fast_all] == [id(e) for e in slow_all] == [
-        id(store.get(i)) for i in ids]
+    assert list(map(fingerprint, fast_all)) == list(map(fingerprint, slow_all)) == [
+        fingerprint(store.get(i)) for i in ids]
     assert fast == sorted(ids, key=lambda i: (store.instant(i), i), reverse=descending)
-    assert [id(e) for e in fast_entries] == [id(e) for e in slow_entries]
+    assert list(map(fingerprint, fast_entries)) == list(map(fingerprint, slow_entries))
     stop = None if limit is None else offset + limit
-    assert [id(e) for e in fast_entries] == [id(store.get(i)) for i in slow[offset:stop]]
+    assert list(map(fingerprint, fast_entries)) == [
+        fingerprint(store.get(i)) for i in slow[offset:stop]]
 
 
 def test_time_order_refuses_ids_outside_the_store() -> None:

@@ -29,7 +29,7 @@ from log_analytics_engine import (
 from log_analytics_engine import _native as native
 from log_analytics_engine.index.postings import IndexSet, InvertedIndex
 from log_analytics_engine.index.store import Store
-from log_analytics_engine.index.timeindex import TimeIndex
+from log_analytics_engine.index.timeindex import TimeOrder
 from log_analytics_engine.storage.sqlite import Storage
 
 LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
@@ -133,7 +133,7 @@ STEPS: dict[str, Callable[[pytest.MonkeyPatch], type[BaseException]]] = {
     # the whole merge done, then a raise
     "after-merge": lambda mp: (fail_after(0, IndexSet, "merge", mp), Injected)[1],
     # entries and instants appended, the time index not
-    "time-index": lambda mp: (raise_at(TimeIndex, "extend_ordered", Injected("ti"), mp),
+    "time-index": lambda mp: (raise_at(TimeOrder, "extend_ordered", Injected("ti"), mp),
                               Injected)[1],
     # the whole append done, then a raise
     "append": lambda mp: (fail_after(0, Store, "append", mp), Injected)[1],

@@ -253,7 +253,7 @@ def test_a_dropped_engine_is_freed_by_reference_counting(tmp_path) -> None:
     try:
         engine = LogAnalyticsEngine()
         engine.ingest_logs_from_file(path)
-        index = weakref.ref(engine._store.time_index)
+        index = weakref.ref(engine._store.time_index.late)
         del engine
         assert index() is None
     finally:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from log_analytics_engine import LogAnalyticsEngine, LogEntry, Retention
 from log_analytics_engine.events.sample import generate_records, write_jsonl
+from log_analytics_engine.index import chunks
 from log_analytics_engine.index.postings import IndexSet
 from log_analytics_engine.index.store import Store
 from log_analytics_engine.model.tokenize import tokenize
@@ -221,13 +222,17 @@ def test_memory_budget_bounds_the_entry_count() -> None:
     assert engine.get_stats()["retention"]["evicted_total"] == 6000 - len(engine)
 
 
-def test_memory_estimate_is_within_thirty_percent_of_tracemalloc(tmp_path: Path) -> None:
+@pytest.mark.parametrize("bits", [3, 10])
+def test_memory_estimate_is_within_thirty_percent_of_tracemalloc(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bits: int
+) -> None:
+    monkeypatch.setattr(chunks, "CHUNK_BITS", bits)
     path = tmp_path / "c.jsonl"
-    write_jsonl(str(path), 5000, seed=5)
+    write_jsonl(str(path), 20_000, seed=5)
     gc.collect()
     tracemalloc.start()
     try:
-        engine = LogAnalyticsEngine()
+        engine = LogAnalyticsEngine(retention=Retention(max_memory_bytes=10**12))
         before = tracemalloc.get_traced_memory()[0]
         engine.ingest_logs_from_file(path)
         engine._tokens._cache.clear()  # a bounded per-engine cache, not per-entry memory
@@ -235,8 +240,14 @@ def test_memory_estimate_is_within_thirty_percent_of_tracemalloc(tmp_path: Path)
         measured = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()
-    estimated = sum(map(estimate_entry_bytes, engine.all_logs))
+    estimated = engine.get_stats()["retention"]["bytes_per_entry"] * len(engine)
     assert measured * 0.7 <= estimated <= measured * 1.3
+
+
+def test_an_entry_object_estimate_counts_its_strings() -> None:
+    small = LogEntry(0.0, message="a")
+    big = LogEntry(0.0, message="a" * 1000, metadata={"k": "v" * 500})
+    assert estimate_entry_bytes(big) - estimate_entry_bytes(small) >= 1500
 
 
 # -- the store's eviction, against a naive model ------------------------------------------

@@ -1,0 +1,234 @@
+"""The store's entries as sealed chunks of records plus a tail of objects.
+
+Ids are grouped in chunks of ``2**bits`` consecutive ids (chunk ``k`` holds ids
+``k << bits`` to ``(k + 1) << bits``). The entries of the newest, unfinished chunk are kept as
+the :class:`LogEntry` objects that were appended (the *tail*); when a chunk fills, its entries
+are encoded into one ``bytes`` of records (:mod:`.._native.records`: level codes, dictionary
+codes for repeated strings, messages as codes of their words, typed metadata values, the
+timestamp text only where the instant does not print it) and the objects are freed. That is
+about 60-75 B per entry instead of about 750 B of object graph, so retention holds four times
+the history in the same memory. Eviction drops whole chunks (memory stays flat); a chunk
+partly below the first live id stays until all of it is evicted.
+
+Entries are built on demand (:meth:`EntryChunks.take`, a C loop over the requested ids):
+equal to the appended ones (same field values and types), not the same objects.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+from sys import getsizeof
+from typing import TYPE_CHECKING, Any, overload
+
+from pyroaring import BitMap, FrozenBitMap
+
+from .. import _native as native
+from .._native.records import LIMITS, Chunk, Table, new_tables
+
+if TYPE_CHECKING:
+    from ..model.entry import LogEntry
+
+__all__ = ["CHUNK_BITS", "EntryChunks"]
+
+#: Ids per sealed chunk, as a power of two (at most the zone map block, so that rebasing by
+#: whole blocks moves whole chunks). Tests lower it to seal often.
+CHUNK_BITS = 10
+# Bytes a table spends per string beside the string: its dict entry, list slot and doorkeeper.
+_TABLE_SLOT = 64
+
+
+class EntryChunks(Sequence["LogEntry"]):
+    """Sealed chunks of records, then the tail of entry objects, read like the list of the
+    store's live entries (``entries[i]`` is the entry with id ``base + i``)."""
+
+    __slots__ = ("_base", "_counted", "_table_bytes", "_ts", "bits", "chunks", "first_chunk",
+                 "items", "record_bytes", "tables", "tail", "tail_start")
+
+    def __init__(self, base: list[int], ts: array[float], bits: int | None = None,
+                 limits: tuple[int, int, int] = LIMITS) -> None:
+        self._base = base  # the store's, shared: [first live id]
+        self._ts = ts  # the store's instants from the first live id
+        self.bits = CHUNK_BITS if bits is None else bits
+        self.chunks: list[Chunk] = []  # chunks[j] holds chunk number first_chunk + j
+        self.first_chunk = 0
+        self.tail: list[LogEntry] = []
+        self.tail_start = base[0]  # the id of tail[0]
+        self.tables: list[Table] = new_tables(limits)
+        self.items = tuple(table[1] for table in self.tables)
+        #: Bytes of the sealed chunks' records and offsets.
+        self.record_bytes = 0
+        self._table_bytes = 0
+        self._counted = [0, 0, 0]  # table items counted in _table_bytes
+
+    # -- size -----------------------------------------------------------------------------
+    @property
+    def end(self) -> int:
+        """The id after the last entry."""
+        return self.tail_start + len(self.tail)
+
+    def __len__(self) -> int:
+        return self.end - self._base[0]
+
+    def sealed(self) -> int:
+        """How many chunks are sealed (held as records)."""
+        return len(self.chunks)
+
+    def memory_bytes(self) -> int:
+        """Approximate bytes of the sealed chunks and the string tables (not the tail's
+        objects). O(strings admitted since the last call)."""
+        for k, items in enumerate(self.items):
+            new = items[self._counted[k]:]
+            self._table_bytes += sum(map(getsizeof, new)) + _TABLE_SLOT * len(new)
+            self._counted[k] = len(items)
+        return self.record_bytes + self._table_bytes
+
+    # -- reads ----------------------------------------------------------------------------
+    def take(self, ids: Iterable[int]) -> list[LogEntry]:
+        """The entries of ``ids`` (live ids, any order), in that order.
+
+        Runtime complexity: O(size of their records), one C loop with the accelerator."""
+        if isinstance(ids, (BitMap, FrozenBitMap)):
+            buffer: Any = ids.to_array()
+        elif isinstance(ids, array) and ids.typecode == "I":
+            buffer = ids
+        else:
+            buffer = array("I", ids)
+        taken: list[LogEntry] = native.take_entries(
+            buffer, self.chunks, self.first_chunk, self.bits, self._ts, self._base[0],
+            self.items, self.tail, self.tail_start)
+        return taken
+
+    @overload
+    def __getitem__(self, index: int) -> LogEntry: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[LogEntry]: ...
+
+    def __getitem__(self, index: int | slice) -> LogEntry | list[LogEntry]:
+        """Position ``index`` (from the first live entry), or a list for a slice. O(1) per
+        entry, decoding its record when it is sealed."""
+        base, n = self._base[0], len(self)
+        if isinstance(index, slice):
+            start, stop, step = index.indices(n)
+            if step != 1:
+                return self.take(range(base + start, base + stop, step)) if (
+                    stop - start) * step > 0 else []
+            if start >= stop:
+                return []
+            first = base + start
+            if first >= self.tail_start:
+                return self.tail[first - self.tail_start : base + stop - self.tail_start]
+            return self.take(range(first, base + stop))
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError("entry index out of range")
+        i = base + index
+        if i >= self.tail_start:
+            return self.tail[i - self.tail_start]
+        return self.take((i,))[0]
+
+    def __iter__(self) -> Iterator[LogEntry]:
+        """The live entries in id order, decoded a chunk at a time. O(n)."""
+        step = 1 << self.bits
+        i, stop = self._base[0], self.tail_start
+        while i < stop:
+            nxt = min(stop, ((i >> self.bits) + 1) * step)
+            yield from self.take(range(i, nxt))
+            i = nxt
+        yield from self.tail[max(0, self._base[0] - self.tail_start):]
+
+    # -- mutation (under the engine lock) -------------------------------------------------
+    def extend(self, entries: list[LogEntry]) -> None:
+        """Append ``entries`` (ids from :attr:`end` on); seal every chunk they fill.
+
+        Runtime complexity: O(m), the encoding in C with the accelerator."""
+        tail = self.tail
+        tail.extend(entries)
+        bits, done = self.bits, 0
+        start = self.tail_start
+        end = start + len(tail)
+        while True:
+            boundary = ((start >> bits) + 1) << bits
+            if end < boundary:
+                break
+            count = boundary - start
+            self._seal(tail[done : done + count], start)
+            done += count
+            start = boundary
+        if done:
+            del tail[:done]
+            self.tail_start = start
+
+    def _seal(self, part: list[LogEntry], start: int) -> None:
+        data, offsets, kept = native.encode_records(part, self.tables)
+        skip = start & ((1 << self.bits) - 1)
+        if skip:  # positions below the first id of a chunk started mid-way hold nothing
+            offsets = array("I", bytes(4 * skip)) + offsets
+            kept = [pos + skip for pos in kept]
+        keep = {pos: part[pos - skip] for pos in kept} if kept else None
+        if not self.chunks:
+            self.first_chunk = start >> self.bits
+        self.chunks.append((data, offsets, keep))
+        self.record_bytes += _chunk_bytes(self.chunks[-1])
+
+    def drop_front(self, cut: int) -> None:
+        """Forget the ids below ``cut`` (eviction): whole chunks go, and tail entries. The
+        caller moves the base to ``cut`` afterwards. O(chunks dropped)."""
+        whole = min((cut >> self.bits) - self.first_chunk, len(self.chunks))
+        if whole > 0:
+            self.record_bytes -= sum(map(_chunk_bytes, self.chunks[:whole]))
+            del self.chunks[:whole]
+            self.first_chunk += whole
+        if cut > self.tail_start:
+            del self.tail[: cut - self.tail_start]
+            self.tail_start = cut
+            if not self.chunks:
+                self.first_chunk = cut >> self.bits
+
+    def drop_back(self, first: int) -> None:
+        """Forget the ids from ``first`` on (undoing a failed append, before the store's
+        instants are cut): a sealed chunk that held ``first`` becomes tail entries again.
+        O(chunk size + chunks dropped)."""
+        if first >= self.tail_start:
+            del self.tail[first - self.tail_start :]
+            return
+        slot = max(0, (first >> self.bits) - self.first_chunk)
+        chunk_start = max((self.first_chunk + slot) << self.bits, self._base[0])
+        back = self.take(range(chunk_start, first)) if first > chunk_start else []
+        self.record_bytes -= sum(map(_chunk_bytes, self.chunks[slot:]))
+        del self.chunks[slot:]
+        self.tail = back
+        self.tail_start = chunk_start
+
+    def rebase(self, shift: int) -> None:
+        """Ids move down by ``shift`` (a multiple of the chunk size). O(1)."""
+        assert shift % (1 << self.bits) == 0
+        self.first_chunk -= shift >> self.bits
+        self.tail_start -= shift
+
+    def restart(self, first_id: int) -> None:
+        """An empty sequence whose first id will be ``first_id``."""
+        assert not self.chunks
+        assert not self.tail
+        self.tail_start = first_id
+        self.first_chunk = first_id >> self.bits
+
+    # -- invariants -----------------------------------------------------------------------
+    def _check(self) -> None:
+        """Assert the layout (tests)."""
+        base = self._base[0]
+        assert self.tail_start >= base or (not self.tail and not self.chunks)
+        if self.chunks:
+            assert (self.first_chunk + len(self.chunks)) << self.bits == self.tail_start
+            assert (self.first_chunk + 1) << self.bits > base
+        for data, offsets, kept in self.chunks:
+            assert len(offsets) == (1 << self.bits) + 1
+            assert offsets[-1] == len(data)
+            assert kept is None or all(data[offsets[p]] == 0xFF for p in kept)
+        assert len(self.tail) < 1 << self.bits or not self.tail
+        assert self.record_bytes == sum(map(_chunk_bytes, self.chunks))
+
+
+def _chunk_bytes(chunk: Chunk) -> int:
+    return len(chunk[0]) + 4 * len(chunk[1])
