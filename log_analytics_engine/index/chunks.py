@@ -29,11 +29,14 @@ from .._native.records import LIMITS, Chunk, Table, new_tables
 if TYPE_CHECKING:
     from ..model.entry import LogEntry
 
-__all__ = ["CHUNK_BITS", "EntryChunks"]
+__all__ = ["CHUNK_BITS", "EAGER", "EntryChunks", "Taken"]
 
 #: Ids per sealed chunk, as a power of two (at most the zone map block, so that rebasing by
 #: whole blocks moves whole chunks). Tests lower it to seal often.
 CHUNK_BITS = 10
+#: :meth:`EntryChunks.take_later` builds at most this many entries at once (under the lock);
+#: more are built after the lock is released, from a snapshot.
+EAGER = 2048
 # Bytes a table spends per string beside the string: its dict entry, list slot and doorkeeper.
 _TABLE_SLOT = 64
 
@@ -98,6 +101,21 @@ class EntryChunks(Sequence["LogEntry"]):
             buffer, self.chunks, self.first_chunk, self.bits, self._ts, self._base[0],
             self.items, self.tail, self.tail_start)
         return taken
+
+    def take_later(self, ids: Iterable[int]) -> Sequence[LogEntry]:
+        """The entries of ``ids`` in that order: a list when they are few (at most
+        :data:`EAGER`), else a :class:`Taken` that builds them when read, after the engine
+        lock is released. Call under the lock. O(k) for k ids (a copy of the instants they
+        span and of the chunk list for a :class:`Taken`)."""
+        if isinstance(ids, (BitMap, FrozenBitMap)):
+            buffer: Any = ids.to_array()
+        elif isinstance(ids, array) and ids.typecode == "I":
+            buffer = ids
+        else:
+            buffer = array("I", ids)
+        if len(buffer) <= EAGER:
+            return self.take(buffer)
+        return Taken(self, buffer)
 
     @overload
     def __getitem__(self, index: int) -> LogEntry: ...
@@ -228,6 +246,65 @@ class EntryChunks(Sequence["LogEntry"]):
             assert kept is None or all(data[offsets[p]] == 0xFF for p in kept)
         assert len(self.tail) < 1 << self.bits or not self.tail
         assert self.record_bytes == sum(map(_chunk_bytes, self.chunks))
+
+
+class Taken(Sequence["LogEntry"]):
+    """Entries of ids chosen under the engine lock, built when read (in batches), after it
+    is released. It holds the sealed chunks (immutable), a copy of the tail's references
+    and of the instants the ids span: appends and evictions after the lock was released do
+    not change what it returns."""
+
+    __slots__ = ("_args", "_batch", "_batch_start", "_ids")
+
+    #: Entries built per batch while iterating.
+    BATCH = 1024
+
+    def __init__(self, source: EntryChunks, ids: array[int]) -> None:
+        base = source._base[0]
+        lo, hi = min(ids), max(ids)
+        if lo < base or hi >= source.end:
+            raise IndexError("an id is not live")
+        ts = source._ts[lo - base : hi - base + 1]
+        tail_from = max(lo, source.tail_start)
+        tail = source.tail[tail_from - source.tail_start :] if hi >= source.tail_start else []
+        self._args = (list(source.chunks), source.first_chunk, source.bits, ts, lo,
+                      source.items, tail, tail_from)
+        self._ids = ids
+        self._batch: list[LogEntry] = []
+        self._batch_start = -1
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def _take(self, ids: Any) -> list[LogEntry]:
+        chunks, first, bits, ts, lo, items, tail, tail_start = self._args
+        taken: list[LogEntry] = native.take_entries(ids, chunks, first, bits, ts, lo, items,
+                                                    tail, tail_start)
+        return taken
+
+    def __iter__(self) -> Iterator[LogEntry]:
+        ids, step = self._ids, self.BATCH
+        for start in range(0, len(ids), step):
+            yield from self._take(ids[start : start + step])
+
+    @overload
+    def __getitem__(self, index: int) -> LogEntry: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[LogEntry]: ...
+
+    def __getitem__(self, index: int | slice) -> LogEntry | list[LogEntry]:
+        if isinstance(index, slice):
+            return self._take(self._ids[index])
+        n = len(self._ids)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError("entry index out of range")
+        start = index - index % self.BATCH
+        if start != self._batch_start:  # sequential reads build one batch at a time
+            self._batch = self._take(self._ids[start : start + self.BATCH])
+            self._batch_start = start
+        return self._batch[index - start]
 
 
 def _chunk_bytes(chunk: Chunk) -> int:

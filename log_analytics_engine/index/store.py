@@ -104,6 +104,11 @@ class Store:
         Runtime complexity: O(k), one C loop with the accelerator."""
         return self.entries.take(ids)
 
+    def take_later(self, ids: Iterable[int]) -> Sequence[LogEntry]:
+        """:meth:`materialize`, built after the engine lock is released when there are many
+        (:meth:`.chunks.EntryChunks.take_later`). Call under the lock. O(k)."""
+        return self.entries.take_later(ids)
+
     def metadata_keys(self) -> set[str]:
         """Every metadata key of the entries appended so far (collected lazily, so ingestion
         pays nothing: each call reads only the entries appended since the last one; an entry
@@ -353,12 +358,13 @@ class Store:
     def sorted_entries(
         self, ids: BitMap | FrozenBitMap, descending: bool = False, offset: int = 0,
         limit: int | None = None,
-    ) -> list[LogEntry]:
+    ) -> Sequence[LogEntry]:
         """The entries of ``ids`` in the order of :meth:`sorted_ids`, ``limit`` of them from
-        position ``offset``. Runtime complexity: O(k + m log m) for k ids of which m arrived
-        late; in C with the accelerator, which makes no Python int for an id."""
+        position ``offset`` (built after the lock when many: :meth:`take_later`). Runtime
+        complexity: O(k + m log m) for k ids of which m arrived late; in C with the
+        accelerator."""
         stop = len(ids) if limit is None else offset + limit
-        return self.entries.take(self._time_order(ids, descending, offset, stop))
+        return self.entries.take_later(self._time_order(ids, descending, offset, stop))
 
     def _time_order(
         self, ids: BitMap | FrozenBitMap, descending: bool, start: int, stop: int,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidFilterError
@@ -37,15 +38,15 @@ def walk_pays(k: int, n: int, limit: int | None) -> bool:
 def order_entries(
     ctx: QueryContext, ids: Bits, sort_by: str | None, descending: bool, offset: int,
     limit: int | None,
-) -> list[LogEntry]:
+) -> Sequence[LogEntry]:
     """The entries of ``ids`` in result order, ``limit`` of them from position ``offset``
-    (see :func:`order_ids`)."""
+    (see :func:`order_ids`; built after the lock when many: ``Store.take_later``)."""
     store = ctx.store
     wanted = None if limit is None else offset + limit
     if (sort_by is None or sort_by in TIME_KEYS) and not walk_pays(len(ids), len(store), wanted):
         return store.sorted_entries(ids, descending, offset, limit)
     ordered = order_ids(ctx, ids, sort_by, descending, wanted)
-    return store.materialize(ordered[offset:] if offset else ordered)
+    return store.take_later(ordered[offset:] if offset else ordered)
 
 
 def order_ids(

@@ -20,6 +20,7 @@ import base64
 import binascii
 import struct
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
@@ -122,7 +123,7 @@ def page_ids(
 
 
 #: What :func:`take_page` copies under the lock: public ids and their entries in page order.
-PageSnapshot = tuple[list[int], list["LogEntry"]]
+PageSnapshot = tuple[list[int], Sequence["LogEntry"]]
 
 
 def start_page(cursor: str | None, page_size: int, descending: bool,
@@ -141,7 +142,7 @@ def take_page(ctx: QueryContext, plan: ResidualPlan, after: tuple[float, int] | 
     limit = page_size + 1 if plan.residual is None else len(ctx.store) + 1
     ids = page_ids(ctx, plan.indexed, after, descending, limit)
     epoch = ctx.store.epoch
-    return [i + epoch for i in ids], [ctx.store.get(i) for i in ids]
+    return [i + epoch for i in ids], ctx.store.take_later(ids)
 
 
 def finish_page(taken: PageSnapshot, plan: ResidualPlan, after: tuple[float, int] | None,
@@ -152,6 +153,6 @@ def finish_page(taken: PageSnapshot, plan: ResidualPlan, after: tuple[float, int
         kept = plan.keep(entries, page_size + 1)
         ids, entries = [ids[k] for k in kept], [entries[k] for k in kept]
     shown = ids[:page_size]
-    last = (entries[len(shown) - 1].ts, shown[-1]) if shown else after
+    last: tuple[float, int] | None = (entries[len(shown) - 1].ts, shown[-1]) if shown else after
     next_cursor = None if last is None else encode_cursor(*last, descending, plan.node)
-    return Page(entries[:page_size], next_cursor, len(ids) > page_size)
+    return Page(list(entries[:page_size]), next_cursor, len(ids) > page_size)

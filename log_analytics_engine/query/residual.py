@@ -116,27 +116,27 @@ class ResidualPlan:
 
     # -- under the lock -------------------------------------------------------------------
     def entries(self, ctx: QueryContext, sort_by: str | None, descending: bool, offset: int,
-                limit: int | None) -> list[LogEntry]:
+                limit: int | None) -> Sequence[LogEntry]:
         """The page itself without a residual, else every candidate in result order
-        (references only: O(k) for k candidates, in C for time order)."""
+        (built after the lock when many: ``Store.take_later``)."""
         ids = execute(self.indexed, ctx)
         if self.residual is None:
             return order_entries(ctx, ids, sort_by, descending, offset, limit)
         return order_entries(ctx, ids, sort_by, descending, 0, None)
 
-    def count(self, ctx: QueryContext) -> int | list[LogEntry]:
+    def count(self, ctx: QueryContext) -> int | Sequence[LogEntry]:
         """The count without a residual, else the candidates (in id order)."""
         ids = execute(self.indexed, ctx)
         if self.residual is None:
             return len(ids)
-        return ctx.store.materialize(ids)
+        return ctx.store.take_later(ids)
 
-    def candidates(self, ctx: QueryContext) -> Bits | tuple[list[int], list[LogEntry]]:
+    def candidates(self, ctx: QueryContext) -> Bits | tuple[list[int], Sequence[LogEntry]]:
         """The ids without a residual, else the candidate ids and their entries (id order)."""
         ids = execute(self.indexed, ctx)
         if self.residual is None:
             return ids
-        return list(ids), ctx.store.materialize(ids)
+        return list(ids), ctx.store.take_later(ids)
 
     # -- outside the lock -----------------------------------------------------------------
     def keep(self, entries: Sequence[LogEntry], stop_after: int | None = None) -> list[int]:
@@ -153,23 +153,23 @@ class ResidualPlan:
                     break
         return kept
 
-    def finish_entries(self, found: list[LogEntry], offset: int,
+    def finish_entries(self, found: Sequence[LogEntry], offset: int,
                        limit: int | None) -> list[LogEntry]:
         """The page of :meth:`entries` after the residual check. O(k) checks at most; stops
         once the page is full."""
         if self.residual is None:
-            return found
+            return found if type(found) is list else list(found)
         kept = self.keep(found, None if limit is None else offset + limit)
         hits = [found[k] for k in kept]
         return hits[offset:] if limit is None else hits[offset:offset + limit]
 
-    def finish_count(self, found: int | list[LogEntry]) -> int:
+    def finish_count(self, found: int | Sequence[LogEntry]) -> int:
         """The count of :meth:`count` after the residual check."""
         if isinstance(found, int):
             return found
         return len(self.keep(found))
 
-    def finish_ids(self, found: Bits | tuple[list[int], list[LogEntry]]) -> Bits:
+    def finish_ids(self, found: Bits | tuple[list[int], Sequence[LogEntry]]) -> Bits:
         """The ids of :meth:`candidates` that pass the residual check."""
         if not isinstance(found, tuple):
             return found
