@@ -18,10 +18,12 @@ code ``v >> 1``, else ``v >> 1`` inline UTF-8 bytes follow)::
 
     level      1 byte, the index in LEVELS; EXCEPTION (0xFF): the entry is kept as an object
     flags      1 byte: 1 thread_id, 2 request_id, 4 user_id present (None otherwise)
-    timestamp  varint t: 0 then an inline string (the text), or t - 1 = digits | suffix << 4:
-               the text is the instant printed as YYYY-MM-DDTHH:MM:SS, ``.`` and the first
-               ``digits`` (1-6) digits of the microseconds when digits > 0, then ``Z``
-               (suffix 0) or ``+00:00`` (suffix 1); used only when that print equals the text
+    timestamp  varint t: 0 then an inline string (the text); 1: the float equal to the
+               instant; 2 then a zigzag varint: an int (int64 range); else t - 3 =
+               digits | suffix << 4: the text is the instant printed as
+               YYYY-MM-DDTHH:MM:SS, ``.`` and the first ``digits`` (1-6) digits of the
+               microseconds when digits > 0, then ``Z`` (suffix 0) or ``+00:00`` (suffix 1);
+               used only when that print equals the text
     source     string (NAMES)
     message    varint count, then count strings (WORDS): the pieces of ``message.split(" ")``
     ids        a string (VALUES) for each of thread_id, request_id, user_id flagged present
@@ -31,7 +33,8 @@ code ``v >> 1``, else ``v >> 1`` inline UTF-8 bytes follow)::
                4 float (8 bytes little-endian), 5 string (VALUES), 6 list (varint count,
                values), 7 object (varint count, (key string (NAMES), value) pairs)
 
-An entry the layout cannot hold exactly (a timestamp that is not ``str``, a value of another
+An entry the layout cannot hold exactly (a timestamp of another type, a float timestamp
+that is not the instant itself, a value of another
 type or a subclass, an int beyond int64, a string that is not valid UTF-8 (lone surrogates),
 nesting deeper than :data:`MAX_DEPTH`) is encoded as the single byte ``EXCEPTION`` and kept as
 the object itself in the chunk's exceptions. Decoding gives entries equal to the encoded ones:
@@ -121,7 +124,7 @@ def render_timestamp(instant: float, digits: int, suffix: int) -> str | None:
 
 
 def _timestamp_code(text: str, instant: float) -> int:
-    """``digits | suffix << 4`` + 1 when the text is what that code prints, else 0."""
+    """``digits | suffix << 4`` + 3 when the text is what that code prints, else 0."""
     if text.endswith("Z"):
         suffix, body = 0, len(text) - 1
     elif text.endswith("+00:00"):
@@ -133,7 +136,7 @@ def _timestamp_code(text: str, instant: float) -> int:
         return 0
     if render_timestamp(instant, digits, suffix) != text:
         return 0
-    return (digits | suffix << 4) + 1
+    return (digits | suffix << 4) + 3
 
 
 def _varint(out: bytearray, v: int) -> None:
@@ -219,15 +222,24 @@ def _object(out: bytearray, d: dict[Any, Any], tables: list[Table], depth: int) 
 def _record(out: bytearray, e: LogEntry, tables: list[Table]) -> None:
     level = _LEVEL_CODE.get(e.level) if type(e.level) is str else None
     text = e.timestamp
-    if level is None or type(text) is not str or type(e.ts) is not float:
+    kind = type(text)
+    if level is None or type(e.ts) is not float:
         raise _Unfit
     thread, request, user = e.thread_id, e.request_id, e.user_id
     out.append(level)
     out.append((thread is not None) | (request is not None) << 1 | (user is not None) << 2)
-    code = _timestamp_code(text, e.ts)
-    _varint(out, code)
-    if not code:
-        _string(out, text, _INLINE)
+    if kind is str:
+        code = _timestamp_code(text, e.ts)
+        _varint(out, code)
+        if not code:
+            _string(out, text, _INLINE)
+    elif kind is float and _pack_double(text) == _pack_double(e.ts):
+        out.append(1)
+    elif kind is int and -_INT64 <= text < _INT64:
+        out.append(2)
+        _varint(out, ((text << 1) ^ (text >> 63)) & 0xFFFFFFFFFFFFFFFF)
+    else:
+        raise _Unfit
     names, values = tables[NAMES], tables[VALUES]
     _string(out, e.source, names)
     message = e.message
@@ -362,9 +374,15 @@ def decode_records(
         flags = data[reader.pos + 1]
         reader.pos += 2
         code = reader.varint()
-        if code:
-            code -= 1
+        timestamp: Any
+        if code >= 3:
+            code -= 3
             timestamp = render_timestamp(instant, code & 0xF, code >> 4)
+        elif code == 1:
+            timestamp = instant
+        elif code == 2:
+            z = reader.varint()
+            timestamp = (z >> 1) ^ -(z & 1)
         else:
             timestamp = _inline(reader)
         e = _new(LogEntry)
