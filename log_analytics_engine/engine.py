@@ -263,7 +263,7 @@ class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods, StatsMeth
     @property
     def all_logs(self) -> EntriesView:
         """Every entry in ingestion order (a read-only live view, not a copy)."""
-        return EntriesView(self._store)
+        return EntriesView(self._store, lock=self._lock)
 
     @property
     def level_index(self) -> Mapping[str, EntriesView]:

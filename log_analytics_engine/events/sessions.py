@@ -162,20 +162,15 @@ class SessionsResult:
 def snapshot(ctx: QueryContext, node: Node) -> tuple[list[LogEntry], list[float]]:
     """The entries ``node`` selects and their instants, in time order (ties by id).
 
-    Call it with the engine lock held. Walks the store's time index when every entry is
-    selected (O(n)); otherwise sorts the selected ids by instant (O(k log k)).
+    Call it with the engine lock held. Sorts the selected ids by instant (near O(k) in C:
+    only the late arrivals need placing) and builds their entries from the records.
     """
 
     store = ctx.store
-    ids = execute(node, ctx)
-    if len(ids) == len(store):
-        order: Sequence[int] = list(store.time_index)
-    else:
-        order = store.sorted_ids(ids)
-    base, entries, ts = store.base, store.entries, store.ts
-    if base == 0:
-        return list(map(entries.__getitem__, order)), list(map(ts.__getitem__, order))
-    return [entries[i - base] for i in order], [ts[i - base] for i in order]
+    order = store.sorted_ids(execute(node, ctx))
+    base, ts = store.base, store.ts
+    instants = list(map(ts.__getitem__, order)) if base == 0 else [ts[i - base] for i in order]
+    return store.materialize(order), instants
 
 
 def field_column(entries: Sequence[LogEntry], name: str) -> list[Any]:

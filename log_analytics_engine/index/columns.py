@@ -73,16 +73,19 @@ class NumericColumn:
         start, stop = self.end, store.next_id
         if start >= stop:
             return
-        entries = store.entries[start - store.base : stop - store.base]
-        got = native.numeric_column(entries, self.field, start)
-        if got is None:  # entries the C kernel does not read: the specification does
-            got = native.python.numeric_column(entries, self.field, start)
-        values, ints, odd = got
-        self.values.extend(values)
-        if ints:
-            self.ints.update(ints)
-        if odd:
-            self.odd.update(odd)
+        step = _STEP
+        for first in range(start, stop, step):  # entries built from records a step at a time
+            last = min(stop, first + step)
+            entries = store.entries[first - store.base : last - store.base]
+            got = native.numeric_column(entries, self.field, first)
+            if got is None:  # entries the C kernel does not read: the specification does
+                got = native.python.numeric_column(entries, self.field, first)
+            values, ints, odd = got
+            self.values.extend(values)
+            if ints:
+                self.ints.update(ints)
+            if odd:
+                self.odd.update(odd)
 
     def _check(self, store: Store) -> None:
         """Assert that the column equals a fresh read of the store's entries."""
@@ -95,6 +98,10 @@ class NumericColumn:
             assert a == b or (a != a and b != b)
         assert BitMap(ints) == self.ints
         assert BitMap(odd) == self.odd
+
+
+#: Entries a column reads at a time when it extends.
+_STEP = 8192
 
 
 def _below(end: int) -> BitMap:

@@ -25,7 +25,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import accumulate
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pyroaring import BitMap, FrozenBitMap
 
@@ -103,6 +103,21 @@ class Store:
         """The entries of ``ids`` in that order (id order for a bitmap), built on demand.
         Runtime complexity: O(k), one C loop with the accelerator."""
         return self.entries.take(ids)
+
+    def scan(self, ids: Iterable[int], batch: int = 4096) -> Iterator[tuple[Any, list[LogEntry]]]:
+        """``(ids, entries)`` pairs covering ``ids`` in order, ``batch`` at a time: for
+        loops that read every entry of a large set without building them all at once.
+        O(k) for k ids."""
+        if isinstance(ids, (BitMap, FrozenBitMap)):
+            buffer: Any = ids.to_array()
+        elif isinstance(ids, array) and ids.typecode == "I":
+            buffer = ids
+        else:
+            buffer = array("I", ids)
+        take = self.entries.take
+        for start in range(0, len(buffer), batch):
+            part = buffer[start : start + batch]
+            yield part, take(part)
 
     def take_later(self, ids: Iterable[int]) -> Sequence[LogEntry]:
         """:meth:`materialize`, built after the engine lock is released when there are many

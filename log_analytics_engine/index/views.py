@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, overload
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, Any, overload
 
 from pyroaring import BitMap, FrozenBitMap
 
@@ -19,13 +20,17 @@ __all__ = ["EntriesView", "LevelIndexView"]
 
 
 class EntriesView(Sequence["LogEntry"]):
-    """A read-only, live view of entries by a list of ids or a bitmap (no copy)."""
+    """A read-only, live view of entries by a list of ids or a bitmap (no copy). Entries are
+    built from their records when read; iterating takes a snapshot of the ids (under
+    ``lock`` when given) and builds the entries a batch at a time after it."""
 
-    __slots__ = ("_ids", "_store")
+    __slots__ = ("_ids", "_lock", "_store")
 
-    def __init__(self, store: Store, ids: BitMap | FrozenBitMap | None = None) -> None:
+    def __init__(self, store: Store, ids: BitMap | FrozenBitMap | None = None,
+                 lock: AbstractContextManager[Any] | None = None) -> None:
         self._store = store
         self._ids = ids
+        self._lock = lock if lock is not None else nullcontext()
 
     def __len__(self) -> int:
         if self._ids is None:
@@ -39,22 +44,25 @@ class EntriesView(Sequence["LogEntry"]):
     def __getitem__(self, index: slice) -> list[LogEntry]: ...
 
     def __getitem__(self, index: int | slice) -> LogEntry | list[LogEntry]:
-        if self._ids is None:
-            return self._store.entries[index]
-        if isinstance(index, slice):
-            return [self._store.get(i) for i in list(self._ids)[index]]
-        n = len(self._ids)
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError("index out of range")
-        return self._store.get(self._ids[index])
+        with self._lock:
+            if self._ids is None:
+                return self._store.entries[index]
+            if isinstance(index, slice):
+                return self._store.materialize(list(self._ids)[index])
+            n = len(self._ids)
+            if index < 0:
+                index += n
+            if not 0 <= index < n:
+                raise IndexError("index out of range")
+            return self._store.get(self._ids[index])
 
     def __iter__(self) -> Iterator[LogEntry]:
-        if self._ids is None:
-            return iter(list(self._store.entries))
-        get = self._store.get
-        return (get(i) for i in list(self._ids))
+        """The entries live now, in id order. O(k), built after the lock is released."""
+        with self._lock:
+            store = self._store
+            ids = store.live if self._ids is None else store.live & self._ids
+            taken = store.take_later(ids) if ids else []
+        return iter(taken)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {len(self)} entries>"
@@ -78,7 +86,7 @@ class LevelIndexView(Mapping[str, EntriesView]):
             if not posting:  # give the level its own posting list so the view stays live
                 self._indexes.level.add_batch({canonical: []})
                 posting = self._indexes.level.get(canonical)
-        return EntriesView(self._store, posting)
+        return EntriesView(self._store, posting, self._lock)
 
     def __iter__(self) -> Iterator[str]:
         return iter([lv for lv in LEVELS if self._indexes.level.count(lv)])

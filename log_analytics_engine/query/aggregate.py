@@ -11,7 +11,7 @@ import math
 import re
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import chain
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
@@ -37,6 +37,7 @@ from .numbers import (
 
 if TYPE_CHECKING:
 
+    from ..index.store import Store
     from ..model.entry import LogEntry
     from .nodes import QueryContext
 
@@ -213,13 +214,12 @@ def _group_ids(
             if hits:
                 hit_groups[(term,)] = hits
         return hit_groups
-    entries, base, ts = store.entries, store.base, store.ts
+    base, ts = store.base, store.ts
     groups: dict[tuple[Any, ...], list[int]] = {}
     getters = [_getter(f) for f in fields]
     simple = seconds is None and len(fields) == 1
     floor = math.floor
-    for i in ids:
-        entry = entries[i - base]
+    for i, entry in _entries_of(store, ids):
         if simple:
             value = getters[0](entry)
             if not isinstance(value, (list, dict)):
@@ -242,6 +242,12 @@ def _group_ids(
             else:
                 bucket.append(i)
     return {k: array("I", v) for k, v in groups.items()}
+
+
+def _entries_of(store: Store, ids: Iterable[int]) -> Iterator[tuple[int, LogEntry]]:
+    """``(id, entry)`` for each of ``ids``, entries built a batch at a time. O(k)."""
+    for part, entries in store.scan(ids):
+        yield from zip(part, entries, strict=True)
 
 
 def _bucket_counts(

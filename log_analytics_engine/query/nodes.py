@@ -72,8 +72,10 @@ class QueryContext:
     def residual(self, cand: Bits | None, predicate: Callable[[LogEntry], bool]) -> BitMap:
         store = self.store
         ids = store.live if cand is None else cand
-        entries, base = store.entries, store.base
-        return BitMap([i for i in ids if predicate(entries[i - base])])
+        hits = BitMap()
+        for part, entries in store.scan(ids):
+            hits.update([i for i, e in zip(part, entries, strict=True) if predicate(e)])
+        return hits
 
 
 class Node:
