@@ -76,6 +76,12 @@ class Store:
         #: Internal ids stay below this (2**32; tests lower it to rebase often).
         self.id_limit = ID_SPAN
 
+    def reset(self) -> None:
+        """Forget every entry: an empty store with the same id limit (a failed load)."""
+        limit = self.id_limit
+        self.__init__()  # type: ignore[misc]
+        self.id_limit = limit
+
     @property
     def base(self) -> int:
         """The id of ``entries[0]`` (moves forward when the oldest entries are evicted)."""

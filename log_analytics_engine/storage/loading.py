@@ -62,7 +62,7 @@ def load(db: sqlite3.Connection, path: str, store: Store, indexes: IndexSet,
     off = store.epoch  # the store's ids are the stored ones minus off
     upto = _load_snapshot(db, path, indexes, start, hi, off)
     strings = indexes.strings  # share sources and tags with the index terms
-    entries: list[LogEntry] = []
+    loaded = 0
     pending: list[LogEntry] = []  # decoded, not yet indexed
     expected = lo
     for first, last, raw_stamps, data, crc in db.execute(
@@ -84,15 +84,16 @@ def load(db: sqlite3.Connection, path: str, store: Store, indexes: IndexSet,
         except (ValueError, TypeError) as exc:
             raise StorageCorruptError(
                 path, f"chunk {first}..{last} is unreadable: {exc}") from exc
-        if len(pending) >= LOAD_CHUNK:
-            _index(indexes, start + len(entries) - off, pending, upto - off, tokenize)
-            entries.extend(pending)
+        if len(pending) >= LOAD_CHUNK:  # appended a batch at a time: sealed as they come
+            _index(indexes, start + loaded - off, pending, upto - off, tokenize)
+            store.append(pending)
+            loaded += len(pending)
             pending = []
     if pending:
-        _index(indexes, start + len(entries) - off, pending, upto - off, tokenize)
-        entries.extend(pending)
-    store.append(entries)
-    return len(entries)
+        _index(indexes, start + loaded - off, pending, upto - off, tokenize)
+        store.append(pending)
+        loaded += len(pending)
+    return loaded
 
 
 def decode_chunk(

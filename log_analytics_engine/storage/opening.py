@@ -71,6 +71,7 @@ def open_storage(
             if not salvage or report is not None:
                 raise
             indexes.clear()
+            store.reset()  # loading appends batch by batch: drop what it appended
             report = _salvage(path, _decode, _write)
         except BaseException:
             if storage is not None:

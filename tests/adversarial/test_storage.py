@@ -149,3 +149,23 @@ def test_schema_2_file_is_migrated_with_checksums(tmp_path: Path) -> None:
     _sql(path, f"DELETE FROM chunks WHERE first_id = {4 * CHUNK}")
     with pytest.raises(StorageCorruptError, match="missing"):
         LogAnalyticsEngine(storage=path)
+
+
+def test_salvage_after_a_late_bad_chunk_forgets_the_batches_loaded_before_it(
+        stored: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading appends batch by batch; a bad chunk found after some batches were appended
+    must leave salvage an empty store to rebuild, not the half-loaded one."""
+    from log_analytics_engine.storage import loading
+
+    monkeypatch.setattr(loading, "LOAD_CHUNK", 1)  # every chunk is appended as it is read
+    path, messages = stored
+    _sql(path, "UPDATE chunks SET crc = crc + 1 WHERE first_id = "
+               "(SELECT max(first_id) FROM chunks)")
+    with pytest.raises(StorageCorruptError):
+        LogAnalyticsEngine(storage=path)
+    with LogAnalyticsEngine(storage=path, salvage=True) as engine:
+        report = engine.salvage_report
+        assert report is not None
+        assert len(engine) == report.entries_recovered < N
+        assert [e.message for e in engine.query_logs()] == messages[: len(engine)]
+        engine._check()
