@@ -146,7 +146,8 @@ class HotWriter:
             return
         with self.lock:
             alert_state.save_state(self.alerts, storage)
-            taken = storage.snapshot(self.indexes, self.store.next_id, self.store.epoch)
+            taken = storage.snapshot(self.indexes, self.store.next_id, self.store.epoch,
+                                     self.store)
         storage.close(taken)
 
     def count_rejected(self, n: int) -> None:

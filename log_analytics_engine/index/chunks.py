@@ -190,6 +190,33 @@ class EntryChunks(Sequence["LogEntry"]):
         self.chunks.append((data, offsets, keep))
         self.record_bytes += _chunk_bytes(self.chunks[-1])
 
+    def adopt(self, chunks: list[Chunk], tables: list[list[str]]) -> None:
+        """Take sealed ``chunks`` (a reopened copy) into an empty sequence whose next id
+        starts a chunk, with the ``tables`` (names, words, values) their codes index.
+        O(strings in the tables)."""
+        if self.chunks or self.tail:
+            raise ValueError("records are adopted by an empty store only")
+        start = max(self.tail_start, self._base[0])
+        if len(tables) != 3 or not all(type(t) is list for t in tables):
+            raise ValueError("three string tables expected")
+        for items in tables:
+            if not all(type(s) is str for s in items) or len(set(items)) != len(items):
+                raise ValueError("a string table holds a non-string or a repeat")
+        for data, offsets, _ in chunks:
+            if len(offsets) != (1 << self.bits) + 1 or offsets[-1] != len(data):
+                raise ValueError("a chunk's offsets do not match its records")
+        for table, items in zip(self.tables, tables, strict=True):  # checked: now adopt
+            table[1][:] = items
+            table[0].clear()
+            table[0].update((s, i) for i, s in enumerate(items))
+        if chunks:
+            self.first_chunk = start >> self.bits
+            self.chunks.extend(chunks)
+            self.record_bytes += sum(map(_chunk_bytes, chunks))
+            self.tail_start = (self.first_chunk + len(chunks)) << self.bits
+            self._counted = [0, 0, 0]
+            self._table_bytes = 0
+
     def drop_front(self, cut: int) -> None:
         """Forget the ids below ``cut`` (eviction): whole chunks go, and tail entries. The
         caller moves the base to ``cut`` afterwards. O(chunks dropped)."""

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from pyroaring import BitMap, FrozenBitMap
 
 from .. import _native as native
+from .._native.records import Chunk
 from ..errors import CapacityError
 from .chunks import EntryChunks
 from .timeindex import TimeIndex, TimeOrder
@@ -157,8 +158,27 @@ class Store:
             return first
         stamps = [e.ts for e in entries]
         self.entries.extend(entries)
+        self._add_instants(first, stamps)
+        return first
+
+    def adopt(self, chunks: list[Chunk], tables: list[list[str]], stamps: array[float]) -> int:
+        """Append sealed ``chunks`` of records (with the string ``tables`` their codes index)
+        as they are, the first starting at the next id's chunk; ``stamps``: the instants of
+        their ids from the next id on. For an empty store being reopened. O(n) without
+        building an entry."""
+        first = self.next_id
+        bits = self.entries.bits
+        count = (((first >> bits) + len(chunks)) << bits) - first if chunks else 0
+        if count != len(stamps):
+            raise ValueError(f"{len(stamps)} instants for {count} entries")
+        self.entries.adopt(chunks, tables)
+        if count:
+            self._add_instants(first, stamps.tolist())
+        return first
+
+    def _add_instants(self, first: int, stamps: list[float]) -> None:
         self.ts.extend(stamps)
-        end = first + len(entries)
+        end = first + len(stamps)
         self.live.add_range(first, end)
         late = self.time_index.extend_ordered(first, stamps)
         if late:
@@ -180,7 +200,6 @@ class Store:
                 zmin.append(lo)
                 zmax.append(hi)
             pos = stop
-        return first
 
     def start_at(self, first_id: int) -> None:
         """Make an empty store hand out public ids from ``first_id`` (reopening an evicted

@@ -75,6 +75,7 @@ from .format import (
     encode_entries,
 )
 from .integrity import chunk_crc, migrate_v2, snapshot_digest
+from .records import write_records
 
 if TYPE_CHECKING:
     from ..index.postings import IndexSet
@@ -229,9 +230,10 @@ class Storage:
                 raise _translate(self.path, exc) from exc
 
     @staticmethod
-    def snapshot(indexes: IndexSet, upto: int, epoch: int = 0) -> _Op:
+    def snapshot(indexes: IndexSet, upto: int, epoch: int = 0,
+                 store: Store | None = None) -> _Op:
         """See :func:`.loading.snapshot`."""
-        return loading.snapshot(indexes, upto, epoch)
+        return loading.snapshot(indexes, upto, epoch, store)
 
     def _meta_int(self, key: str, default: Any = 0) -> Any:
         """An integer of ``meta`` (``default`` when absent)."""
@@ -407,7 +409,8 @@ class Storage:
                     elif kind == "meta":
                         db.execute(_PUT_META, arg)
                     elif kind == "snapshot":
-                        upto, rows, epoch = arg
+                        upto, rows, epoch, records = arg
+                        write_records(db, records, upto)
                         db.execute("DELETE FROM postings")
                         db.executemany("INSERT INTO postings (idx, term, ids) VALUES (?, ?, ?)",
                                        rows)
