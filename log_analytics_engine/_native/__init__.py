@@ -134,7 +134,7 @@ def _choose(module: ModuleType | None) -> None:
     source: Any = python if module is None else module
     namespace = globals()
     for name in KERNELS:
-        namespace[name] = getattr(source, name, None) or getattr(python, name)  # TEMP
+        namespace[name] = getattr(source, name)
     available = tokenizing_gather = indexed_reads = module is not None
 
 

@@ -11,6 +11,7 @@
  *   codec.c      the durable copy's chunks: encode_chunk, entries_from_rows/_chunk
  *   aggregate.c  sorted_numbers, count_values
  *   columns.c    numeric columns: numeric_column, gather_numbers, summarize_numbers
+ *   records.c    entry records of sealed chunks: encode_records, decode_records, take_entries
  *
  * The pure-Python kernels (python.py) are the specification: every function here either
  * produces exactly what its Python twin produces or hands the case back (None) to the
@@ -229,6 +230,9 @@ INTERNAL PyObject *py_gather(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_ingest_blocks(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_word_lists(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_time_order(PyObject *module, PyObject *args);
+INTERNAL PyObject *py_encode_records(PyObject *module, PyObject *args);
+INTERNAL PyObject *py_decode_records(PyObject *module, PyObject *args);
+INTERNAL PyObject *py_take_entries(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_filter_instants(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_split_ordered(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_sorted_numbers(PyObject *module, PyObject *args);

@@ -147,6 +147,16 @@ static PyMethodDef methods[] = {
      "time_order(in_order, late, ts, base, entries, descending, start, stop) -> list: "
      "positions [start, stop) of the hits in time order (ties in id order), as entries "
      "when entries is the store's list, else as ids."},
+    {"encode_records", py_encode_records, METH_VARARGS,
+     "encode_records(entries, tables) -> (records, offsets, kept): a sealed chunk's records "
+     "(records.py documents the layout); the tables grow as strings are admitted."},
+    {"decode_records", py_decode_records, METH_VARARGS,
+     "decode_records(data, offsets, positions, ts, ts_first, items, kept) -> list: the "
+     "entries at positions of a chunk's records."},
+    {"take_entries", py_take_entries, METH_VARARGS,
+     "take_entries(ids, chunks, first_block, chunk_bits, ts, base, items, tail, tail_start) "
+     "-> list: the entries of ids (any order), built from sealed chunks or taken from the "
+     "tail."},
     {"filter_instants", py_filter_instants, METH_VARARGS,
      "filter_instants(ids, ts, base, lo, hi) -> array('I'): the ids whose instant is in "
      "[lo, hi]."},

@@ -33,10 +33,10 @@ code ``v >> 1``, else ``v >> 1`` inline UTF-8 bytes follow)::
                4 float (8 bytes little-endian), 5 string (VALUES), 6 list (varint count,
                values), 7 object (varint count, (key string (NAMES), value) pairs)
 
-An entry the layout cannot hold exactly (a timestamp of another type, a float timestamp
-that is not the instant itself, a value of another
-type or a subclass, an int beyond int64, a string that is not valid UTF-8 (lone surrogates),
-nesting deeper than :data:`MAX_DEPTH`) is encoded as the single byte ``EXCEPTION`` and kept as
+An entry the layout cannot hold exactly (an instance of a subclass, a timestamp of another
+type, a float timestamp that is not the instant itself, a value of another type or a
+subclass, an int beyond int64, a string that is not valid UTF-8 (lone surrogates), nesting
+deeper than :data:`MAX_DEPTH`) is encoded as the single byte ``EXCEPTION`` and kept as
 the object itself in the chunk's exceptions. Decoding gives entries equal to the encoded ones:
 same field values and types (not the same objects). O(size of the entries).
 """
@@ -220,6 +220,8 @@ def _object(out: bytearray, d: dict[Any, Any], tables: list[Table], depth: int) 
 
 
 def _record(out: bytearray, e: LogEntry, tables: list[Table]) -> None:
+    if type(e) is not LogEntry:  # a subclass keeps its type: kept as the object
+        raise _Unfit
     level = _LEVEL_CODE.get(e.level) if type(e.level) is str else None
     text = e.timestamp
     kind = type(text)
@@ -278,7 +280,7 @@ def encode_records(
         start = len(out)
         try:
             _record(out, e, tables)
-        except _Unfit:
+        except (_Unfit, AttributeError):  # AttributeError: a slot never set
             del out[start:]
             out.append(EXCEPTION)
             kept.append(pos)

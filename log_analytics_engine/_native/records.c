@@ -1,0 +1,1114 @@
+/*
+ * Entry records: encode_records, decode_records, take_entries (records.py is the
+ * specification and documents the layout).
+ *
+ * Encoding walks each entry in the order of the specification, so the string tables (a dict
+ * of codes, a list of strings, a doorkeeper bytearray, a limit and a count of set bits) are
+ * changed exactly as the Python version changes them, including for an entry found unfit
+ * half-way (it becomes the EXCEPTION byte and is kept as an object). Decoding checks every
+ * read against the end of the records, every table code against its table and every count
+ * against the bytes left: corrupt records raise ValueError, never read out of bounds.
+ */
+#include "_native.h"
+
+#define N_TABLES 3
+#define T_NAMES 0
+#define T_WORDS 1
+#define T_VALUES 2
+#define MAX_ADMITTED 64
+#define DOOR_BITS (1 << 20)
+#define DOOR_FILL (DOOR_BITS >> 4)
+#define MAX_DEPTH 32
+#define EXCEPTION_BYTE 0xFF
+#define N_LEVELS 6
+
+/* LEVELS order (TRACE, DEBUG, INFO, WARN, ERROR, FATAL) -> index in common_spellings */
+static const int level_common[N_LEVELS] = {5, 3, 0, 2, 1, 4};
+
+#if PY_BIG_ENDIAN
+#error "records are written little-endian: this build expects a little-endian machine"
+#endif
+
+/* ------------------------------------------------------------------ the output ------- */
+
+typedef struct {
+    unsigned char *p;
+    Py_ssize_t len, cap;
+} Out;
+
+static int
+out_room(Out *o, Py_ssize_t n)
+{
+    if (o->len + n <= o->cap)
+        return 0;
+    Py_ssize_t cap = o->cap ? o->cap : 4096;
+    while (cap < o->len + n) {
+        if (cap > PY_SSIZE_T_MAX / 2) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        cap *= 2;
+    }
+    unsigned char *p = PyMem_Realloc(o->p, (size_t)cap);
+    if (p == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    o->p = p;
+    o->cap = cap;
+    return 0;
+}
+
+static inline int
+put_byte(Out *o, unsigned char b)
+{
+    if (out_room(o, 1) < 0)
+        return -1;
+    o->p[o->len++] = b;
+    return 0;
+}
+
+static inline int
+put_varint(Out *o, uint64_t v)
+{
+    if (out_room(o, 10) < 0)
+        return -1;
+    while (v > 0x7F) {
+        o->p[o->len++] = (unsigned char)((v & 0x7F) | 0x80);
+        v >>= 7;
+    }
+    o->p[o->len++] = (unsigned char)v;
+    return 0;
+}
+
+static inline int
+put_bytes(Out *o, const void *s, Py_ssize_t n)
+{
+    if (out_room(o, n) < 0)
+        return -1;
+    memcpy(o->p + o->len, s, (size_t)n);
+    o->len += n;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ the tables ------- */
+
+typedef struct {
+    PyObject *table;    /* the Python list [codes, items, door, limit, door_set] */
+    PyObject *codes;    /* dict */
+    PyObject *items;    /* list */
+    unsigned char *door;
+    Py_ssize_t limit;
+    Py_ssize_t door_set;
+    int admits;         /* 0 for the inline-only table of literal timestamps */
+} StrTable;
+
+static int
+table_bind(StrTable *t, PyObject *table)
+{
+    if (!PyList_CheckExact(table) || PyList_GET_SIZE(table) != 5) {
+        PyErr_SetString(PyExc_TypeError, "a table is a list [codes, items, door, limit, set]");
+        return -1;
+    }
+    t->table = table;
+    t->codes = PyList_GET_ITEM(table, 0);
+    t->items = PyList_GET_ITEM(table, 1);
+    PyObject *door = PyList_GET_ITEM(table, 2);
+    if (!PyDict_CheckExact(t->codes) || !PyList_CheckExact(t->items) ||
+        !PyByteArray_CheckExact(door) || PyByteArray_GET_SIZE(door) != DOOR_BITS / 8) {
+        PyErr_SetString(PyExc_TypeError, "a table is a list [codes, items, door, limit, set]");
+        return -1;
+    }
+    t->door = (unsigned char *)PyByteArray_AS_STRING(door);
+    t->limit = PyLong_AsSsize_t(PyList_GET_ITEM(table, 3));
+    t->door_set = PyLong_AsSsize_t(PyList_GET_ITEM(table, 4));
+    if ((t->limit == -1 || t->door_set == -1) && PyErr_Occurred())
+        return -1;
+    t->admits = 1;
+    return 0;
+}
+
+/* Write the doorkeeper's count back into the Python list. */
+static int
+table_sync(StrTable *t)
+{
+    PyObject *n = PyLong_FromSsize_t(t->door_set);
+    if (n == NULL)
+        return -1;
+    return PyList_SetItem(t->table, 4, n);  /* steals n */
+}
+
+/* ------------------------------------------------------------------ encoding --------- */
+
+/* Results of the encoders: 0 written, 1 unfit (the entry stays an object), -1 error. */
+#define UNFIT 1
+
+static int
+put_string(Out *o, PyObject *s, StrTable *t)
+{
+    if (!PyUnicode_CheckExact(s))
+        return UNFIT;
+    if (t->admits) {
+        PyObject *code = PyDict_GetItemWithError(t->codes, s);
+        if (code != NULL) {
+            Py_ssize_t c = PyLong_AsSsize_t(code);
+            if (c == -1 && PyErr_Occurred())
+                return -1;
+            return put_varint(o, ((uint64_t)c << 1) | 1);
+        }
+        if (PyErr_Occurred())
+            return -1;
+    }
+    Py_ssize_t n;
+    const char *raw = PyUnicode_AsUTF8AndSize(s, &n);
+    if (raw == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+            PyErr_Clear();
+            return UNFIT;
+        }
+        return -1;
+    }
+    if (t->admits && n <= MAX_ADMITTED && PyList_GET_SIZE(t->items) < t->limit) {
+        Py_hash_t h = PyObject_Hash(s);
+        if (h == -1)
+            return -1;
+        uint64_t bit = (uint64_t)h & (DOOR_BITS - 1);
+        unsigned char mask = (unsigned char)(1u << (bit & 7));
+        if (t->door[bit >> 3] & mask) {
+            Py_ssize_t c = PyList_GET_SIZE(t->items);
+            PyObject *code = PyLong_FromSsize_t(c);
+            if (code == NULL)
+                return -1;
+            if (PyList_Append(t->items, s) < 0 || PyDict_SetItem(t->codes, s, code) < 0) {
+                Py_DECREF(code);
+                return -1;
+            }
+            Py_DECREF(code);
+            return put_varint(o, ((uint64_t)c << 1) | 1);
+        }
+        t->door[bit >> 3] |= mask;
+        if (++t->door_set >= DOOR_FILL) {
+            memset(t->door, 0, DOOR_BITS / 8);
+            t->door_set = 0;
+        }
+    }
+    if (put_varint(o, (uint64_t)n << 1) < 0)
+        return -1;
+    return put_bytes(o, raw, n);
+}
+
+static int put_object(Out *o, PyObject *d, StrTable *tables, int depth);
+
+static int
+put_value(Out *o, PyObject *v, StrTable *tables, int depth)
+{
+    if (v == Py_None)
+        return put_byte(o, 0);
+    if (PyBool_Check(v))
+        return put_byte(o, v == Py_True ? 2 : 1);
+    if (PyLong_CheckExact(v)) {
+        int overflow;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (x == -1 && PyErr_Occurred())
+            return -1;
+        if (overflow)
+            return UNFIT;
+        if (put_byte(o, 3) < 0)
+            return -1;
+        uint64_t z = ((uint64_t)x << 1) ^ (uint64_t)(x >> 63);
+        return put_varint(o, z);
+    }
+    if (PyFloat_CheckExact(v)) {
+        double d = PyFloat_AS_DOUBLE(v);
+        if (put_byte(o, 4) < 0)
+            return -1;
+        return put_bytes(o, &d, 8);
+    }
+    if (PyUnicode_CheckExact(v)) {
+        if (put_byte(o, 5) < 0)
+            return -1;
+        return put_string(o, v, &tables[T_VALUES]);
+    }
+    if (PyList_CheckExact(v)) {
+        if (depth >= MAX_DEPTH)
+            return UNFIT;
+        if (put_byte(o, 6) < 0 || put_varint(o, (uint64_t)PyList_GET_SIZE(v)) < 0)
+            return -1;
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(v); i++) {
+            int r = put_value(o, PyList_GET_ITEM(v, i), tables, depth + 1);
+            if (r)
+                return r;
+        }
+        return 0;
+    }
+    if (PyDict_CheckExact(v)) {
+        if (depth >= MAX_DEPTH)
+            return UNFIT;
+        if (put_byte(o, 7) < 0)
+            return -1;
+        return put_object(o, v, tables, depth + 1);
+    }
+    return UNFIT;
+}
+
+static int
+put_object(Out *o, PyObject *d, StrTable *tables, int depth)
+{
+    if (put_varint(o, (uint64_t)PyDict_GET_SIZE(d)) < 0)
+        return -1;
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(d, &pos, &key, &value)) {
+        int r = put_string(o, key, &tables[T_NAMES]);
+        if (r)
+            return r;
+        r = put_value(o, value, tables, depth);
+        if (r)
+            return r;
+    }
+    return 0;
+}
+
+/* value as `width` decimal digits (zero-padded) at buf[*n]. */
+static inline void
+put_digits(char *buf, int *n, int value, int width)
+{
+    for (int k = width - 1; k >= 0; k--) {
+        buf[*n + k] = (char)('0' + value % 10);
+        value /= 10;
+    }
+    *n += width;
+}
+
+/* The instant printed with `digits` fraction digits and the suffix (0 'Z', 1 '+00:00') into
+ * buf (>= 40 bytes): its length, or 0 outside years 1-9999 (render_timestamp's None). */
+static Py_ssize_t
+render(double instant, int digits, int suffix, char *buf)
+{
+    if (!isfinite(instant))
+        return 0;
+    double scaled = nearbyint(instant * 1e6);   /* round half to even, as round() */
+    if (!(scaled > -9.2e18 && scaled < 9.2e18))
+        return 0;
+    int64_t us = (int64_t)scaled;
+    int64_t day_us = INT64_C(86400000000);
+    int64_t days = us / day_us, rem = us % day_us;
+    if (rem < 0) {
+        rem += day_us;
+        days -= 1;
+    }
+    /* civil from days (H. Hinnant), days since 1970-01-01 */
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = yoe + era * 400;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    if (m <= 2)
+        y += 1;
+    if (y < 1 || y > 9999)
+        return 0;
+    int64_t secs = rem / 1000000, micro = rem % 1000000;
+    int fields[6] = {(int)y, (int)m, (int)d, (int)(secs / 3600), (int)(secs / 60 % 60),
+                     (int)(secs % 60)};
+    static const char seps[6] = {'-', '-', 'T', ':', ':', 0};
+    int n = 0;
+    put_digits(buf, &n, fields[0], 4);
+    for (int k = 1; k < 6; k++) {
+        buf[n++] = seps[k - 1];
+        put_digits(buf, &n, fields[k], 2);
+    }
+    if (digits > 0) {
+        char frac[6];
+        int f = 0;
+        put_digits(frac, &f, (int)micro, 6);
+        buf[n++] = '.';
+        memcpy(buf + n, frac, (size_t)digits);
+        n += digits;
+    }
+    if (suffix == 0) {
+        buf[n++] = 'Z';
+    } else {
+        memcpy(buf + n, "+00:00", 6);
+        n += 6;
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+/* _timestamp_code of the specification: the code + 3, or 0 for a literal. */
+static int
+timestamp_code(PyObject *text, double instant)
+{
+    Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+    if (!PyUnicode_IS_ASCII(text))
+        return 0;
+    const char *s = (const char *)PyUnicode_DATA(text);
+    int suffix;
+    Py_ssize_t body;
+    if (len >= 1 && s[len - 1] == 'Z') {
+        suffix = 0;
+        body = len - 1;
+    } else if (len >= 6 && memcmp(s + len - 6, "+00:00", 6) == 0) {
+        suffix = 1;
+        body = len - 6;
+    } else {
+        return 0;
+    }
+    int digits = body > 20 ? (int)(body - 20) : 0;
+    if (body != 19 && !(body >= 21 && body <= 26))
+        return 0;
+    char buf[48];
+    Py_ssize_t n = render(instant, digits, suffix, buf);
+    if (n != len || memcmp(buf, s, (size_t)n) != 0)
+        return 0;
+    return (digits | suffix << 4) + 3;
+}
+
+static int
+level_code(State *st, PyObject *level)
+{
+    if (level == NULL || !PyUnicode_CheckExact(level))
+        return -1;
+    for (int k = 0; k < N_LEVELS; k++)
+        if (level == st->common_names[level_common[k]])
+            return k;
+    for (int k = 0; k < N_LEVELS; k++) {
+        int eq = PyUnicode_Compare(level, st->common_names[level_common[k]]);
+        if (eq == 0)
+            return k;
+    }
+    if (PyErr_Occurred())
+        PyErr_Clear();
+    return -1;
+}
+
+static inline int
+same_bits(double a, double b)
+{
+    return memcmp(&a, &b, sizeof a) == 0;
+}
+
+/* One record (the specification's _record): 0, UNFIT or -1. */
+static int
+put_record(State *st, Out *o, PyObject *e, StrTable *tables)
+{
+    if (Py_TYPE(e) != st->entry_type)
+        return UNFIT;
+    PyObject *v[N_SLOTS];
+    for (int k = 0; k < N_SLOTS; k++)
+        v[k] = SLOT(st, e, k);
+    int level = level_code(st, v[S_LEVEL]);
+    if (level < 0 || v[S_TS] == NULL || !PyFloat_CheckExact(v[S_TS]))
+        return UNFIT;
+    double instant = PyFloat_AS_DOUBLE(v[S_TS]);
+    PyObject *thread = v[S_THREAD_ID], *request = v[S_REQUEST_ID], *user = v[S_USER_ID];
+    PyObject *text = v[S_TIMESTAMP];
+    if (text == NULL || thread == NULL || request == NULL || user == NULL)
+        return UNFIT;   /* a slot never set: the specification's AttributeError */
+    unsigned char flags = (unsigned char)((thread != Py_None) | (request != Py_None) << 1 |
+                                          (user != Py_None) << 2);
+    if (put_byte(o, (unsigned char)level) < 0 || put_byte(o, flags) < 0)
+        return -1;
+    int r;
+    if (PyUnicode_CheckExact(text)) {
+        int code = timestamp_code(text, instant);
+        if (put_varint(o, (uint64_t)code) < 0)
+            return -1;
+        if (!code) {
+            StrTable inline_only = {0};
+            r = put_string(o, text, &inline_only);
+            if (r)
+                return r;
+        }
+    } else if (PyFloat_CheckExact(text) && same_bits(PyFloat_AS_DOUBLE(text), instant)) {
+        if (put_byte(o, 1) < 0)
+            return -1;
+    } else if (PyLong_CheckExact(text)) {
+        int overflow;
+        long long x = PyLong_AsLongLongAndOverflow(text, &overflow);
+        if (x == -1 && PyErr_Occurred())
+            return -1;
+        if (overflow)
+            return UNFIT;
+        if (put_byte(o, 2) < 0 || put_varint(o, ((uint64_t)x << 1) ^ (uint64_t)(x >> 63)) < 0)
+            return -1;
+    } else {
+        return UNFIT;
+    }
+    if (v[S_SOURCE] == NULL)
+        return UNFIT;
+    if ((r = put_string(o, v[S_SOURCE], &tables[T_NAMES])))
+        return r;
+    PyObject *message = v[S_MESSAGE];
+    if (message == NULL || !PyUnicode_CheckExact(message))
+        return UNFIT;
+    /* the pieces of message.split(" ") */
+    Py_ssize_t mlen = PyUnicode_GET_LENGTH(message);
+    int kind = PyUnicode_KIND(message);
+    const void *data = PyUnicode_DATA(message);
+    Py_ssize_t count = 1;
+    for (Py_ssize_t i = 0; i < mlen; i++)
+        if (PyUnicode_READ(kind, data, i) == ' ')
+            count++;
+    if (put_varint(o, (uint64_t)count) < 0)
+        return -1;
+    if (count == 1) {
+        if ((r = put_string(o, message, &tables[T_WORDS])))
+            return r;
+    } else {
+        Py_ssize_t start = 0;
+        for (Py_ssize_t i = 0; i <= mlen; i++) {
+            if (i < mlen && PyUnicode_READ(kind, data, i) != ' ')
+                continue;
+            PyObject *piece = PyUnicode_Substring(message, start, i);
+            if (piece == NULL)
+                return -1;
+            r = put_string(o, piece, &tables[T_WORDS]);
+            Py_DECREF(piece);
+            if (r)
+                return r;
+            start = i + 1;
+        }
+    }
+    PyObject *ids[3] = {thread, request, user};
+    for (int k = 0; k < 3; k++)
+        if (ids[k] != Py_None && (r = put_string(o, ids[k], &tables[T_VALUES])))
+            return r;
+    PyObject *tags = v[S_TAGS];
+    if (tags == NULL || !PyList_CheckExact(tags))
+        return UNFIT;
+    if (put_varint(o, (uint64_t)PyList_GET_SIZE(tags)) < 0)
+        return -1;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(tags); i++)
+        if ((r = put_string(o, PyList_GET_ITEM(tags, i), &tables[T_NAMES])))
+            return r;
+    PyObject *metadata = v[S_METADATA];
+    if (metadata == NULL || !PyDict_CheckExact(metadata))
+        return UNFIT;
+    return put_object(o, metadata, tables, 0);
+}
+
+/* encode_records(entries, tables) -> (bytes, array('I') offsets, list of kept positions) */
+PyObject *
+py_encode_records(PyObject *module, PyObject *args)
+{
+    State *st = get_state(module);
+    PyObject *entries, *tables_arg;
+    if (!PyArg_ParseTuple(args, "O!O!:encode_records", &PyList_Type, &entries, &PyList_Type,
+                          &tables_arg))
+        return NULL;
+    if (check_configured(st) < 0)
+        return NULL;
+    if (PyList_GET_SIZE(tables_arg) != N_TABLES) {
+        PyErr_SetString(PyExc_TypeError, "three tables expected");
+        return NULL;
+    }
+    StrTable tables[N_TABLES];
+    for (int k = 0; k < N_TABLES; k++)
+        if (table_bind(&tables[k], PyList_GET_ITEM(tables_arg, k)) < 0)
+            return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(entries);
+    Out o = {NULL, 0, 0};
+    uint32_t *offsets = PyMem_Malloc(sizeof(uint32_t) * (size_t)(n + 1));
+    PyObject *kept = PyList_New(0), *result = NULL;
+    if (offsets == NULL || kept == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    offsets[0] = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t start = o.len;
+        PyObject *e = PyList_GET_ITEM(entries, i);
+        Py_INCREF(e);
+        int r = put_record(st, &o, e, tables);
+        Py_DECREF(e);
+        if (r < 0)
+            goto done;
+        if (r == UNFIT) {
+            o.len = start;
+            if (put_byte(&o, EXCEPTION_BYTE) < 0)
+                goto done;
+            PyObject *pos = PyLong_FromSsize_t(i);
+            if (pos == NULL || PyList_Append(kept, pos) < 0) {
+                Py_XDECREF(pos);
+                goto done;
+            }
+            Py_DECREF(pos);
+        }
+        if (o.len > (Py_ssize_t)UINT32_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "a chunk's records passed 4 GiB");
+            goto done;
+        }
+        offsets[i + 1] = (uint32_t)o.len;
+    }
+    PyObject *data = PyBytes_FromStringAndSize((const char *)o.p, o.len);
+    PyObject *offs = data ? PyObject_CallFunction(st->array_type, "C", 'I') : NULL;
+    if (offs != NULL) {
+        PyObject *raw = PyBytes_FromStringAndSize((const char *)offsets,
+                                                  (Py_ssize_t)sizeof(uint32_t) * (n + 1));
+        PyObject *ok = raw ? PyObject_CallMethod(offs, "frombytes", "O", raw) : NULL;
+        Py_XDECREF(raw);
+        if (ok == NULL)
+            Py_CLEAR(offs);
+        Py_XDECREF(ok);
+    }
+    if (data != NULL && offs != NULL)
+        result = PyTuple_Pack(3, data, offs, kept);
+    Py_XDECREF(data);
+    Py_XDECREF(offs);
+done:
+    for (int k = 0; k < N_TABLES; k++) {
+        if (table_sync(&tables[k]) < 0 && result != NULL)
+            Py_CLEAR(result);
+    }
+    PyMem_Free(o.p);
+    PyMem_Free(offsets);
+    Py_XDECREF(kept);
+    return result;
+}
+
+/* ------------------------------------------------------------------ decoding --------- */
+
+typedef struct {
+    const unsigned char *p, *end;
+    PyObject *items[N_TABLES];   /* borrowed lists */
+    int depth;
+} Reader;
+
+static int
+corrupt(void)
+{
+    PyErr_SetString(PyExc_ValueError, "corrupt entry record");
+    return -1;
+}
+
+static int
+get_varint(Reader *r, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (r->p >= r->end)
+            return corrupt();
+        unsigned char b = *r->p++;
+        v |= (uint64_t)(b & 0x7F) << shift;
+        if (b < 0x80) {
+            *out = v;
+            return 0;
+        }
+    }
+    return corrupt();
+}
+
+/* A str of n UTF-8 bytes (strict). */
+static PyObject *
+make_str(const unsigned char *s, Py_ssize_t n)
+{
+    unsigned char high = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        high |= s[i];
+    if (high < 0x80) {
+        PyObject *u = PyUnicode_New(n, 127);
+        if (u != NULL)
+            memcpy(PyUnicode_DATA(u), s, (size_t)n);
+        return u;
+    }
+    return PyUnicode_DecodeUTF8((const char *)s, n, "strict");
+}
+
+/* The string at r: a new reference (a table's item or a new str). */
+static PyObject *
+get_string(Reader *r, int table)
+{
+    uint64_t v;
+    if (get_varint(r, &v) < 0)
+        return NULL;
+    if (v & 1) {
+        if (table < 0) {
+            corrupt();
+            return NULL;
+        }
+        PyObject *items = r->items[table];
+        uint64_t code = v >> 1;
+        if (code >= (uint64_t)PyList_GET_SIZE(items)) {
+            corrupt();
+            return NULL;
+        }
+        PyObject *s = PyList_GET_ITEM(items, (Py_ssize_t)code);
+        Py_INCREF(s);
+        return s;
+    }
+    uint64_t n = v >> 1;
+    if (n > (uint64_t)(r->end - r->p)) {
+        corrupt();
+        return NULL;
+    }
+    PyObject *s = make_str(r->p, (Py_ssize_t)n);
+    r->p += n;
+    return s;
+}
+
+/* The bytes of the string at r, without making a str when it is a table's item:
+ * *s and *n point into the table item's UTF-8 or into the records. */
+static int
+get_string_bytes(Reader *r, int table, const char **s, Py_ssize_t *n)
+{
+    uint64_t v;
+    if (get_varint(r, &v) < 0)
+        return -1;
+    if (v & 1) {
+        PyObject *items = r->items[table];
+        uint64_t code = v >> 1;
+        if (code >= (uint64_t)PyList_GET_SIZE(items))
+            return corrupt();
+        PyObject *item = PyList_GET_ITEM(items, (Py_ssize_t)code);
+        if (!PyUnicode_Check(item))
+            return corrupt();
+        *s = PyUnicode_AsUTF8AndSize(item, n);
+        return *s == NULL ? -1 : 0;
+    }
+    uint64_t len = v >> 1;
+    if (len > (uint64_t)(r->end - r->p))
+        return corrupt();
+    *s = (const char *)r->p;
+    *n = (Py_ssize_t)len;
+    r->p += len;
+    return 0;
+}
+
+static PyObject *get_object(Reader *r);
+
+static PyObject *
+get_value(Reader *r)
+{
+    if (r->p >= r->end) {
+        corrupt();
+        return NULL;
+    }
+    unsigned char tag = *r->p++;
+    uint64_t v;
+    switch (tag) {
+    case 0:
+        Py_RETURN_NONE;
+    case 1:
+        Py_RETURN_FALSE;
+    case 2:
+        Py_RETURN_TRUE;
+    case 3:
+        if (get_varint(r, &v) < 0)
+            return NULL;
+        return PyLong_FromLongLong((long long)((v >> 1) ^ (~(v & 1) + 1)));
+    case 4: {
+        if (r->end - r->p < 8) {
+            corrupt();
+            return NULL;
+        }
+        double d;
+        memcpy(&d, r->p, 8);
+        r->p += 8;
+        return PyFloat_FromDouble(d);
+    }
+    case 5:
+        return get_string(r, T_VALUES);
+    case 6: {
+        if (get_varint(r, &v) < 0)
+            return NULL;
+        if (v > (uint64_t)(r->end - r->p) || r->depth >= MAX_DEPTH + 1) {
+            corrupt();
+            return NULL;
+        }
+        PyObject *list = PyList_New((Py_ssize_t)v);
+        if (list == NULL)
+            return NULL;
+        r->depth++;
+        for (Py_ssize_t i = 0; i < (Py_ssize_t)v; i++) {
+            PyObject *item = get_value(r);
+            if (item == NULL) {
+                r->depth--;
+                Py_DECREF(list);
+                return NULL;
+            }
+            PyList_SET_ITEM(list, i, item);
+        }
+        r->depth--;
+        return list;
+    }
+    case 7: {
+        if (r->depth >= MAX_DEPTH + 1) {
+            corrupt();
+            return NULL;
+        }
+        r->depth++;
+        PyObject *d = get_object(r);
+        r->depth--;
+        return d;
+    }
+    default:
+        corrupt();
+        return NULL;
+    }
+}
+
+static PyObject *
+get_object(Reader *r)
+{
+    uint64_t n;
+    if (get_varint(r, &n) < 0)
+        return NULL;
+    if (n > (uint64_t)(r->end - r->p)) {
+        corrupt();
+        return NULL;
+    }
+    PyObject *d = PyDict_New();
+    if (d == NULL)
+        return NULL;
+    for (uint64_t i = 0; i < n; i++) {
+        PyObject *key = get_string(r, T_NAMES);
+        PyObject *value = key ? get_value(r) : NULL;
+        if (value == NULL || PyDict_SetItem(d, key, value) < 0) {
+            Py_XDECREF(key);
+            Py_XDECREF(value);
+            Py_DECREF(d);
+            return NULL;
+        }
+        Py_DECREF(key);
+        Py_DECREF(value);
+    }
+    return d;
+}
+
+/* The message: its pieces joined with single spaces. */
+static PyObject *
+get_message(Reader *r)
+{
+    uint64_t count;
+    if (get_varint(r, &count) < 0)
+        return NULL;
+    if (count == 0)  /* never written; the specification joins no pieces */
+        return PyUnicode_FromStringAndSize("", 0);
+    if (count > (uint64_t)(r->end - r->p)) {
+        corrupt();
+        return NULL;
+    }
+    if (count == 1)
+        return get_string(r, T_WORDS);
+    char small[1024];
+    char *buf = small;
+    Py_ssize_t cap = sizeof small, len = 0;
+    PyObject *result = NULL;
+    for (uint64_t k = 0; k < count; k++) {
+        const char *s;
+        Py_ssize_t n;
+        if (get_string_bytes(r, T_WORDS, &s, &n) < 0)
+            goto done;
+        Py_ssize_t need = len + n + 1;
+        if (need > cap) {
+            Py_ssize_t ncap = cap;
+            while (ncap < need)
+                ncap *= 2;
+            char *nbuf = PyMem_Malloc((size_t)ncap);
+            if (nbuf == NULL) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            memcpy(nbuf, buf, (size_t)len);
+            if (buf != small)
+                PyMem_Free(buf);
+            buf = nbuf;
+            cap = ncap;
+        }
+        if (k)
+            buf[len++] = ' ';
+        memcpy(buf + len, s, (size_t)n);
+        len += n;
+    }
+    result = make_str((const unsigned char *)buf, len);
+done:
+    if (buf != small)
+        PyMem_Free(buf);
+    return result;
+}
+
+/* One entry from the record at data[start:] with the instant; kept: the chunk's dict of
+ * entries kept as objects (or None). A new reference, NULL with an exception. */
+static PyObject *
+decode_one(State *st, const unsigned char *data, Py_ssize_t size, Py_ssize_t start,
+           Py_ssize_t pos, double instant, PyObject *const *items, PyObject *kept)
+{
+    if (start < 0 || start >= size) {
+        corrupt();
+        return NULL;
+    }
+    Reader r = {data + start, data + size, {items[0], items[1], items[2]}, 0};
+    unsigned char level = *r.p++;
+    if (level == EXCEPTION_BYTE) {
+        PyObject *e = NULL;
+        if (kept != Py_None && PyDict_Check(kept)) {
+            PyObject *key = PyLong_FromSsize_t(pos);
+            if (key == NULL)
+                return NULL;
+            e = PyDict_GetItemWithError(kept, key);
+            Py_DECREF(key);
+            if (e == NULL && PyErr_Occurred())
+                return NULL;
+        }
+        if (e == NULL) {
+            PyErr_Format(PyExc_ValueError, "record %zd was kept as an object but is missing",
+                         pos);
+            return NULL;
+        }
+        Py_INCREF(e);
+        return e;
+    }
+    if (level >= N_LEVELS || r.p >= r.end) {
+        corrupt();
+        return NULL;
+    }
+    unsigned char flags = *r.p++;
+    PyObject *v[N_SLOTS] = {NULL};
+    uint64_t code;
+    if (get_varint(&r, &code) < 0)
+        goto fail;
+    v[S_TS] = PyFloat_FromDouble(instant);
+    if (v[S_TS] == NULL)
+        goto fail;
+    if (code >= 3) {
+        code -= 3;
+        if ((code & 0xF) > 6 || (code >> 4) > 1) {
+            corrupt();
+            goto fail;
+        }
+        char buf[48];
+        Py_ssize_t n = render(instant, (int)(code & 0xF), (int)(code >> 4), buf);
+        if (n == 0) {
+            Py_INCREF(Py_None);
+            v[S_TIMESTAMP] = Py_None;
+        } else {
+            v[S_TIMESTAMP] = PyUnicode_FromStringAndSize(buf, n);
+        }
+    } else if (code == 1) {  /* the instant itself, as the specification shares it */
+        Py_INCREF(v[S_TS]);
+        v[S_TIMESTAMP] = v[S_TS];
+    } else if (code == 2) {
+        uint64_t z;
+        if (get_varint(&r, &z) < 0)
+            goto fail;
+        v[S_TIMESTAMP] = PyLong_FromLongLong((long long)((z >> 1) ^ (~(z & 1) + 1)));
+    } else {
+        v[S_TIMESTAMP] = get_string(&r, -1);
+    }
+    if (v[S_TIMESTAMP] == NULL)
+        goto fail;
+    v[S_LEVEL] = st->common_names[level_common[level]];
+    Py_INCREF(v[S_LEVEL]);
+    if ((v[S_SOURCE] = get_string(&r, T_NAMES)) == NULL)
+        goto fail;
+    if ((v[S_MESSAGE] = get_message(&r)) == NULL)
+        goto fail;
+    for (int k = 0; k < 3; k++) {
+        int slot = S_THREAD_ID + k;
+        if (flags & (1 << k)) {
+            if ((v[slot] = get_string(&r, T_VALUES)) == NULL)
+                goto fail;
+        } else {
+            Py_INCREF(Py_None);
+            v[slot] = Py_None;
+        }
+    }
+    uint64_t ntags;
+    if (get_varint(&r, &ntags) < 0)
+        goto fail;
+    if (ntags > (uint64_t)(r.end - r.p)) {
+        corrupt();
+        goto fail;
+    }
+    if ((v[S_TAGS] = PyList_New((Py_ssize_t)ntags)) == NULL)
+        goto fail;
+    for (Py_ssize_t i = 0; i < (Py_ssize_t)ntags; i++) {
+        PyObject *tag = get_string(&r, T_NAMES);
+        if (tag == NULL)
+            goto fail;
+        PyList_SET_ITEM(v[S_TAGS], i, tag);
+    }
+    if ((v[S_METADATA] = get_object(&r)) == NULL)
+        goto fail;
+    PyObject *entry = st->entry_type->tp_alloc(st->entry_type, 0);
+    if (entry == NULL)
+        goto fail;
+    for (int k = 0; k < N_SLOTS; k++)
+        SLOT(st, entry, k) = v[k];   /* references moved */
+    untrack_if_acyclic(st, entry);
+    return entry;
+fail:
+    for (int k = 0; k < N_SLOTS; k++)
+        Py_XDECREF(v[k]);
+    return NULL;
+}
+
+static int
+items_of(PyObject *items, PyObject **out)
+{
+    if (!PyTuple_Check(items) || PyTuple_GET_SIZE(items) != N_TABLES) {
+        PyErr_SetString(PyExc_TypeError, "items must be a tuple of three lists");
+        return -1;
+    }
+    for (int k = 0; k < N_TABLES; k++) {
+        out[k] = PyTuple_GET_ITEM(items, k);
+        if (!PyList_Check(out[k])) {
+            PyErr_SetString(PyExc_TypeError, "items must be a tuple of three lists");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* decode_records(data, offsets, positions, ts, ts_first, items, kept) -> list */
+PyObject *
+py_decode_records(PyObject *module, PyObject *args)
+{
+    State *st = get_state(module);
+    Py_buffer data, offsets, positions, ts;
+    Py_ssize_t ts_first;
+    PyObject *items_arg, *kept, *result = NULL, *items[N_TABLES];
+    if (!PyArg_ParseTuple(args, "y*y*y*y*nOO:decode_records", &data, &offsets, &positions,
+                          &ts, &ts_first, &items_arg, &kept))
+        return NULL;
+    if (check_configured(st) < 0 || items_of(items_arg, items) < 0)
+        goto done;
+    if (offsets.len % 4 || positions.len % 4 || ts.len % 8) {
+        PyErr_SetString(PyExc_TypeError, "offsets and positions are uint32, ts float64");
+        goto done;
+    }
+    Py_ssize_t noff = offsets.len / 4, npos = positions.len / 4, nts = ts.len / 8;
+    const uint32_t *off = offsets.buf, *pos = positions.buf;
+    const double *stamps = ts.buf;
+    result = PyList_New(npos);
+    if (result == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < npos; i++) {
+        Py_ssize_t p = pos[i];
+        if (p >= noff - 1) {
+            PyErr_Format(PyExc_IndexError, "record position %zd out of range", p);
+            Py_CLEAR(result);
+            goto done;
+        }
+        Py_ssize_t t = ts_first + p;
+        if (t < 0 || t >= nts) {
+            PyErr_SetString(PyExc_IndexError, "no instant for a record");
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyObject *e = decode_one(st, data.buf, data.len, off[p], p, stamps[t], items, kept);
+        if (e == NULL) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyList_SET_ITEM(result, i, e);
+    }
+done:
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&positions);
+    PyBuffer_Release(&ts);
+    return result;
+}
+
+/* take_entries(ids, chunks, first_block, chunk_bits, ts, base, items, tail, tail_start) */
+PyObject *
+py_take_entries(PyObject *module, PyObject *args)
+{
+    State *st = get_state(module);
+    Py_buffer ids, ts, data = {0}, offsets = {0};
+    PyObject *chunks, *items_arg, *tail, *result = NULL, *items[N_TABLES];
+    Py_ssize_t first_block, bits, base, tail_start, held = -1;
+    PyObject *kept = Py_None;
+    if (!PyArg_ParseTuple(args, "y*O!nny*nOO!n:take_entries", &ids, &PyList_Type, &chunks,
+                          &first_block, &bits, &ts, &base, &items_arg, &PyList_Type, &tail,
+                          &tail_start))
+        return NULL;
+    if (check_configured(st) < 0 || items_of(items_arg, items) < 0)
+        goto done;
+    if (ids.len % 4 || ts.len % 8 || bits < 0 || bits > 30) {
+        PyErr_SetString(PyExc_TypeError, "ids are uint32, ts float64, 0 <= chunk_bits <= 30");
+        goto done;
+    }
+    Py_ssize_t n = ids.len / 4, nts = ts.len / 8;
+    const uint32_t *id = ids.buf;
+    const double *stamps = ts.buf;
+    Py_ssize_t mask = ((Py_ssize_t)1 << bits) - 1;
+    result = PyList_New(n);
+    if (result == NULL)
+        goto done;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Py_ssize_t i = id[k];
+        PyObject *e;
+        if (i < base) {
+            PyErr_Format(PyExc_IndexError, "id %zd is below the base %zd", i, base);
+            goto fail;
+        }
+        if (i >= tail_start) {
+            if (i - tail_start >= PyList_GET_SIZE(tail)) {
+                PyErr_Format(PyExc_IndexError, "id %zd is past the last entry", i);
+                goto fail;
+            }
+            e = PyList_GET_ITEM(tail, i - tail_start);
+            Py_INCREF(e);
+            PyList_SET_ITEM(result, k, e);
+            continue;
+        }
+        Py_ssize_t slot = (i >> bits) - first_block;
+        if (slot != held) {  /* the buffers of the chunk this id is in */
+            if (held >= 0) {
+                PyBuffer_Release(&data);
+                PyBuffer_Release(&offsets);
+                held = -1;
+            }
+            PyObject *chunk = slot >= 0 && slot < PyList_GET_SIZE(chunks)
+                ? PyList_GET_ITEM(chunks, slot) : Py_None;
+            if (!PyTuple_Check(chunk) || PyTuple_GET_SIZE(chunk) != 3) {
+                PyErr_Format(PyExc_IndexError, "id %zd is in no chunk", i);
+                goto fail;
+            }
+            if (PyObject_GetBuffer(PyTuple_GET_ITEM(chunk, 0), &data, PyBUF_SIMPLE) < 0)
+                goto fail;
+            if (PyObject_GetBuffer(PyTuple_GET_ITEM(chunk, 1), &offsets, PyBUF_SIMPLE) < 0) {
+                PyBuffer_Release(&data);
+                goto fail;
+            }
+            kept = PyTuple_GET_ITEM(chunk, 2);
+            held = slot;
+            if (offsets.len % 4) {
+                PyErr_SetString(PyExc_TypeError, "offsets are uint32");
+                goto fail;
+            }
+        }
+        Py_ssize_t p = i & mask, noff = offsets.len / 4;
+        if (p >= noff - 1) {
+            PyErr_Format(PyExc_IndexError, "record position %zd out of range", p);
+            goto fail;
+        }
+        if (i - base >= nts) {
+            PyErr_SetString(PyExc_IndexError, "no instant for a record");
+            goto fail;
+        }
+        e = decode_one(st, data.buf, data.len, ((const uint32_t *)offsets.buf)[p], p,
+                       stamps[i - base], items, kept);
+        if (e == NULL)
+            goto fail;
+        PyList_SET_ITEM(result, k, e);
+    }
+    goto done;
+fail:
+    Py_CLEAR(result);
+done:
+    if (held >= 0) {
+        PyBuffer_Release(&data);
+        PyBuffer_Release(&offsets);
+    }
+    PyBuffer_Release(&ids);
+    PyBuffer_Release(&ts);
+    return result;
+}
