@@ -93,8 +93,192 @@ put_bytes(Out *o, const void *s, Py_ssize_t n)
 
 /* ------------------------------------------------------------------ the tables ------- */
 
+/* The kernels' own index of a table's items by their UTF-8 bytes (open addressing, FNV-1a):
+ * strings found there need no str object, no dict lookup and no SipHash. It lives in a
+ * capsule in the table's sixth slot; the pointers are the items' own UTF-8, alive as long as
+ * the items list holds them (a table only grows; replacing its items resets the slot). */
 typedef struct {
-    PyObject *table;    /* the Python list [codes, items, door, limit, door_set] */
+    const char *s;      /* NULL: an empty slot */
+    uint32_t h;         /* the hash's high half (the low bits pick the slot) */
+    uint32_t len_code;  /* len | code << 7: 16 bytes a slot keeps the index in cache */
+} MapSlot;
+
+#define SEEN 256    /* direct-mapped cache: str object -> code, for shared strings */
+
+typedef struct {
+    MapSlot *slots;
+    Py_ssize_t cap, used, indexed;
+    PyObject *seen[SEEN];       /* owned references (a freed address is never matched) */
+    Py_ssize_t seen_code[SEEN];
+} Map;
+
+static const uint32_t crc_table[256] = {
+    0x00000000u, 0x77073096u, 0xee0e612cu, 0x990951bau, 0x076dc419u, 0x706af48fu,
+    0xe963a535u, 0x9e6495a3u, 0x0edb8832u, 0x79dcb8a4u, 0xe0d5e91eu, 0x97d2d988u,
+    0x09b64c2bu, 0x7eb17cbdu, 0xe7b82d07u, 0x90bf1d91u, 0x1db71064u, 0x6ab020f2u,
+    0xf3b97148u, 0x84be41deu, 0x1adad47du, 0x6ddde4ebu, 0xf4d4b551u, 0x83d385c7u,
+    0x136c9856u, 0x646ba8c0u, 0xfd62f97au, 0x8a65c9ecu, 0x14015c4fu, 0x63066cd9u,
+    0xfa0f3d63u, 0x8d080df5u, 0x3b6e20c8u, 0x4c69105eu, 0xd56041e4u, 0xa2677172u,
+    0x3c03e4d1u, 0x4b04d447u, 0xd20d85fdu, 0xa50ab56bu, 0x35b5a8fau, 0x42b2986cu,
+    0xdbbbc9d6u, 0xacbcf940u, 0x32d86ce3u, 0x45df5c75u, 0xdcd60dcfu, 0xabd13d59u,
+    0x26d930acu, 0x51de003au, 0xc8d75180u, 0xbfd06116u, 0x21b4f4b5u, 0x56b3c423u,
+    0xcfba9599u, 0xb8bda50fu, 0x2802b89eu, 0x5f058808u, 0xc60cd9b2u, 0xb10be924u,
+    0x2f6f7c87u, 0x58684c11u, 0xc1611dabu, 0xb6662d3du, 0x76dc4190u, 0x01db7106u,
+    0x98d220bcu, 0xefd5102au, 0x71b18589u, 0x06b6b51fu, 0x9fbfe4a5u, 0xe8b8d433u,
+    0x7807c9a2u, 0x0f00f934u, 0x9609a88eu, 0xe10e9818u, 0x7f6a0dbbu, 0x086d3d2du,
+    0x91646c97u, 0xe6635c01u, 0x6b6b51f4u, 0x1c6c6162u, 0x856530d8u, 0xf262004eu,
+    0x6c0695edu, 0x1b01a57bu, 0x8208f4c1u, 0xf50fc457u, 0x65b0d9c6u, 0x12b7e950u,
+    0x8bbeb8eau, 0xfcb9887cu, 0x62dd1ddfu, 0x15da2d49u, 0x8cd37cf3u, 0xfbd44c65u,
+    0x4db26158u, 0x3ab551ceu, 0xa3bc0074u, 0xd4bb30e2u, 0x4adfa541u, 0x3dd895d7u,
+    0xa4d1c46du, 0xd3d6f4fbu, 0x4369e96au, 0x346ed9fcu, 0xad678846u, 0xda60b8d0u,
+    0x44042d73u, 0x33031de5u, 0xaa0a4c5fu, 0xdd0d7cc9u, 0x5005713cu, 0x270241aau,
+    0xbe0b1010u, 0xc90c2086u, 0x5768b525u, 0x206f85b3u, 0xb966d409u, 0xce61e49fu,
+    0x5edef90eu, 0x29d9c998u, 0xb0d09822u, 0xc7d7a8b4u, 0x59b33d17u, 0x2eb40d81u,
+    0xb7bd5c3bu, 0xc0ba6cadu, 0xedb88320u, 0x9abfb3b6u, 0x03b6e20cu, 0x74b1d29au,
+    0xead54739u, 0x9dd277afu, 0x04db2615u, 0x73dc1683u, 0xe3630b12u, 0x94643b84u,
+    0x0d6d6a3eu, 0x7a6a5aa8u, 0xe40ecf0bu, 0x9309ff9du, 0x0a00ae27u, 0x7d079eb1u,
+    0xf00f9344u, 0x8708a3d2u, 0x1e01f268u, 0x6906c2feu, 0xf762575du, 0x806567cbu,
+    0x196c3671u, 0x6e6b06e7u, 0xfed41b76u, 0x89d32be0u, 0x10da7a5au, 0x67dd4accu,
+    0xf9b9df6fu, 0x8ebeeff9u, 0x17b7be43u, 0x60b08ed5u, 0xd6d6a3e8u, 0xa1d1937eu,
+    0x38d8c2c4u, 0x4fdff252u, 0xd1bb67f1u, 0xa6bc5767u, 0x3fb506ddu, 0x48b2364bu,
+    0xd80d2bdau, 0xaf0a1b4cu, 0x36034af6u, 0x41047a60u, 0xdf60efc3u, 0xa867df55u,
+    0x316e8eefu, 0x4669be79u, 0xcb61b38cu, 0xbc66831au, 0x256fd2a0u, 0x5268e236u,
+    0xcc0c7795u, 0xbb0b4703u, 0x220216b9u, 0x5505262fu, 0xc5ba3bbeu, 0xb2bd0b28u,
+    0x2bb45a92u, 0x5cb36a04u, 0xc2d7ffa7u, 0xb5d0cf31u, 0x2cd99e8bu, 0x5bdeae1du,
+    0x9b64c2b0u, 0xec63f226u, 0x756aa39cu, 0x026d930au, 0x9c0906a9u, 0xeb0e363fu,
+    0x72076785u, 0x05005713u, 0x95bf4a82u, 0xe2b87a14u, 0x7bb12baeu, 0x0cb61b38u,
+    0x92d28e9bu, 0xe5d5be0du, 0x7cdcefb7u, 0x0bdbdf21u, 0x86d3d2d4u, 0xf1d4e242u,
+    0x68ddb3f8u, 0x1fda836eu, 0x81be16cdu, 0xf6b9265bu, 0x6fb077e1u, 0x18b74777u,
+    0x88085ae6u, 0xff0f6a70u, 0x66063bcau, 0x11010b5cu, 0x8f659effu, 0xf862ae69u,
+    0x616bffd3u, 0x166ccf45u, 0xa00ae278u, 0xd70dd2eeu, 0x4e048354u, 0x3903b3c2u,
+    0xa7672661u, 0xd06016f7u, 0x4969474du, 0x3e6e77dbu, 0xaed16a4au, 0xd9d65adcu,
+    0x40df0b66u, 0x37d83bf0u, 0xa9bcae53u, 0xdebb9ec5u, 0x47b2cf7fu, 0x30b5ffe9u,
+    0xbdbdf21cu, 0xcabac28au, 0x53b39330u, 0x24b4a3a6u, 0xbad03605u, 0xcdd70693u,
+    0x54de5729u, 0x23d967bfu, 0xb3667a2eu, 0xc4614ab8u, 0x5d681b02u, 0x2a6f2b94u,
+    0xb40bbe37u, 0xc30c8ea1u, 0x5a05df1bu, 0x2d02ef8du
+
+};
+
+static inline uint32_t
+crc32_of(const char *s, Py_ssize_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    for (Py_ssize_t i = 0; i < n; i++)
+        c = crc_table[(c ^ (unsigned char)s[i]) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+static inline uint64_t
+fnv1a(const char *s, Py_ssize_t n)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= UINT64_C(0x100000001b3);
+    }
+    return h;
+}
+
+static void
+map_free(PyObject *capsule)
+{
+    Map *m = PyCapsule_GetPointer(capsule, "records.map");
+    if (m != NULL) {
+        for (int i = 0; i < SEEN; i++)
+            Py_XDECREF(m->seen[i]);
+        PyMem_Free(m->slots);
+        PyMem_Free(m);
+    }
+}
+
+/* Whether a[:n] == b[:n]: inline, 8 bytes at a time (table strings are short). */
+static inline int
+same_bytes(const char *a, const char *b, Py_ssize_t n)
+{
+    while (n >= 8) {
+        uint64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+            return 0;
+        a += 8;
+        b += 8;
+        n -= 8;
+    }
+    while (n--)
+        if (*a++ != *b++)
+            return 0;
+    return 1;
+}
+
+static Py_ssize_t
+map_find(const Map *m, uint64_t h, const char *s, Py_ssize_t n)
+{
+    Py_ssize_t mask = m->cap - 1;
+    for (Py_ssize_t i = (Py_ssize_t)(h & (uint64_t)mask);; i = (i + 1) & mask) {
+        const MapSlot *slot = &m->slots[i];
+        if (slot->s == NULL)
+            return -1;
+        if (slot->h == (uint32_t)(h >> 32) && (slot->len_code & 0x7F) == (uint32_t)n &&
+            same_bytes(slot->s, s, n))
+            return (Py_ssize_t)(slot->len_code >> 7);
+    }
+}
+
+static int
+map_put(Map *m, uint64_t h, const char *s, Py_ssize_t n, Py_ssize_t code)
+{
+    if (n > 0x7F || code >= (1 << 25))
+        return 0;  /* never admitted (MAX_ADMITTED, the limits): left unindexed */
+    if (2 * (m->used + 1) > m->cap) {
+        Py_ssize_t cap = m->cap ? 2 * m->cap : 1024;
+        MapSlot *slots = PyMem_Calloc((size_t)cap, sizeof(MapSlot));
+        if (slots == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < m->cap; i++) {
+            MapSlot *old = &m->slots[i];
+            if (old->s == NULL)
+                continue;
+            Py_ssize_t j = (Py_ssize_t)(fnv1a(old->s, old->len_code & 0x7F) & (uint64_t)(cap - 1));
+            while (slots[j].s != NULL)
+                j = (j + 1) & (cap - 1);
+            slots[j] = *old;
+        }
+        PyMem_Free(m->slots);
+        m->slots = slots;
+        m->cap = cap;
+    }
+    Py_ssize_t j = (Py_ssize_t)(h & (uint64_t)(m->cap - 1));
+    while (m->slots[j].s != NULL)
+        j = (j + 1) & (m->cap - 1);
+    m->slots[j] = (MapSlot){s, (uint32_t)(h >> 32), (uint32_t)n | (uint32_t)code << 7};
+    m->used++;
+    return 0;
+}
+
+/* Index the items not indexed yet. */
+static int
+map_sync(Map *m, PyObject *items)
+{
+    for (; m->indexed < PyList_GET_SIZE(items); m->indexed++) {
+        PyObject *item = PyList_GET_ITEM(items, m->indexed);
+        Py_ssize_t n;
+        const char *s = PyUnicode_Check(item) ? PyUnicode_AsUTF8AndSize(item, &n) : NULL;
+        if (s == NULL) {
+            PyErr_Clear();
+            continue;  /* not a string a record can name: never found */
+        }
+        if (map_put(m, fnv1a(s, n), s, n, m->indexed) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+typedef struct {
+    PyObject *table;    /* the Python list [codes, items, door, limit, door_set, index] */
+    Map *map;
     PyObject *codes;    /* dict */
     PyObject *items;    /* list */
     unsigned char *door;
@@ -106,8 +290,9 @@ typedef struct {
 static int
 table_bind(StrTable *t, PyObject *table)
 {
-    if (!PyList_CheckExact(table) || PyList_GET_SIZE(table) != 5) {
-        PyErr_SetString(PyExc_TypeError, "a table is a list [codes, items, door, limit, set]");
+    if (!PyList_CheckExact(table) || PyList_GET_SIZE(table) != 6) {
+        PyErr_SetString(PyExc_TypeError,
+                        "a table is a list [codes, items, door, limit, set, index]");
         return -1;
     }
     t->table = table;
@@ -124,6 +309,33 @@ table_bind(StrTable *t, PyObject *table)
     t->door_set = PyLong_AsSsize_t(PyList_GET_ITEM(table, 4));
     if ((t->limit == -1 || t->door_set == -1) && PyErr_Occurred())
         return -1;
+    PyObject *index = PyList_GET_ITEM(table, 5);
+    Map *m;
+    if (PyCapsule_IsValid(index, "records.map")) {
+        m = PyCapsule_GetPointer(index, "records.map");
+        if (m->indexed > PyList_GET_SIZE(t->items)) {  /* items replaced: start over */
+            memset(m->slots, 0, sizeof(MapSlot) * (size_t)m->cap);
+            m->used = m->indexed = 0;
+            for (int i = 0; i < SEEN; i++)
+                Py_CLEAR(m->seen[i]);
+        }
+    } else {
+        m = PyMem_Calloc(1, sizeof(Map));
+        if (m == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        PyObject *capsule = PyCapsule_New(m, "records.map", map_free);
+        if (capsule == NULL) {
+            PyMem_Free(m);
+            return -1;
+        }
+        if (PyList_SetItem(table, 5, capsule) < 0)  /* steals */
+            return -1;
+    }
+    if (map_sync(m, t->items) < 0)
+        return -1;
+    t->map = m;
     t->admits = 1;
     return 0;
 }
@@ -143,22 +355,60 @@ table_sync(StrTable *t)
 /* Results of the encoders: 0 written, 1 unfit (the entry stays an object), -1 error. */
 #define UNFIT 1
 
+/* The string of UTF-8 raw[:n] (s: its str when there is one, else NULL: made only if it is
+ * admitted) through table t: a code or the bytes inline. */
+static int
+put_utf8(Out *o, PyObject *s, const char *raw, Py_ssize_t n, StrTable *t)
+{
+    if (t->admits) {
+        uint64_t h = fnv1a(raw, n);
+        Py_ssize_t c = t->map->cap ? map_find(t->map, h, raw, n) : -1;
+        if (c >= 0)
+            return put_varint(o, ((uint64_t)c << 1) | 1);
+        if (n <= MAX_ADMITTED && PyList_GET_SIZE(t->items) < t->limit) {
+            uint32_t bit = crc32_of(raw, n) & (DOOR_BITS - 1);
+            unsigned char mask = (unsigned char)(1u << (bit & 7));
+            if (t->door[bit >> 3] & mask) {
+                c = PyList_GET_SIZE(t->items);
+                PyObject *item = s != NULL ? Py_NewRef(s)
+                    : PyUnicode_DecodeUTF8(raw, n, "strict");
+                PyObject *code = item ? PyLong_FromSsize_t(c) : NULL;
+                if (code == NULL || PyList_Append(t->items, item) < 0 ||
+                    PyDict_SetItem(t->codes, item, code) < 0) {
+                    Py_XDECREF(item);
+                    Py_XDECREF(code);
+                    return -1;
+                }
+                Py_DECREF(code);
+                Py_ssize_t len;
+                const char *own = PyUnicode_AsUTF8AndSize(item, &len);
+                Py_DECREF(item);  /* the list holds it */
+                if (own == NULL || map_put(t->map, h, own, len, c) < 0)
+                    return -1;
+                t->map->indexed = c + 1;
+                return put_varint(o, ((uint64_t)c << 1) | 1);
+            }
+            t->door[bit >> 3] |= mask;
+            if (++t->door_set >= DOOR_FILL) {
+                memset(t->door, 0, DOOR_BITS / 8);
+                t->door_set = 0;
+            }
+        }
+    }
+    if (put_varint(o, (uint64_t)n << 1) < 0)
+        return -1;
+    return put_bytes(o, raw, n);
+}
+
 static int
 put_string(Out *o, PyObject *s, StrTable *t)
 {
     if (!PyUnicode_CheckExact(s))
         return UNFIT;
-    if (t->admits) {
-        PyObject *code = PyDict_GetItemWithError(t->codes, s);
-        if (code != NULL) {
-            Py_ssize_t c = PyLong_AsSsize_t(code);
-            if (c == -1 && PyErr_Occurred())
-                return -1;
-            return put_varint(o, ((uint64_t)c << 1) | 1);
-        }
-        if (PyErr_Occurred())
-            return -1;
-    }
+    Map *m = t->map;
+    int slot = (int)(((uintptr_t)s >> 4) & (SEEN - 1));
+    if (m != NULL && m->seen[slot] == s)  /* a shared string met before (source, key, tag) */
+        return put_varint(o, ((uint64_t)m->seen_code[slot] << 1) | 1);
     Py_ssize_t n;
     const char *raw = PyUnicode_AsUTF8AndSize(s, &n);
     if (raw == NULL) {
@@ -168,33 +418,16 @@ put_string(Out *o, PyObject *s, StrTable *t)
         }
         return -1;
     }
-    if (t->admits && n <= MAX_ADMITTED && PyList_GET_SIZE(t->items) < t->limit) {
-        Py_hash_t h = PyObject_Hash(s);
-        if (h == -1)
-            return -1;
-        uint64_t bit = (uint64_t)h & (DOOR_BITS - 1);
-        unsigned char mask = (unsigned char)(1u << (bit & 7));
-        if (t->door[bit >> 3] & mask) {
-            Py_ssize_t c = PyList_GET_SIZE(t->items);
-            PyObject *code = PyLong_FromSsize_t(c);
-            if (code == NULL)
-                return -1;
-            if (PyList_Append(t->items, s) < 0 || PyDict_SetItem(t->codes, s, code) < 0) {
-                Py_DECREF(code);
-                return -1;
-            }
-            Py_DECREF(code);
+    if (m != NULL && m->cap) {
+        Py_ssize_t c = map_find(m, fnv1a(raw, n), raw, n);
+        if (c >= 0) {
+            Py_INCREF(s);
+            Py_XSETREF(m->seen[slot], s);
+            m->seen_code[slot] = c;
             return put_varint(o, ((uint64_t)c << 1) | 1);
         }
-        t->door[bit >> 3] |= mask;
-        if (++t->door_set >= DOOR_FILL) {
-            memset(t->door, 0, DOOR_BITS / 8);
-            t->door_set = 0;
-        }
     }
-    if (put_varint(o, (uint64_t)n << 1) < 0)
-        return -1;
-    return put_bytes(o, raw, n);
+    return put_utf8(o, s, raw, n, t);
 }
 
 static int put_object(Out *o, PyObject *d, StrTable *tables, int depth);
@@ -446,32 +679,34 @@ put_record(State *st, Out *o, PyObject *e, StrTable *tables)
     PyObject *message = v[S_MESSAGE];
     if (message == NULL || !PyUnicode_CheckExact(message))
         return UNFIT;
-    /* the pieces of message.split(" ") */
-    Py_ssize_t mlen = PyUnicode_GET_LENGTH(message);
-    int kind = PyUnicode_KIND(message);
-    const void *data = PyUnicode_DATA(message);
+    /* the pieces of message.split(" "), on its UTF-8 (a space is never inside a character) */
+    Py_ssize_t mlen;
+    const char *m = PyUnicode_AsUTF8AndSize(message, &mlen);
+    if (m == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+            PyErr_Clear();
+            return UNFIT;
+        }
+        return -1;
+    }
     Py_ssize_t count = 1;
-    for (Py_ssize_t i = 0; i < mlen; i++)
-        if (PyUnicode_READ(kind, data, i) == ' ')
-            count++;
+    for (const char *q = m; (q = memchr(q, ' ', (size_t)(m + mlen - q))) != NULL; q++)
+        count++;
     if (put_varint(o, (uint64_t)count) < 0)
         return -1;
     if (count == 1) {
-        if ((r = put_string(o, message, &tables[T_WORDS])))
+        if ((r = put_utf8(o, message, m, mlen, &tables[T_WORDS])))
             return r;
     } else {
-        Py_ssize_t start = 0;
-        for (Py_ssize_t i = 0; i <= mlen; i++) {
-            if (i < mlen && PyUnicode_READ(kind, data, i) != ' ')
-                continue;
-            PyObject *piece = PyUnicode_Substring(message, start, i);
-            if (piece == NULL)
-                return -1;
-            r = put_string(o, piece, &tables[T_WORDS]);
-            Py_DECREF(piece);
-            if (r)
+        const char *start = m, *end = m + mlen;
+        for (;;) {
+            const char *q = memchr(start, ' ', (size_t)(end - start));
+            const char *stop = q ? q : end;
+            if ((r = put_utf8(o, NULL, start, stop - start, &tables[T_WORDS])))
                 return r;
-            start = i + 1;
+            if (q == NULL)
+                break;
+            start = q + 1;
         }
     }
     PyObject *ids[3] = {thread, request, user};

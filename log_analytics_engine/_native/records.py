@@ -7,10 +7,11 @@ Repeated strings become codes of three dictionaries (*tables*): ``NAMES`` (sourc
 metadata keys), ``WORDS`` (the space-separated pieces of messages) and ``VALUES`` (string
 values of metadata, ``thread_id``, ``request_id``, ``user_id``). A table admits a string of
 at most :data:`MAX_ADMITTED` UTF-8 bytes on its *second* sighting, until it holds its limit:
-a doorkeeper of :data:`DOOR_BITS` bits remembers first sightings by the string's hash (one
-bit each, all cleared when :data:`DOOR_FILL` of them are set, so a unique value is admitted
-only by a collision: a few percent), so values such as request ids mostly stay inline, and
-neither they nor hostile input grow a table past its limit or hold memory in the doorkeeper.
+a doorkeeper of :data:`DOOR_BITS` bits remembers first sightings by the CRC-32 of the
+string's UTF-8 (one bit each, all cleared when :data:`DOOR_FILL` of them are set, so a
+unique value is admitted only by a collision: a few percent), so values such as request ids
+mostly stay inline, and neither they nor hostile input grow a table past its limit or hold
+memory in the doorkeeper.
 A table only grows: a code, once given, means the same string for the table's life.
 
 Record layout (varints are unsigned LEB128; a *string* is a varint ``v``: ``v & 1`` a table
@@ -48,6 +49,7 @@ from array import array as array_type
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from zlib import crc32
 
 from ..model.entry import LEVELS, LogEntry
 
@@ -83,7 +85,9 @@ MAX_DEPTH = 32
 EXCEPTION = 0xFF
 
 #: A table: ``[codes: dict[str, int], items: list[str], door: bytearray, limit: int,
-#: door_set: int]`` (``door``: DOOR_BITS // 8 bytes, bit ``hash(s) & (DOOR_BITS - 1)``).
+#: door_set: int, index]`` (``door``: DOOR_BITS // 8 bytes, bit
+#: ``crc32(utf8) & (DOOR_BITS - 1)``; ``index``: the C kernels' own lookup of ``items`` by
+#: UTF-8 bytes, None until they build it and whenever ``items`` is replaced).
 Table = list[Any]
 
 _LEVEL_CODE = {name: i for i, name in enumerate(LEVELS)}
@@ -93,12 +97,13 @@ _pack_double = struct.Struct("<d").pack
 _unpack_double = struct.Struct("<d").unpack_from
 _INT64 = 1 << 63
 _SUFFIXES = ("Z", "+00:00")
-_INLINE: list[Any] = [{}, [], bytearray(DOOR_BITS >> 3), 0, 0]  # a table that admits nothing
+#: A table that admits nothing (literal timestamps are always inline).
+_INLINE: list[Any] = [{}, [], bytearray(DOOR_BITS >> 3), 0, 0, None]
 
 
 def new_tables(limits: tuple[int, int, int] = LIMITS) -> list[Table]:
     """Three empty tables (names, words, values) holding at most ``limits`` strings."""
-    return [[{}, [], bytearray(DOOR_BITS >> 3), limit, 0] for limit in limits]
+    return [[{}, [], bytearray(DOOR_BITS >> 3), limit, 0, None] for limit in limits]
 
 
 class _Unfit(Exception):
@@ -161,7 +166,7 @@ def _string(out: bytearray, s: Any, table: Table) -> None:
     items = table[1]
     if len(raw) <= MAX_ADMITTED and len(items) < table[3]:
         door = table[2]
-        h = hash(s) & (DOOR_BITS - 1)
+        h = crc32(raw) & (DOOR_BITS - 1)
         byte, bit = h >> 3, 1 << (h & 7)
         if door[byte] & bit:
             code = len(items)
@@ -247,6 +252,10 @@ def _record(out: bytearray, e: LogEntry, tables: list[Table]) -> None:
     message = e.message
     if type(message) is not str:
         raise _Unfit
+    try:
+        message.encode("utf-8")  # the whole message is checked before any piece
+    except UnicodeEncodeError:
+        raise _Unfit from None
     pieces = message.split(" ")
     _varint(out, len(pieces))
     words = tables[WORDS]

@@ -207,6 +207,7 @@ class EntryChunks(Sequence["LogEntry"]):
                 raise ValueError("a chunk's offsets do not match its records")
         for table, items in zip(self.tables, tables, strict=True):  # checked: now adopt
             table[1][:] = items
+            table[5] = None  # the C kernels' index of the items: rebuilt from them
             table[0].clear()
             table[0].update((s, i) for i, s in enumerate(items))
         if chunks:
