@@ -9,6 +9,8 @@ spliced, truncated) or replaced by random bytes and random JSON, then fed to
 * ``ingest_blocks`` (the same lines cut into blocks at random points, with postings),
 * ``entries_from_chunk`` (mutated stored chunks),
 * ``parse_iso`` (mutated timestamps),
+* ``encode_records`` (same records and tables as Python) and ``decode_records`` of mutated
+  records (entries or ValueError/IndexError, never a crash),
 
 of the C extension and of ``log_analytics_engine._native.python``. Any difference prints the
 input and exits with status 1; a sanitizer report aborts the process (non-zero status too).
@@ -199,6 +201,34 @@ def check_chunk(c: Any, entries: list[LogEntry], rng: random.Random, taken: dict
            "entries_from_chunk", data)
 
 
+def check_records(c: Any, entries: list[LogEntry], rng: random.Random,
+                  taken: dict[str, int]) -> None:
+    """encode_records equals the specification; decoding mutated records stays in bounds."""
+    from array import array
+
+    from log_analytics_engine._native import records as spec
+
+    limits = (rng.choice([0, 4, 1 << 16]), rng.choice([0, 4, 1 << 18]), rng.choice([0, 4]))
+    tc, tp = spec.new_tables(limits), spec.new_tables(limits)
+    got, want = c.encode_records(entries, tc), spec.encode_records(entries, tp)
+    _check(got[0] == want[0] and got[1] == want[1] and got[2] == want[2], "encode_records",
+           entries)
+    _check(all(x[:5] == y[:5] for x, y in zip(tc, tp, strict=True)), "records tables", entries)
+    data, offsets, kept = want
+    taken["records"] += 1
+    if rng.random() < 0.8:
+        data = _mutate(rng, data, [data])
+    ts = array("d", [e.ts for e in entries])
+    positions = array("I", range(len(entries)))
+    items = tuple(t[1] for t in tp)
+    try:
+        back = c.decode_records(data, offsets, positions, ts, 0, items,
+                                {p: entries[p] for p in kept} or None)
+    except (ValueError, IndexError):
+        return
+    _check(len(back) == len(entries), "decode_records count", data)
+
+
 def check_iso(c: Any, text: str, taken: dict[str, int]) -> None:
     got = c.parse_iso(text)
     taken["timestamps"] += 1
@@ -223,8 +253,8 @@ def run(seconds: float, seed: int, log: Callable[[str], None]) -> int:
               "2025-07-20T08:26", "1999-12-31T23:59:59.999999-0800"]
     deadline = time.monotonic() + seconds
     batches = lines = 0
-    taken = dict.fromkeys(["entries", "direct", "chunks", "direct chunks", "timestamps",
-                           "parsed timestamps"], 0)
+    taken = dict.fromkeys(["entries", "direct", "chunks", "direct chunks", "records",
+                           "timestamps", "parsed timestamps"], 0)
     try:
         while time.monotonic() < deadline:
             batch = []
@@ -240,6 +270,7 @@ def run(seconds: float, seed: int, log: Callable[[str], None]) -> int:
             parsed = [e for e in native.python.entries_from_lines(batch)[0] if e is not None]
             if parsed:
                 check_chunk(c, parsed[: rng.randrange(1, 30)], rng, taken)
+                check_records(c, parsed[: rng.randrange(1, 30)], rng, taken)
             for _ in range(5):
                 text = _mutate(rng, rng.choice(stamps).encode(), [b"Z", b"+00:00"])
                 check_iso(c, text.decode("latin-1"), taken)

@@ -9,6 +9,7 @@ sort, with the same positions and bisections.
 from __future__ import annotations
 
 from array import array
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from typing import Any
 
@@ -51,15 +52,7 @@ operations = st.lists(st.one_of(
 
 
 def _python_or_c(python: bool) -> Any:
-    return native.use_python() if python else _nothing()
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+    return native.use_python() if python else nullcontext()
 
 
 @settings(max_examples=150, deadline=None,
