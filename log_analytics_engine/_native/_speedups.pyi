@@ -52,9 +52,9 @@ def encode_records(
 ) -> tuple[bytes, Any, list[int]]: ...
 def decode_records(
     data: bytes, offsets: Any, positions: Any, ts: Any, ts_first: int,
-    items: tuple[list[str], list[str], list[str]], kept: dict[int, LogEntry] | None,
+    tables: list[list[Any]], kept: dict[int, LogEntry] | None,
 ) -> list[LogEntry]: ...
 def take_entries(
     ids: Any, chunks: Sequence[Any], first_block: int, chunk_bits: int, ts: Any, base: int,
-    items: tuple[list[str], list[str], list[str]], tail: list[LogEntry], tail_start: int,
+    tables: list[list[Any]], tail: list[LogEntry], tail_start: int,
 ) -> list[LogEntry]: ...

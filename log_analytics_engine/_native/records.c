@@ -98,16 +98,23 @@ put_bytes(Out *o, const void *s, Py_ssize_t n)
  * capsule in the table's sixth slot; the pointers are the items' own UTF-8, alive as long as
  * the items list holds them (a table only grows; replacing its items resets the slot). */
 typedef struct {
-    const char *s;      /* NULL: an empty slot */
+    uint32_t off;       /* of the string in the arena */
     uint32_t h;         /* the hash's high half (the low bits pick the slot) */
     uint32_t len_code;  /* len | code << 7: 16 bytes a slot keeps the index in cache */
+    uint32_t full;      /* 0: an empty slot */
 } MapSlot;
 
 #define SEEN 256    /* direct-mapped cache: str object -> code, for shared strings */
 
+/* The items' UTF-8 side by side in one arena, by code (decoding a message reads its pieces
+ * from there, not from scattered str objects), and the hash index over them. */
 typedef struct {
     MapSlot *slots;
     Py_ssize_t cap, used, indexed;
+    char *arena;
+    size_t arena_len, arena_cap;
+    uint32_t *code_off, *code_len;
+    Py_ssize_t codes_cap;
     PyObject *seen[SEEN];       /* owned references (a freed address is never matched) */
     Py_ssize_t seen_code[SEEN];
 } Map;
@@ -187,6 +194,9 @@ map_free(PyObject *capsule)
         for (int i = 0; i < SEEN; i++)
             Py_XDECREF(m->seen[i]);
         PyMem_Free(m->slots);
+        PyMem_Free(m->arena);
+        PyMem_Free(m->code_off);
+        PyMem_Free(m->code_len);
         PyMem_Free(m);
     }
 }
@@ -217,16 +227,16 @@ map_find(const Map *m, uint64_t h, const char *s, Py_ssize_t n)
     Py_ssize_t mask = m->cap - 1;
     for (Py_ssize_t i = (Py_ssize_t)(h & (uint64_t)mask);; i = (i + 1) & mask) {
         const MapSlot *slot = &m->slots[i];
-        if (slot->s == NULL)
+        if (!slot->full)
             return -1;
         if (slot->h == (uint32_t)(h >> 32) && (slot->len_code & 0x7F) == (uint32_t)n &&
-            same_bytes(slot->s, s, n))
+            same_bytes(m->arena + slot->off, s, n))
             return (Py_ssize_t)(slot->len_code >> 7);
     }
 }
 
 static int
-map_put(Map *m, uint64_t h, const char *s, Py_ssize_t n, Py_ssize_t code)
+slot_put(Map *m, uint64_t h, Py_ssize_t n, Py_ssize_t code)
 {
     if (n > 0x7F || code >= (1 << 25))
         return 0;  /* never admitted (MAX_ADMITTED, the limits): left unindexed */
@@ -239,10 +249,11 @@ map_put(Map *m, uint64_t h, const char *s, Py_ssize_t n, Py_ssize_t code)
         }
         for (Py_ssize_t i = 0; i < m->cap; i++) {
             MapSlot *old = &m->slots[i];
-            if (old->s == NULL)
+            if (!old->full)
                 continue;
-            Py_ssize_t j = (Py_ssize_t)(fnv1a(old->s, old->len_code & 0x7F) & (uint64_t)(cap - 1));
-            while (slots[j].s != NULL)
+            uint64_t oh = fnv1a(m->arena + old->off, old->len_code & 0x7F);
+            Py_ssize_t j = (Py_ssize_t)(oh & (uint64_t)(cap - 1));
+            while (slots[j].full)
                 j = (j + 1) & (cap - 1);
             slots[j] = *old;
         }
@@ -251,29 +262,97 @@ map_put(Map *m, uint64_t h, const char *s, Py_ssize_t n, Py_ssize_t code)
         m->cap = cap;
     }
     Py_ssize_t j = (Py_ssize_t)(h & (uint64_t)(m->cap - 1));
-    while (m->slots[j].s != NULL)
+    while (m->slots[j].full)
         j = (j + 1) & (m->cap - 1);
-    m->slots[j] = (MapSlot){s, (uint32_t)(h >> 32), (uint32_t)n | (uint32_t)code << 7};
+    m->slots[j] = (MapSlot){m->code_off[code], (uint32_t)(h >> 32),
+                            (uint32_t)n | (uint32_t)code << 7, 1};
     m->used++;
     return 0;
 }
 
-/* Index the items not indexed yet. */
+/* Copy the items not indexed yet into the arena and index them. */
 static int
 map_sync(Map *m, PyObject *items)
 {
     for (; m->indexed < PyList_GET_SIZE(items); m->indexed++) {
-        PyObject *item = PyList_GET_ITEM(items, m->indexed);
-        Py_ssize_t n;
+        Py_ssize_t code = m->indexed;
+        PyObject *item = PyList_GET_ITEM(items, code);
+        Py_ssize_t n = 0;
         const char *s = PyUnicode_Check(item) ? PyUnicode_AsUTF8AndSize(item, &n) : NULL;
         if (s == NULL) {
             PyErr_Clear();
-            continue;  /* not a string a record can name: never found */
+            n = 0;  /* not a string a record can name: an empty entry, never found */
         }
-        if (map_put(m, fnv1a(s, n), s, n, m->indexed) < 0)
+        if (code >= m->codes_cap) {
+            Py_ssize_t cap = m->codes_cap ? 2 * m->codes_cap : 1024;
+            uint32_t *off = PyMem_Realloc(m->code_off, sizeof(uint32_t) * (size_t)cap);
+            if (off == NULL)
+                return PyErr_NoMemory(), -1;
+            m->code_off = off;
+            uint32_t *len = PyMem_Realloc(m->code_len, sizeof(uint32_t) * (size_t)cap);
+            if (len == NULL)
+                return PyErr_NoMemory(), -1;
+            m->code_len = len;
+            m->codes_cap = cap;
+        }
+        if (m->arena_len + (size_t)n > UINT32_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "a string table passed 4 GiB");
+            return -1;
+        }
+        if (m->arena_len + (size_t)n > m->arena_cap) {
+            size_t cap = m->arena_cap ? m->arena_cap : 65536;
+            while (cap < m->arena_len + (size_t)n)
+                cap *= 2;
+            char *arena = PyMem_Realloc(m->arena, cap);
+            if (arena == NULL)
+                return PyErr_NoMemory(), -1;
+            m->arena = arena;
+            m->arena_cap = cap;
+        }
+        if (n)
+            memcpy(m->arena + m->arena_len, s, (size_t)n);
+        m->code_off[code] = (uint32_t)m->arena_len;
+        m->code_len[code] = (uint32_t)n;
+        m->arena_len += (size_t)n;
+        if (s != NULL && slot_put(m, fnv1a(s, n), n, code) < 0)
             return -1;
     }
     return 0;
+}
+
+/* The index of a table (the list [codes, items, door, limit, set, index]), made or brought
+ * up to date with its items; borrowed from the table's capsule. */
+static Map *
+table_map(PyObject *table, PyObject *items)
+{
+    PyObject *index = PyList_GET_ITEM(table, 5);
+    Map *m;
+    if (PyCapsule_IsValid(index, "records.map")) {
+        m = PyCapsule_GetPointer(index, "records.map");
+        if (m->indexed > PyList_GET_SIZE(items)) {  /* items replaced: start over */
+            memset(m->slots, 0, sizeof(MapSlot) * (size_t)m->cap);
+            m->used = m->indexed = 0;
+            m->arena_len = 0;
+            for (int i = 0; i < SEEN; i++)
+                Py_CLEAR(m->seen[i]);
+        }
+    } else {
+        m = PyMem_Calloc(1, sizeof(Map));
+        if (m == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        PyObject *capsule = PyCapsule_New(m, "records.map", map_free);
+        if (capsule == NULL) {
+            PyMem_Free(m);
+            return NULL;
+        }
+        if (PyList_SetItem(table, 5, capsule) < 0)  /* steals */
+            return NULL;
+    }
+    if (map_sync(m, items) < 0)
+        return NULL;
+    return m;
 }
 
 typedef struct {
@@ -309,31 +388,8 @@ table_bind(StrTable *t, PyObject *table)
     t->door_set = PyLong_AsSsize_t(PyList_GET_ITEM(table, 4));
     if ((t->limit == -1 || t->door_set == -1) && PyErr_Occurred())
         return -1;
-    PyObject *index = PyList_GET_ITEM(table, 5);
-    Map *m;
-    if (PyCapsule_IsValid(index, "records.map")) {
-        m = PyCapsule_GetPointer(index, "records.map");
-        if (m->indexed > PyList_GET_SIZE(t->items)) {  /* items replaced: start over */
-            memset(m->slots, 0, sizeof(MapSlot) * (size_t)m->cap);
-            m->used = m->indexed = 0;
-            for (int i = 0; i < SEEN; i++)
-                Py_CLEAR(m->seen[i]);
-        }
-    } else {
-        m = PyMem_Calloc(1, sizeof(Map));
-        if (m == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        PyObject *capsule = PyCapsule_New(m, "records.map", map_free);
-        if (capsule == NULL) {
-            PyMem_Free(m);
-            return -1;
-        }
-        if (PyList_SetItem(table, 5, capsule) < 0)  /* steals */
-            return -1;
-    }
-    if (map_sync(m, t->items) < 0)
+    Map *m = table_map(table, t->items);
+    if (m == NULL)
         return -1;
     t->map = m;
     t->admits = 1;
@@ -380,12 +436,9 @@ put_utf8(Out *o, PyObject *s, const char *raw, Py_ssize_t n, StrTable *t)
                     return -1;
                 }
                 Py_DECREF(code);
-                Py_ssize_t len;
-                const char *own = PyUnicode_AsUTF8AndSize(item, &len);
                 Py_DECREF(item);  /* the list holds it */
-                if (own == NULL || map_put(t->map, h, own, len, c) < 0)
+                if (map_sync(t->map, t->items) < 0)
                     return -1;
-                t->map->indexed = c + 1;
                 return put_varint(o, ((uint64_t)c << 1) | 1);
             }
             t->door[bit >> 3] |= mask;
@@ -811,6 +864,7 @@ done:
 typedef struct {
     const unsigned char *p, *end;
     PyObject *items[N_TABLES];   /* borrowed lists */
+    Map *words;                  /* the words table's arena, by code */
     int depth;
 } Reader;
 
@@ -822,7 +876,7 @@ corrupt(void)
 }
 
 static int
-get_varint(Reader *r, uint64_t *out)
+get_varint_long(Reader *r, uint64_t *out)
 {
     uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
@@ -838,14 +892,37 @@ get_varint(Reader *r, uint64_t *out)
     return corrupt();
 }
 
+static inline int
+get_varint(Reader *r, uint64_t *out)
+{
+    if (r->p < r->end && *r->p < 0x80) {  /* most varints are one byte */
+        *out = *r->p++;
+        return 0;
+    }
+    return get_varint_long(r, out);
+}
+
+static inline int
+all_ascii(const unsigned char *s, Py_ssize_t n)
+{
+    uint64_t high = 0;
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        high |= w;
+    }
+    unsigned char tail = 0;
+    for (; i < n; i++)
+        tail |= s[i];
+    return !(high & UINT64_C(0x8080808080808080)) && tail < 0x80;
+}
+
 /* A str of n UTF-8 bytes (strict). */
 static PyObject *
 make_str(const unsigned char *s, Py_ssize_t n)
 {
-    unsigned char high = 0;
-    for (Py_ssize_t i = 0; i < n; i++)
-        high |= s[i];
-    if (high < 0x80) {
+    if (all_ascii(s, n)) {
         PyObject *u = PyUnicode_New(n, 127);
         if (u != NULL)
             memcpy(PyUnicode_DATA(u), s, (size_t)n);
@@ -899,6 +976,12 @@ get_string_bytes(Reader *r, int table, const char **s, Py_ssize_t *n)
         uint64_t code = v >> 1;
         if (code >= (uint64_t)PyList_GET_SIZE(items))
             return corrupt();
+        Map *m = r->words;
+        if (table == T_WORDS && m != NULL && code < (uint64_t)m->indexed) {
+            *s = m->arena + m->code_off[code];  /* read before any allocation */
+            *n = (Py_ssize_t)m->code_len[code];
+            return 0;
+        }
         PyObject *item = PyList_GET_ITEM(items, (Py_ssize_t)code);
         if (!PyUnicode_Check(item))
             return corrupt();
@@ -1071,13 +1154,13 @@ done:
  * entries kept as objects (or None). A new reference, NULL with an exception. */
 static PyObject *
 decode_one(State *st, const unsigned char *data, Py_ssize_t size, Py_ssize_t start,
-           Py_ssize_t pos, double instant, PyObject *const *items, PyObject *kept)
+           Py_ssize_t pos, double instant, PyObject *const *items, Map *words, PyObject *kept)
 {
     if (start < 0 || start >= size) {
         corrupt();
         return NULL;
     }
-    Reader r = {data + start, data + size, {items[0], items[1], items[2]}, 0};
+    Reader r = {data + start, data + size, {items[0], items[1], items[2]}, words, 0};
     unsigned char level = *r.p++;
     if (level == EXCEPTION_BYTE) {
         PyObject *e = NULL;
@@ -1183,35 +1266,46 @@ fail:
     return NULL;
 }
 
+/* The items lists of the three tables and the words table's index (capsule in *hold, a new
+ * reference: kept alive while decoding). */
 static int
-items_of(PyObject *items, PyObject **out)
+tables_of(PyObject *tables, PyObject **out, Map **words, PyObject **hold)
 {
-    if (!PyTuple_Check(items) || PyTuple_GET_SIZE(items) != N_TABLES) {
-        PyErr_SetString(PyExc_TypeError, "items must be a tuple of three lists");
+    if (!PyList_Check(tables) || PyList_GET_SIZE(tables) != N_TABLES) {
+        PyErr_SetString(PyExc_TypeError, "tables must be a list of three tables");
         return -1;
     }
     for (int k = 0; k < N_TABLES; k++) {
-        out[k] = PyTuple_GET_ITEM(items, k);
-        if (!PyList_Check(out[k])) {
-            PyErr_SetString(PyExc_TypeError, "items must be a tuple of three lists");
+        PyObject *t = PyList_GET_ITEM(tables, k);
+        if (!PyList_CheckExact(t) || PyList_GET_SIZE(t) != 6 ||
+            !PyList_Check(PyList_GET_ITEM(t, 1))) {
+            PyErr_SetString(PyExc_TypeError,
+                            "a table is a list [codes, items, door, limit, set, index]");
             return -1;
         }
+        out[k] = PyList_GET_ITEM(t, 1);
     }
+    PyObject *wt = PyList_GET_ITEM(tables, T_WORDS);
+    *words = table_map(wt, out[T_WORDS]);
+    if (*words == NULL)
+        return -1;
+    *hold = Py_NewRef(PyList_GET_ITEM(wt, 5));
     return 0;
 }
 
-/* decode_records(data, offsets, positions, ts, ts_first, items, kept) -> list */
+/* decode_records(data, offsets, positions, ts, ts_first, tables, kept) -> list */
 PyObject *
 py_decode_records(PyObject *module, PyObject *args)
 {
     State *st = get_state(module);
     Py_buffer data, offsets, positions, ts;
     Py_ssize_t ts_first;
-    PyObject *items_arg, *kept, *result = NULL, *items[N_TABLES];
+    PyObject *items_arg, *kept, *result = NULL, *items[N_TABLES], *hold = NULL;
+    Map *words = NULL;
     if (!PyArg_ParseTuple(args, "y*y*y*y*nOO:decode_records", &data, &offsets, &positions,
                           &ts, &ts_first, &items_arg, &kept))
         return NULL;
-    if (check_configured(st) < 0 || items_of(items_arg, items) < 0)
+    if (check_configured(st) < 0 || tables_of(items_arg, items, &words, &hold) < 0)
         goto done;
     if (offsets.len % 4 || positions.len % 4 || ts.len % 8) {
         PyErr_SetString(PyExc_TypeError, "offsets and positions are uint32, ts float64");
@@ -1236,7 +1330,8 @@ py_decode_records(PyObject *module, PyObject *args)
             Py_CLEAR(result);
             goto done;
         }
-        PyObject *e = decode_one(st, data.buf, data.len, off[p], p, stamps[t], items, kept);
+        PyObject *e = decode_one(st, data.buf, data.len, off[p], p, stamps[t], items, words,
+                                 kept);
         if (e == NULL) {
             Py_CLEAR(result);
             goto done;
@@ -1244,6 +1339,7 @@ py_decode_records(PyObject *module, PyObject *args)
         PyList_SET_ITEM(result, i, e);
     }
 done:
+    Py_XDECREF(hold);
     PyBuffer_Release(&data);
     PyBuffer_Release(&offsets);
     PyBuffer_Release(&positions);
@@ -1251,20 +1347,21 @@ done:
     return result;
 }
 
-/* take_entries(ids, chunks, first_block, chunk_bits, ts, base, items, tail, tail_start) */
+/* take_entries(ids, chunks, first_block, chunk_bits, ts, base, tables, tail, tail_start) */
 PyObject *
 py_take_entries(PyObject *module, PyObject *args)
 {
     State *st = get_state(module);
     Py_buffer ids, ts, data = {0}, offsets = {0};
-    PyObject *chunks, *items_arg, *tail, *result = NULL, *items[N_TABLES];
+    PyObject *chunks, *items_arg, *tail, *result = NULL, *items[N_TABLES], *hold = NULL;
+    Map *words = NULL;
     Py_ssize_t first_block, bits, base, tail_start, held = -1;
     PyObject *kept = Py_None;
     if (!PyArg_ParseTuple(args, "y*O!nny*nOO!n:take_entries", &ids, &PyList_Type, &chunks,
                           &first_block, &bits, &ts, &base, &items_arg, &PyList_Type, &tail,
                           &tail_start))
         return NULL;
-    if (check_configured(st) < 0 || items_of(items_arg, items) < 0)
+    if (check_configured(st) < 0 || tables_of(items_arg, items, &words, &hold) < 0)
         goto done;
     if (ids.len % 4 || ts.len % 8 || bits < 0 || bits > 30) {
         PyErr_SetString(PyExc_TypeError, "ids are uint32, ts float64, 0 <= chunk_bits <= 30");
@@ -1330,7 +1427,7 @@ py_take_entries(PyObject *module, PyObject *args)
             goto fail;
         }
         e = decode_one(st, data.buf, data.len, ((const uint32_t *)offsets.buf)[p], p,
-                       stamps[i - base], items, kept);
+                       stamps[i - base], items, words, kept);
         if (e == NULL)
             goto fail;
         PyList_SET_ITEM(result, k, e);
@@ -1339,6 +1436,7 @@ py_take_entries(PyObject *module, PyObject *args)
 fail:
     Py_CLEAR(result);
 done:
+    Py_XDECREF(hold);
     if (held >= 0) {
         PyBuffer_Release(&data);
         PyBuffer_Release(&offsets);

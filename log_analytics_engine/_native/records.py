@@ -365,11 +365,12 @@ _new = object.__new__
 
 def decode_records(
     data: bytes, offsets: Any, positions: Any, ts: Any, ts_first: int,
-    items: tuple[list[str], list[str], list[str]], kept: dict[int, LogEntry] | None,
+    tables: list[Table], kept: dict[int, LogEntry] | None,
 ) -> list[LogEntry]:
     """The entries at ``positions`` (indexes into the chunk) of records ``data`` with
-    ``offsets``; ``ts[ts_first + position]`` is each one's instant, ``items`` the tables'
-    strings, ``kept`` the entries kept as objects by position. O(size of those records)."""
+    ``offsets``; ``ts[ts_first + position]`` is each one's instant, ``tables`` the string
+    tables, ``kept`` the entries kept as objects by position. O(size of those records)."""
+    items = (tables[0][1], tables[1][1], tables[2][1])
     out: list[LogEntry] = []
     reader = _Reader(data, items)
     n = len(offsets) - 1
@@ -429,8 +430,7 @@ Chunk = tuple[bytes, Any, "dict[int, LogEntry] | None"]
 
 def take_entries(
     ids: Any, chunks: Sequence[Chunk | None], first_block: int, chunk_bits: int, ts: Any,
-    base: int, items: tuple[list[str], list[str], list[str]], tail: list[LogEntry],
-    tail_start: int,
+    base: int, tables: list[Table], tail: list[LogEntry], tail_start: int,
 ) -> list[LogEntry]:
     """The entries of ``ids`` (any order, repeats allowed), in that order.
 
@@ -454,6 +454,6 @@ def take_entries(
         if chunk is None:
             raise IndexError(f"id {i} is in no chunk")
         start = i & ~mask
-        out.extend(decode_records(chunk[0], chunk[1], (i - start,), ts, start - base, items,
+        out.extend(decode_records(chunk[0], chunk[1], (i - start,), ts, start - base, tables,
                                   chunk[2]))
     return out

@@ -379,21 +379,22 @@ class Store:
         return span
 
     def sorted_ids(
-        self, ids: BitMap | FrozenBitMap | Sequence[int], descending: bool = False
+        self, ids: BitMap | FrozenBitMap | Sequence[int], descending: bool = False,
+        limit: int | None = None,
     ) -> list[int]:
         """``ids`` in time order, ties in ingestion order (reversed when ``descending``).
 
         Runtime complexity: O(k log k), near O(k) for the mostly ordered ids of logs.
         """
         if isinstance(ids, (BitMap, FrozenBitMap)):
-            return self._time_order(ids, descending, 0, len(ids))
+            return self._time_order(ids, descending, 0, len(ids) if limit is None else limit)
         base = self.base
         ts = self.ts
         key: Callable[[int], float] = ts.__getitem__ if base == 0 else (lambda i: ts[i - base])
         ordered = sorted(ids, key=key)
         if descending:
             ordered.reverse()
-        return ordered
+        return ordered if limit is None else ordered[:limit]
 
     def sorted_entries(
         self, ids: BitMap | FrozenBitMap, descending: bool = False, offset: int = 0,
@@ -413,15 +414,13 @@ class Store:
         late arrivals among them need placing (``native.time_order``)."""
         late = ids & self.late
         in_order = ids - late if late else ids
+        n = len(in_order)
+        if stop < n:  # only the first `stop` in-order ids (by id: by time) can be placed
+            in_order = in_order[n - stop :] if descending else in_order[:stop]
         ordered: list[int] = native.time_order(
             in_order.to_array(), late.to_array(), self.ts, self.base, None, descending,
             start, stop)
         return ordered
-
-    def walk_time(self, descending: bool = False) -> Iterator[int]:
-        """All live ids in time order (ties in ingestion order). O(1) per step."""
-        ti = self.time_index
-        return reversed(ti) if descending else iter(ti)
 
     # -- invariants -----------------------------------------------------------------------
     def _check(self) -> None:

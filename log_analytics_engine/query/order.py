@@ -1,4 +1,4 @@
-"""Result order and pages: time order by walking the time index or sorting, other keys."""
+"""Result order and pages: time order by the time order kernel, other keys by sorting."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from .nodes import Bits, QueryContext
 if TYPE_CHECKING:
     from ..model.entry import LogEntry
 
-__all__ = ["TIME_KEYS", "order_entries", "order_entry_list", "order_ids", "page_window",
-           "walk_pays"]
+__all__ = ["TIME_KEYS", "order_entries", "order_entry_list", "order_ids", "page_window"]
 
 
 def _sort_value(value: Any) -> tuple[int, Any]:
@@ -29,12 +28,6 @@ def _sort_value(value: Any) -> tuple[int, Any]:
 TIME_KEYS = frozenset(("timestamp", "time", "ts", "@timestamp"))
 
 
-def walk_pays(k: int, n: int, limit: int | None) -> bool:
-    """Whether the first ``limit`` of ``k`` hits among ``n`` entries are found faster by
-    walking the time index (about ``limit * n / k`` steps) than by ordering all ``k``."""
-    return limit is not None and k > 0 and limit * n / k < k / 4
-
-
 def order_entries(
     ctx: QueryContext, ids: Bits, sort_by: str | None, descending: bool, offset: int,
     limit: int | None,
@@ -43,7 +36,7 @@ def order_entries(
     (see :func:`order_ids`; built after the lock when many: ``Store.take_later``)."""
     store = ctx.store
     wanted = None if limit is None else offset + limit
-    if (sort_by is None or sort_by in TIME_KEYS) and not walk_pays(len(ids), len(store), wanted):
+    if sort_by is None or sort_by in TIME_KEYS:
         return store.sorted_entries(ids, descending, offset, limit)
     ordered = order_ids(ctx, ids, sort_by, descending, wanted)
     return store.take_later(ordered[offset:] if offset else ordered)
@@ -54,21 +47,11 @@ def order_ids(
 ) -> list[int]:
     """``ids`` in result order; only the first ``limit`` when given.
 
-    Time order walks the time index when few results are wanted from a large set
-    (O(limit * n / k) steps), else sorts the ids by instant (O(k log k)).
+    Time order comes from the time order kernel (only the first ``limit`` rows placed).
     """
     store = ctx.store
     if sort_by is None or sort_by in TIME_KEYS:
-        if limit is not None and walk_pays(len(ids), len(store), limit):
-            out: list[int] = []
-            for i in store.walk_time(descending):
-                if i in ids:
-                    out.append(i)
-                    if len(out) >= limit:
-                        break
-            return out
-        ordered = store.sorted_ids(ids, descending)
-        return ordered if limit is None else ordered[:limit]
+        return store.sorted_ids(ids, descending, limit)
     ordered = store.sorted_ids(ids)
     get = store.get
     if sort_by in ("level", "severity", "severity_score"):

@@ -28,7 +28,7 @@ from pyroaring import BitMap
 
 from ..errors import InvalidFilterError
 from .nodes import Node, QueryContext, TimeRange, execute
-from .order import page_window, walk_pays
+from .order import page_window
 from .residual import ResidualPlan
 
 if TYPE_CHECKING:
@@ -88,9 +88,9 @@ def page_ids(
     """Up to ``limit`` matching ids strictly after the key ``after`` in time order
     (``after`` holds a public id; the ids returned are internal).
 
-    Call under the engine lock. Runtime complexity: O(p + log n + w) where w is the
-    number of index positions walked (about ``limit * n / k`` for k remaining hits), or
-    O(p + k log k) when sorting the remaining hits is cheaper.
+    Call under the engine lock. Runtime complexity: O(p + limit + m log m) for posting lists
+    of size p and m late arrivals among the hits (in-order hits are in time order by id:
+    only the first ``limit`` of them are placed, ``Store.sorted_ids``).
     """
     store = ctx.store
     ti = store.time_index
@@ -106,20 +106,10 @@ def page_ids(
         for i in ti.irange_key(instant, instant):
             if (i >= last_id) if descending else (i <= last_id):
                 ids.discard(i)
-    k = len(ids)
-    if k == 0:
+    if not ids:
         return []
-    if walk_pays(k, ti.bisect_key_right(hi) - ti.bisect_key_left(lo), limit):
-        out: list[int] = []
-        walk = ti.irange_key(lo, hi, reverse=descending)
-        for i in walk:
-            if i in ids:
-                out.append(i)
-                if len(out) >= limit:
-                    break
-        return out
     # a FrozenBitMap from an index iterates like a BitMap
-    return store.sorted_ids(cast(BitMap, ids), descending)[:limit]
+    return store.sorted_ids(cast(BitMap, ids), descending, limit)
 
 
 #: What :func:`take_page` copies under the lock: public ids and their entries in page order.

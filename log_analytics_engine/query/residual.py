@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from pyroaring import BitMap
 
 from ..errors import QueryTimeoutError
+from ..index.chunks import Taken
 from .nodes import (
     And,
     Bits,
@@ -158,7 +159,9 @@ class ResidualPlan:
         """The page of :meth:`entries` after the residual check. O(k) checks at most; stops
         once the page is full."""
         if self.residual is None:
-            return found if type(found) is list else list(found)
+            if type(found) is list:
+                return found
+            return found.as_list() if isinstance(found, Taken) else list(found)
         kept = self.keep(found, None if limit is None else offset + limit)
         hits = [found[k] for k in kept]
         return hits[offset:] if limit is None else hits[offset:offset + limit]

@@ -220,9 +220,8 @@ def check_records(c: Any, entries: list[LogEntry], rng: random.Random,
         data = _mutate(rng, data, [data])
     ts = array("d", [e.ts for e in entries])
     positions = array("I", range(len(entries)))
-    items = tuple(t[1] for t in tp)
     try:
-        back = c.decode_records(data, offsets, positions, ts, 0, items,
+        back = c.decode_records(data, offsets, positions, ts, 0, tp,
                                 {p: entries[p] for p in kept} or None)
     except (ValueError, IndexError):
         return

@@ -106,10 +106,9 @@ def test_c_encodes_and_decodes_like_the_specification(
         data, offsets, kept_at = want
         keep = {p: batch[p] for p in kept_at} or None
         ts = array("d", [e.ts for e in batch])
-        items = tuple(t[1] for t in tp)
         positions = array("I", range(len(batch)))
-        a = C.decode_records(data, offsets, positions, ts, 0, items, keep)
-        b = spec.decode_records(data, offsets, positions, ts, 0, items, keep)
+        a = C.decode_records(data, offsets, positions, ts, 0, tp, keep)
+        b = spec.decode_records(data, offsets, positions, ts, 0, tp, keep)
         assert list(map(fields, a)) == list(map(fields, b)) == list(map(fields, batch))
 
 
@@ -128,9 +127,8 @@ def test_c_takes_entries_like_the_specification(
         chunks.append((data, offsets, {p: batch[start + p] for p in kept} or None))
     tail = batch[sealed:]
     ts = array("d", [e.ts for e in batch])
-    items = tuple(t[1] for t in tables)
     ids = array("I", [p % len(batch) for p in picks])
-    args = (chunks, 0, bits, ts, 0, items, tail, sealed)
+    args = (chunks, 0, bits, ts, 0, tables, tail, sealed)
     a = C.take_entries(ids, *args)
     b = spec.take_entries(ids, *args)
     assert list(map(fields, a)) == list(map(fields, b)) == [fields(batch[i]) for i in ids]
@@ -152,10 +150,9 @@ def test_corrupt_records_raise_and_never_crash(batch: list[LogEntry],
     cut = data.draw(st.integers(0, len(raw)))
     damaged = bytes(raw[:cut])
     ts = array("d", [e.ts for e in batch])
-    items = tuple(t[1] for t in tables)
     positions = array("I", [p for p in range(len(batch)) if offsets[p] < len(damaged)])
     try:
-        got = C.decode_records(damaged, offsets, positions, ts, 0, items, None)
+        got = C.decode_records(damaged, offsets, positions, ts, 0, tables, None)
     except (ValueError, IndexError):  # a corrupt record: refused
         return
     assert len(got) == len(positions)  # or read as some entries, within bounds
@@ -169,6 +166,6 @@ def test_the_records_of_a_literal_timestamp_and_epoch_forms() -> None:
     data, offsets, kept = C.encode_records(batch, tables)
     assert kept == []
     back = C.decode_records(data, offsets, array("I", range(4)), array("d", [
-        e.ts for e in batch]), 0, tuple(t[1] for t in tables), None)
+        e.ts for e in batch]), 0, tables, None)
     assert list(map(fields, back)) == list(map(fields, batch))
     assert back[1].timestamp is back[1].ts  # the instant itself, as the specification
