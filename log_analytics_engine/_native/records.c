@@ -1140,7 +1140,8 @@ get_message(Reader *r)
         }
         if (k)
             buf[len++] = ' ';
-        memcpy(buf + len, s, (size_t)n);
+        if (n)  /* an empty piece may point at no arena yet */
+            memcpy(buf + len, s, (size_t)n);
         len += n;
     }
     result = make_str((const unsigned char *)buf, len);
