@@ -1357,7 +1357,7 @@ py_take_entries(PyObject *module, PyObject *args)
     PyObject *chunks, *items_arg, *tail, *result = NULL, *items[N_TABLES], *hold = NULL;
     Map *words = NULL;
     Py_ssize_t first_block, bits, base, tail_start, held = -1;
-    PyObject *kept = Py_None;
+    PyObject *kept = NULL;  /* owned: a finalizer run by an allocation cannot free it */
     if (!PyArg_ParseTuple(args, "y*O!nny*nOO!n:take_entries", &ids, &PyList_Type, &chunks,
                           &first_block, &bits, &ts, &base, &items_arg, &PyList_Type, &tail,
                           &tail_start))
@@ -1411,7 +1411,7 @@ py_take_entries(PyObject *module, PyObject *args)
                 PyBuffer_Release(&data);
                 goto fail;
             }
-            kept = PyTuple_GET_ITEM(chunk, 2);
+            Py_XSETREF(kept, Py_NewRef(PyTuple_GET_ITEM(chunk, 2)));
             held = slot;
             if (offsets.len % 4) {
                 PyErr_SetString(PyExc_TypeError, "offsets are uint32");
@@ -1437,6 +1437,7 @@ py_take_entries(PyObject *module, PyObject *args)
 fail:
     Py_CLEAR(result);
 done:
+    Py_XDECREF(kept);
     Py_XDECREF(hold);
     if (held >= 0) {
         PyBuffer_Release(&data);
