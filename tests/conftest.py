@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -46,6 +47,18 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 # and eviction then reads entries built from records. LOG_ANALYTICS_TEST_CHUNK_BITS=10 runs
 # the suite on the default.
 chunks.CHUNK_BITS = int(os.environ.get("LOG_ANALYTICS_TEST_CHUNK_BITS", "3"))
+
+
+def run_sql(path: Path, *statements: str) -> None:
+    """Run ``statements`` on the SQLite file ``path`` and commit (tests that damage or edit a
+    storage file behind the engine's back)."""
+    db = sqlite3.connect(path)
+    try:
+        for stmt in statements:
+            db.execute(stmt)
+        db.commit()
+    finally:
+        db.close()
 
 
 def examples(fraction: float) -> int:

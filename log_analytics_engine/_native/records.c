@@ -902,6 +902,18 @@ get_varint(Reader *r, uint64_t *out)
     return get_varint_long(r, out);
 }
 
+/* A count of items that follow (each at least one byte): a varint no larger than the bytes
+ * left, so a corrupt count never allocates or loops past the record. */
+static int
+get_count(Reader *r, uint64_t *out)
+{
+    if (get_varint(r, out) < 0)
+        return -1;
+    if (*out > (uint64_t)(r->end - r->p))
+        return corrupt();
+    return 0;
+}
+
 static inline int
 all_ascii(const unsigned char *s, Py_ssize_t n)
 {
@@ -1032,9 +1044,9 @@ get_value(Reader *r)
     case 5:
         return get_string(r, T_VALUES);
     case 6: {
-        if (get_varint(r, &v) < 0)
+        if (get_count(r, &v) < 0)
             return NULL;
-        if (v > (uint64_t)(r->end - r->p) || r->depth >= MAX_DEPTH + 1) {
+        if (r->depth >= MAX_DEPTH + 1) {
             corrupt();
             return NULL;
         }
@@ -1074,12 +1086,8 @@ static PyObject *
 get_object(Reader *r)
 {
     uint64_t n;
-    if (get_varint(r, &n) < 0)
+    if (get_count(r, &n) < 0)
         return NULL;
-    if (n > (uint64_t)(r->end - r->p)) {
-        corrupt();
-        return NULL;
-    }
     PyObject *d = PyDict_New();
     if (d == NULL)
         return NULL;
@@ -1103,14 +1111,10 @@ static PyObject *
 get_message(Reader *r)
 {
     uint64_t count;
-    if (get_varint(r, &count) < 0)
+    if (get_count(r, &count) < 0)
         return NULL;
     if (count == 0)  /* never written; the specification joins no pieces */
         return PyUnicode_FromStringAndSize("", 0);
-    if (count > (uint64_t)(r->end - r->p)) {
-        corrupt();
-        return NULL;
-    }
     if (count == 1)
         return get_string(r, T_WORDS);
     char small[1024];
@@ -1238,12 +1242,8 @@ decode_one(State *st, const unsigned char *data, Py_ssize_t size, Py_ssize_t sta
         }
     }
     uint64_t ntags;
-    if (get_varint(&r, &ntags) < 0)
+    if (get_count(&r, &ntags) < 0)
         goto fail;
-    if (ntags > (uint64_t)(r.end - r.p)) {
-        corrupt();
-        goto fail;
-    }
     if ((v[S_TAGS] = PyList_New((Py_ssize_t)ntags)) == NULL)
         goto fail;
     for (Py_ssize_t i = 0; i < (Py_ssize_t)ntags; i++) {

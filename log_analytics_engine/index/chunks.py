@@ -29,7 +29,7 @@ from .._native.records import LIMITS, Chunk, Table, new_tables
 if TYPE_CHECKING:
     from ..model.entry import LogEntry
 
-__all__ = ["CHUNK_BITS", "EAGER", "EntryChunks", "Taken"]
+__all__ = ["CHUNK_BITS", "EAGER", "EntryChunks", "Taken", "id_buffer"]
 
 #: Ids per sealed chunk, as a power of two (at most the zone map block, so that rebasing by
 #: whole blocks moves whole chunks). Tests lower it to seal often.
@@ -39,6 +39,16 @@ CHUNK_BITS = 10
 EAGER = 2048
 # Bytes a table spends per string beside the string: its dict entry, list slot and doorkeeper.
 _TABLE_SLOT = 64
+
+
+def id_buffer(ids: Iterable[int]) -> Any:
+    """``ids`` as a uint32 buffer for the kernels: a bitmap's array, an ``array('I')`` as it
+    is, any other iterable copied. O(k)."""
+    if isinstance(ids, (BitMap, FrozenBitMap)):
+        return ids.to_array()
+    if isinstance(ids, array) and ids.typecode == "I":
+        return ids
+    return array("I", ids)
 
 
 class EntryChunks(Sequence["LogEntry"]):
@@ -91,12 +101,7 @@ class EntryChunks(Sequence["LogEntry"]):
         """The entries of ``ids`` (live ids, any order), in that order.
 
         Runtime complexity: O(size of their records), one C loop with the accelerator."""
-        if isinstance(ids, (BitMap, FrozenBitMap)):
-            buffer: Any = ids.to_array()
-        elif isinstance(ids, array) and ids.typecode == "I":
-            buffer = ids
-        else:
-            buffer = array("I", ids)
+        buffer = id_buffer(ids)
         taken: list[LogEntry] = native.take_entries(
             buffer, self.chunks, self.first_chunk, self.bits, self._ts, self._base[0],
             self.tables, self.tail, self.tail_start)
@@ -107,12 +112,7 @@ class EntryChunks(Sequence["LogEntry"]):
         :data:`EAGER`), else a :class:`Taken` that builds them when read, after the engine
         lock is released. Call under the lock. O(k) for k ids (a copy of the instants they
         span and of the chunk list for a :class:`Taken`)."""
-        if isinstance(ids, (BitMap, FrozenBitMap)):
-            buffer: Any = ids.to_array()
-        elif isinstance(ids, array) and ids.typecode == "I":
-            buffer = ids
-        else:
-            buffer = array("I", ids)
+        buffer = id_buffer(ids)
         if len(buffer) <= EAGER:
             return self.take(buffer)
         return Taken(self, buffer)

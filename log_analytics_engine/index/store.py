@@ -32,7 +32,7 @@ from pyroaring import BitMap, FrozenBitMap
 from .. import _native as native
 from .._native.records import Chunk
 from ..errors import CapacityError
-from .chunks import EntryChunks
+from .chunks import EntryChunks, id_buffer
 from .timeindex import TimeIndex, TimeOrder
 
 if TYPE_CHECKING:
@@ -115,12 +115,7 @@ class Store:
         """``(ids, entries)`` pairs covering ``ids`` in order, ``batch`` at a time: for
         loops that read every entry of a large set without building them all at once.
         O(k) for k ids."""
-        if isinstance(ids, (BitMap, FrozenBitMap)):
-            buffer: Any = ids.to_array()
-        elif isinstance(ids, array) and ids.typecode == "I":
-            buffer = ids
-        else:
-            buffer = array("I", ids)
+        buffer = id_buffer(ids)
         take = self.entries.take
         for start in range(0, len(buffer), batch):
             part = buffer[start : start + batch]

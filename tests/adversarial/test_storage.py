@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from conftest import run_sql
 
 from log_analytics_engine import LogAnalyticsEngine, LogEntry
 from log_analytics_engine.errors import StorageCorruptError, StorageError
@@ -22,14 +23,6 @@ def _make(path: Path) -> list[str]:
         engine.ingest_logs([LogEntry(i, "ERROR" if i % 10 == 0 else "INFO", f"message {i}",
                                      source=f"s{i % 3}") for i in range(N)])
         return [e.message for e in engine.query_logs()]
-
-
-def _sql(path: Path, *statements: str) -> None:
-    db = sqlite3.connect(path)
-    for stmt in statements:
-        db.execute(stmt)
-    db.commit()
-    db.close()
 
 
 @pytest.fixture
@@ -75,7 +68,7 @@ def test_truncated_file_is_called_damaged_not_foreign(stored: tuple[Path, list[s
 
 def test_bad_snapshot_bitmap_is_rebuilt_from_the_chunks(stored: tuple[Path, list[str]]) -> None:
     path, _ = stored
-    _sql(path, "UPDATE postings SET ids = x'00010203' WHERE idx = 'level' AND term = 'ERROR'")
+    run_sql(path, "UPDATE postings SET ids = x'00010203' WHERE idx = 'level' AND term = 'ERROR'")
     with LogAnalyticsEngine(storage=path) as engine:
         assert engine.count_logs({"level": "ERROR"}) == ERRORS
         engine._check()
@@ -84,7 +77,7 @@ def test_bad_snapshot_bitmap_is_rebuilt_from_the_chunks(stored: tuple[Path, list
 def test_deleted_snapshot_postings_are_rebuilt(stored: tuple[Path, list[str]]) -> None:
     """Was: count_logs(level=ERROR) answered 0 instead of the real count."""
     path, _ = stored
-    _sql(path, "DELETE FROM postings WHERE idx = 'level'")
+    run_sql(path, "DELETE FROM postings WHERE idx = 'level'")
     with LogAnalyticsEngine(storage=path) as engine:
         assert engine.count_logs({"level": "ERROR"}) == ERRORS
         assert engine.count_logs({"level": "INFO"}) == N - ERRORS
@@ -94,7 +87,7 @@ def test_deleted_snapshot_postings_are_rebuilt(stored: tuple[Path, list[str]]) -
 def test_snapshot_edited_to_stay_consistent_is_caught_by_its_digest(
         stored: tuple[Path, list[str]]) -> None:
     path, _ = stored
-    _sql(path, "UPDATE postings SET term = 'elsewhere' WHERE idx = 'source' AND term = 's1'")
+    run_sql(path, "UPDATE postings SET term = 'elsewhere' WHERE idx = 'source' AND term = 's1'")
     with LogAnalyticsEngine(storage=path) as engine:
         assert engine.count_logs({"source": "elsewhere"}) == 0
         assert engine.count_logs({"source": "s1"}) == len(range(1, N, 3))
@@ -105,7 +98,7 @@ def test_deleted_chunk_row_is_never_loss_in_silence(stored: tuple[Path, list[str
                                                     which: str) -> None:
     path, _ = stored
     first = {"last": 4 * CHUNK, "first": 0, "middle": 2 * CHUNK}[which]
-    _sql(path, f"DELETE FROM chunks WHERE first_id = {first}")
+    run_sql(path, f"DELETE FROM chunks WHERE first_id = {first}")
     with pytest.raises(StorageCorruptError, match=r"missing|not dense"):
         LogAnalyticsEngine(storage=path)
     with LogAnalyticsEngine(storage=path, salvage=True) as engine:
@@ -119,7 +112,7 @@ def test_deleted_chunk_row_is_never_loss_in_silence(stored: tuple[Path, list[str
 
 def test_edited_chunk_fails_its_checksum(stored: tuple[Path, list[str]]) -> None:
     path, _ = stored
-    _sql(path, "UPDATE chunks SET data = replace(data, 'message 5', 'massage 5') "
+    run_sql(path, "UPDATE chunks SET data = replace(data, 'message 5', 'massage 5') "
                f"WHERE first_id = {CHUNK}")
     with pytest.raises(StorageCorruptError, match="checksum mismatch"):
         LogAnalyticsEngine(storage=path)
@@ -127,7 +120,7 @@ def test_edited_chunk_fails_its_checksum(stored: tuple[Path, list[str]]) -> None
 
 def test_every_problem_is_a_storage_error(stored: tuple[Path, list[str]]) -> None:
     path, _ = stored
-    _sql(path, "UPDATE meta SET value = 'x' WHERE key = 'next_id'")
+    run_sql(path, "UPDATE meta SET value = 'x' WHERE key = 'next_id'")
     with pytest.raises(StorageError, match="next_id"):
         LogAnalyticsEngine(storage=path)
 
@@ -137,7 +130,7 @@ def test_schema_2_file_is_migrated_with_checksums(tmp_path: Path) -> None:
     entries and gets a checksum per chunk."""
     path = tmp_path / "v2.db"
     messages = _make(path)
-    _sql(path, "ALTER TABLE chunks DROP COLUMN crc", "DELETE FROM meta WHERE key = 'next_id'",
+    run_sql(path, "ALTER TABLE chunks DROP COLUMN crc", "DELETE FROM meta WHERE key = 'next_id'",
          "PRAGMA user_version=2")
     with LogAnalyticsEngine(storage=path) as engine:
         assert [e.message for e in engine.query_logs()] == messages
@@ -146,7 +139,7 @@ def test_schema_2_file_is_migrated_with_checksums(tmp_path: Path) -> None:
     assert db.execute("SELECT count(*) FROM chunks WHERE crc IS NULL").fetchone()[0] == 0
     assert db.execute("SELECT value FROM meta WHERE key = 'next_id'").fetchone()[0] == N
     db.close()
-    _sql(path, f"DELETE FROM chunks WHERE first_id = {4 * CHUNK}")
+    run_sql(path, f"DELETE FROM chunks WHERE first_id = {4 * CHUNK}")
     with pytest.raises(StorageCorruptError, match="missing"):
         LogAnalyticsEngine(storage=path)
 
@@ -159,7 +152,7 @@ def test_salvage_after_a_late_bad_chunk_forgets_the_batches_loaded_before_it(
 
     monkeypatch.setattr(loading, "LOAD_CHUNK", 1)  # every chunk is appended as it is read
     path, messages = stored
-    _sql(path, "UPDATE chunks SET crc = crc + 1 WHERE first_id = "
+    run_sql(path, "UPDATE chunks SET crc = crc + 1 WHERE first_id = "
                "(SELECT max(first_id) FROM chunks)")
     with pytest.raises(StorageCorruptError):
         LogAnalyticsEngine(storage=path)

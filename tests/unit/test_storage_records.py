@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import run_sql
 
 from log_analytics_engine import LogAnalyticsEngine, Retention
 from log_analytics_engine.events.sample import generate_records
@@ -18,14 +19,6 @@ from log_analytics_engine.storage import loading, records
 
 def _dump(engine: LogAnalyticsEngine) -> list[dict[str, Any]]:
     return [e.to_dict() | {"ts": e.ts} for e in engine.all_logs]
-
-
-def _sql(path: Path, *statements: str) -> None:
-    db = sqlite3.connect(path)
-    for stmt in statements:
-        db.execute(stmt)
-    db.commit()
-    db.close()
 
 
 def _meta(path: Path, key: str) -> Any:
@@ -94,7 +87,7 @@ def test_unusable_records_fall_back_to_the_json_copy(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     path, before = stored
-    _sql(path, damage)
+    run_sql(path, damage)
     adopted = _adopted(monkeypatch)
     with caplog.at_level(logging.WARNING), LogAnalyticsEngine(storage=path) as engine:
         assert _dump(engine) == before
@@ -132,7 +125,7 @@ def test_an_edited_json_chunk_under_the_records_is_still_caught(
     from log_analytics_engine.errors import StorageCorruptError
 
     path, _ = stored
-    _sql(path, "UPDATE chunks SET data = replace(data, 'a', 'b') "
+    run_sql(path, "UPDATE chunks SET data = replace(data, 'a', 'b') "
                "WHERE first_id = (SELECT min(first_id) FROM chunks)")
     with pytest.raises(StorageCorruptError, match="checksum"):
         LogAnalyticsEngine(storage=path)
