@@ -12,7 +12,7 @@ setup(
             "log_analytics_engine._native._speedups",
             [f"log_analytics_engine/_native/{name}.c" for name in (
                 "module", "timestamp", "entry", "parse", "postings", "timeorder", "codec",
-                "aggregate", "columns", "archive", "records")],
+                "aggregate", "columns", "archive", "records", "ingest")],
             depends=["log_analytics_engine/_native/_native.h"],
             optional=True,
             # no fused multiply-add: the C kernels round as Python's float arithmetic does

@@ -20,6 +20,7 @@ from .alerts import AlertManager
 from .alerts.api import AlertMethods
 from .errors import UnknownFieldWarning
 from .events.api import EventMethods
+from .index.chunks import EntryChunks
 from .index.postings import IndexSet
 from .index.store import Store
 from .index.views import EntriesView, LevelIndexView
@@ -87,9 +88,15 @@ class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods, StatsMeth
         self._alerts = AlertManager(max_alert_history)
         self._writer = w = HotWriter(self._lock, self._store, self._indexes, self._alerts)
         store, alerts = self._store, self._alerts  # the driver's callbacks hold no engine
+        indexes = self._indexes
+
+        def records() -> EntryChunks | None:  # the commit reads no entry of a batch
+            plain = w.storage is None and not alerts.rules and not indexes.fields
+            return store.entries if plain else None
+
         self._driver = IngestDriver(self._indexes, self._processors, self._tokens,
                                     lambda: store.next_id, lambda: bool(alerts.rules), w.commit,
-                                    limits)
+                                    limits, records)
         self._metrics_top_k = metrics_top_k
         if storage is not None:
             w.open_storage(storage, durability or "batch", batch_size, batch_interval,

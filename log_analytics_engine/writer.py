@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ._gc import gc_paused
 from .alerts import AlertManager
@@ -41,7 +41,7 @@ class HotWriter:
         self.ingested_total = 0
         self.rejected_total = 0
 
-    def commit(self, batch: list[LogEntry], words: list[list[str]] | None,
+    def commit(self, batch: Sequence[LogEntry], words: list[list[str]] | None,
                postings: Postings) -> int:
         """Store and index a batch whose postings are gathered; returns its size.
 
@@ -67,7 +67,8 @@ class HotWriter:
             alerts.notify(fired)
         return len(batch)
 
-    def _apply(self, batch: list[LogEntry], postings: Postings, encoded: Encoded | None) -> None:
+    def _apply(self, batch: Sequence[LogEntry], postings: Postings,
+               encoded: Encoded | None) -> None:
         """Write, append and merge one batch, or undo all of it (under the lock): the store
         is truncated to its mark, the batch's ids leave its terms' postings and the storage
         withdraws its rows. Runtime complexity of the undo: O(m log n + t)."""

@@ -12,6 +12,7 @@ kernel                        used by
 ============================  =====================================================
 ``entries_from_lines``        ``ingest.files.read_entries`` (JSON lines -> entries)
 ``ingest_blocks``             ``ingest.files.read_indexed`` (lines -> entries + postings)
+``ingest_records``            ``ingest.files.read_records`` (lines -> records + postings)
 ``gather``                    ``index.postings.IndexSet.gather`` (postings of a batch)
 ``split_ordered``             ``index.timeindex.TimeIndex.extend_ordered``
 ``time_order``                ``index.store.Store`` (hits in time order)
@@ -21,6 +22,7 @@ kernel                        used by
 ``filter_instants``           ``index.store.Store.ids_in_time_range``
 ``sorted_numbers``            ``query.aggregate.numeric_values``
 ``numeric_column``            ``index.columns.ColumnCache`` (a metadata field as float64)
+``numeric_records``           ``index.columns.ColumnCache`` (the same, from sealed records)
 ``gather_numbers``            ``query.numbers`` (a group's numbers from a column)
 ``summarize_numbers``         ``query.numbers`` (exact sum and percentiles)
 ``count_values``              ``query.aggregate.field_counts`` (``aggregate_logs``)
@@ -36,6 +38,8 @@ Two flags say where the best path differs, not only its speed:
   beforehand even with a cache; the Python gatherer would tokenize without one.
 * ``indexed_reads``: :func:`ingest_blocks` parses and gathers in one C pass; with the Python
   kernels a file reads faster through :func:`entries_from_lines` and a cached tokenizer.
+* ``record_reads``: :func:`ingest_records` writes lines straight into records in C; the
+  Python kernel builds every entry anyway, so the Python path appends entries.
 
 ``available`` says the C kernels are in use; ``speedups`` is the extension module itself (or
 ``None``), for the tests of its C-only entry points (``direct_entry``, ``parse_iso``).
@@ -72,8 +76,11 @@ __all__ = [
     "gather_numbers",
     "indexed_reads",
     "ingest_blocks",
+    "ingest_records",
     "numeric_column",
+    "numeric_records",
     "python",
+    "record_reads",
     "sorted_numbers",
     "speedups",
     "split_ordered",
@@ -89,8 +96,8 @@ __all__ = [
 KERNELS = (
     "count_values", "decode_records", "encode_chunk", "encode_records", "entries_from_chunk",
     "entries_from_lines", "entries_from_rows", "filter_instants", "gather", "gather_numbers",
-    "ingest_blocks", "numeric_column", "sorted_numbers", "split_ordered", "summarize_numbers",
-    "take_entries", "time_order", "word_lists",
+    "ingest_blocks", "ingest_records", "numeric_column", "numeric_records", "sorted_numbers",
+    "split_ordered", "summarize_numbers", "take_entries", "time_order", "word_lists",
 )
 
 speedups: ModuleType | None
@@ -117,7 +124,9 @@ filter_instants = python.filter_instants
 gather = python.gather
 gather_numbers = python.gather_numbers
 ingest_blocks = python.ingest_blocks
+ingest_records = python.ingest_records
 numeric_column = python.numeric_column
+numeric_records = python.numeric_records
 sorted_numbers = python.sorted_numbers
 split_ordered = python.split_ordered
 summarize_numbers = python.summarize_numbers
@@ -126,16 +135,17 @@ word_lists = python.word_lists
 available = False
 tokenizing_gather = False
 indexed_reads = False
+record_reads = False
 
 
 def _choose(module: ModuleType | None) -> None:
     """Bind every kernel to ``module``'s (the C extension) or, for ``None``, to Python's."""
-    global available, tokenizing_gather, indexed_reads
+    global available, tokenizing_gather, indexed_reads, record_reads
     source: Any = python if module is None else module
     namespace = globals()
     for name in KERNELS:
         namespace[name] = getattr(source, name)
-    available = tokenizing_gather = indexed_reads = module is not None
+    available = tokenizing_gather = indexed_reads = record_reads = module is not None
 
 
 @contextmanager

@@ -12,6 +12,7 @@
  *   aggregate.c  sorted_numbers, count_values
  *   columns.c    numeric columns: numeric_column, gather_numbers, summarize_numbers
  *   records.c    entry records of sealed chunks: encode_records, decode_records, take_entries
+ *   ingest.c     ingest_records: JSON lines straight into records and postings
  *
  * The pure-Python kernels (python.py) are the specification: every function here either
  * produces exactly what its Python twin produces or hands the case back (None) to the
@@ -166,6 +167,62 @@ at(const Cursor *c, unsigned char ch)
         }                                                                                  \
     } while (0)
 
+/* What scan_string found in a string token. */
+#define PLAIN_ASCII 1     /* ASCII, no escape */
+#define PLAIN_UTF8 0      /* bytes above 0x7F (UTF-8 if valid), no escape */
+#define ESCAPED (-1)      /* at least one backslash escape */
+
+/* The string token at c->p (a '"'): 1 with its raw bytes (between the quotes) in *s, *len
+ * and in *form one of the above; 0 for a control character or no closing quote. */
+static inline int
+scan_string(Cursor *c, const unsigned char **s, Py_ssize_t *len, int *form)
+{
+    const unsigned char *p = c->p + 1, *start = p;
+    unsigned char high = 0;
+    int escaped = 0;
+    for (; p < c->end; p++) {
+        unsigned char b = *p;
+        if (b == '"') {
+            *s = start;
+            *len = p - start;
+            *form = escaped ? ESCAPED : high < 0x80 ? PLAIN_ASCII : PLAIN_UTF8;
+            c->p = p + 1;
+            return 1;
+        }
+        if (b == '\\') {
+            escaped = 1;
+            if (++p == c->end)
+                return 0;
+            if (*p < 0x20)
+                return 0;
+            continue;
+        }
+        if (b < 0x20)
+            return 0;
+        high |= b;
+    }
+    return 0;
+}
+
+static inline int
+literal(Cursor *c, const char *word, Py_ssize_t n)
+{
+    if (c->end - c->p < n || memcmp(c->p, word, n) != 0)
+        return 0;
+    c->p += n;
+    return 1;
+}
+
+/* A JSON number (the grammar's; number_value's rules): 1 with an int in *iv (at most 18
+ * digits) or a finite float in *dv, *is_int telling which; 0: not one this parser takes
+ * (*bail set); -1: an error. */
+typedef struct {
+    int is_int;
+    long long iv;
+    double dv;
+} Number;
+INTERNAL int number_token(Cursor *c, Number *out, int *bail);
+
 /* parse.c: value readers (NULL with *bail set: not for this parser; NULL without: error) */
 typedef PyObject *(*FieldReader)(Cursor *, int *);
 INTERNAL extern const FieldReader field_readers[N_SLOTS];
@@ -174,6 +231,7 @@ INTERNAL PyObject *scalar_value(Cursor *c, int *bail);
 INTERNAL PyObject *tags_value(Cursor *c, int *bail);
 INTERNAL PyObject *metadata_value(Cursor *c, int *bail);
 INTERNAL int direct_entry(State *st, const unsigned char *line, Py_ssize_t n, PyObject **out);
+INTERNAL int field_of(const unsigned char *s, Py_ssize_t len);
 INTERNAL PyObject *line_entry(State *st, PyObject *line);
 
 /* ---------------------------------------------------------------- terms -------------- */
@@ -213,12 +271,128 @@ typedef struct {
 } Words;
 
 INTERNAL void registry_free(Registry *r);
+INTERNAL int registry_grow_pairs(Registry *r);
+
+/* Post id under term number tn unless it is already the last id there. */
+static inline int
+registry_post(Registry *r, Py_ssize_t tn, uint32_t id)
+{
+    if (r->count[tn] && r->last[tn] == id)
+        return 0;
+    if (r->npairs == r->pairs_cap && registry_grow_pairs(r) < 0)
+        return -1;
+    r->pairs[2 * r->npairs] = (uint32_t)tn;
+    r->pairs[2 * r->npairs + 1] = id;
+    r->npairs++;
+    r->last[tn] = id;
+    r->count[tn]++;
+    return 0;
+}
 INTERNAL int check_ids(Py_ssize_t first_id, Py_ssize_t n);
 INTERNAL int post_message(Words *ws, PyObject *words_fn, PyObject *message, uint32_t id,
                           unsigned char **buf, Py_ssize_t *buf_size);
 INTERNAL int table_init(Table *t, size_t size);
 INTERNAL Py_ssize_t value_term(Table *t, Registry *r, PyObject *canon, PyObject *value,
                                PyObject **out);
+
+/* The postings of one batch under construction (postings.c). */
+typedef struct {
+    const State *st;
+    PyObject *canon;
+    Registry regs[3];  /* levels, sources, tags */
+    Table tables[3];
+    Words ws;
+    unsigned char *buf;
+    Py_ssize_t buf_size;
+} Gatherer;
+
+INTERNAL int gatherer_init(Gatherer *g, const State *st, PyObject *canon);
+INTERNAL void gatherer_free(Gatherer *g);
+INTERNAL int gatherer_emit(Gatherer *g, PyObject *levels, PyObject *sources, PyObject *tags,
+                           PyObject *words);
+INTERNAL int gather_entry(Gatherer *g, PyObject *e, uint32_t id, PyObject *toks);
+INTERNAL int post_ascii_words(Words *ws, const unsigned char *s, Py_ssize_t len, uint32_t id,
+                              unsigned char **buf, Py_ssize_t *buf_size);
+INTERNAL Py_ssize_t ascii_term(Table *t, Registry *r, PyObject *canon, const unsigned char *s,
+                               Py_ssize_t len);
+
+/* ---------------------------------------------------------------- records ------------ */
+
+/* A growing byte buffer (records.c). */
+typedef struct {
+    unsigned char *p;
+    Py_ssize_t len, cap;
+} Out;
+
+INTERNAL int out_grow(Out *o, Py_ssize_t n);
+
+static inline int
+out_room(Out *o, Py_ssize_t n)
+{
+    return o->len + n <= o->cap ? 0 : out_grow(o, n);
+}
+
+static inline int
+put_byte(Out *o, unsigned char b)
+{
+    if (out_room(o, 1) < 0)
+        return -1;
+    o->p[o->len++] = b;
+    return 0;
+}
+
+static inline int
+put_varint(Out *o, uint64_t v)
+{
+    if (out_room(o, 10) < 0)
+        return -1;
+    while (v > 0x7F) {
+        o->p[o->len++] = (unsigned char)((v & 0x7F) | 0x80);
+        v >>= 7;
+    }
+    o->p[o->len++] = (unsigned char)v;
+    return 0;
+}
+
+static inline int
+put_bytes(Out *o, const void *s, Py_ssize_t n)
+{
+    if (out_room(o, n) < 0)
+        return -1;
+    memcpy(o->p + o->len, s, (size_t)n);
+    o->len += n;
+    return 0;
+}
+
+#define N_TABLES 3
+#define T_NAMES 0
+#define T_WORDS 1
+#define T_VALUES 2
+#define EXCEPTION_BYTE 0xFF
+/* Results of the encoders: 0 written, 1 unfit (the entry stays an object), -1 error. */
+#define UNFIT 1
+
+typedef struct Map Map;
+
+/* A string table bound for one kernel call (records.c). */
+typedef struct {
+    PyObject *table;    /* the Python list [codes, items, door, limit, door_set, index] */
+    Map *map;
+    PyObject *codes;    /* dict */
+    PyObject *items;    /* list */
+    unsigned char *door;
+    Py_ssize_t limit;
+    Py_ssize_t door_set;
+    int admits;         /* 0 for the inline-only table of literal timestamps */
+} StrTable;
+
+INTERNAL int tables_bind(StrTable *tables, PyObject *list);
+INTERNAL int tables_sync(StrTable *tables);
+INTERNAL int put_utf8(Out *o, PyObject *s, const char *raw, Py_ssize_t n, StrTable *t);
+INTERNAL int put_record(State *st, Out *o, PyObject *e, StrTable *tables);
+INTERNAL int level_code(State *st, PyObject *level);
+INTERNAL int timestamp_code(const char *s, Py_ssize_t len, double instant);
+INTERNAL PyObject *new_array(const State *st, char typecode, const void *data, Py_ssize_t nbytes);
 
 /* ---------------------------------------------------------------- the methods -------- */
 
@@ -228,6 +402,8 @@ INTERNAL PyObject *py_direct_entry(PyObject *module, PyObject *line);
 INTERNAL PyObject *py_entries_from_lines(PyObject *module, PyObject *lines);
 INTERNAL PyObject *py_gather(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_ingest_blocks(PyObject *module, PyObject *args);
+INTERNAL PyObject *py_ingest_records(PyObject *module, PyObject *args);
+INTERNAL PyObject *py_numeric_records(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_word_lists(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_time_order(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_encode_records(PyObject *module, PyObject *args);

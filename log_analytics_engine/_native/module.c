@@ -174,6 +174,10 @@ static PyMethodDef methods[] = {
      "numeric_column(entries, field, first_id) -> (values, ints, odd) | None: the float64 "
      "column of a metadata field (NaN where a value does not count), the ids of its ints and "
      "of the values a float64 cannot stand for; None: entries for the Python kernel."},
+    {"numeric_records", py_numeric_records, METH_VARARGS,
+     "numeric_records(data, offsets, start, stop, tables, field, kept, first_id) -> (values, "
+     "ints, odd) | None: numeric_column of a chunk's entries at positions [start, stop), read "
+     "from their records without building them; None: a kept entry for the entries' path."},
     {"gather_numbers", py_gather_numbers, METH_VARARGS,
      "gather_numbers(ids, values, first, out) -> (k, min_id, max_id): write the non-NaN "
      "values of the ids in a column to out[:k], with the ids of the first minimum and the "
@@ -185,6 +189,13 @@ static PyMethodDef methods[] = {
      "ingest_blocks(blocks, first_id, canon, levels, sources, tags, words) -> (entries, lines, "
      "bad): entries_from_lines and gather in one pass over blocks of whole lines, split "
      "here; the good lines get ids from first_id; bad holds (index, line) of the others."},
+    {"ingest_records", py_ingest_records, METH_VARARGS,
+     "ingest_records(blocks, first_id, canon, levels, sources, tags, words, tables, bits, "
+     "final) -> (chunks, stamps, lines, bad, rest): ingest_blocks writing records: the good "
+     "lines' records in chunks of 2**bits ids from first_id ((data, offsets, kept) each, the "
+     "first and last possibly partial), their instants, the lines read, the bad ones, and "
+     "unless final the bytes of the lines left for the next batch (the batch ends on a chunk "
+     "boundary)."},
     {"parse_iso", py_parse_iso, METH_O,
      "parse_iso(text) -> float | None: the instant of a common ISO 8601 timestamp."},
     {NULL, NULL, 0, NULL},

@@ -13,43 +13,6 @@
  */
 #include "_native.h"
 
-/* What scan_string found in a string token. */
-#define PLAIN_ASCII 1     /* ASCII, no escape */
-#define PLAIN_UTF8 0      /* bytes above 0x7F (UTF-8 if valid), no escape */
-#define ESCAPED (-1)      /* at least one backslash escape */
-
-/* The string token at c->p (a '"'): 1 with its raw bytes (between the quotes) in *s, *len
- * and in *form one of the above; 0 for a control character or no closing quote. */
-static inline int
-scan_string(Cursor *c, const unsigned char **s, Py_ssize_t *len, int *form)
-{
-    const unsigned char *p = c->p + 1, *start = p;
-    unsigned char high = 0;
-    int escaped = 0;
-    for (; p < c->end; p++) {
-        unsigned char b = *p;
-        if (b == '"') {
-            *s = start;
-            *len = p - start;
-            *form = escaped ? ESCAPED : high < 0x80 ? PLAIN_ASCII : PLAIN_UTF8;
-            c->p = p + 1;
-            return 1;
-        }
-        if (b == '\\') {
-            escaped = 1;
-            if (++p == c->end)
-                return 0;
-            if (*p < 0x20)
-                return 0;
-            continue;
-        }
-        if (b < 0x20)
-            return 0;
-        high |= b;
-    }
-    return 0;
-}
-
 static int
 hex4(const unsigned char *s, unsigned int *out)
 {
@@ -190,15 +153,6 @@ string_value(Cursor *c, int *bail)
     return token_str(s, len, ascii, bail);
 }
 
-static inline int
-literal(Cursor *c, const char *word, Py_ssize_t n)
-{
-    if (c->end - c->p < n || memcmp(c->p, word, n) != 0)
-        return 0;
-    c->p += n;
-    return 1;
-}
-
 /* A string token as a str, or if_null (a new reference) for null. */
 static PyObject *
 string_or(Cursor *c, int *bail, PyObject *if_null)
@@ -228,9 +182,10 @@ skip_digits(Cursor *c)
 
 /* A number by the JSON grammar: an int when it has no fraction or exponent (at most 18
  * digits here), else a float (correctly rounded, as orjson's). NULL with *bail set for
- * anything else, or a value this parser leaves to orjson (a longer int, an overflow). */
-static PyObject *
-number_value(Cursor *c, int *bail)
+ * anything else, or a value this parser leaves to orjson (a longer int, an overflow);
+ * number_token is the same without the object. */
+int
+number_token(Cursor *c, Number *out, int *bail)
 {
     const unsigned char *start = c->p;
     int is_float = 0;
@@ -262,7 +217,9 @@ number_value(Cursor *c, int *bail)
         long long v = 0;
         for (; q < c->p; q++)
             v = v * 10 + (*q - '0');
-        return PyLong_FromLongLong(*start == '-' ? -v : v);
+        out->is_int = 1;
+        out->iv = *start == '-' ? -v : v;
+        return 1;
     }
     /* Clinger's fast path: at most 15 significant digits and a power of ten up to 22 are
      * both exact doubles, so one IEEE multiplication or division rounds correctly: the
@@ -300,7 +257,9 @@ number_value(Cursor *c, int *bail)
         if (significant <= 15 && exp10 >= -22 && exp10 <= 22) {
             double d = (double)mantissa;
             d = exp10 < 0 ? d / pow10[-exp10] : d * pow10[exp10];
-            return PyFloat_FromDouble(*start == '-' ? -d : d);
+            out->is_int = 0;
+            out->dv = *start == '-' ? -d : d;
+            return 1;
         }
     }
     char buf[64];
@@ -310,13 +269,25 @@ number_value(Cursor *c, int *bail)
     buf[n] = '\0';
     double d = PyOS_string_to_double(buf, NULL, NULL);
     if (d == -1.0 && PyErr_Occurred())
-        return NULL;
+        return -1;
     if (!isfinite(d))
         goto bail;
-    return PyFloat_FromDouble(d);
+    out->is_int = 0;
+    out->dv = d;
+    return 1;
 bail:
     *bail = 1;
-    return NULL;
+    return 0;
+}
+
+static PyObject *
+number_value(Cursor *c, int *bail)
+{
+    Number num;
+    int r = number_token(c, &num, bail);
+    if (r <= 0)
+        return NULL;
+    return num.is_int ? PyLong_FromLongLong(num.iv) : PyFloat_FromDouble(num.dv);
 }
 
 /* Metadata keys recur line after line: one shared str per short ASCII key (direct-mapped
@@ -456,7 +427,7 @@ static const signed char field_len[N_SLOTS] = {
     sizeof "user_id" - 1, sizeof "tags" - 1, sizeof "metadata" - 1};
 
 /* The slot of a top-level key (-1: not an entry field; "ts" is not one). */
-static inline int
+int
 field_of(const unsigned char *s, Py_ssize_t len)
 {
     for (int k = 0; k < N_SLOTS; k++)

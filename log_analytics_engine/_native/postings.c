@@ -56,23 +56,14 @@ registry_add(Registry *r, PyObject *term)
     return r->n++;
 }
 
-/* Post id under term number tn unless it is already the last id there. */
-static inline int
-registry_post(Registry *r, Py_ssize_t tn, uint32_t id)
+/* Room for more (term number, id) pairs. */
+int
+registry_grow_pairs(Registry *r)
 {
-    if (r->count[tn] && r->last[tn] == id)
-        return 0;
-    if (r->npairs == r->pairs_cap) {
-        Py_ssize_t cap = r->pairs_cap ? r->pairs_cap * 2 : 4096;
-        if (grow((void **)&r->pairs, cap, 2 * sizeof(uint32_t)) < 0)
-            return -1;
-        r->pairs_cap = cap;
-    }
-    r->pairs[2 * r->npairs] = (uint32_t)tn;
-    r->pairs[2 * r->npairs + 1] = id;
-    r->npairs++;
-    r->last[tn] = id;
-    r->count[tn]++;
+    Py_ssize_t cap = r->pairs_cap ? r->pairs_cap * 2 : 4096;
+    if (grow((void **)&r->pairs, cap, 2 * sizeof(uint32_t)) < 0)
+        return -1;
+    r->pairs_cap = cap;
     return 0;
 }
 
@@ -262,6 +253,26 @@ value_term(Table *t, Registry *r, PyObject *canon, PyObject *value, PyObject **o
 }
 
 
+/* value_term of the ASCII string s[:len] given as bytes: found without making a str; a
+ * new term (once per batch) makes one. */
+Py_ssize_t
+ascii_term(Table *t, Registry *r, PyObject *canon, const unsigned char *s, Py_ssize_t len)
+{
+    uint64_t h = FNV_OFFSET;
+    for (Py_ssize_t i = 0; i < len; i++)
+        h = (h ^ s[i]) * FNV_PRIME;
+    for (size_t j = h & t->mask; t->slots[j].tn >= 0; j = (j + 1) & t->mask)
+        if (slot_is_ascii(&t->slots[j], h, s, len, r->terms))
+            return t->slots[j].tn;
+    PyObject *value = PyUnicode_New(len, 127), *out;
+    if (value == NULL)
+        return -1;
+    memcpy(PyUnicode_DATA(value), s, (size_t)len);
+    Py_ssize_t tn = value_term(t, r, canon, value, &out);
+    Py_DECREF(value);
+    return tn;
+}
+
 /* ASCII byte -> its lower-case form when it is a word character (\w: letters, digits, _),
  * else 0 (every byte above 0x7F: a non-ASCII message goes through words()). */
 #define WL(c) ((unsigned char)(((c) >= 'a' && (c) <= 'z') || ((c) >= '0' && (c) <= '9') ||  \
@@ -353,8 +364,15 @@ post_message(Words *ws, PyObject *words_fn, PyObject *message, uint32_t id, unsi
         Py_DECREF(toks);
         return rc;
     }
-    const unsigned char *s = PyUnicode_DATA(message);
-    Py_ssize_t len = PyUnicode_GET_LENGTH(message);
+    return post_ascii_words(ws, PyUnicode_DATA(message), PyUnicode_GET_LENGTH(message), id,
+                            buf, buf_size);
+}
+
+/* Post the words of an ASCII text s[:len] (buf: scratch space for the case-folded bytes). */
+int
+post_ascii_words(Words *ws, const unsigned char *s, Py_ssize_t len, uint32_t id,
+                 unsigned char **buf, Py_ssize_t *buf_size)
+{
     if (len > *buf_size) {
         unsigned char *nb = PyMem_Realloc(*buf, len);
         if (nb == NULL) {
@@ -385,18 +403,7 @@ post_message(Words *ws, PyObject *words_fn, PyObject *message, uint32_t id, unsi
     }
 }
 
-/* The postings of one batch under construction. */
-typedef struct {
-    const State *st;
-    PyObject *canon;
-    Registry regs[3];  /* levels, sources, tags */
-    Table tables[3];
-    Words ws;
-    unsigned char *buf;
-    Py_ssize_t buf_size;
-} Gatherer;
-
-static int
+int
 gatherer_init(Gatherer *g, const State *st, PyObject *canon)
 {
     memset(g, 0, sizeof(*g));
@@ -410,7 +417,7 @@ gatherer_init(Gatherer *g, const State *st, PyObject *canon)
     return 0;
 }
 
-static void
+void
 gatherer_free(Gatherer *g)
 {
     for (int k = 0; k < 3; k++) {
@@ -423,7 +430,7 @@ gatherer_free(Gatherer *g)
     PyMem_Free(g->buf);
 }
 
-static int
+int
 gatherer_emit(Gatherer *g, PyObject *levels, PyObject *sources, PyObject *tags, PyObject *words)
 {
     PyObject *array_type = g->st->array_type;
@@ -435,7 +442,7 @@ gatherer_emit(Gatherer *g, PyObject *levels, PyObject *sources, PyObject *tags, 
 }
 
 /* Post every term of entry e under id; toks: its words, or NULL to tokenize its message. */
-static int
+int
 gather_entry(Gatherer *g, PyObject *e, uint32_t id, PyObject *toks)
 {
     const State *st = g->st;

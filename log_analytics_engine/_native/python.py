@@ -38,7 +38,9 @@ __all__ = [
     "gather",
     "gather_numbers",
     "ingest_blocks",
+    "ingest_records",
     "numeric_column",
+    "numeric_records",
     "sorted_numbers",
     "split_ordered",
     "summarize_numbers",
@@ -158,6 +160,66 @@ def ingest_blocks(
     return entries, len(raws), bad
 
 
+def ingest_records(
+    blocks: list[bytes], first_id: int, canon: dict[str, str], levels: dict[str, Ids],
+    sources: dict[str, Ids], tags: dict[str, Ids], words: dict[str, Ids], tables: list[Any],
+    bits: int, final: bool,
+) -> tuple[list[Any], array[float], int, list[tuple[int, bytes]], bytes]:
+    """:func:`ingest_blocks` writing records: ``(chunks, stamps, lines, bad, rest)``.
+
+    The good lines' entries (ids from ``first_id``) encoded chunk by chunk of ``2**bits``
+    ids with :func:`encode_records` against ``tables``, each chunk ``(records, offsets,
+    kept)`` as ``EntryChunks`` seals it (the first may start mid-chunk: its offsets begin
+    with zeros; the last may be partial: its offsets stop after its last entry); ``stamps``
+    their instants. Unless ``final``, reading stops at the first chunk boundary (after a
+    chunk was started) where the bytes left are fewer than 1.25 times a chunk of lines of the
+    mean length read so far; ``rest`` holds those lines, ``lines`` counts the others."""
+    if type(blocks) is not list or any(type(b) is not bytes for b in blocks):
+        raise TypeError("ingest_records expects a list of bytes")
+    if not 1 <= bits <= 20:
+        raise ValueError("bits must be in 1..20")
+    raws: list[bytes] = []
+    for block in blocks:
+        start, size = 0, len(block)
+        while start < size:
+            stop = block.find(b"\n", start) + 1 or size
+            raws.append(block[start:stop])
+            start = stop
+    parsed, _ = entries_from_lines([r[:-1] if r[-1:] == b"\n" else r for r in raws])
+    size, total = 1 << bits, sum(map(len, raws))
+    consumed = good = taken = 0
+    started = False
+    for raw, entry in zip(raws, parsed, strict=True):
+        at = first_id + good
+        if at % size == 0 and started:
+            started = False
+            guess = consumed // max(taken, 1) * size
+            if not final and total - consumed < guess + guess // 4:
+                break
+        consumed += len(raw)
+        taken += 1
+        if entry is not None:
+            good += 1
+            started = True
+    entries = [e for e in parsed[:taken] if e is not None]
+    bad = [(k, raw) for k, (raw, e) in enumerate(zip(raws[:taken], parsed, strict=False))
+           if e is None and raw.strip()]
+    gather(entries, first_id, canon, levels, sources, tags, words, None)
+    chunks: list[Any] = []
+    at = first_id
+    while at < first_id + len(entries):
+        stop = min((at // size + 1) * size, first_id + len(entries))
+        part = entries[at - first_id : stop - first_id]
+        data, offsets, kept = encode_records(part, tables)
+        skip = at % size
+        if skip:
+            offsets = array("I", bytes(4 * skip)) + offsets
+        keep = {pos + skip: part[pos] for pos in kept} if kept else None
+        chunks.append((data, offsets, keep))
+        at = stop
+    return chunks, array("d", [e.ts for e in entries]), taken, bad, b"".join(raws[taken:])
+
+
 # -- the time order --------------------------------------------------------------------------
 def _check_store_ids(ids: Sequence[int], base: int, size: int) -> None:
     if ids and (min(ids) < base or max(ids) >= base + size):
@@ -265,6 +327,23 @@ def numeric_column(
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 odd.append(i)
     return values, ints, odd
+
+
+def numeric_records(
+    data: bytes, offsets: Any, start: int, stop: int, tables: list[Any], field: str,
+    kept: dict[int, LogEntry] | None, first_id: int,
+) -> tuple[array[float], array[int], array[int]] | None:
+    """:func:`numeric_column` of the entries at positions ``[start, stop)`` of a sealed
+    chunk (ids from ``first_id``), read from their records (the C kernel builds no entry);
+    ``None`` when a kept entry is not a plain ``LogEntry`` (the caller builds the entries).
+    O(size of the records)."""
+    if not 0 <= start <= stop <= len(offsets) - 1:
+        raise IndexError("numeric_records: positions out of range")
+    if kept and any(type(kept[p]) is not LogEntry for p in kept if start <= p < stop):
+        return None
+    entries = decode_records(data, offsets, array("I", range(start, stop)),
+                             array("d", bytes(8 * len(offsets))), 0, tables, kept)
+    return numeric_column(entries, field, first_id)
 
 
 def gather_numbers(

@@ -11,15 +11,10 @@
  */
 #include "_native.h"
 
-#define N_TABLES 3
-#define T_NAMES 0
-#define T_WORDS 1
-#define T_VALUES 2
 #define MAX_ADMITTED 64
 #define DOOR_BITS (1 << 20)
 #define DOOR_FILL (DOOR_BITS >> 4)
 #define MAX_DEPTH 32
-#define EXCEPTION_BYTE 0xFF
 #define N_LEVELS 6
 
 /* LEVELS order (TRACE, DEBUG, INFO, WARN, ERROR, FATAL) -> index in common_spellings */
@@ -31,16 +26,9 @@ static const int level_common[N_LEVELS] = {5, 3, 0, 2, 1, 4};
 
 /* ------------------------------------------------------------------ the output ------- */
 
-typedef struct {
-    unsigned char *p;
-    Py_ssize_t len, cap;
-} Out;
-
-static int
-out_room(Out *o, Py_ssize_t n)
+int
+out_grow(Out *o, Py_ssize_t n)
 {
-    if (o->len + n <= o->cap)
-        return 0;
     Py_ssize_t cap = o->cap ? o->cap : 4096;
     while (cap < o->len + n) {
         if (cap > PY_SSIZE_T_MAX / 2) {
@@ -56,38 +44,6 @@ out_room(Out *o, Py_ssize_t n)
     }
     o->p = p;
     o->cap = cap;
-    return 0;
-}
-
-static inline int
-put_byte(Out *o, unsigned char b)
-{
-    if (out_room(o, 1) < 0)
-        return -1;
-    o->p[o->len++] = b;
-    return 0;
-}
-
-static inline int
-put_varint(Out *o, uint64_t v)
-{
-    if (out_room(o, 10) < 0)
-        return -1;
-    while (v > 0x7F) {
-        o->p[o->len++] = (unsigned char)((v & 0x7F) | 0x80);
-        v >>= 7;
-    }
-    o->p[o->len++] = (unsigned char)v;
-    return 0;
-}
-
-static inline int
-put_bytes(Out *o, const void *s, Py_ssize_t n)
-{
-    if (out_room(o, n) < 0)
-        return -1;
-    memcpy(o->p + o->len, s, (size_t)n);
-    o->len += n;
     return 0;
 }
 
@@ -108,7 +64,7 @@ typedef struct {
 
 /* The items' UTF-8 side by side in one arena, by code (decoding a message reads its pieces
  * from there, not from scattered str objects), and the hash index over them. */
-typedef struct {
+struct Map {
     MapSlot *slots;
     Py_ssize_t cap, used, indexed;
     char *arena;
@@ -117,7 +73,7 @@ typedef struct {
     Py_ssize_t codes_cap;
     PyObject *seen[SEEN];       /* owned references (a freed address is never matched) */
     Py_ssize_t seen_code[SEEN];
-} Map;
+};
 
 static const uint32_t crc_table[256] = {
     0x00000000u, 0x77073096u, 0xee0e612cu, 0x990951bau, 0x076dc419u, 0x706af48fu,
@@ -355,17 +311,6 @@ table_map(PyObject *table, PyObject *items)
     return m;
 }
 
-typedef struct {
-    PyObject *table;    /* the Python list [codes, items, door, limit, door_set, index] */
-    Map *map;
-    PyObject *codes;    /* dict */
-    PyObject *items;    /* list */
-    unsigned char *door;
-    Py_ssize_t limit;
-    Py_ssize_t door_set;
-    int admits;         /* 0 for the inline-only table of literal timestamps */
-} StrTable;
-
 static int
 table_bind(StrTable *t, PyObject *table)
 {
@@ -406,14 +351,48 @@ table_sync(StrTable *t)
     return PyList_SetItem(t->table, 4, n);  /* steals n */
 }
 
+/* Bind the three tables of the list `list` (names, words, values). */
+int
+tables_bind(StrTable *tables, PyObject *list)
+{
+    if (!PyList_CheckExact(list) || PyList_GET_SIZE(list) != N_TABLES) {
+        PyErr_SetString(PyExc_TypeError, "three tables expected");
+        return -1;
+    }
+    for (int k = 0; k < N_TABLES; k++)
+        if (table_bind(&tables[k], PyList_GET_ITEM(list, k)) < 0)
+            return -1;
+    return 0;
+}
+
+int
+tables_sync(StrTable *tables)
+{
+    int rc = 0;
+    for (int k = 0; k < N_TABLES; k++)
+        if (table_sync(&tables[k]) < 0)
+            rc = -1;
+    return rc;
+}
+
+/* array(typecode) holding a copy of nbytes of data. */
+PyObject *
+new_array(const State *st, char typecode, const void *data, Py_ssize_t nbytes)
+{
+    PyObject *raw = PyBytes_FromStringAndSize((const char *)data, nbytes);
+    if (raw == NULL)
+        return NULL;
+    PyObject *arr = PyObject_CallFunction(st->array_type, "CO", typecode, raw);
+    Py_DECREF(raw);
+    return arr;
+}
+
 /* ------------------------------------------------------------------ encoding --------- */
 
-/* Results of the encoders: 0 written, 1 unfit (the entry stays an object), -1 error. */
-#define UNFIT 1
 
 /* The string of UTF-8 raw[:n] (s: its str when there is one, else NULL: made only if it is
  * admitted) through table t: a code or the bytes inline. */
-static int
+int
 put_utf8(Out *o, PyObject *s, const char *raw, Py_ssize_t n, StrTable *t)
 {
     if (t->admits) {
@@ -626,13 +605,9 @@ render(double instant, int digits, int suffix, char *buf)
 }
 
 /* _timestamp_code of the specification: the code + 3, or 0 for a literal. */
-static int
-timestamp_code(PyObject *text, double instant)
+int
+timestamp_code(const char *s, Py_ssize_t len, double instant)
 {
-    Py_ssize_t len = PyUnicode_GET_LENGTH(text);
-    if (!PyUnicode_IS_ASCII(text))
-        return 0;
-    const char *s = (const char *)PyUnicode_DATA(text);
     int suffix;
     Py_ssize_t body;
     if (len >= 1 && s[len - 1] == 'Z') {
@@ -654,7 +629,7 @@ timestamp_code(PyObject *text, double instant)
     return (digits | suffix << 4) + 3;
 }
 
-static int
+int
 level_code(State *st, PyObject *level)
 {
     if (level == NULL || !PyUnicode_CheckExact(level))
@@ -679,7 +654,7 @@ same_bits(double a, double b)
 }
 
 /* One record (the specification's _record): 0, UNFIT or -1. */
-static int
+int
 put_record(State *st, Out *o, PyObject *e, StrTable *tables)
 {
     if (Py_TYPE(e) != st->entry_type)
@@ -701,7 +676,9 @@ put_record(State *st, Out *o, PyObject *e, StrTable *tables)
         return -1;
     int r;
     if (PyUnicode_CheckExact(text)) {
-        int code = timestamp_code(text, instant);
+        int code = !PyUnicode_IS_ASCII(text) ? 0
+            : timestamp_code((const char *)PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text),
+                             instant);
         if (put_varint(o, (uint64_t)code) < 0)
             return -1;
         if (!code) {
@@ -791,14 +768,9 @@ py_encode_records(PyObject *module, PyObject *args)
         return NULL;
     if (check_configured(st) < 0)
         return NULL;
-    if (PyList_GET_SIZE(tables_arg) != N_TABLES) {
-        PyErr_SetString(PyExc_TypeError, "three tables expected");
-        return NULL;
-    }
     StrTable tables[N_TABLES];
-    for (int k = 0; k < N_TABLES; k++)
-        if (table_bind(&tables[k], PyList_GET_ITEM(tables_arg, k)) < 0)
-            return NULL;
+    if (tables_bind(tables, tables_arg) < 0)
+        return NULL;
     Py_ssize_t n = PyList_GET_SIZE(entries);
     Out o = {NULL, 0, 0};
     uint32_t *offsets = PyMem_Malloc(sizeof(uint32_t) * (size_t)(n + 1));
@@ -834,25 +806,15 @@ py_encode_records(PyObject *module, PyObject *args)
         offsets[i + 1] = (uint32_t)o.len;
     }
     PyObject *data = PyBytes_FromStringAndSize((const char *)o.p, o.len);
-    PyObject *offs = data ? PyObject_CallFunction(st->array_type, "C", 'I') : NULL;
-    if (offs != NULL) {
-        PyObject *raw = PyBytes_FromStringAndSize((const char *)offsets,
-                                                  (Py_ssize_t)sizeof(uint32_t) * (n + 1));
-        PyObject *ok = raw ? PyObject_CallMethod(offs, "frombytes", "O", raw) : NULL;
-        Py_XDECREF(raw);
-        if (ok == NULL)
-            Py_CLEAR(offs);
-        Py_XDECREF(ok);
-    }
+    PyObject *offs = data ? new_array(st, 'I', offsets,
+                                      (Py_ssize_t)sizeof(uint32_t) * (n + 1)) : NULL;
     if (data != NULL && offs != NULL)
         result = PyTuple_Pack(3, data, offs, kept);
     Py_XDECREF(data);
     Py_XDECREF(offs);
 done:
-    for (int k = 0; k < N_TABLES; k++) {
-        if (table_sync(&tables[k]) < 0 && result != NULL)
-            Py_CLEAR(result);
-    }
+    if (tables_sync(tables) < 0)
+        Py_CLEAR(result);
     PyMem_Free(o.p);
     PyMem_Free(offsets);
     Py_XDECREF(kept);
@@ -1445,5 +1407,257 @@ done:
     }
     PyBuffer_Release(&ids);
     PyBuffer_Release(&ts);
+    return result;
+}
+
+/* ------------------------------------------------------------------ numeric columns -- */
+
+/* Step over a string (a code, or inline bytes). */
+static inline int
+skip_string(Reader *r)
+{
+    uint64_t v;
+    if (get_varint(r, &v) < 0)
+        return -1;
+    if (v & 1)
+        return 0;
+    if ((v >> 1) > (uint64_t)(r->end - r->p))
+        return corrupt();
+    r->p += v >> 1;
+    return 0;
+}
+
+/* Step over a typed value (depth-bounded like get_value). */
+static int
+skip_value(Reader *r)
+{
+    if (r->p >= r->end)
+        return corrupt();
+    unsigned char tag = *r->p++;
+    uint64_t v;
+    switch (tag) {
+    case 0: case 1: case 2:
+        return 0;
+    case 3:
+        return get_varint(r, &v);
+    case 4:
+        if (r->end - r->p < 8)
+            return corrupt();
+        r->p += 8;
+        return 0;
+    case 5:
+        return skip_string(r);
+    case 6:
+    case 7:
+        if (get_count(r, &v) < 0)
+            return -1;
+        if (r->depth >= MAX_DEPTH + 1)
+            return corrupt();
+        r->depth++;
+        for (uint64_t i = 0; i < v; i++)
+            if ((tag == 7 && skip_string(r) < 0) || skip_value(r) < 0) {
+                r->depth--;
+                return -1;
+            }
+        r->depth--;
+        return 0;
+    default:
+        return corrupt();
+    }
+}
+
+#define EXACT_INT (1LL << 53)
+
+/* Where metadata[field] of the record at r is: 1 with r at its typed value, 0 when the key
+ * is missing; code: the field's code in the names table (-1: none), name/len its UTF-8. */
+static int
+find_metadata(Reader *r, Py_ssize_t code, const char *name, Py_ssize_t len)
+{
+    if (r->p >= r->end)
+        return corrupt();
+    unsigned char flags = *r->p++;
+    uint64_t v, ts_code;  /* the timestamp: 2 an int varint, 0 a literal string */
+    if (get_varint(r, &ts_code) < 0)
+        return -1;
+    if (ts_code == 2 && get_varint(r, &v) < 0)
+        return -1;
+    if (ts_code == 0 && skip_string(r) < 0)
+        return -1;
+    if (skip_string(r) < 0 || get_count(r, &v) < 0)  /* the source, the message's pieces */
+        return -1;
+    for (uint64_t i = 0; i < v; i++)
+        if (skip_string(r) < 0)
+            return -1;
+    for (int k = 0; k < 3; k++)
+        if ((flags & (1 << k)) && skip_string(r) < 0)
+            return -1;
+    if (get_count(r, &v) < 0)
+        return -1;
+    for (uint64_t i = 0; i < v; i++)
+        if (skip_string(r) < 0)
+            return -1;
+    if (get_count(r, &v) < 0)
+        return -1;
+    for (uint64_t i = 0; i < v; i++) {
+        uint64_t key;
+        if (get_varint(r, &key) < 0)
+            return -1;
+        int same;
+        if (key & 1) {
+            same = code >= 0 && (key >> 1) == (uint64_t)code;
+        } else {
+            if ((key >> 1) > (uint64_t)(r->end - r->p))
+                return corrupt();
+            same = (Py_ssize_t)(key >> 1) == len && memcmp(r->p, name, (size_t)len) == 0;
+            r->p += key >> 1;
+        }
+        if (same)
+            return 1;
+        if (skip_value(r) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* numeric_records(data, offsets, start, stop, tables, field, kept, first_id)
+ *   -> (values, ints, odd) | None
+ * numeric_column of the entries at positions [start, stop) of a chunk, read from their
+ * records without building them; None when a kept entry is not a plain LogEntry. */
+PyObject *
+py_numeric_records(PyObject *module, PyObject *args)
+{
+    State *st = get_state(module);
+    Py_buffer data, offsets;
+    Py_ssize_t start, stop, first;
+    PyObject *tables, *field, *kept, *result = NULL;
+    if (!PyArg_ParseTuple(args, "y*y*nnO!UOn:numeric_records", &data, &offsets, &start, &stop,
+                          &PyList_Type, &tables, &field, &kept, &first))
+        return NULL;
+    uint32_t *ints = NULL, *odd = NULL;
+    double *values = NULL;
+    if (check_configured(st) < 0)
+        goto done;
+    Py_ssize_t noff = offsets.len / 4, n = stop - start, ni = 0, no = 0;
+    if (offsets.len % 4 || start < 0 || stop < start || stop > noff - 1) {
+        PyErr_SetString(PyExc_IndexError, "numeric_records: positions out of range");
+        goto done;
+    }
+    if (first < 0 || first + n > (Py_ssize_t)UINT32_MAX + 1) {
+        PyErr_SetString(PyExc_OverflowError, "numeric_records: ids must fit in 32 bits");
+        goto done;
+    }
+    if (PyList_GET_SIZE(tables) != N_TABLES || !PyList_Check(PyList_GET_ITEM(tables, T_NAMES)) ||
+        PyList_GET_SIZE(PyList_GET_ITEM(tables, T_NAMES)) != 6 ||
+        !PyDict_Check(PyList_GET_ITEM(PyList_GET_ITEM(tables, T_NAMES), 0))) {
+        PyErr_SetString(PyExc_TypeError, "tables must be a list of three tables");
+        goto done;
+    }
+    PyObject *found = PyDict_GetItemWithError(
+        PyList_GET_ITEM(PyList_GET_ITEM(tables, T_NAMES), 0), field);
+    if (found == NULL && PyErr_Occurred())
+        goto done;
+    Py_ssize_t code = found != NULL ? PyLong_AsSsize_t(found) : -1;
+    if (code == -1 && PyErr_Occurred())
+        goto done;
+    Py_ssize_t len;
+    const char *name = PyUnicode_AsUTF8AndSize(field, &len);
+    if (name == NULL)
+        goto done;
+    values = PyMem_Malloc(sizeof(double) * (size_t)(n ? n : 1));
+    ints = PyMem_Malloc(sizeof(uint32_t) * (size_t)(n ? n : 1));
+    odd = PyMem_Malloc(sizeof(uint32_t) * (size_t)(n ? n : 1));
+    if (values == NULL || ints == NULL || odd == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const uint32_t *off = offsets.buf;
+    const unsigned char *base = data.buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t pos = start + i;
+        uint32_t id = (uint32_t)(first + i);
+        double d = Py_NAN;
+        if (off[pos] >= (uint64_t)data.len) {
+            corrupt();
+            goto done;
+        }
+        if (base[off[pos]] == EXCEPTION_BYTE) {  /* an entry kept as an object */
+            PyObject *key = PyLong_FromSsize_t(pos), *e = NULL, *v = NULL;
+            if (key == NULL)
+                goto done;
+            if (PyDict_Check(kept))
+                e = PyDict_GetItemWithError(kept, key);
+            Py_DECREF(key);
+            if (e == NULL) {
+                if (!PyErr_Occurred())
+                    PyErr_Format(PyExc_ValueError, "record %zd was kept but is missing", pos);
+                goto done;
+            }
+            int got = entry_metadata_item(st, e, field, &v);
+            if (got < 0)
+                goto done;
+            if (got == 0) {
+                result = Py_NewRef(Py_None);
+                goto done;
+            }
+            if (v != NULL && PyFloat_CheckExact(v)) {
+                d = PyFloat_AS_DOUBLE(v);
+            } else if (v != NULL && PyLong_CheckExact(v)) {
+                int overflow = 0;
+                long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+                if (x == -1 && PyErr_Occurred())
+                    goto done;
+                if (!overflow && -EXACT_INT <= x && x <= EXACT_INT) {
+                    d = (double)x;
+                    ints[ni++] = id;
+                } else {
+                    odd[no++] = id;
+                }
+            } else if (v != NULL && !PyBool_Check(v) && (PyLong_Check(v) || PyFloat_Check(v))) {
+                odd[no++] = id;
+            }
+            values[i] = d;
+            continue;
+        }
+        Reader r = {base + off[pos] + 1, base + data.len, {NULL, NULL, NULL}, NULL, 0};
+        int at = find_metadata(&r, code, name, len);
+        if (at < 0)
+            goto done;
+        if (at && r.p < r.end) {
+            unsigned char tag = *r.p++;
+            if (tag == 4) {
+                if (r.end - r.p < 8) {
+                    corrupt();
+                    goto done;
+                }
+                memcpy(&d, r.p, 8);
+            } else if (tag == 3) {
+                uint64_t z;
+                if (get_varint(&r, &z) < 0)
+                    goto done;
+                long long x = (long long)((z >> 1) ^ (~(z & 1) + 1));
+                if (-EXACT_INT <= x && x <= EXACT_INT) {
+                    d = (double)x;
+                    ints[ni++] = id;
+                } else {
+                    odd[no++] = id;
+                }
+            }
+        }
+        values[i] = d;
+    }
+    PyObject *va = new_array(st, 'd', values, (Py_ssize_t)sizeof(double) * n);
+    PyObject *ia = va ? new_array(st, 'I', ints, (Py_ssize_t)sizeof(uint32_t) * ni) : NULL;
+    PyObject *oa = ia ? new_array(st, 'I', odd, (Py_ssize_t)sizeof(uint32_t) * no) : NULL;
+    if (oa != NULL)
+        result = PyTuple_Pack(3, va, ia, oa);
+    Py_XDECREF(va);
+    Py_XDECREF(ia);
+    Py_XDECREF(oa);
+done:
+    PyMem_Free(values);
+    PyMem_Free(ints);
+    PyMem_Free(odd);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&offsets);
     return result;
 }

@@ -38,7 +38,7 @@ class EventTable:
         self.ctx = QueryContext(self.store, self.indexes)
         store, indexes = self.store, self.indexes
 
-        def commit(batch: list[LogEntry], words: Any, postings: Postings) -> int:
+        def commit(batch: Sequence[LogEntry], words: Any, postings: Postings) -> int:
             indexes.merge(postings, store.append(batch))
             return len(batch)
 

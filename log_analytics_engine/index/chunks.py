@@ -29,7 +29,7 @@ from .._native.records import LIMITS, Chunk, Table, new_tables
 if TYPE_CHECKING:
     from ..model.entry import LogEntry
 
-__all__ = ["CHUNK_BITS", "EAGER", "EntryChunks", "Taken", "id_buffer"]
+__all__ = ["CHUNK_BITS", "EAGER", "EntryChunks", "RecordBatch", "Taken", "id_buffer"]
 
 #: Ids per sealed chunk, as a power of two (at most the zone map block, so that rebasing by
 #: whole blocks moves whole chunks). Tests lower it to seal often.
@@ -157,10 +157,15 @@ class EntryChunks(Sequence["LogEntry"]):
         yield from self.tail[max(0, self._base[0] - self.tail_start):]
 
     # -- mutation (under the engine lock) -------------------------------------------------
-    def extend(self, entries: list[LogEntry]) -> None:
-        """Append ``entries`` (ids from :attr:`end` on); seal every chunk they fill.
+    def extend(self, entries: Sequence[LogEntry]) -> None:
+        """Append ``entries`` (ids from :attr:`end` on); seal every chunk they fill. A
+        :class:`RecordBatch` numbered from :attr:`end` against these tables gives its
+        complete chunks as they are.
 
         Runtime complexity: O(m), the encoding in C with the accelerator."""
+        if isinstance(entries, RecordBatch):
+            self._extend_records(entries)
+            return
         tail = self.tail
         tail.extend(entries)
         bits, done = self.bits, 0
@@ -177,6 +182,27 @@ class EntryChunks(Sequence["LogEntry"]):
         if done:
             del tail[:done]
             self.tail_start = start
+
+    def _extend_records(self, batch: RecordBatch) -> None:
+        """Adopt the batch's chunks that are complete and line up with the tail (empty, at
+        the chunk's first id); build the entries of the others and append those. O(m)."""
+        if batch.first != self.end or batch.tables is not self.tables or batch.bits != self.bits:
+            self.extend(batch.as_list())  # numbered or encoded for another store state
+            return
+        full = (1 << self.bits) + 1
+        start = batch.first
+        for k, chunk in enumerate(batch.chunks):
+            number = (batch.first >> self.bits) + k
+            stop = min((number + 1) << self.bits, batch.end)
+            if len(chunk[1]) == full and not self.tail and self.tail_start == start:
+                if not self.chunks:
+                    self.first_chunk = number
+                self.chunks.append(chunk)
+                self.record_bytes += _chunk_bytes(chunk)
+                self.tail_start = stop
+            else:
+                self.extend(batch.take(range(start, stop)))
+            start = stop
 
     def _seal(self, part: list[LogEntry], start: int) -> None:
         data, offsets, kept = native.encode_records(part, self.tables)
@@ -337,6 +363,62 @@ class Taken(Sequence["LogEntry"]):
             self._batch = self._take(self._ids[start : start + self.BATCH])
             self._batch_start = start
         return self._batch[index - start]
+
+
+class RecordBatch(Sequence["LogEntry"]):
+    """A batch read straight into records (the accelerator's ``ingest_records``): its
+    entries' records in chunks numbered from ``first`` against a store's ``tables``, and
+    their instants. Read as a sequence, it builds the entries (a chunk at a time); appended
+    to the store it was numbered for, its complete chunks are adopted without building any."""
+
+    __slots__ = ("bits", "chunks", "first", "stamps", "tables")
+
+    def __init__(self, chunks: list[Chunk], stamps: array[float], first: int,
+                 tables: list[Table], bits: int) -> None:
+        self.chunks = chunks
+        self.stamps = stamps
+        self.first = first
+        self.tables = tables
+        self.bits = bits
+
+    @property
+    def end(self) -> int:
+        """The id after the batch's last entry."""
+        return self.first + len(self.stamps)
+
+    def __len__(self) -> int:
+        return len(self.stamps)
+
+    def take(self, ids: Iterable[int]) -> list[LogEntry]:
+        """The entries of ``ids`` (in the batch). O(k)."""
+        taken: list[LogEntry] = native.take_entries(
+            id_buffer(ids), self.chunks, self.first >> self.bits, self.bits, self.stamps,
+            self.first, self.tables, [], self.end)
+        return taken
+
+    def as_list(self) -> list[LogEntry]:
+        """Every entry. O(m)."""
+        return self.take(range(self.first, self.end))
+
+    def __iter__(self) -> Iterator[LogEntry]:
+        step = 1 << self.bits
+        for start in range(self.first, self.end, step):
+            yield from self.take(range(start, min(start + step, self.end)))
+
+    @overload
+    def __getitem__(self, index: int) -> LogEntry: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[LogEntry]: ...
+
+    def __getitem__(self, index: int | slice) -> LogEntry | list[LogEntry]:
+        if isinstance(index, slice):
+            return self.take(range(self.first, self.end)[index])
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError("entry index out of range")
+        return self.take((self.first + index,))[0]
 
 
 def _chunk_bytes(chunk: Chunk) -> int:

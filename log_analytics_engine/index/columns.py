@@ -69,23 +69,38 @@ class NumericColumn:
         self.first = max(self.first, first_live)
 
     def extend(self, store: Store) -> None:
-        """Read the entries appended to ``store`` since the column's end. O(m) for m entries."""
+        """Read the entries appended to ``store`` since the column's end: a sealed chunk's
+        from its records without building them, the tail's from its objects. O(m) for m
+        entries."""
         start, stop = self.end, store.next_id
         if start >= stop:
             return
-        step = _STEP
-        for first in range(start, stop, step):  # entries built from records a step at a time
-            last = min(stop, first + step)
-            entries = store.entries[first - store.base : last - store.base]
-            got = native.numeric_column(entries, self.field, first)
-            if got is None:  # entries the C kernel does not read: the specification does
-                got = native.python.numeric_column(entries, self.field, first)
+        chunks = store.entries
+        bits, mask = chunks.bits, (1 << chunks.bits) - 1
+        first = start
+        while first < stop:
+            got = None
+            if first < chunks.tail_start:  # a sealed chunk
+                number = first >> bits
+                last = min(stop, (number + 1) << bits)
+                data, offsets, kept = chunks.chunks[number - chunks.first_chunk]
+                got = native.numeric_records(data, offsets, first & mask,
+                                             ((last - 1) & mask) + 1, chunks.tables,
+                                             self.field, kept, first)
+            else:
+                last = min(stop, first + _STEP)
+            if got is None:  # tail entries (or a kept entry the kernels leave): built
+                entries = store.entries[first - store.base : last - store.base]
+                got = native.numeric_column(entries, self.field, first)
+                if got is None:  # entries the C kernel does not read: the specification does
+                    got = native.python.numeric_column(entries, self.field, first)
             values, ints, odd = got
             self.values.extend(values)
             if ints:
                 self.ints.update(ints)
             if odd:
                 self.odd.update(odd)
+            first = last
 
     def _check(self, store: Store) -> None:
         """Assert that the column equals a fresh read of the store's entries."""

@@ -32,7 +32,7 @@ from pyroaring import BitMap, FrozenBitMap
 from .. import _native as native
 from .._native.records import Chunk
 from ..errors import CapacityError
-from .chunks import EntryChunks, id_buffer
+from .chunks import EntryChunks, RecordBatch, id_buffer
 from .timeindex import TimeIndex, TimeOrder
 
 if TYPE_CHECKING:
@@ -146,12 +146,14 @@ class Store:
         return self.ts[entry_id - self.base]
 
     # -- mutation -------------------------------------------------------------------------
-    def append(self, entries: list[LogEntry]) -> int:
-        """Append ``entries`` and return the id of the first. Runtime: O(m log n)."""
+    def append(self, entries: Sequence[LogEntry]) -> int:
+        """Append ``entries`` (a list, or a :class:`.chunks.RecordBatch` whose chunks are
+        adopted as they are) and return the id of the first. Runtime: O(m log n)."""
         first = self.next_id
         if not entries:
             return first
-        stamps = [e.ts for e in entries]
+        stamps = (entries.stamps.tolist() if isinstance(entries, RecordBatch)
+                  else [e.ts for e in entries])
         self.entries.extend(entries)
         self._add_instants(first, stamps)
         return first

@@ -4,17 +4,20 @@ Processors run, messages are tokenized when someone needs the words, and posting
 gathered, numbered from the id the batch will most likely get (the commit shifts them if
 another writer appended first). Files of JSON lines take the accelerator's one-pass path
 (parse and gather in C) when no processor has to see the entries; everything else takes the
-general path of :func:`~.files.read_entries`.
+general path of :func:`~.files.read_entries`. When the commit reads no entry of a batch
+(``records()`` gives the store's chunks: no storage, alert rules or field indexes), the lines
+go straight into records (:func:`~.files.read_records`), with no entry object per line.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from .. import _native as native
 from .._gc import gc_paused
+from ..index.chunks import EntryChunks
 from ..index.postings import IndexSet, Postings
 from ..model.entry import LogEntry
 from ..model.tokenize import TokenCache
@@ -25,6 +28,7 @@ from .files import (
     open_lines,
     read_entries,
     read_indexed,
+    read_records,
 )
 from .limits import DEFAULT_LIMITS, InputLimits
 from .processors import ProcessorChain
@@ -32,7 +36,7 @@ from .processors import ProcessorChain
 __all__ = ["Commit", "IngestDriver"]
 
 #: ``commit(batch, words, postings) -> stored``: the part under the engine lock.
-Commit = Callable[[list[LogEntry], "list[list[str]] | None", Postings], int]
+Commit = Callable[[Sequence[LogEntry], "list[list[str]] | None", Postings], int]
 
 
 class IngestDriver:
@@ -41,7 +45,8 @@ class IngestDriver:
 
     def __init__(self, indexes: IndexSet, processors: ProcessorChain, tokens: TokenCache,
                  next_id: Callable[[], int], needs_words: Callable[[], bool],
-                 commit: Commit, limits: InputLimits = DEFAULT_LIMITS) -> None:
+                 commit: Commit, limits: InputLimits = DEFAULT_LIMITS,
+                 records: Callable[[], EntryChunks | None] = lambda: None) -> None:
         self._indexes = indexes
         self._processors = processors
         self._tokens = tokens
@@ -49,6 +54,7 @@ class IngestDriver:
         self._needs_words = needs_words
         self._commit = commit
         self._limits = limits
+        self._records = records
 
     def _words(self, batch: list[LogEntry]) -> list[list[str]] | None:
         return self._tokens.tokenize_many([e.message for e in batch])
@@ -80,7 +86,14 @@ class IngestDriver:
         report = IngestReport(str(path), file_type)
         started = time.perf_counter()
         with open_lines(path, self._limits) as lines, gc_paused():
-            if file_type == "jsonl" and native.indexed_reads and not self._processors:
+            into = (self._records() if file_type == "jsonl" and native.record_reads
+                    and not self._processors and not self._needs_words() else None)
+            if into is not None:
+                for batch, postings in read_records(lines, self._indexes, into, self._next_id,
+                                                    report, batch_size, progress,
+                                                    self._limits):
+                    report.count += self._commit(batch, None, postings)
+            elif file_type == "jsonl" and native.indexed_reads and not self._processors:
                 for batch, postings in read_indexed(lines, self._indexes, self._next_id,
                                                     report, batch_size, progress, self._limits):
                     words = self._words(batch) if self._needs_words() else None

@@ -6,7 +6,7 @@ import gzip
 import io
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import IO, Any, cast
@@ -15,6 +15,7 @@ import orjson
 
 from .. import _native as native
 from ..errors import InvalidEntryError
+from ..index.chunks import EntryChunks, RecordBatch
 from ..index.postings import Ids, IndexSet, Postings, gather_base
 from ..model.entry import LogEntry, entry_from_json
 from ..model.values import clean_text
@@ -38,6 +39,7 @@ __all__ = [
     "open_lines",
     "read_entries",
     "read_indexed",
+    "read_records",
 ]
 
 FILE_TYPES = ("jsonl", "text")
@@ -325,4 +327,58 @@ def read_indexed(
             yield late, indexes.gather(late, None, next_id())
         if on_line is not None:
             on_line(nbytes)
+    note_limit(lines, report, line_no)
+
+
+def read_records(
+    lines: IO[bytes],
+    indexes: IndexSet,
+    store: EntryChunks,
+    next_id: Callable[[], int],
+    report: IngestReport,
+    batch_size: int = 8192,
+    on_line: Callable[[int], None] | None = None,
+    limits: InputLimits = DEFAULT_LIMITS,
+) -> Iterator[tuple[Sequence[LogEntry], Postings]]:
+    """:func:`read_indexed` writing records instead of entries (the accelerator's
+    ``ingest_records``): each batch is a :class:`RecordBatch` of chunks numbered like
+    ``store``'s, against its string tables, that the store adopts without building an entry.
+    A batch ends on a chunk boundary: the lines after it are read again with the next batch
+    (the last batch takes every line). For an engine without processors, whose commit reads
+    no entry of the batch (no storage, alert rules or field indexes: those would build them)."""
+    line_no = 0
+    rest = b""
+    pending: tuple[list[bytes], int] | None = None
+    batches = _block_batches(lines, batch_size, limits.max_line_bytes)
+    while True:
+        following = next(batches, None)
+        if pending is not None:
+            blocks, nbytes = pending
+            if rest:
+                blocks.insert(0, rest)
+            first_id = gather_base(next_id(), sum(map(len, blocks)) + 1)
+            levels: dict[str, Ids] = {}
+            sources: dict[str, Ids] = {}
+            tags: dict[str, Ids] = {}
+            words: dict[str, Ids] = {}
+            tables, bits = store.tables, store.bits
+            chunks, stamps, count, bad, rest = native.ingest_records(
+                blocks, first_id, indexes.strings, levels, sources, tags, words, tables, bits,
+                following is None)
+            late: list[LogEntry] = []
+            for k, raw in bad:  # blank or bad lines, re-read line by line for the message
+                again = _read_line(raw, line_no + k + 1, True, 0.0, report)
+                if again is not None:  # pragma: no cover - the C reader agrees (tests)
+                    late.append(again)
+            line_no += count
+            if stamps:
+                batch = RecordBatch(chunks, stamps, first_id, tables, bits)
+                yield batch, indexes.postings(first_id, batch, levels, sources, tags, words)
+            if late:  # pragma: no cover
+                yield late, indexes.gather(late, None, next_id())
+            if on_line is not None:
+                on_line(nbytes)
+        if following is None:
+            break
+        pending = following
     note_limit(lines, report, line_no)

@@ -124,7 +124,7 @@ class ScratchTable:
         self.indexes = indexes = IndexSet(())
         self.ctx = QueryContext(store, indexes)
 
-        def commit(batch: list[LogEntry], words: Any, postings: Postings) -> int:
+        def commit(batch: Sequence[LogEntry], words: Any, postings: Postings) -> int:
             indexes.merge(postings, store.append(batch))
             return len(batch)
 

@@ -7,6 +7,8 @@ spliced, truncated) or replaced by random bytes and random JSON, then fed to
 
 * ``entries_from_lines`` and ``direct_entry`` (JSON lines -> entries),
 * ``ingest_blocks`` (the same lines cut into blocks at random points, with postings),
+* ``ingest_records`` (those blocks into records, chunk bits, first ids and table states
+  drawn at random),
 * ``entries_from_chunk`` (mutated stored chunks),
 * ``parse_iso`` (mutated timestamps),
 * ``encode_records`` (same records and tables as Python) and ``decode_records`` of mutated
@@ -176,6 +178,48 @@ def check_lines(c: Any, lines: list[bytes], rng: random.Random, taken: dict[str,
     _check(all(_same(g, w) for g, w in zip(fast[0], slow[0], strict=True)), "ingest_blocks",
            blocks)
     _check(_postings(fast_terms) == _postings(slow_terms), "ingest_blocks postings", blocks)
+    check_ingest_records(c, blocks, rng, taken)
+
+
+def same_record_chunks(got: list[Any], want: list[Any]) -> bool:
+    """Chunks of records alike: the same bytes and offsets, equal kept entries."""
+    if len(got) != len(want):
+        return False
+    for (gd, go, gk), (wd, wo, wk) in zip(got, want, strict=True):
+        if gd != wd or go != wo or (gk is None) != (wk is None):
+            return False
+        if gk is not None and (gk.keys() != wk.keys() or
+                               not all(_same(gk[p], wk[p]) for p in gk)):
+            return False
+    return True
+
+
+def check_ingest_records(c: Any, blocks: list[bytes], rng: random.Random,
+                         taken: dict[str, int]) -> None:
+    """ingest_records of ``blocks``: C == Python (records, instants, lines, rest, tables and
+    postings), on tables that start empty or already hold strings."""
+    from log_analytics_engine._native import records as spec
+
+    total = sum(map(len, blocks))
+    first_id = rng.choice([0, 3, 1023, 2**31 + 5, max(0, 2**32 - total - 2)])
+    bits, final = rng.choice([1, 2, 3, 10]), rng.random() < 0.5
+    tables = [spec.new_tables((4, 64, 0)) for _ in range(2)]
+    if rng.random() < 0.5:  # tables that already hold a few strings
+        for t in tables:
+            c.encode_records(native.python.entries_from_lines(
+                [b'{"timestamp":"2025-07-20T08:26:40Z","source":"api","message":"a b"}'] * 2)[0],
+                t)
+    terms: list[tuple[dict[str, Any], ...]] = [({}, {}, {}, {}), ({}, {}, {}, {})]
+    fast = c.ingest_records(blocks, first_id, {}, *terms[0], tables[0], bits, final)
+    slow = native.python.ingest_records(blocks, first_id, {}, *terms[1], tables[1], bits, final)
+    _check(fast[2:] == slow[2:], "ingest_records lines, bad, rest", blocks)
+    _check([repr(x) for x in fast[1]] == [repr(x) for x in slow[1]], "ingest_records stamps",
+           blocks)
+    _check(same_record_chunks(fast[0], slow[0]), "ingest_records chunks", blocks)
+    _check(all(x[:5] == y[:5] for x, y in zip(*tables, strict=True)), "ingest_records tables",
+           blocks)
+    _check(_postings(terms[0]) == _postings(terms[1]), "ingest_records postings", blocks)
+    taken["record batches"] += 1
 
 
 def check_chunk(c: Any, entries: list[LogEntry], rng: random.Random, taken: dict[str, int]
@@ -253,7 +297,7 @@ def run(seconds: float, seed: int, log: Callable[[str], None]) -> int:
     deadline = time.monotonic() + seconds
     batches = lines = 0
     taken = dict.fromkeys(["entries", "direct", "chunks", "direct chunks", "records",
-                           "timestamps", "parsed timestamps"], 0)
+                           "record batches", "timestamps", "parsed timestamps"], 0)
     try:
         while time.monotonic() < deadline:
             batch = []

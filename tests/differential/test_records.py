@@ -4,6 +4,7 @@ same entries back (values and types); corrupt records raise, never crash."""
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from array import array
 from datetime import datetime, timezone
@@ -137,6 +138,36 @@ def test_c_takes_entries_like_the_specification(
             C.take_entries(array("I", [bad]), *args)
 
 
+def _column(got: Any) -> tuple[Any, ...]:
+    values, ints, odd = got
+    return struct.pack(f"<{len(values)}d", *values), list(ints), list(odd)
+
+
+@settings(max_examples=examples(1.0), deadline=None)
+@given(batch=st.lists(entries, min_size=1, max_size=16),
+       field=st.sampled_from(["k", "latency_ms", "user", "absent"]), data=st.data())
+def test_a_numeric_column_read_from_records_equals_one_read_from_entries(
+    batch: list[LogEntry], field: str, data: st.DataObject
+) -> None:
+    """numeric_records (C and Python) reads a chunk's records as numeric_column reads the
+    entries they hold: the same float64 bits, the same int and odd ids; None only when a
+    kept entry is not a plain LogEntry."""
+    tables = _tables(data.draw(st.sampled_from([(0, 0, 0), (4, 4, 0), spec.LIMITS])))
+    records, offsets, kept_at = spec.encode_records(batch, tables)
+    keep = {p: batch[p] for p in kept_at} or None
+    start = data.draw(st.integers(0, len(batch)))
+    stop = data.draw(st.integers(start, len(batch)))
+    first = data.draw(st.integers(0, 2**31))
+    want = native.python.numeric_column(batch[start:stop], field, first)
+    a = C.numeric_records(records, offsets, start, stop, tables, field, keep, first)
+    b = native.python.numeric_records(records, offsets, start, stop, tables, field, keep, first)
+    assert a is not None
+    assert b is not None
+    assert _column(a) == _column(b) == _column(want)
+    with pytest.raises(IndexError):
+        C.numeric_records(records, offsets, 0, len(batch) + 1, tables, field, keep, first)
+
+
 @settings(max_examples=examples(1.0), deadline=None)
 @given(batch=st.lists(entries, min_size=1, max_size=8), data=st.data())
 def test_corrupt_records_raise_and_never_crash(batch: list[LogEntry],
@@ -151,6 +182,10 @@ def test_corrupt_records_raise_and_never_crash(batch: list[LogEntry],
     damaged = bytes(raw[:cut])
     ts = array("d", [e.ts for e in batch])
     positions = array("I", [p for p in range(len(batch)) if offsets[p] < len(damaged)])
+    for field in ("k", "latency_ms"):  # the column reader stays in bounds too
+        with contextlib.suppress(ValueError, IndexError):
+            C.numeric_records(damaged, offsets[: len(positions) + 1], 0, len(positions),
+                              tables, field, None, 0)
     try:
         got = C.decode_records(damaged, offsets, positions, ts, 0, tables, None)
     except (ValueError, IndexError):  # a corrupt record: refused

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import string
+from array import array
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from itertools import pairwise
@@ -694,6 +695,135 @@ def test_ingest_blocks_equals_the_python_kernel(
     for got_terms, want_terms in zip(fast_terms, slow_terms, strict=True):
         assert {t: sorted(set(ids)) for t, ids in got_terms.items()} == {
             t: sorted(set(ids)) for t, ids in want_terms.items()}
+
+
+def _records_alike(got: list[Any], want: list[Any]) -> None:
+    assert len(got) == len(want)
+    for (gd, go, gk), (wd, wo, wk) in zip(got, want, strict=True):
+        assert gd == wd
+        assert go == wo
+        assert (gk is None) == (wk is None)
+        if gk is not None:
+            assert {p: fingerprint(e) for p, e in gk.items()} == {
+                p: fingerprint(e) for p, e in wk.items()}
+
+
+_ASCII_WORDS = st.sampled_from(["", "a", "db", "timeout", "GET", "/api/v1", "x_y", "42"])
+_ASCII_TEXT = st.lists(_ASCII_WORDS, max_size=6).map(" ".join)
+_PLAIN_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.integers(-3, 3),
+    st.floats(allow_nan=False, allow_infinity=False), st.sampled_from([0.5, -0.0, 1e22, 5e-324]),
+    _ASCII_TEXT, st.sampled_from(["\u00e9t\u00e9", "tab\there"]))
+
+
+@st.composite
+def _common_lines(draw: st.DrawFn) -> bytes:
+    """A JSON line of the shape ingest_records writes straight into records (and, now and
+    then, a field that sends it to the entry path: a non-ASCII or escaped string, a long
+    int, a repeated key, an unknown one, too many tags or keys)."""
+    stamp = draw(st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2100, 1, 1)))
+    record: dict[str, Any] = {"timestamp": draw(st.sampled_from([
+        stamp.strftime("%Y-%m-%dT%H:%M:%SZ"), stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        stamp.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+00:00",
+        stamp.strftime("%Y-%m-%d %H:%M:%S"), stamp.strftime("%Y-%m-%dT%H:%M:%S+02:00")]))}
+    for key, values in (("level", st.sampled_from(["INFO", "ERROR", "warn", "Warning", None,
+                                                    "FATAL", "trace"])),
+                        ("message", _ASCII_TEXT), ("source", _ASCII_TEXT | st.none()),
+                        ("thread_id", _ASCII_TEXT | st.none()),
+                        ("request_id", _ASCII_TEXT | st.none()),
+                        ("user_id", _ASCII_TEXT | st.none()),
+                        ("tags", st.lists(_ASCII_TEXT, max_size=18) | st.none()),
+                        ("metadata", st.dictionaries(_ASCII_TEXT, _PLAIN_VALUES, max_size=34)
+                         | st.none())):
+        if draw(st.integers(0, 3)):
+            record[key] = draw(values)
+    items = list(record.items())
+    items = draw(st.permutations(items))
+    text = "{" + ",".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in items) + "}"
+    odd = draw(st.sampled_from(["", "", "", "", "repeat", "unknown", "unicode"]))
+    if odd == "repeat" and items:
+        text = text[:-1] + f",{json.dumps(items[0][0])}:{json.dumps(items[0][1])}}}"
+    elif odd == "unknown":
+        text = text[:-1] + ',"extra":1}'
+    elif odd == "unicode":
+        text = text.replace("db", "déb")
+    return text.encode()
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=st.lists(_common_lines() | _raw_lines() | st.builds(
+           lambda r, a: json.dumps(r, ensure_ascii=a).encode(), json_records(), st.booleans()),
+           max_size=30),
+       cuts=st.lists(st.integers(0, 4000), max_size=4), first_id=st.integers(0, 2**31),
+       bits=st.integers(1, 4), final=st.booleans(), warm=st.booleans(),
+       end=st.sampled_from([b"", b"\n"]))
+def test_ingest_records_equals_the_python_kernel(
+    lines: list[bytes], cuts: list[int], first_id: int, bits: int, final: bool, warm: bool,
+    end: bytes,
+) -> None:
+    """Lines straight into records in C against the Python kernel (ingest_blocks' entries
+    encoded chunk by chunk): the same record bytes, offsets and kept entries, instants,
+    line count, rejected lines, lines left over, table admissions and postings."""
+    from log_analytics_engine._native.records import new_tables
+
+    assert speedups is not None
+    data = b"\n".join(line.replace(b"\n", b" ") for line in lines) + end
+    bounds = sorted({0, len(data), *(c for c in cuts if c < len(data))})
+    cut = [data[a:b] for a, b in pairwise(bounds)]
+    blocks, acc = [], b""  # blocks of whole lines (the last may end without a newline)
+    for part in cut:
+        acc += part
+        if b"\n" in acc:
+            k = acc.rindex(b"\n") + 1
+            blocks.append(acc[:k])
+            acc = acc[k:]
+    if acc:
+        blocks.append(acc)
+    tables = [new_tables((4, 16, 0)), new_tables((4, 16, 0))]
+    if warm:  # tables already holding strings, some of them the lines'
+        seed = [LogEntry("2025-07-20T08:26:40Z", "INFO", "a b c", "api", tags=["x"])] * 2
+        for t in tables:
+            speedups.encode_records(seed, t)
+    terms: list[tuple[dict[str, Any], ...]] = [({}, {}, {}, {}), ({}, {}, {}, {})]
+    fast = speedups.ingest_records(blocks, first_id, {}, *terms[0], tables[0], bits, final)
+    slow = native.python.ingest_records(blocks, first_id, {}, *terms[1], tables[1], bits,
+                                        final)
+    assert fast[2:] == slow[2:]
+    assert [repr(x) for x in fast[1]] == [repr(x) for x in slow[1]]
+    _records_alike(fast[0], slow[0])
+    assert [t[:5] for t in tables[0]] == [t[:5] for t in tables[1]]
+    for got_terms, want_terms in zip(*terms, strict=True):
+        assert {t: sorted(set(ids)) for t, ids in got_terms.items()} == {
+            t: sorted(set(ids)) for t, ids in want_terms.items()}
+    if final:
+        assert fast[4] == b""
+    # the records decode to the entries ingest_blocks builds
+    entries = speedups.ingest_blocks(blocks[:], first_id, {}, {}, {}, {}, {})[0]
+    if final:
+        taken = speedups.take_entries(
+            array("I", range(first_id, first_id + len(fast[1]))), fast[0], first_id >> bits,
+            bits, fast[1], first_id, tables[0], [], first_id + len(fast[1]))
+        assert [fingerprint(e) for e in taken] == [fingerprint(e) for e in entries]
+
+
+def test_ingest_records_ends_a_batch_on_a_chunk_boundary() -> None:
+    """Unless final, reading stops at a chunk boundary and hands back the lines after it;
+    they are read with the next batch, and the two batches hold every line once."""
+    from log_analytics_engine._native.records import new_tables
+
+    assert speedups is not None
+    line = b'{"timestamp":"2025-07-20T08:26:40Z","level":"ERROR","message":"disk full"}\n'
+    tables = new_tables()
+    chunks, stamps, lines, bad, rest = speedups.ingest_records(
+        [line * 20], 0, {}, {}, {}, {}, {}, tables, 3, False)
+    assert lines == len(stamps) == 16
+    assert bad == []
+    assert rest == line * 4
+    assert [len(c[1]) for c in chunks] == [9, 9]  # two complete chunks of 8
+    more = speedups.ingest_records([rest], 16, {}, {}, {}, {}, {}, tables, 3, True)
+    assert more[2] == 4
+    assert more[4] == b""
+    assert len(more[0][0][1]) == 5
 
 
 @given(first_id=st.integers(0, 2**40), top=st.floats(-5, 5) | st.just(float("-inf")),
