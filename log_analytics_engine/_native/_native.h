@@ -174,12 +174,29 @@ at(const Cursor *c, unsigned char ch)
 
 /* The string token at c->p (a '"'): 1 with its raw bytes (between the quotes) in *s, *len
  * and in *form one of the above; 0 for a control character or no closing quote. */
+#define BYTES8(b) (UINT64_C(0x0101010101010101) * (b))
+/* Whether a byte of w is zero, or below n (n <= 128): exact about "some byte", which is all
+ * the fast loop asks (the byte loop after it finds which). */
+#define HAS_ZERO(w) (((w) - BYTES8(1)) & ~(w) & BYTES8(0x80))
+#define HAS_LESS(w, n) (((w) - BYTES8(n)) & ~(w) & BYTES8(0x80))
+
 static inline int
 scan_string(Cursor *c, const unsigned char **s, Py_ssize_t *len, int *form)
 {
     const unsigned char *p = c->p + 1, *start = p;
     unsigned char high = 0;
     int escaped = 0;
+    /* eight plain bytes at a time (no quote, backslash or control character among them) */
+    uint64_t high8 = 0;
+    for (; c->end - p >= 8; p += 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        if (HAS_ZERO(w ^ BYTES8('"')) | HAS_ZERO(w ^ BYTES8('\\')) | HAS_LESS(w, 0x20))
+            break;
+        high8 |= w;
+    }
+    if (high8 & BYTES8(0x80))
+        high = 0x80;
     for (; p < c->end; p++) {
         unsigned char b = *p;
         if (b == '"') {
@@ -313,6 +330,10 @@ INTERNAL int gatherer_emit(Gatherer *g, PyObject *levels, PyObject *sources, PyO
 INTERNAL int gather_entry(Gatherer *g, PyObject *e, uint32_t id, PyObject *toks);
 INTERNAL int post_ascii_words(Words *ws, const unsigned char *s, Py_ssize_t len, uint32_t id,
                               unsigned char **buf, Py_ssize_t *buf_size);
+#define NO_WORD 0
+#define ONE_WORD 1
+#define SOME_WORDS 2
+INTERNAL int piece_words(Words *ws, const unsigned char *s, Py_ssize_t len, Py_ssize_t *tn);
 INTERNAL Py_ssize_t ascii_term(Table *t, Registry *r, PyObject *canon, const unsigned char *s,
                                Py_ssize_t len);
 

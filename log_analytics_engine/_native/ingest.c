@@ -236,9 +236,51 @@ read_line(State *st, const unsigned char *line, Py_ssize_t n, Line *ln)
     return level_code(st, ln->level) >= 0;  /* else put_record decides (UNFIT) */
 }
 
+/* The words of each words-table item met in this call, by code: 0 not met yet, 1 some
+ * words (tokenized each time), 2 none, else 3 + the term number of the one word it is. A
+ * piece found in the table is then posted without being tokenized and looked up again. */
+typedef struct {
+    int32_t *words;
+    Py_ssize_t cap;
+} PieceCache;
+
+/* Post the words of one message piece s[:n] whose record starts at o->p[mark]. */
+static int
+post_piece(Gatherer *g, PieceCache *pc, const Out *o, Py_ssize_t mark, const char *s,
+           Py_ssize_t n, uint32_t id)
+{
+    const unsigned char *p = o->p + mark;
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {  /* the varint just written */
+        v |= (uint64_t)(*p & 0x7F) << shift;
+        if (!(*p++ & 0x80))
+            break;
+    }
+    int32_t *known = (v & 1) && (v >> 1) < (uint64_t)pc->cap ? &pc->words[v >> 1] : NULL;
+    if (known == NULL || *known == 0) {
+        Py_ssize_t tn = 0;
+        int kind = piece_words(&g->ws, (const unsigned char *)s, n, &tn);
+        if (kind < 0)
+            return -1;
+        int32_t what = kind == ONE_WORD ? (int32_t)(3 + tn) : kind == NO_WORD ? 2 : 1;
+        if (known != NULL)
+            *known = what;
+        if (kind == ONE_WORD)
+            return registry_post(&g->ws.reg, tn, id);
+        if (kind == NO_WORD)
+            return 0;
+    } else if (*known >= 3) {
+        return registry_post(&g->ws.reg, *known - 3, id);
+    } else if (*known == 2) {
+        return 0;
+    }
+    return post_ascii_words(&g->ws, (const unsigned char *)s, n, id, &g->buf, &g->buf_size);
+}
+
 /* Step two: the record of *ln (put_record's layout) and its postings under id. */
 static int
-write_line(State *st, const Line *ln, Out *o, StrTable *tables, Gatherer *g, uint32_t id)
+write_line(State *st, const Line *ln, Out *o, StrTable *tables, Gatherer *g, PieceCache *pc,
+           uint32_t id)
 {
     int level = level_code(st, ln->level);  /* read_line checked it */
     unsigned char flags = (unsigned char)(ln->has_id[0] | ln->has_id[1] << 1 | ln->has_id[2] << 2);
@@ -263,7 +305,9 @@ write_line(State *st, const Line *ln, Out *o, StrTable *tables, Gatherer *g, uin
     for (const char *start = m;;) {
         const char *q = memchr(start, ' ', (size_t)(end - start));
         const char *stop = q ? q : end;
-        if (put_utf8(o, NULL, start, stop - start, &tables[T_WORDS]))
+        Py_ssize_t mark = o->len;
+        if (put_utf8(o, NULL, start, stop - start, &tables[T_WORDS]) ||
+            post_piece(g, pc, o, mark, start, stop - start, id) < 0)
             return -1;
         if (q == NULL)
             break;
@@ -310,8 +354,7 @@ write_line(State *st, const Line *ln, Out *o, StrTable *tables, Gatherer *g, uin
         if (tn < 0 || registry_post(&g->regs[2], tn, id) < 0)
             return -1;
     }
-    return post_ascii_words(&g->ws, (const unsigned char *)m, end - m, id, &g->buf,
-                            &g->buf_size);
+    return 0;  /* the words were posted piece by piece (a space is never in a word) */
 }
 
 /* The chunks under construction. */
@@ -434,6 +477,13 @@ py_ingest_records(PyObject *module, PyObject *args)
     k.offsets = PyMem_Malloc(sizeof(uint32_t) * (size_t)(size + 1));
     Gatherer g;
     int ready = 0;
+    PieceCache pieces = {NULL, 0};
+    if (tables[T_WORDS].limit > 0 && tables[T_WORDS].limit <= (1 << 22)) {
+        pieces.cap = tables[T_WORDS].limit;
+        pieces.words = PyMem_Calloc((size_t)pieces.cap, sizeof(int32_t));
+        if (pieces.words == NULL)
+            pieces.cap = 0;  /* no cache: every piece is tokenized */
+    }
     if (k.chunks == NULL || bad == NULL || stamps == NULL || k.offsets == NULL) {
         if (!PyErr_Occurred())
             PyErr_NoMemory();
@@ -492,7 +542,7 @@ py_ingest_records(PyObject *module, PyObject *args)
             if (r > 0) {
                 if (!k.open)
                     cutter_start(&k, id);
-                r = write_line(st, &ln, &k.o, tables, &g, (uint32_t)id);
+                r = write_line(st, &ln, &k.o, tables, &g, &pieces, (uint32_t)id);
                 Py_DECREF(ln.level);
                 if (r < 0 || cutter_next(&k, NULL) < 0)
                     goto done;
@@ -558,6 +608,7 @@ done:
     PyMem_Free(k.o.p);
     PyMem_Free(k.offsets);
     PyMem_Free(stamps);
+    PyMem_Free(pieces.words);
     Py_XDECREF(k.kept);
     Py_XDECREF(k.chunks);
     Py_XDECREF(bad);

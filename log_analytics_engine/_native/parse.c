@@ -421,20 +421,23 @@ metadata_value(Cursor *c, int *bail)
     return metadata;
 }
 
-static const signed char field_len[N_SLOTS] = {
-    sizeof "timestamp" - 1, sizeof "ts" - 1, sizeof "level" - 1, sizeof "message" - 1,
-    sizeof "source" - 1, sizeof "thread_id" - 1, sizeof "request_id" - 1,
-    sizeof "user_id" - 1, sizeof "tags" - 1, sizeof "metadata" - 1};
-
-/* The slot of a top-level key (-1: not an entry field; "ts" is not one). */
+/* The slot of a top-level key (-1: not an entry field; "ts" is not one): its length picks
+ * the one or two names it can be. */
 int
 field_of(const unsigned char *s, Py_ssize_t len)
 {
-    for (int k = 0; k < N_SLOTS; k++)
-        if (field_len[k] == len && slot_names[k][0] == s[0] && k != S_TS &&
-            memcmp(slot_names[k], s, len) == 0)
-            return k;
-    return -1;
+    int k = -1;
+    switch (len) {
+    case 4: k = S_TAGS; break;
+    case 5: k = S_LEVEL; break;
+    case 6: k = S_SOURCE; break;
+    case 7: k = s[0] == 'm' ? S_MESSAGE : S_USER_ID; break;
+    case 8: k = S_METADATA; break;
+    case 9: k = s[0] == 't' && s[1] == 'i' ? S_TIMESTAMP : S_THREAD_ID; break;
+    case 10: k = S_REQUEST_ID; break;
+    default: return -1;
+    }
+    return memcmp(slot_names[k], s, (size_t)len) == 0 ? k : -1;
 }
 
 /* The canonical level of a level string token; NULL with *bail set when it is not a level

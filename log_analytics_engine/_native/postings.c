@@ -311,6 +311,31 @@ ascii_word(Words *ws, const unsigned char *w, Py_ssize_t len, uint64_t h)
     return tn;
 }
 
+/* What an ASCII piece of a message (no space) holds: ONE_WORD with its term number in *tn
+ * (every byte a word character), NO_WORD (none), or SOME_WORDS; -1 on error. */
+int
+piece_words(Words *ws, const unsigned char *s, Py_ssize_t len, Py_ssize_t *tn)
+{
+    unsigned char folded[64];
+    Py_ssize_t words = 0;
+    uint64_t h = FNV_OFFSET;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        unsigned char ch = word_lower[s[i]];
+        if (ch) {
+            words++;
+            if (i < (Py_ssize_t)sizeof folded)
+                folded[i] = ch;
+            h = (h ^ ch) * FNV_PRIME;
+        }
+    }
+    if (words == 0)
+        return NO_WORD;
+    if (words != len || len > (Py_ssize_t)sizeof folded)
+        return SOME_WORDS;
+    *tn = ascii_word(ws, folded, len, h);
+    return *tn < 0 ? -1 : ONE_WORD;
+}
+
 /* The term number of a word given as a str (from tokens, or words() of a non-ASCII text). */
 static Py_ssize_t
 str_word(Words *ws, PyObject *word)
