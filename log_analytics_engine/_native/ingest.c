@@ -3,7 +3,8 @@
  * per line.
  *
  * A line of the direct parser's common shape (parse.c), with every string plain ASCII (no
- * escape, no byte above 0x7F), at most MAX_TAGS tags and MAX_META metadata items with
+ * escape, no byte above 0x7F; the message may be plain UTF-8 that decodes strictly, its words
+ * then found by tokenize.words), at most MAX_TAGS tags and MAX_META metadata items with
  * distinct keys, is read in two steps: first into spans of the line (nothing written, so a
  * line that turns out not to fit leaves no trace), then written: its record, byte for byte
  * what encode_records writes for the entry the line parses to (the same table admissions in
@@ -33,13 +34,14 @@ typedef struct {
 
 typedef struct {
     Span key;
-    unsigned char kind;  /* the record's value kind: 0 null, 1 false, 2 true, 3 int, 4 float, 5 str */
+    unsigned char kind;  /* as recorded: 0 null, 1 false, 2 true, 3 int, 4 float, 5 str */
     Number num;
     Span str;
 } Item;
 
 typedef struct {
     PyObject *level;     /* a canonical level (a new reference) */
+    PyObject *text;      /* a message with bytes above 0x7F, decoded (a new reference) */
     double instant;
     Span ts;
     int has_source;
@@ -198,9 +200,26 @@ read_line(State *st, const unsigned char *line, Py_ssize_t n, Line *ln)
             if (ln->level == NULL)
                 rc = bail ? 1 : -1;
             break;
-        case S_MESSAGE:
-            ascii_span(c, &ln->message, &bail);
+        case S_MESSAGE: {  /* plain ASCII, or plain UTF-8 that decodes strictly */
+            int form;
+            if (!at(c, '"') || !scan_string(c, &ln->message.s, &ln->message.n, &form) ||
+                form == ESCAPED) {
+                bail = 1;
+                break;
+            }
+            if (form == PLAIN_UTF8) {
+                ln->text = PyUnicode_DecodeUTF8((const char *)ln->message.s, ln->message.n,
+                                                "strict");
+                if (ln->text == NULL) {
+                    if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+                        rc = -1;
+                    else
+                        PyErr_Clear();
+                    bail = 1;  /* not UTF-8: the entry path rejects the line */
+                }
+            }
             break;
+        }
         case S_SOURCE:
             ln->has_source = !literal(c, "null", 4);
             if (ln->has_source)
@@ -307,7 +326,7 @@ write_line(State *st, const Line *ln, Out *o, StrTable *tables, Gatherer *g, Pie
         const char *stop = q ? q : end;
         Py_ssize_t mark = o->len;
         if (put_utf8(o, NULL, start, stop - start, &tables[T_WORDS]) ||
-            post_piece(g, pc, o, mark, start, stop - start, id) < 0)
+            (ln->text == NULL && post_piece(g, pc, o, mark, start, stop - start, id) < 0))
             return -1;
         if (q == NULL)
             break;
@@ -354,6 +373,8 @@ write_line(State *st, const Line *ln, Out *o, StrTable *tables, Gatherer *g, Pie
         if (tn < 0 || registry_post(&g->regs[2], tn, id) < 0)
             return -1;
     }
+    if (ln->text != NULL)  /* the words of a non-ASCII message: tokenize.words() */
+        return post_message(&g->ws, st->words_fn, ln->text, id, &g->buf, &g->buf_size);
     return 0;  /* the words were posted piece by piece (a space is never in a word) */
 }
 
@@ -537,6 +558,7 @@ py_ingest_records(PyObject *module, PyObject *args)
             int r = read_line(st, p, stop - p, &ln);
             if (r < 0) {
                 Py_XDECREF(ln.level);
+                Py_XDECREF(ln.text);
                 goto done;
             }
             if (r > 0) {
@@ -544,11 +566,13 @@ py_ingest_records(PyObject *module, PyObject *args)
                     cutter_start(&k, id);
                 r = write_line(st, &ln, &k.o, tables, &g, &pieces, (uint32_t)id);
                 Py_DECREF(ln.level);
+                Py_XDECREF(ln.text);
                 if (r < 0 || cutter_next(&k, NULL) < 0)
                     goto done;
                 stamps[good++] = ln.instant;
             } else {
                 Py_XDECREF(ln.level);
+                Py_XDECREF(ln.text);
                 PyObject *entry = NULL;
                 r = entry_line(st, p, stop, &entry);
                 if (r < 0)
