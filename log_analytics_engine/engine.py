@@ -13,7 +13,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ._gc import gc_paused
 from .alerts import AlertManager
@@ -122,7 +122,10 @@ class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods, StatsMeth
         :meth:`LogEntry.from_dict`; anything else raises ``TypeError`` before any is stored.
         """
         with gc_paused():
-            return self._driver.ingest([_coerce(e) for e in entries])
+            given = list(entries)
+            batch = (cast("list[LogEntry]", given) if set(map(type, given)) <= _PLAIN
+                     else [_coerce(e) for e in given])  # dicts, subclasses or wrong types
+            return self._driver.ingest(batch)
 
     def ingest_logs_from_file(self, path: str | os.PathLike[str], file_type: str = "jsonl", *,
                               batch_size: int = 32768,
@@ -333,6 +336,9 @@ class LogAnalyticsEngine(AlertMethods, ProcessorMethods, EventMethods, StatsMeth
             self._store._check()
             self._indexes._check(self._store)
             self._alerts._check()
+
+
+_PLAIN = frozenset((LogEntry,))
 
 
 def _coerce(value: LogEntry | Mapping[str, Any]) -> LogEntry:
