@@ -230,6 +230,32 @@ literal(Cursor *c, const char *word, Py_ssize_t n)
     return 1;
 }
 
+/* After an object's key: skip the ':' and the whitespace around it (0: no colon). */
+static inline int
+member_colon(Cursor *c)
+{
+    skip_ws(c);
+    if (!at(c, ':'))
+        return 0;
+    c->p++;
+    skip_ws(c);
+    return 1;
+}
+
+/* A container value opening with `open` at c: 1 when it opens (c past the bracket is left to
+ * FOR_EACH_ITEM), 0 for null (an empty one) or, with *bail set, anything else. */
+static inline int
+container_opens(Cursor *c, unsigned char open, int *bail)
+{
+    if (literal(c, "null", 4))
+        return 0;
+    if (!at(c, open)) {
+        *bail = 1;
+        return 0;
+    }
+    return 1;
+}
+
 /* A JSON number (the grammar's; number_value's rules): 1 with an int in *iv (at most 18
  * digits) or a finite float in *dv, *is_int telling which; 0: not one this parser takes
  * (*bail set); -1: an error. */
@@ -249,6 +275,7 @@ INTERNAL PyObject *tags_value(Cursor *c, int *bail);
 INTERNAL PyObject *metadata_value(Cursor *c, int *bail);
 INTERNAL int direct_entry(State *st, const unsigned char *line, Py_ssize_t n, PyObject **out);
 INTERNAL int field_of(const unsigned char *s, Py_ssize_t len);
+INTERNAL int entry_member(Cursor *c, const unsigned char *key, Py_ssize_t len, int *seen);
 INTERNAL PyObject *line_entry(State *st, PyObject *line);
 
 /* ---------------------------------------------------------------- terms -------------- */
@@ -286,6 +313,22 @@ typedef struct {
     Registry reg;
     PyObject *others;  /* non-ASCII word -> term number */
 } Words;
+
+/* The blocks of a line kernel (a list of bytes): their total size, checked to number ids from
+ * first_id; -1 with an exception. */
+INTERNAL Py_ssize_t blocks_size(PyObject *blocks, Py_ssize_t first_id, const char *kernel);
+/* Append (line_no, the line's bytes p[:next - p]) to bad. */
+INTERNAL int add_bad_line(PyObject *bad, Py_ssize_t line_no, const unsigned char *p,
+                          const unsigned char *next);
+
+/* How numeric_column counts a metadata value (v NULL: missing): NUM_VALUE with *d set (an
+ * exact int also NUM_INT), NUM_ODD (a number a float64 cannot stand for), NUM_NONE; -1. */
+#define NUM_NONE 0
+#define NUM_VALUE 1
+#define NUM_INT 2
+#define NUM_ODD 3
+#define EXACT_INT (1LL << 53)
+INTERNAL int number_kind(PyObject *v, double *d);
 
 INTERNAL void registry_free(Registry *r);
 INTERNAL int registry_grow_pairs(Registry *r);

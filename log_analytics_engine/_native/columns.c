@@ -9,8 +9,6 @@
 #include <float.h>
 #include <stdlib.h>
 
-#define EXACT_INT (1LL << 53)
-
 /* A new array('d') of n zeros whose buffer is exported to *view (release it before the array
  * is used). Filling the array's own buffer touches one fresh buffer instead of three (a
  * malloc'd one, the bytes object and the array copying it). */
@@ -36,6 +34,30 @@ new_doubles(const State *st, Py_ssize_t n, Py_buffer *view)
  * values and the ids of values a float64 cannot stand for (ints beyond 2**53, int or float
  * subclasses). None when an entry is not an exact LogEntry with a dict of metadata (the
  * Python kernel reads those through .get). */
+int
+number_kind(PyObject *v, double *d)
+{
+    if (v == NULL)
+        return NUM_NONE;  /* missing */
+    if (PyFloat_CheckExact(v)) {
+        *d = PyFloat_AS_DOUBLE(v);
+        return NUM_VALUE;
+    }
+    if (PyLong_CheckExact(v)) {
+        int overflow = 0;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (x == -1 && PyErr_Occurred())
+            return -1;
+        if (overflow || x < -EXACT_INT || x > EXACT_INT)
+            return NUM_ODD;
+        *d = (double)x;
+        return NUM_INT;
+    }
+    if (!PyBool_Check(v) && (PyLong_Check(v) || PyFloat_Check(v)))
+        return NUM_ODD;  /* a subclass of int or float */
+    return NUM_NONE;
+}
+
 PyObject *
 py_numeric_column(PyObject *module, PyObject *args)
 {
@@ -71,24 +93,13 @@ py_numeric_column(PyObject *module, PyObject *args)
         if (got == 0)
             goto hand_back;
         double d = Py_NAN;
-        if (v == NULL) {
-            /* missing: NaN */
-        } else if (PyFloat_CheckExact(v)) {
-            d = PyFloat_AS_DOUBLE(v);
-        } else if (PyLong_CheckExact(v)) {
-            int overflow = 0;
-            long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
-            if (x == -1 && PyErr_Occurred())
-                goto done;
-            if (!overflow && -EXACT_INT <= x && x <= EXACT_INT) {
-                d = (double)x;
-                ints[ni++] = (uint32_t)(first + i);
-            } else {
-                odd[no++] = (uint32_t)(first + i);
-            }
-        } else if (!PyBool_Check(v) && (PyLong_Check(v) || PyFloat_Check(v))) {
+        int kind = number_kind(v, &d);
+        if (kind < 0)
+            goto done;
+        if (kind == NUM_INT)
+            ints[ni++] = (uint32_t)(first + i);
+        else if (kind == NUM_ODD)
             odd[no++] = (uint32_t)(first + i);
-        }
         values[i] = d;
     }
     PyBuffer_Release(&vb);

@@ -68,12 +68,8 @@ ascii_span(Cursor *c, Span *span, int *bail)
 static int
 read_tags(Cursor *c, Line *ln, int *bail)
 {
-    if (literal(c, "null", 4))
-        return 1;
-    if (!at(c, '[')) {
-        *bail = 1;
-        return 0;
-    }
+    if (!container_opens(c, '[', bail))
+        return !*bail;
     FOR_EACH_ITEM(c, ']', bail, {
         if (ln->ntags == MAX_TAGS) {
             *bail = 1;
@@ -126,12 +122,8 @@ read_scalar(Cursor *c, Item *it, int *bail)
 static int
 read_metadata(Cursor *c, Line *ln, int *bail)
 {
-    if (literal(c, "null", 4))
-        return 1;
-    if (!at(c, '{')) {
-        *bail = 1;
-        return 0;
-    }
+    if (!container_opens(c, '{', bail))
+        return !*bail;
     int rc = 1;
     FOR_EACH_ITEM(c, '}', bail, {
         if (ln->nmeta == MAX_META) {
@@ -150,13 +142,10 @@ read_metadata(Cursor *c, Line *ln, int *bail)
         }
         if (*bail)
             break;
-        skip_ws(c);
-        if (!at(c, ':')) {
+        if (!member_colon(c)) {
             *bail = 1;
             break;
         }
-        c->p++;
-        skip_ws(c);
         if ((rc = read_scalar(c, it, bail)) <= 0)
             break;
         ln->nmeta++;
@@ -177,19 +166,11 @@ read_line(State *st, const unsigned char *line, Py_ssize_t n, Line *ln)
         Span key;
         if (!ascii_span(c, &key, &bail))
             break;
-        int k = field_of(key.s, key.n);
-        if (k < 0 || (seen & (1 << k))) {
-            bail = 1;  /* an unknown key goes to metadata, a repeated one: orjson decides */
-            break;
-        }
-        seen |= 1 << k;
-        skip_ws(c);
-        if (!at(c, ':')) {
+        int k = entry_member(c, key.s, key.n, &seen);
+        if (k < 0) {
             bail = 1;
             break;
         }
-        c->p++;
-        skip_ws(c);
         switch (k) {
         case S_TIMESTAMP:
             if (ascii_span(c, &ln->ts, &bail) && !parse_iso(ln->ts.s, ln->ts.n, &ln->instant))
@@ -477,16 +458,9 @@ py_ingest_records(PyObject *module, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "bits must be in 1..20");
         return NULL;
     }
-    Py_ssize_t nblocks = PyList_GET_SIZE(blocks), total = 0;
-    for (Py_ssize_t b = 0; b < nblocks; b++) {
-        PyObject *block = PyList_GET_ITEM(blocks, b);
-        if (!PyBytes_CheckExact(block)) {
-            PyErr_SetString(PyExc_TypeError, "ingest_records expects a list of bytes");
-            return NULL;
-        }
-        total += PyBytes_GET_SIZE(block);
-    }
-    if (check_ids(first_id, total + 1) < 0)
+    Py_ssize_t nblocks = PyList_GET_SIZE(blocks);
+    Py_ssize_t total = blocks_size(blocks, first_id, "ingest_records");
+    if (total < 0)
         return NULL;
     StrTable tables[N_TABLES];
     if (tables_bind(tables, tables_arg) < 0)
@@ -578,13 +552,8 @@ py_ingest_records(PyObject *module, PyObject *args)
                 if (r < 0)
                     goto done;
                 if (r == 0) {
-                    PyObject *raw = PyBytes_FromStringAndSize((const char *)p, next - p);
-                    PyObject *item = raw == NULL ? NULL : Py_BuildValue("(nN)", line_no, raw);
-                    if (item == NULL || PyList_Append(bad, item) < 0) {
-                        Py_XDECREF(item);
+                    if (add_bad_line(bad, line_no, p, next) < 0)
                         goto done;
-                    }
-                    Py_DECREF(item);
                 } else {
                     if (!k.open)
                         cutter_start(&k, id);

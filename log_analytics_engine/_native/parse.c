@@ -349,12 +349,8 @@ scalar_value(Cursor *c, int *bail)
 PyObject *
 tags_value(Cursor *c, int *bail)
 {
-    if (literal(c, "null", 4))
-        return PyList_New(0);
-    if (!at(c, '[')) {
-        *bail = 1;
-        return NULL;
-    }
+    if (!container_opens(c, '[', bail))
+        return *bail ? NULL : PyList_New(0);
     PyObject *tags = PyList_New(0);
     if (tags == NULL)
         return NULL;
@@ -379,12 +375,8 @@ tags_value(Cursor *c, int *bail)
 PyObject *
 metadata_value(Cursor *c, int *bail)
 {
-    if (literal(c, "null", 4))
-        return PyDict_New();
-    if (!at(c, '{')) {
-        *bail = 1;
-        return NULL;
-    }
+    if (!container_opens(c, '{', bail))
+        return *bail ? NULL : PyDict_New();
     PyObject *metadata = PyDict_New();
     if (metadata == NULL)
         return NULL;
@@ -397,13 +389,10 @@ metadata_value(Cursor *c, int *bail)
             *bail = 1;
             break;
         }
-        skip_ws(c);
-        if (!at(c, ':')) {
+        if (!member_colon(c)) {
             *bail = 1;
             break;
         }
-        c->p++;
-        skip_ws(c);
         PyObject *key = meta_key(c->st, s, len, ascii, bail);
         PyObject *value = key == NULL ? NULL : scalar_value(c, bail);
         int rc = value == NULL ? -1 : PyDict_SetItem(metadata, key, value);
@@ -438,6 +427,19 @@ field_of(const unsigned char *s, Py_ssize_t len)
     default: return -1;
     }
     return memcmp(slot_names[k], s, (size_t)len) == 0 ? k : -1;
+}
+
+/* The slot of the entry field whose key (s[:len]) was just read, with c moved past the ':'
+ * after it; -1 for a key the direct parsers leave (not a field, or a field seen before: an
+ * unknown key goes to metadata, a repeated one is orjson's to decide) or no colon. */
+int
+entry_member(Cursor *c, const unsigned char *key, Py_ssize_t len, int *seen)
+{
+    int k = field_of(key, len);
+    if (k < 0 || (*seen & (1 << k)) || !member_colon(c))
+        return -1;
+    *seen |= 1 << k;
+    return k;
 }
 
 /* The canonical level of a level string token; NULL with *bail set when it is not a level
@@ -517,19 +519,11 @@ direct_entry(State *st, const unsigned char *line, Py_ssize_t n, PyObject **out)
             bail = 1;
             break;
         }
-        int k = field_of(s, len);
-        if (k < 0 || (seen & (1 << k))) {
-            bail = 1;  /* an unknown key goes to metadata, a repeated one: orjson decides */
-            break;
-        }
-        seen |= 1 << k;
-        skip_ws(c);
-        if (!at(c, ':')) {
+        int k = entry_member(c, s, len, &seen);
+        if (k < 0) {
             bail = 1;
             break;
         }
-        c->p++;
-        skip_ws(c);
         switch (k) {
         case S_TIMESTAMP:
             if (!at(c, '"') || !scan_string(c, &s, &len, &ascii) || ascii != PLAIN_ASCII ||

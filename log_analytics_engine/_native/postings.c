@@ -576,6 +576,32 @@ done:
     return result;
 }
 
+Py_ssize_t
+blocks_size(PyObject *blocks, Py_ssize_t first_id, const char *kernel)
+{
+    Py_ssize_t total = 0;
+    for (Py_ssize_t b = 0; b < PyList_GET_SIZE(blocks); b++) {
+        PyObject *block = PyList_GET_ITEM(blocks, b);
+        if (!PyBytes_CheckExact(block)) {
+            PyErr_Format(PyExc_TypeError, "%s expects a list of bytes", kernel);
+            return -1;
+        }
+        total += PyBytes_GET_SIZE(block);  /* at least one byte per line but the last */
+    }
+    return check_ids(first_id, total + 1) < 0 ? -1 : total;
+}
+
+int
+add_bad_line(PyObject *bad, Py_ssize_t line_no, const unsigned char *p,
+             const unsigned char *next)
+{
+    PyObject *raw = PyBytes_FromStringAndSize((const char *)p, next - p);
+    PyObject *item = raw == NULL ? NULL : Py_BuildValue("(nN)", line_no, raw);
+    int rc = item == NULL ? -1 : PyList_Append(bad, item);
+    Py_XDECREF(item);
+    return rc;
+}
+
 /* entries_from_lines and gather in one pass over whole blocks of a file: each entry is
  * indexed right after it is built, while it is still in the CPU cache (two passes over a
  * batch read every entry back from memory). Each block holds complete lines (the last block
@@ -596,16 +622,8 @@ py_ingest_blocks(PyObject *module, PyObject *args)
         return NULL;
     if (check_configured(st) < 0)
         return NULL;
-    Py_ssize_t nblocks = PyList_GET_SIZE(blocks), total = 0;
-    for (Py_ssize_t b = 0; b < nblocks; b++) {
-        PyObject *block = PyList_GET_ITEM(blocks, b);
-        if (!PyBytes_CheckExact(block)) {
-            PyErr_SetString(PyExc_TypeError, "ingest_blocks expects a list of bytes");
-            return NULL;
-        }
-        total += PyBytes_GET_SIZE(block);  /* at least one byte per line but the last */
-    }
-    if (check_ids(first_id, total + 1) < 0)
+    Py_ssize_t nblocks = PyList_GET_SIZE(blocks);
+    if (blocks_size(blocks, first_id, "ingest_blocks") < 0)
         return NULL;
     PyObject *entries = PyList_New(0), *bad = PyList_New(0);
     Gatherer g;
@@ -642,13 +660,8 @@ py_ingest_blocks(PyObject *module, PyObject *args)
                 if (entry == NULL) {
                     if (PyErr_Occurred())
                         goto fail;
-                    PyObject *raw = PyBytes_FromStringAndSize((const char *)p, next - p);
-                    PyObject *item = raw == NULL ? NULL : Py_BuildValue("(nN)", line_no, raw);
-                    if (item == NULL || PyList_Append(bad, item) < 0) {
-                        Py_XDECREF(item);
+                    if (add_bad_line(bad, line_no, p, next) < 0)
                         goto fail;
-                    }
-                    Py_DECREF(item);
                 }
             }
             if (entry != NULL) {

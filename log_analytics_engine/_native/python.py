@@ -134,16 +134,12 @@ def word_lists(messages: list[str]) -> tuple[list[str], bytes, bytes]:
     return list(number), codes.tobytes(), offsets.tobytes()
 
 
-def ingest_blocks(
-    blocks: list[bytes], first_id: int, canon: dict[str, str], levels: dict[str, Ids],
-    sources: dict[str, Ids], tags: dict[str, Ids], words: dict[str, Ids],
-) -> tuple[list[LogEntry], int, list[tuple[int, bytes]]]:
-    """:func:`entries_from_lines` and :func:`gather` over blocks of whole lines (the last
-    block of a file may end without a newline): ``(entries of the good lines, numbered from
-    first_id; number of lines; (index, line with its newline) of each other line but the
-    blank ones)``."""
+def _block_lines(blocks: list[bytes], kernel: str
+                 ) -> tuple[list[bytes], list[LogEntry | None]]:
+    """The lines of blocks of whole lines (with their newlines; the last block of a file may
+    end without one) and the entry of each (``None``: rejected)."""
     if type(blocks) is not list or any(type(b) is not bytes for b in blocks):
-        raise TypeError("ingest_blocks expects a list of bytes")
+        raise TypeError(f"{kernel} expects a list of bytes")
     raws: list[bytes] = []
     for block in blocks:
         start, size = 0, len(block)
@@ -152,6 +148,18 @@ def ingest_blocks(
             raws.append(block[start:stop])
             start = stop
     parsed, _ = entries_from_lines([r[:-1] if r[-1:] == b"\n" else r for r in raws])
+    return raws, parsed
+
+
+def ingest_blocks(
+    blocks: list[bytes], first_id: int, canon: dict[str, str], levels: dict[str, Ids],
+    sources: dict[str, Ids], tags: dict[str, Ids], words: dict[str, Ids],
+) -> tuple[list[LogEntry], int, list[tuple[int, bytes]]]:
+    """:func:`entries_from_lines` and :func:`gather` over blocks of whole lines (the last
+    block of a file may end without a newline): ``(entries of the good lines, numbered from
+    first_id; number of lines; (index, line with its newline) of each other line but the
+    blank ones)``."""
+    raws, parsed = _block_lines(blocks, "ingest_blocks")
     entries = [e for e in parsed if e is not None]
     # a blank line (ASCII whitespace only) is skipped: counted, neither an entry nor bad
     bad = [(k, raw) for k, (raw, e) in enumerate(zip(raws, parsed, strict=True))
@@ -174,18 +182,9 @@ def ingest_records(
     their instants. Unless ``final``, reading stops at the first chunk boundary (after a
     chunk was started) where the bytes left are fewer than 1.25 times a chunk of lines of the
     mean length read so far; ``rest`` holds those lines, ``lines`` counts the others."""
-    if type(blocks) is not list or any(type(b) is not bytes for b in blocks):
-        raise TypeError("ingest_records expects a list of bytes")
     if not 1 <= bits <= 20:
         raise ValueError("bits must be in 1..20")
-    raws: list[bytes] = []
-    for block in blocks:
-        start, size = 0, len(block)
-        while start < size:
-            stop = block.find(b"\n", start) + 1 or size
-            raws.append(block[start:stop])
-            start = stop
-    parsed, _ = entries_from_lines([r[:-1] if r[-1:] == b"\n" else r for r in raws])
+    raws, parsed = _block_lines(blocks, "ingest_records")
     size, total = 1 << bits, sum(map(len, raws))
     consumed = good = taken = 0
     started = False

@@ -1466,8 +1466,6 @@ skip_value(Reader *r)
     }
 }
 
-#define EXACT_INT (1LL << 53)
-
 /* Where metadata[field] of the record at r is: 1 with r at its typed value, 0 when the key
  * is missing; code: the field's code in the names table (-1: none), name/len its UTF-8. */
 static int
@@ -1599,22 +1597,13 @@ py_numeric_records(PyObject *module, PyObject *args)
                 result = Py_NewRef(Py_None);
                 goto done;
             }
-            if (v != NULL && PyFloat_CheckExact(v)) {
-                d = PyFloat_AS_DOUBLE(v);
-            } else if (v != NULL && PyLong_CheckExact(v)) {
-                int overflow = 0;
-                long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
-                if (x == -1 && PyErr_Occurred())
-                    goto done;
-                if (!overflow && -EXACT_INT <= x && x <= EXACT_INT) {
-                    d = (double)x;
-                    ints[ni++] = id;
-                } else {
-                    odd[no++] = id;
-                }
-            } else if (v != NULL && !PyBool_Check(v) && (PyLong_Check(v) || PyFloat_Check(v))) {
+            int kind = number_kind(v, &d);
+            if (kind < 0)
+                goto done;
+            if (kind == NUM_INT)
+                ints[ni++] = id;
+            else if (kind == NUM_ODD)
                 odd[no++] = id;
-            }
             values[i] = d;
             continue;
         }

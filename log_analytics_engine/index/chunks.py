@@ -137,11 +137,7 @@ class EntryChunks(Sequence["LogEntry"]):
             if first >= self.tail_start:
                 return self.tail[first - self.tail_start : base + stop - self.tail_start]
             return self.take(range(first, base + stop))
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError("entry index out of range")
-        i = base + index
+        i = base + _position(index, n)
         if i >= self.tail_start:
             return self.tail[i - self.tail_start]
         return self.take((i,))[0]
@@ -353,11 +349,7 @@ class Taken(Sequence["LogEntry"]):
     def __getitem__(self, index: int | slice) -> LogEntry | list[LogEntry]:
         if isinstance(index, slice):
             return self._take(self._ids[index])
-        n = len(self._ids)
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError("entry index out of range")
+        index = _position(index, len(self._ids))
         start = index - index % self.BATCH
         if start != self._batch_start:  # sequential reads build one batch at a time
             self._batch = self._take(self._ids[start : start + self.BATCH])
@@ -413,12 +405,16 @@ class RecordBatch(Sequence["LogEntry"]):
     def __getitem__(self, index: int | slice) -> LogEntry | list[LogEntry]:
         if isinstance(index, slice):
             return self.take(range(self.first, self.end)[index])
-        n = len(self)
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError("entry index out of range")
-        return self.take((self.first + index,))[0]
+        return self.take((self.first + _position(index, len(self)),))[0]
+
+
+def _position(index: int, n: int) -> int:
+    """``index`` of a sequence of ``n`` (negative from the end); IndexError outside it."""
+    if index < 0:
+        index += n
+    if not 0 <= index < n:
+        raise IndexError("entry index out of range")
+    return index
 
 
 def _chunk_bytes(chunk: Chunk) -> int:

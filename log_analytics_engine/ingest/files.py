@@ -296,6 +296,18 @@ def _block_batches(
         yield blocks, pending
 
 
+def _reread(bad: list[tuple[int, bytes]], line_no: int, report: IngestReport
+            ) -> list[LogEntry]:
+    """The lines a C reader handed back (``(index in the batch, line)``; the batch starts
+    after line ``line_no``), read again one by one for the same rejection message."""
+    late: list[LogEntry] = []
+    for k, raw in bad:
+        again = _read_line(raw, line_no + k + 1, True, 0.0, report)
+        if again is not None:  # pragma: no cover - the C reader agrees (tests)
+            late.append(again)
+    return late
+
+
 def read_indexed(
     lines: IO[bytes],
     indexes: IndexSet,
@@ -315,11 +327,7 @@ def read_indexed(
         first_id = gather_base(next_id(), sum(map(len, blocks)) + 1)
         terms: tuple[dict[str, Ids], ...] = ({}, {}, {}, {})
         entries, count, bad = native.ingest_blocks(blocks, first_id, indexes.strings, *terms)
-        late: list[LogEntry] = []
-        for k, raw in bad:  # blank or bad lines, re-read line by line for the same message
-            again = _read_line(raw, line_no + k + 1, True, 0.0, report)
-            if again is not None:  # pragma: no cover - the C reader agrees (tests)
-                late.append(again)
+        late = _reread(bad, line_no, report)
         line_no += count
         if entries:
             yield entries, indexes.postings(first_id, entries, *terms)
@@ -365,11 +373,7 @@ def read_records(
             chunks, stamps, count, bad, rest = native.ingest_records(
                 blocks, first_id, indexes.strings, levels, sources, tags, words, tables, bits,
                 following is None)
-            late: list[LogEntry] = []
-            for k, raw in bad:  # blank or bad lines, re-read line by line for the message
-                again = _read_line(raw, line_no + k + 1, True, 0.0, report)
-                if again is not None:  # pragma: no cover - the C reader agrees (tests)
-                    late.append(again)
+            late = _reread(bad, line_no, report)
             line_no += count
             if stamps:
                 batch = RecordBatch(chunks, stamps, first_id, tables, bits)
