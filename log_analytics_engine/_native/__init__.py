@@ -57,7 +57,7 @@ from typing import Any
 
 from orjson import loads
 
-from ..model.entry import _LEVEL_CACHE, LogEntry, entry_from_json
+from ..model.entry import _LEVEL_CACHE, LogEntry, entry_from_json, set_lazy_readers
 from ..model.tokenize import words
 from . import python
 
@@ -110,6 +110,7 @@ else:
         speedups = None
 if speedups is not None:  # bind the Python side it builds and calls
     speedups.configure(LogEntry, _LEVEL_CACHE, entry_from_json, loads, words, array)
+    set_lazy_readers(speedups.entry_getattr, speedups.fill_entry)
 
 # The chosen kernels (typed as their Python specification; _choose binds them).
 count_values = python.count_values

@@ -56,6 +56,8 @@ INTERNAL extern const char *const common_spellings[N_COMMON_LEVELS];
 typedef struct {
     PyTypeObject *entry_type;       /* LogEntry (NULL until configure()) */
     Py_ssize_t slot_offset[N_SLOTS];
+    Py_ssize_t record_offset;       /* LogEntry._record: a lazy entry's Record (records.c) */
+    PyTypeObject *record_type;      /* Record (made by the module's exec) */
     PyObject *level_cache;          /* entry._LEVEL_CACHE: spelling -> canonical */
     PyObject *from_json;            /* entry.entry_from_json: the specification */
     PyObject *loads;                /* orjson.loads */
@@ -80,6 +82,25 @@ typedef struct {
 
 #define SLOT(st, obj, k) (*(PyObject **)((char *)(obj) + (st)->slot_offset[k]))
 
+/* records.c: decode the fields of a lazily built entry (take_entries(..., lazy=True)) into
+ * the slots still unset. 0 (also for any other object), or -1 with an exception. */
+INTERNAL int fill_lazy(const State *st, PyObject *e);
+/* records.c: make the Record type (the module's exec). */
+INTERNAL int records_exec(PyObject *module, State *st);
+INTERNAL PyObject *py_entry_getattr(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+INTERNAL PyObject *py_fill_entry(PyObject *module, PyObject *entry);
+
+/* Call before reading the slots of an exact LogEntry that came from outside: a lazy entry
+ * holds only its instant and level until then. */
+static inline int
+entry_ready(const State *st, PyObject *e)
+{
+    if (Py_TYPE(e) != st->entry_type || st->record_offset <= 0 ||
+        *(PyObject **)((char *)e + st->record_offset) == NULL)
+        return 0;
+    return fill_lazy(st, e);
+}
+
 /* metadata[field] of the plain LogEntry e: 1 with *value borrowed (NULL when the key is
  * missing), 0 when e is not a plain entry with a dict of metadata (the caller hands the case
  * back to the Python path), -1 with an exception set. */
@@ -88,6 +109,8 @@ entry_metadata_item(State *st, PyObject *e, PyObject *field, PyObject **value)
 {
     if (Py_TYPE(e) != st->entry_type)
         return 0;
+    if (entry_ready(st, e) < 0)
+        return -1;
     PyObject *metadata = SLOT(st, e, S_METADATA);
     if (metadata == NULL || !PyDict_CheckExact(metadata))
         return 0;

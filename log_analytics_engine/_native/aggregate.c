@@ -137,6 +137,8 @@ py_count_values(PyObject *module, PyObject *args)
             result = Py_NewRef(Py_None);
             goto done;
         }
+        if (entry_ready(st, e) < 0)
+            goto done;
         PyObject *v = SLOT(st, e, k);
         if (v == NULL) {
             PyErr_Format(PyExc_AttributeError, "LogEntry.%s is not set", slot_names[k]);

@@ -269,6 +269,8 @@ py_encode_chunk(PyObject *module, PyObject *args)
             PyErr_Format(PyExc_TypeError, "expected a LogEntry, got %s", Py_TYPE(e)->tp_name);
             goto fail;
         }
+        if (entry_ready(st, e) < 0)
+            goto fail;
         PyObject *row = PyList_New(9);
         if (row == NULL)
             goto fail;

@@ -58,6 +58,11 @@ py_configure(PyObject *module, PyObject *args)
         }
         offsets[k] = def->offset;
     }
+    Py_ssize_t record_offset = 0;  /* no _record slot: entries are never built lazily */
+    PyObject *rdescr = PyDict_GetItemString(((PyTypeObject *)cls)->tp_dict, "_record");
+    if (rdescr != NULL && Py_IS_TYPE(rdescr, &PyMemberDescr_Type) &&
+        ((PyMemberDescrObject *)rdescr)->d_member->type == T_OBJECT_EX)
+        record_offset = ((PyMemberDescrObject *)rdescr)->d_member->offset;
     PyObject *canonical[N_COMMON_LEVELS];
     for (int i = 0; i < N_COMMON_LEVELS; i++) {
         canonical[i] = PyDict_GetItemString(cache, common_spellings[i]);
@@ -68,6 +73,7 @@ py_configure(PyObject *module, PyObject *args)
     }
     /* every check passed: bind (nothing above changed the state) */
     memcpy(st->slot_offset, offsets, sizeof offsets);
+    st->record_offset = record_offset;
     for (int i = 0; i < N_COMMON_LEVELS; i++) {
         Py_INCREF(canonical[i]);
         Py_XSETREF(st->common_names[i], canonical[i]);
@@ -153,10 +159,15 @@ static PyMethodDef methods[] = {
     {"decode_records", py_decode_records, METH_VARARGS,
      "decode_records(data, offsets, positions, ts, ts_first, items, kept) -> list: the "
      "entries at positions of a chunk's records."},
+    {"entry_getattr", (PyCFunction)(void (*)(void))py_entry_getattr, METH_FASTCALL,
+     "entry_getattr(entry, name): LogEntry.__getattr__ (a lazy entry decodes its fields)."},
+    {"fill_entry", py_fill_entry, METH_O,
+     "fill_entry(entry): decode a lazy entry's fields now; nothing for any other object."},
     {"take_entries", py_take_entries, METH_VARARGS,
-     "take_entries(ids, chunks, first_block, chunk_bits, ts, base, items, tail, tail_start) "
-     "-> list: the entries of ids (any order), built from sealed chunks or taken from the "
-     "tail."},
+     "take_entries(ids, chunks, first_block, chunk_bits, ts, base, items, tail, tail_start, "
+     "lazy=False) -> list: the entries of ids (any order), built from sealed chunks or taken "
+     "from the tail; lazy: built with their instant and level, the rest decoded from their "
+     "record on first read."},
     {"filter_instants", py_filter_instants, METH_VARARGS,
      "filter_instants(ids, ts, base, lo, hi) -> array('I'): the ids whose instant is in "
      "[lo, hi]."},
@@ -209,12 +220,13 @@ speedups_exec(PyObject *module)
         return -1;
     if ((st->str_empty = PyUnicode_FromStringAndSize("", 0)) == NULL)
         return -1;
-    return 0;
+    return records_exec(module, st);
 }
 
 #define STATE_OBJECTS(st, APPLY)                                                           \
     do {                                                                                   \
         APPLY((st)->entry_type);                                                           \
+        APPLY((st)->record_type);                                                          \
         APPLY((st)->level_cache);                                                          \
         APPLY((st)->from_json);                                                            \
         APPLY((st)->loads);                                                                \

@@ -475,6 +475,8 @@ gather_entry(Gatherer *g, PyObject *e, uint32_t id, PyObject *toks)
         PyErr_Format(PyExc_TypeError, "expected a LogEntry, got %s", Py_TYPE(e)->tp_name);
         return -1;
     }
+    if (entry_ready(st, e) < 0)
+        return -1;
     PyObject *level = SLOT(st, e, S_LEVEL), *source = SLOT(st, e, S_SOURCE);
     PyObject *tags = SLOT(st, e, S_TAGS), *message = SLOT(st, e, S_MESSAGE);
     if (level == NULL || source == NULL || tags == NULL || message == NULL) {

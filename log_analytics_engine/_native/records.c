@@ -659,6 +659,8 @@ put_record(State *st, Out *o, PyObject *e, StrTable *tables)
 {
     if (Py_TYPE(e) != st->entry_type)
         return UNFIT;
+    if (entry_ready(st, e) < 0)
+        return -1;
     PyObject *v[N_SLOTS];
     for (int k = 0; k < N_SLOTS; k++)
         v[k] = SLOT(st, e, k);
@@ -1117,11 +1119,230 @@ done:
     return result;
 }
 
-/* One entry from the record at data[start:] with the instant; kept: the chunk's dict of
- * entries kept as objects (or None). A new reference, NULL with an exception. */
+/* The fields after a record's level byte (r at its flags) into v: the timestamp, message,
+ * source, ids, tags and metadata as new references. v[S_TS] is the instant's float, shared by
+ * a timestamp that is the instant itself. 0, or -1 with an exception (the caller releases
+ * what v holds). */
+static int
+decode_fields(Reader *r, double instant, PyObject **v)
+{
+    if (r->p >= r->end)
+        return corrupt();
+    unsigned char flags = *r->p++;
+    uint64_t code;
+    if (get_varint(r, &code) < 0)
+        return -1;
+    if (code >= 3) {
+        code -= 3;
+        if ((code & 0xF) > 6 || (code >> 4) > 1)
+            return corrupt();
+        char buf[48];
+        Py_ssize_t n = render(instant, (int)(code & 0xF), (int)(code >> 4), buf);
+        v[S_TIMESTAMP] = n == 0 ? Py_NewRef(Py_None) : PyUnicode_FromStringAndSize(buf, n);
+    } else if (code == 1) {  /* the instant itself, as the specification shares it */
+        v[S_TIMESTAMP] = Py_NewRef(v[S_TS]);
+    } else if (code == 2) {
+        uint64_t z;
+        if (get_varint(r, &z) < 0)
+            return -1;
+        v[S_TIMESTAMP] = PyLong_FromLongLong((long long)((z >> 1) ^ (~(z & 1) + 1)));
+    } else {
+        v[S_TIMESTAMP] = get_string(r, -1);
+    }
+    if (v[S_TIMESTAMP] == NULL)
+        return -1;
+    if ((v[S_SOURCE] = get_string(r, T_NAMES)) == NULL)
+        return -1;
+    if ((v[S_MESSAGE] = get_message(r)) == NULL)
+        return -1;
+    for (int k = 0; k < 3; k++) {
+        int slot = S_THREAD_ID + k;
+        if (flags & (1 << k)) {
+            if ((v[slot] = get_string(r, T_VALUES)) == NULL)
+                return -1;
+        } else {
+            v[slot] = Py_NewRef(Py_None);
+        }
+    }
+    uint64_t ntags;
+    if (get_count(r, &ntags) < 0)
+        return -1;
+    if ((v[S_TAGS] = PyList_New((Py_ssize_t)ntags)) == NULL)
+        return -1;
+    for (Py_ssize_t i = 0; i < (Py_ssize_t)ntags; i++) {
+        PyObject *tag = get_string(r, T_NAMES);
+        if (tag == NULL)
+            return -1;
+        PyList_SET_ITEM(v[S_TAGS], i, tag);
+    }
+    if ((v[S_METADATA] = get_object(r)) == NULL)
+        return -1;
+    return 0;
+}
+
+/* The entry kept as an object at position pos of a chunk (kept: its dict, or None): a new
+ * reference, NULL with an exception. */
+static PyObject *
+kept_entry(PyObject *kept, Py_ssize_t pos)
+{
+    PyObject *e = NULL;
+    if (kept != Py_None && PyDict_Check(kept)) {
+        PyObject *key = PyLong_FromSsize_t(pos);
+        if (key == NULL)
+            return NULL;
+        e = PyDict_GetItemWithError(kept, key);
+        Py_DECREF(key);
+        if (e == NULL && PyErr_Occurred())
+            return NULL;
+    }
+    if (e == NULL) {
+        PyErr_Format(PyExc_ValueError, "record %zd was kept as an object but is missing", pos);
+        return NULL;
+    }
+    return Py_NewRef(e);
+}
+
+static int tables_of(PyObject *tables, PyObject **out, Map **words, PyObject **hold);
+
+/* A lazy entry's record: its chunk's records (an object with the buffer interface), the
+ * tables its codes index, where it starts and its instant. Nothing it references can lead
+ * back to an entry, so it is not tracked by the cyclic collector. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *data;
+    PyObject *tables;
+    Py_ssize_t start;
+    double instant;
+} Record;
+
+static void
+record_dealloc(PyObject *self)
+{
+    Record *rec = (Record *)self;
+    PyTypeObject *type = Py_TYPE(self);
+    Py_XDECREF(rec->data);
+    Py_XDECREF(rec->tables);
+    type->tp_free(self);
+    Py_DECREF(type);
+}
+
+/* Decode the record of the lazy entry e (its _record slot set) into its unset slots and
+ * clear the slot. Slots set meanwhile (by the owner, or by a finalizer reading the entry
+ * during an allocation here) keep their values. */
+int
+fill_lazy(const State *st, PyObject *e)
+{
+    if (Py_TYPE(e) != st->entry_type || st->record_offset <= 0)
+        return 0;
+    PyObject **slot = (PyObject **)((char *)e + st->record_offset);
+    if (*slot == NULL)
+        return 0;
+    if (!Py_IS_TYPE(*slot, st->record_type)) {
+        PyErr_SetString(PyExc_TypeError, "LogEntry._record is not a record");
+        return -1;
+    }
+    Record *rec = (Record *)Py_NewRef(*slot);
+    PyObject *items[N_TABLES], *hold = NULL, *v[N_SLOTS] = {NULL};
+    Map *words = NULL;
+    Py_buffer data;
+    int rc = -1;
+    if (PyObject_GetBuffer(rec->data, &data, PyBUF_SIMPLE) < 0) {
+        Py_DECREF(rec);
+        return -1;
+    }
+    if (tables_of(rec->tables, items, &words, &hold) < 0)
+        goto done;
+    if (rec->start < 0 || rec->start >= data.len) {
+        corrupt();
+        goto done;
+    }
+    Reader r = {(const unsigned char *)data.buf + rec->start + 1,
+                (const unsigned char *)data.buf + data.len,
+                {items[0], items[1], items[2]}, words, 0};
+    PyObject *ts = SLOT(st, e, S_TS);
+    v[S_TS] = ts != NULL && PyFloat_CheckExact(ts) && PyFloat_AS_DOUBLE(ts) == rec->instant
+        ? Py_NewRef(ts) : PyFloat_FromDouble(rec->instant);
+    if (v[S_TS] == NULL || decode_fields(&r, rec->instant, v) < 0)
+        goto done;
+    for (int k = 0; k < N_SLOTS; k++) {
+        if (k == S_TS || k == S_LEVEL)
+            continue;
+        PyObject **at = &SLOT(st, e, k);
+        if (*at == NULL) {
+            *at = v[k];   /* the reference moved */
+            v[k] = NULL;
+        }
+    }
+    if (*slot == (PyObject *)rec)
+        Py_CLEAR(*slot);
+    PyObject *tags = SLOT(st, e, S_TAGS);  /* decoded: strings only, as the entry was untracked */
+    if (tags != NULL && PyList_CheckExact(tags) && PyObject_GC_IsTracked(tags) &&
+        !PyObject_GC_IsTracked(e)) {
+        Py_ssize_t i = 0;
+        while (i < PyList_GET_SIZE(tags) && PyUnicode_CheckExact(PyList_GET_ITEM(tags, i)))
+            i++;
+        if (i == PyList_GET_SIZE(tags))
+            PyObject_GC_UnTrack(tags);
+    }
+    rc = 0;
+done:
+    for (int k = 0; k < N_SLOTS; k++)
+        Py_XDECREF(v[k]);
+    Py_XDECREF(hold);
+    PyBuffer_Release(&data);
+    Py_DECREF(rec);
+    return rc;
+}
+
+/* entry_getattr(entry, name): LogEntry.__getattr__ as the accelerator installs it (no
+ * Python frame): fill a lazy entry, then read the attribute; AttributeError otherwise. */
+PyObject *
+py_entry_getattr(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "entry_getattr(entry, name)");
+        return NULL;
+    }
+    if (fill_lazy(get_state(module), args[0]) < 0)
+        return NULL;
+    return PyObject_GenericGetAttr(args[0], args[1]);
+}
+
+/* fill_entry(entry): decode a lazy entry's fields now (pickling, copying); else nothing. */
+PyObject *
+py_fill_entry(PyObject *module, PyObject *entry)
+{
+    if (fill_lazy(get_state(module), entry) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyType_Slot record_slots[] = {
+    {Py_tp_dealloc, record_dealloc},
+    {Py_tp_doc, "The record a LogEntry decodes its fields from on first read."},
+    {0, NULL},
+};
+
+static PyType_Spec record_spec = {
+    "log_analytics_engine._native._speedups.Record", sizeof(Record), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION, record_slots,
+};
+
+int
+records_exec(PyObject *module, State *st)
+{
+    st->record_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &record_spec, NULL);
+    return st->record_type == NULL ? -1 : 0;
+}
+
+/* One entry from the record at data[start:] (position pos of its chunk) with the instant;
+ * kept: the chunk's dict of entries kept as objects (or None). Lazy (source: the chunk's
+ * records object, tables: the tables list): only the instant and level are set, the rest is
+ * decoded from a Record on first read. A new reference, NULL with an exception. */
 static PyObject *
 decode_one(State *st, const unsigned char *data, Py_ssize_t size, Py_ssize_t start,
-           Py_ssize_t pos, double instant, PyObject *const *items, Map *words, PyObject *kept)
+           Py_ssize_t pos, double instant, PyObject *const *items, Map *words, PyObject *kept,
+           PyObject *source, PyObject *tables)
 {
     if (start < 0 || start >= size) {
         corrupt();
@@ -1129,99 +1350,45 @@ decode_one(State *st, const unsigned char *data, Py_ssize_t size, Py_ssize_t sta
     }
     Reader r = {data + start, data + size, {items[0], items[1], items[2]}, words, 0};
     unsigned char level = *r.p++;
-    if (level == EXCEPTION_BYTE) {
-        PyObject *e = NULL;
-        if (kept != Py_None && PyDict_Check(kept)) {
-            PyObject *key = PyLong_FromSsize_t(pos);
-            if (key == NULL)
-                return NULL;
-            e = PyDict_GetItemWithError(kept, key);
-            Py_DECREF(key);
-            if (e == NULL && PyErr_Occurred())
-                return NULL;
-        }
-        if (e == NULL) {
-            PyErr_Format(PyExc_ValueError, "record %zd was kept as an object but is missing",
-                         pos);
-            return NULL;
-        }
-        Py_INCREF(e);
-        return e;
-    }
-    if (level >= N_LEVELS || r.p >= r.end) {
+    if (level == EXCEPTION_BYTE)
+        return kept_entry(kept, pos);
+    if (level >= N_LEVELS) {
         corrupt();
         return NULL;
     }
-    unsigned char flags = *r.p++;
     PyObject *v[N_SLOTS] = {NULL};
-    uint64_t code;
-    if (get_varint(&r, &code) < 0)
+    v[S_LEVEL] = Py_NewRef(st->common_names[level_common[level]]);
+    if ((v[S_TS] = PyFloat_FromDouble(instant)) == NULL)
         goto fail;
-    v[S_TS] = PyFloat_FromDouble(instant);
-    if (v[S_TS] == NULL)
-        goto fail;
-    if (code >= 3) {
-        code -= 3;
-        if ((code & 0xF) > 6 || (code >> 4) > 1) {
+    Record *rec = NULL;
+    if (source != NULL) {
+        if (r.p >= r.end) {  /* the flags byte at least: the rest is checked on first read */
             corrupt();
             goto fail;
         }
-        char buf[48];
-        Py_ssize_t n = render(instant, (int)(code & 0xF), (int)(code >> 4), buf);
-        if (n == 0) {
-            Py_INCREF(Py_None);
-            v[S_TIMESTAMP] = Py_None;
-        } else {
-            v[S_TIMESTAMP] = PyUnicode_FromStringAndSize(buf, n);
-        }
-    } else if (code == 1) {  /* the instant itself, as the specification shares it */
-        Py_INCREF(v[S_TS]);
-        v[S_TIMESTAMP] = v[S_TS];
-    } else if (code == 2) {
-        uint64_t z;
-        if (get_varint(&r, &z) < 0)
+        rec = PyObject_New(Record, st->record_type);
+        if (rec == NULL)
             goto fail;
-        v[S_TIMESTAMP] = PyLong_FromLongLong((long long)((z >> 1) ^ (~(z & 1) + 1)));
-    } else {
-        v[S_TIMESTAMP] = get_string(&r, -1);
+        rec->data = Py_NewRef(source);
+        rec->tables = Py_NewRef(tables);
+        rec->start = start;
+        rec->instant = instant;
+    } else if (decode_fields(&r, instant, v) < 0) {
+        goto fail;
     }
-    if (v[S_TIMESTAMP] == NULL)
-        goto fail;
-    v[S_LEVEL] = st->common_names[level_common[level]];
-    Py_INCREF(v[S_LEVEL]);
-    if ((v[S_SOURCE] = get_string(&r, T_NAMES)) == NULL)
-        goto fail;
-    if ((v[S_MESSAGE] = get_message(&r)) == NULL)
-        goto fail;
-    for (int k = 0; k < 3; k++) {
-        int slot = S_THREAD_ID + k;
-        if (flags & (1 << k)) {
-            if ((v[slot] = get_string(&r, T_VALUES)) == NULL)
-                goto fail;
-        } else {
-            Py_INCREF(Py_None);
-            v[slot] = Py_None;
-        }
-    }
-    uint64_t ntags;
-    if (get_count(&r, &ntags) < 0)
-        goto fail;
-    if ((v[S_TAGS] = PyList_New((Py_ssize_t)ntags)) == NULL)
-        goto fail;
-    for (Py_ssize_t i = 0; i < (Py_ssize_t)ntags; i++) {
-        PyObject *tag = get_string(&r, T_NAMES);
-        if (tag == NULL)
-            goto fail;
-        PyList_SET_ITEM(v[S_TAGS], i, tag);
-    }
-    if ((v[S_METADATA] = get_object(&r)) == NULL)
-        goto fail;
     PyObject *entry = st->entry_type->tp_alloc(st->entry_type, 0);
-    if (entry == NULL)
+    if (entry == NULL) {
+        Py_XDECREF(rec);
         goto fail;
+    }
     for (int k = 0; k < N_SLOTS; k++)
-        SLOT(st, entry, k) = v[k];   /* references moved */
-    untrack_if_acyclic(st, entry);
+        SLOT(st, entry, k) = v[k];   /* references moved (NULL: decoded on first read) */
+    if (rec != NULL) {
+        *(PyObject **)((char *)entry + st->record_offset) = (PyObject *)rec;
+        PyObject_GC_UnTrack(entry);  /* a float, a str and a record: no cycle */
+    } else {
+        untrack_if_acyclic(st, entry);
+    }
     return entry;
 fail:
     for (int k = 0; k < N_SLOTS; k++)
@@ -1294,7 +1461,7 @@ py_decode_records(PyObject *module, PyObject *args)
             goto done;
         }
         PyObject *e = decode_one(st, data.buf, data.len, off[p], p, stamps[t], items, words,
-                                 kept);
+                                 kept, NULL, NULL);
         if (e == NULL) {
             Py_CLEAR(result);
             goto done;
@@ -1310,7 +1477,8 @@ done:
     return result;
 }
 
-/* take_entries(ids, chunks, first_block, chunk_bits, ts, base, tables, tail, tail_start) */
+/* take_entries(ids, chunks, first_block, chunk_bits, ts, base, tables, tail, tail_start,
+ *              lazy=False) */
 PyObject *
 py_take_entries(PyObject *module, PyObject *args)
 {
@@ -1319,11 +1487,14 @@ py_take_entries(PyObject *module, PyObject *args)
     PyObject *chunks, *items_arg, *tail, *result = NULL, *items[N_TABLES], *hold = NULL;
     Map *words = NULL;
     Py_ssize_t first_block, bits, base, tail_start, held = -1;
-    PyObject *kept = NULL;  /* owned: a finalizer run by an allocation cannot free it */
-    if (!PyArg_ParseTuple(args, "y*O!nny*nOO!n:take_entries", &ids, &PyList_Type, &chunks,
+    int lazy = 0;
+    /* owned: a finalizer run by an allocation cannot free them */
+    PyObject *kept = NULL, *chunk_held = NULL;
+    if (!PyArg_ParseTuple(args, "y*O!nny*nOO!n|p:take_entries", &ids, &PyList_Type, &chunks,
                           &first_block, &bits, &ts, &base, &items_arg, &PyList_Type, &tail,
-                          &tail_start))
+                          &tail_start, &lazy))
         return NULL;
+    lazy = lazy && st->record_offset > 0;
     if (check_configured(st) < 0 || tables_of(items_arg, items, &words, &hold) < 0)
         goto done;
     if (ids.len % 4 || ts.len % 8 || bits < 0 || bits > 30) {
@@ -1374,6 +1545,7 @@ py_take_entries(PyObject *module, PyObject *args)
                 goto fail;
             }
             Py_XSETREF(kept, Py_NewRef(PyTuple_GET_ITEM(chunk, 2)));
+            Py_XSETREF(chunk_held, Py_NewRef(chunk));
             held = slot;
             if (offsets.len % 4) {
                 PyErr_SetString(PyExc_TypeError, "offsets are uint32");
@@ -1390,7 +1562,8 @@ py_take_entries(PyObject *module, PyObject *args)
             goto fail;
         }
         e = decode_one(st, data.buf, data.len, ((const uint32_t *)offsets.buf)[p], p,
-                       stamps[i - base], items, words, kept);
+                       stamps[i - base], items, words, kept,
+                       lazy ? PyTuple_GET_ITEM(chunk_held, 0) : NULL, items_arg);
         if (e == NULL)
             goto fail;
         PyList_SET_ITEM(result, k, e);
@@ -1400,6 +1573,7 @@ fail:
     Py_CLEAR(result);
 done:
     Py_XDECREF(kept);
+    Py_XDECREF(chunk_held);
     Py_XDECREF(hold);
     if (held >= 0) {
         PyBuffer_Release(&data);

@@ -430,9 +430,13 @@ Chunk = tuple[bytes, Any, "dict[int, LogEntry] | None"]
 
 def take_entries(
     ids: Any, chunks: Sequence[Chunk | None], first_block: int, chunk_bits: int, ts: Any,
-    base: int, tables: list[Table], tail: list[LogEntry], tail_start: int,
+    base: int, tables: list[Table], tail: list[LogEntry], tail_start: int, lazy: bool = False,
 ) -> list[LogEntry]:
     """The entries of ``ids`` (any order, repeats allowed), in that order.
+
+    ``lazy``: the accelerator may build each entry with its instant and level only, the other
+    fields decoded from the record on their first read (:meth:`LogEntry.__getattr__`); the
+    values are the same. Here every entry is built whole.
 
     An id at or above ``tail_start`` is ``tail[id - tail_start]`` (the entries not sealed
     yet); below it, id ``i`` is position ``i & (2**chunk_bits - 1)`` of chunk

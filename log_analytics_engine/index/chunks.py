@@ -97,14 +97,17 @@ class EntryChunks(Sequence["LogEntry"]):
         return self.record_bytes + self._table_bytes
 
     # -- reads ----------------------------------------------------------------------------
-    def take(self, ids: Iterable[int]) -> list[LogEntry]:
-        """The entries of ``ids`` (live ids, any order), in that order.
+    def take(self, ids: Iterable[int], lazy: bool = False) -> list[LogEntry]:
+        """The entries of ``ids`` (live ids, any order), in that order. ``lazy``: for
+        results handed to a caller, who may read few of their fields: each sealed entry is
+        built with its instant and level, the rest decoded on first read.
 
-        Runtime complexity: O(size of their records), one C loop with the accelerator."""
+        Runtime complexity: O(size of their records), one C loop with the accelerator;
+        O(k) allocations of three objects each when lazy."""
         buffer = id_buffer(ids)
         taken: list[LogEntry] = native.take_entries(
             buffer, self.chunks, self.first_chunk, self.bits, self._ts, self._base[0],
-            self.tables, self.tail, self.tail_start)
+            self.tables, self.tail, self.tail_start, lazy)
         return taken
 
     def take_later(self, ids: Iterable[int]) -> Sequence[LogEntry]:
@@ -114,7 +117,7 @@ class EntryChunks(Sequence["LogEntry"]):
         span and of the chunk list for a :class:`Taken`)."""
         buffer = id_buffer(ids)
         if len(buffer) <= EAGER:
-            return self.take(buffer)
+            return self.take(buffer, lazy=True)
         return Taken(self, buffer)
 
     @overload
@@ -329,7 +332,7 @@ class Taken(Sequence["LogEntry"]):
     def _take(self, ids: Any) -> list[LogEntry]:
         chunks, first, bits, ts, lo, tables, tail, tail_start = self._args
         taken: list[LogEntry] = native.take_entries(ids, chunks, first, bits, ts, lo, tables,
-                                                    tail, tail_start)
+                                                    tail, tail_start, True)
         return taken
 
     def as_list(self) -> list[LogEntry]:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidFieldError, InvalidLevelError, MissingFieldError
 from .timeparse import MAX_INSTANT, MIN_INSTANT, format_instant, to_datetime
@@ -104,6 +104,7 @@ class LogEntry:
     """
 
     __slots__ = (
+        "_record",
         "level",
         "message",
         "metadata",
@@ -176,6 +177,25 @@ class LogEntry:
         else:
             raise InvalidFieldError("metadata", metadata, "expected an object")
         normalize_entry(self)
+
+    # -- entries built lazily -------------------------------------------------------------
+    if not TYPE_CHECKING:  # kept from type checkers: they would accept any attribute name
+
+        def __getattr__(self, name: str) -> Any:
+            """Reached only when an attribute is not set. With the accelerator, query results
+            are built with just their instant and level; the first read of another field
+            decodes the rest from the stored record (one C call, about 1 us), after which
+            reads are plain slot reads."""
+            if _read_lazy is not None:
+                return _read_lazy(self, name)  # AttributeError when the entry is not lazy
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}",
+                                 name=name, obj=self)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """Pickling and copying see every field (a lazily built entry decodes them first)."""
+        if _fill_lazy is not None:
+            _fill_lazy(self)
+        return super().__reduce_ex__(protocol)
 
     # -- derived values -------------------------------------------------------------------
     @property
@@ -396,6 +416,21 @@ def assemble(ts: float, timestamp: Any, level: str, message: str, source: str,
     entry.tags = tags if tags is not None else []
     entry.metadata = metadata if metadata is not None else {}
     return entry
+
+
+# Entries built lazily (the accelerator's query results) are read through these two
+# functions, which the accelerator installs (set_lazy_readers): the model never imports it.
+# Without the accelerator no entry is lazy.
+_read_lazy: Callable[[LogEntry, str], Any] | None = None
+_fill_lazy: Callable[[LogEntry], None] | None = None
+
+
+def set_lazy_readers(read: Callable[[LogEntry, str], Any],
+                     fill: Callable[[LogEntry], None]) -> None:
+    """Install the functions that read a lazy entry's attribute (decoding its record first)
+    and that decode all of it (pickling, copying)."""
+    global _read_lazy, _fill_lazy
+    _read_lazy, _fill_lazy = read, fill
 
 
 # ``matches_filter`` has the semantics of queries, but the query layer sits above the model:

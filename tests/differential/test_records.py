@@ -132,7 +132,9 @@ def test_c_takes_entries_like_the_specification(
     args = (chunks, 0, bits, ts, 0, tables, tail, sealed)
     a = C.take_entries(ids, *args)
     b = spec.take_entries(ids, *args)
-    assert list(map(fields, a)) == list(map(fields, b)) == [fields(batch[i]) for i in ids]
+    lazy = C.take_entries(ids, *args, True)  # fields decoded on first read
+    assert list(map(fields, a)) == list(map(fields, b)) == list(map(fields, lazy)) == [
+        fields(batch[i]) for i in ids]
     for bad in (len(batch), len(batch) + size):
         with pytest.raises(IndexError):
             C.take_entries(array("I", [bad]), *args)
@@ -186,6 +188,11 @@ def test_corrupt_records_raise_and_never_crash(batch: list[LogEntry],
         with contextlib.suppress(ValueError, IndexError):
             C.numeric_records(damaged, offsets[: len(positions) + 1], 0, len(positions),
                               tables, field, None, 0)
+    chunk_list = [(damaged, offsets, None)]
+    with contextlib.suppress(ValueError, IndexError):  # built lazily: refused on first read
+        for e in C.take_entries(positions, chunk_list, 0, 30, ts, 0, tables, [], 2**31, True):
+            with contextlib.suppress(ValueError):
+                fields(e)
     try:
         got = C.decode_records(damaged, offsets, positions, ts, 0, tables, None)
     except (ValueError, IndexError):  # a corrupt record: refused
