@@ -35,8 +35,10 @@
  * be neither interposed nor looked up from outside, and calls within a file may inline. */
 #if defined(__GNUC__) || defined(__clang__)
 #define INTERNAL __attribute__((visibility("hidden")))
+#define PREFETCH_READ(p) __builtin_prefetch(p)   /* a hint: no effect on results */
 #else
 #define INTERNAL
+#define PREFETCH_READ(p) ((void)(p))
 #endif
 
 /* ---------------------------------------------------------------- the entry's slots -- */

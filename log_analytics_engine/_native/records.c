@@ -1477,6 +1477,8 @@ done:
     return result;
 }
 
+#define PREFETCH 12  /* ids ahead whose record take_entries asks the cache for */
+
 /* take_entries(ids, chunks, first_block, chunk_bits, ts, base, tables, tail, tail_start,
  *              lazy=False) */
 PyObject *
@@ -1556,6 +1558,16 @@ py_take_entries(PyObject *module, PyObject *args)
         if (p >= noff - 1) {
             PyErr_Format(PyExc_IndexError, "record position %zd out of range", p);
             goto fail;
+        }
+        if (k + PREFETCH < n) {  /* the record a few ids on, if in this chunk: its first
+                                  * byte is a cache miss that otherwise stalls each entry */
+            Py_ssize_t j = id[k + PREFETCH];
+            if (j >= base && j < tail_start && (j >> bits) - first_block == held &&
+                (j & mask) < noff - 1) {
+                uint32_t at = ((const uint32_t *)offsets.buf)[j & mask];
+                if (at < (uint64_t)data.len)
+                    PREFETCH_READ((const char *)data.buf + at);
+            }
         }
         if (i - base >= nts) {
             PyErr_SetString(PyExc_IndexError, "no instant for a record");

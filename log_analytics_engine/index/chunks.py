@@ -110,15 +110,17 @@ class EntryChunks(Sequence["LogEntry"]):
             self.tables, self.tail, self.tail_start, lazy)
         return taken
 
-    def take_later(self, ids: Iterable[int]) -> Sequence[LogEntry]:
+    def take_later(self, ids: Iterable[int],
+                   bounds: tuple[int, int] | None = None) -> Sequence[LogEntry]:
         """The entries of ``ids`` in that order: a list when they are few (at most
         :data:`EAGER`), else a :class:`Taken` that builds them when read, after the engine
-        lock is released. Call under the lock. O(k) for k ids (a copy of the instants they
-        span and of the chunk list for a :class:`Taken`)."""
+        lock is released. Call under the lock. ``bounds``: ids no id is below or above, when
+        the caller knows them (a bitmap's first and last), else they are computed. O(k) for
+        k ids (a copy of the instants they span and of the chunk list for a :class:`Taken`)."""
         buffer = id_buffer(ids)
         if len(buffer) <= EAGER:
             return self.take(buffer, lazy=True)
-        return Taken(self, buffer)
+        return Taken(self, buffer, bounds)
 
     @overload
     def __getitem__(self, index: int) -> LogEntry: ...
@@ -312,9 +314,10 @@ class Taken(Sequence["LogEntry"]):
     #: Entries built per batch while iterating.
     BATCH = 1024
 
-    def __init__(self, source: EntryChunks, ids: array[int]) -> None:
+    def __init__(self, source: EntryChunks, ids: array[int],
+                 bounds: tuple[int, int] | None = None) -> None:
         base = source._base[0]
-        lo, hi = min(ids), max(ids)
+        lo, hi = bounds if bounds is not None else (min(ids), max(ids))
         if lo < base or hi >= source.end:
             raise IndexError("an id is not live")
         ts = source._ts[lo - base : hi - base + 1]

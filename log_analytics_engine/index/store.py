@@ -402,7 +402,8 @@ class Store:
         complexity: O(k + m log m) for k ids of which m arrived late; in C with the
         accelerator."""
         stop = len(ids) if limit is None else offset + limit
-        return self.entries.take_later(self._time_order(ids, descending, offset, stop))
+        ordered = self._time_order(ids, descending, offset, stop)
+        return self.entries.take_later(ordered, (ids.min(), ids.max()) if ordered else None)
 
     def _time_order(
         self, ids: BitMap | FrozenBitMap, descending: bool, start: int, stop: int,
