@@ -16,6 +16,7 @@ equal to the appended ones (same field values and types), not the same objects.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from sys import getsizeof
@@ -303,11 +304,56 @@ class EntryChunks(Sequence["LogEntry"]):
         assert self.record_bytes == sum(map(_chunk_bytes, self.chunks))
 
 
-class Taken(Sequence["LogEntry"]):
-    """Entries of ids chosen under the engine lock, built when read (in batches), after it
-    is released. It holds the sealed chunks (immutable), a copy of the tail's references
-    and of the instants the ids span: appends and evictions after the lock was released do
-    not change what it returns."""
+class _IdEntries(Sequence["LogEntry"]):
+    """A sequence of the entries of a sequence of ids, built by :meth:`take` when read:
+    ``step`` at a time while iterating. Subclasses give the ids and build them."""
+
+    __slots__ = ()
+
+    @abstractmethod
+    def _ids_read(self) -> Sequence[int]:
+        """The ids, in the order of the sequence."""
+
+    @abstractmethod
+    def _step(self) -> int:
+        """Entries built at a time while iterating."""
+
+    @abstractmethod
+    def take(self, ids: Any) -> list[LogEntry]:
+        """The entries of ``ids`` (some of this sequence's ids). O(k)."""
+
+    def _one(self, index: int) -> LogEntry:
+        """Position ``index`` (in range). O(1) entries built."""
+        return self.take(self._ids_read()[index : index + 1])[0]
+
+    def __len__(self) -> int:
+        return len(self._ids_read())
+
+    def as_list(self) -> list[LogEntry]:
+        """Every entry, built in one C call. O(k)."""
+        return self.take(self._ids_read())
+
+    def __iter__(self) -> Iterator[LogEntry]:
+        ids, step = self._ids_read(), self._step()
+        for start in range(0, len(ids), step):
+            yield from self.take(ids[start : start + step])
+
+    @overload
+    def __getitem__(self, index: int) -> LogEntry: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[LogEntry]: ...
+
+    def __getitem__(self, index: int | slice) -> LogEntry | list[LogEntry]:
+        if isinstance(index, slice):
+            return self.take(self._ids_read()[index])
+        return self._one(_position(index, len(self)))
+
+
+class Taken(_IdEntries):
+    """Entries of ids chosen under the engine lock, built lazily when read (in batches),
+    after it is released. It holds the sealed chunks (immutable), a copy of the tail's
+    references and of the instants the ids span: appends and evictions after the lock was
+    released do not change what it returns."""
 
     __slots__ = ("_args", "_batch", "_batch_start", "_ids")
 
@@ -329,41 +375,27 @@ class Taken(Sequence["LogEntry"]):
         self._batch: list[LogEntry] = []
         self._batch_start = -1
 
-    def __len__(self) -> int:
-        return len(self._ids)
+    def _ids_read(self) -> Sequence[int]:
+        return self._ids
 
-    def _take(self, ids: Any) -> list[LogEntry]:
+    def _step(self) -> int:
+        return self.BATCH
+
+    def take(self, ids: Any) -> list[LogEntry]:
         chunks, first, bits, ts, lo, tables, tail, tail_start = self._args
         taken: list[LogEntry] = native.take_entries(ids, chunks, first, bits, ts, lo, tables,
                                                     tail, tail_start, True)
         return taken
 
-    def as_list(self) -> list[LogEntry]:
-        """Every entry, built in one C call. O(k)."""
-        return self._take(self._ids)
-
-    def __iter__(self) -> Iterator[LogEntry]:
-        ids, step = self._ids, self.BATCH
-        for start in range(0, len(ids), step):
-            yield from self._take(ids[start : start + step])
-
-    @overload
-    def __getitem__(self, index: int) -> LogEntry: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[LogEntry]: ...
-
-    def __getitem__(self, index: int | slice) -> LogEntry | list[LogEntry]:
-        if isinstance(index, slice):
-            return self._take(self._ids[index])
-        index = _position(index, len(self._ids))
+    def _one(self, index: int) -> LogEntry:
         start = index - index % self.BATCH
         if start != self._batch_start:  # sequential reads build one batch at a time
-            self._batch = self._take(self._ids[start : start + self.BATCH])
+            self._batch = self.take(self._ids[start : start + self.BATCH])
             self._batch_start = start
         return self._batch[index - start]
 
 
-class RecordBatch(Sequence["LogEntry"]):
+class RecordBatch(_IdEntries):
     """A batch read straight into records (the accelerator's ``ingest_records``): its
     entries' records in chunks numbered from ``first`` against a store's ``tables``, and
     their instants. Read as a sequence, it builds the entries (a chunk at a time); appended
@@ -384,8 +416,11 @@ class RecordBatch(Sequence["LogEntry"]):
         """The id after the batch's last entry."""
         return self.first + len(self.stamps)
 
-    def __len__(self) -> int:
-        return len(self.stamps)
+    def _ids_read(self) -> Sequence[int]:
+        return range(self.first, self.end)
+
+    def _step(self) -> int:
+        return 1 << self.bits
 
     def take(self, ids: Iterable[int]) -> list[LogEntry]:
         """The entries of ``ids`` (in the batch). O(k)."""
@@ -393,25 +428,6 @@ class RecordBatch(Sequence["LogEntry"]):
             id_buffer(ids), self.chunks, self.first >> self.bits, self.bits, self.stamps,
             self.first, self.tables, [], self.end)
         return taken
-
-    def as_list(self) -> list[LogEntry]:
-        """Every entry. O(m)."""
-        return self.take(range(self.first, self.end))
-
-    def __iter__(self) -> Iterator[LogEntry]:
-        step = 1 << self.bits
-        for start in range(self.first, self.end, step):
-            yield from self.take(range(start, min(start + step, self.end)))
-
-    @overload
-    def __getitem__(self, index: int) -> LogEntry: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[LogEntry]: ...
-
-    def __getitem__(self, index: int | slice) -> LogEntry | list[LogEntry]:
-        if isinstance(index, slice):
-            return self.take(range(self.first, self.end)[index])
-        return self.take((self.first + _position(index, len(self)),))[0]
 
 
 def _position(index: int, n: int) -> int:
