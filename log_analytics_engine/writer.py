@@ -8,6 +8,7 @@ and alert notifications after it.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -20,10 +21,13 @@ from .index.store import Store
 from .model.entry import LogEntry
 from .storage.integrity import SalvageReport
 from .storage.opening import open_storage
+from .storage.records import RecordLog
 from .storage.retention import Evictor, Retention
 from .storage.sqlite import Encoded, Storage, encode_entries
 
 __all__ = ["HotWriter"]
+
+log = logging.getLogger(__name__)
 
 
 class HotWriter:
@@ -36,6 +40,7 @@ class HotWriter:
         self.indexes = indexes
         self.alerts = alerts
         self.storage: Storage | None = None
+        self.record_log: RecordLog | None = None  # the storage's side of the sealed chunks
         self.evictor: Evictor | None = None
         self.salvage_report: SalvageReport | None = None
         self.ingested_total = 0
@@ -55,6 +60,7 @@ class HotWriter:
         evicted = False
         with self.lock:
             self._apply(batch, postings, encoded)
+            self._sync_records()
             self.ingested_total += len(batch)
             fired = alerts.observe(batch, words) if alerts.rules else []
             if fired and storage is not None:
@@ -113,6 +119,20 @@ class HotWriter:
             storage.close()
             raise
         self.storage = storage
+        self.record_log = RecordLog(self.store, *storage.adopted)
+        self._sync_records()
+
+    def _sync_records(self) -> None:
+        """Queue the chunks sealed since the last call (and the strings their tables
+        admitted) for the storage (under the lock, after a batch is in). O(chunks sealed)."""
+        log_ = self.record_log
+        if self.storage is None or log_ is None:
+            return
+        try:
+            self.storage.write_chunks(*log_.pending(self.store))
+        except Exception as exc:  # a speed-up only: never fail a batch that is in
+            log.warning("record chunks not queued for storage (%s); starting them over", exc)
+            log_.next_first = -1
 
     def start_ids_at(self, first_id: int) -> None:
         """Hand out public ids from ``first_id`` (an empty engine only; a test hook to start
@@ -147,8 +167,8 @@ class HotWriter:
             return
         with self.lock:
             alert_state.save_state(self.alerts, storage)
-            taken = storage.snapshot(self.indexes, self.store.next_id, self.store.epoch,
-                                     self.store)
+            self._sync_records()
+            taken = storage.snapshot(self.indexes, self.store.next_id, self.store.epoch)
         storage.close(taken)
 
     def count_rejected(self, n: int) -> None:

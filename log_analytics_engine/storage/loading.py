@@ -21,7 +21,7 @@ from ..errors import StorageCorruptError
 from ..model.entry import LogEntry
 from .format import LOAD_CHUNK, SNAPSHOT_INDEXES, _loads, _Op, _stamps, decode_rows
 from .integrity import check_span, chunk_crc, snapshot_digest
-from .records import load_records, records_snapshot
+from .records import load_chunks, load_records
 
 if TYPE_CHECKING:
     from ..index.postings import IndexSet
@@ -45,11 +45,16 @@ def meta_int(db: sqlite3.Connection, path: str, key: str, default: Any = 0) -> A
         raise StorageCorruptError(path, f"meta {key!r} is not a number: {row[0]!r}") from None
 
 
+#: What reopening adopted of the file's record chunks: the string table lengths (None when
+#: the store's tables do not extend the file's) and the public id the chunks covered.
+Adopted = tuple["list[int] | None", int]
+
+
 def load(db: sqlite3.Connection, path: str, store: Store, indexes: IndexSet,
-         tokenize: Tokenize) -> int:
-    """Rebuild ``store`` and ``indexes`` (both empty) from the file; return the count (the
-    caller holds the connection lock and translates ``sqlite3`` errors). Runtime
-    complexity: O(n log n), near O(n)."""
+         tokenize: Tokenize) -> tuple[int, Adopted]:
+    """Rebuild ``store`` and ``indexes`` (both empty) from the file; return the count and
+    what was adopted of the record chunks (the caller holds the connection lock and
+    translates ``sqlite3`` errors). Runtime complexity: O(n log n), near O(n)."""
     lo, hi, chunks = (db.execute(
         "SELECT min(first_id), max(last_id), count(*) FROM chunks").fetchone())
     below = meta_int(db, path, "evicted_below")
@@ -57,18 +62,22 @@ def load(db: sqlite3.Connection, path: str, store: Store, indexes: IndexSet,
     check_span(path, lo if chunks else 0, hi if chunks else -1, below, next_id)
     if not chunks or hi < below:
         store.start_at(max(below, hi + 1 if chunks else 0))
-        return 0
+        return 0, (None, 0)
     start = max(lo, below)  # the first live id
     store.start_at(start)
     off = store.epoch  # the store's ids are the stored ones minus off
     upto = _load_snapshot(db, path, indexes, start, hi, off)
     _check_dense(db, path, lo)
-    # sealed chunks of records written by the last clean close: adopted as they are
-    resume = load_records(db, path, store, start, upto) if upto > start else start
+    # sealed chunks of records, written as they sealed: adopted as they are (a file of an
+    # earlier version: its records snapshot, written by its last clean close)
+    resume, matched = load_chunks(db, path, store, start)
+    if matched is None and upto > start:
+        resume = load_records(db, path, store, start, upto)
     _verify_below(db, path, resume)  # the JSON copy of adopted ids: damage found now
-    if indexes.fields and resume > start:  # chosen fields are not in the snapshot
+    if resume > start and (indexes.fields or upto < resume):
+        # what the postings snapshot does not cover (after a crash), and chosen fields
         for part, entries in store.scan(range(start - off, resume - off), LOAD_CHUNK):
-            indexes.add_batch(part[0], entries, [[]] * len(entries))
+            _index(indexes, part[0], entries, upto - off, tokenize)
     strings = indexes.strings  # share sources and tags with the index terms
     loaded = resume - start
     pending: list[LogEntry] = []  # decoded, not yet indexed
@@ -94,7 +103,7 @@ def load(db: sqlite3.Connection, path: str, store: Store, indexes: IndexSet,
         _index(indexes, start + loaded - off, pending, upto - off, tokenize)
         store.append(pending)
         loaded += len(pending)
-    return int(loaded)
+    return int(loaded), (matched, resume)
 
 
 def _check_dense(db: sqlite3.Connection, path: str, lo: int) -> None:
@@ -192,12 +201,13 @@ def _load_snapshot(db: sqlite3.Connection, path: str, indexes: IndexSet, lo: int
     return upto
 
 
-def snapshot(indexes: IndexSet, upto: int, epoch: int = 0, store: Store | None = None) -> _Op:
+def snapshot(indexes: IndexSet, upto: int, epoch: int = 0) -> _Op:
     """A snapshot of the level, source, tag and word postings for ``Storage.close``, valid
     for the ids below ``upto`` (take it under the engine lock, ``upto`` = the next id); the
     bitmaps hold ids minus ``epoch`` (the store's internal ids).
     Runtime complexity: O(size of the postings)."""
     rows = [(name, term, bm.serialize()) for name in SNAPSHOT_INDEXES
             for term, bm in getattr(indexes, name).items()]
-    records = None if store is None else records_snapshot(store)
-    return ("snapshot", (upto, rows, epoch, records))
+    # the record chunks are written as they seal; the records snapshot of earlier versions
+    # is dropped (write_records with None)
+    return ("snapshot", (upto, rows, epoch, None))

@@ -75,7 +75,7 @@ from .format import (
     encode_entries,
 )
 from .integrity import chunk_crc, migrate_v2, snapshot_digest
-from .records import write_records
+from .records import RECORD_TABLES, ChunkRows, write_chunks, write_records
 
 if TYPE_CHECKING:
     from ..index.postings import IndexSet
@@ -136,6 +136,8 @@ class Storage:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._closed = False
+        #: What :meth:`load` adopted of the record chunks (see :data:`.loading.Adopted`).
+        self.adopted: loading.Adopted = (None, 0)
         self._db = self._open()
 
     # -- opening --------------------------------------------------------------------------
@@ -199,6 +201,8 @@ class Storage:
                     _migrate_v1(db)
                 if version <= 2:
                     migrate_v2(db, SCHEMA_VERSION)
+            for stmt in RECORD_TABLES:  # record chunks (a file of an earlier version: added)
+                db.execute(stmt)
         except sqlite3.Error as exc:
             raise _translate(path, exc) from exc
 
@@ -225,15 +229,16 @@ class Storage:
         """
         with self._db_lock:
             try:
-                return int(loading.load(self._db, self.path, store, indexes, tokenize))
+                count, self.adopted = loading.load(self._db, self.path, store, indexes,
+                                                   tokenize)
             except sqlite3.Error as exc:
                 raise _translate(self.path, exc) from exc
+        return count
 
     @staticmethod
-    def snapshot(indexes: IndexSet, upto: int, epoch: int = 0,
-                 store: Store | None = None) -> _Op:
+    def snapshot(indexes: IndexSet, upto: int, epoch: int = 0) -> _Op:
         """See :func:`.loading.snapshot`."""
-        return loading.snapshot(indexes, upto, epoch, store)
+        return loading.snapshot(indexes, upto, epoch)
 
     def _meta_int(self, key: str, default: Any = 0) -> Any:
         """An integer of ``meta`` (``default`` when absent)."""
@@ -298,6 +303,8 @@ class Storage:
                     db.execute("BEGIN IMMEDIATE")
                     try:
                         db.execute("DELETE FROM chunks WHERE first_id >= ?", (first_id,))
+                        db.execute("DELETE FROM record_chunks WHERE first_id + (1 << bits) "
+                                   "> ?", (first_id,))
                         db.execute(_PUT_META, ("next_id", first_id))
                         db.execute("COMMIT")
                     except BaseException:
@@ -319,6 +326,13 @@ class Storage:
                    and self._error is None and not self._stop.is_set()):
                 self._wake.set()
                 self._committed.wait(self.batch_interval)
+
+    def write_chunks(self, reset: bool, rows: ChunkRows | None) -> None:
+        """Queue sealed record chunks and the strings their tables admitted (after the
+        rows of the entries they hold); ``reset`` first starts the record tables over.
+        See :mod:`.records`."""
+        if reset or rows is not None:
+            self._queue(("records", (reset, rows)))
 
     def delete_below(self, first_live: int) -> None:
         """Queue the removal of every row with an id below ``first_live`` (eviction)."""
@@ -405,7 +419,11 @@ class Storage:
                         db.execute(_PUT_META, ("next_id", first))
                     elif kind == "delete":  # a straddling chunk is filtered on load
                         db.execute("DELETE FROM chunks WHERE last_id < ?", (arg,))
+                        db.execute("DELETE FROM record_chunks WHERE first_id + (1 << bits) "
+                                   "<= ?", (arg,))
                         db.execute(_PUT_META, ("evicted_below", arg))
+                    elif kind == "records":
+                        write_chunks(db, *arg)
                     elif kind == "meta":
                         db.execute(_PUT_META, arg)
                     elif kind == "snapshot":
