@@ -73,9 +73,19 @@ def _offsets_bytes(offsets: array[int]) -> bytes:
     return offsets.tobytes()
 
 
+def _offsets_array(raw: bytes) -> array[int]:
+    offsets = array("I")
+    offsets.frombytes(raw)
+    if _BIG_ENDIAN:  # pragma: no cover
+        offsets.byteswap()
+    return offsets
+
+
 def records_snapshot(store: Store) -> Records | None:
-    """The sealed chunks of ``store`` up to the first holding an entry kept as an object, or
-    None when there are none. Call under the engine lock. O(chunks)."""
+    """The records snapshot an earlier version wrote at a clean close (kept to test that
+    such files are still adopted): the sealed chunks of ``store`` up to the first holding an
+    entry kept as an object, or None when there are none. Call under the engine lock.
+    O(chunks)."""
     chunks = store.entries
     rows = []
     for j, (data, offsets, kept) in enumerate(chunks.chunks):
@@ -149,11 +159,7 @@ def _load(db: sqlite3.Connection, path: str, store: Store, start: int,
             raise ValueError(f"records chunk {first} is not where expected ({expected})")
         if zlib.crc32(raw, zlib.crc32(data)) != crc:
             raise ValueError(f"records chunk {first}: checksum mismatch")
-        offsets = array("I")
-        offsets.frombytes(raw)
-        if _BIG_ENDIAN:  # pragma: no cover
-            offsets.byteswap()
-        adopted.append((data, offsets, None))
+        adopted.append((data, _offsets_array(raw), None))
         expected += size
     end = expected  # the first public id the adopted chunks do not hold
     tables = orjson.loads(_meta(db, "records_tables"))
@@ -312,11 +318,7 @@ def _load_chunks(db: sqlite3.Connection, path: str, store: Store,
         if type(counts) is not list or len(counts) != 3 or any(
                 type(c) is not int or c > n for c, n in zip(counts, lengths, strict=True)):
             raise ValueError(f"record chunk {first} needs strings the tables lack")
-        offsets = array("I")
-        offsets.frombytes(raw)
-        if _BIG_ENDIAN:  # pragma: no cover
-            offsets.byteswap()
-        adopted.append((data, offsets, None))
+        adopted.append((data, _offsets_array(raw), None))
         expected += size
     end = expected if adopted else start
     stamps = _instants(db, start, end) if adopted else array("d")
