@@ -15,9 +15,11 @@ the engine id or the line number of a bulk import) and ``words``: the message's 
 exactly as :func:`~log_analytics_engine.model.tokenize.tokenize` produces them (what the word
 index holds), so word queries mean the same in every executor.
 
-The term index of a segment (:class:`SegmentTerms`) holds its time span, row count and the
-distinct levels, sources, tags and words: a reader skips every segment that cannot hold a
-query's terms without opening it. Needs the ``archive`` extra (pyarrow); imported on use.
+The term index of a segment (:class:`SegmentTerms`) holds its time span, row count, the
+distinct levels, sources, tags and words, and the rows per level and per source: a reader
+skips every segment that cannot hold a query's terms without opening it, and sums an
+unfiltered count by level or source from the term indexes. Needs the ``archive`` extra
+(pyarrow); imported on use.
 """
 
 from __future__ import annotations
@@ -297,6 +299,14 @@ class SegmentTerms:
     tag: frozenset[str]
     token: frozenset[str]
     numeric: frozenset[str] = frozenset()  # metadata fields with a typed copy
+    #: Rows per level and per source (``None`` in a segment written before they were kept).
+    counts: tuple[tuple[tuple[str, int], ...], ...] | None = None
+
+    def count_of(self, index: str) -> dict[str, int] | None:
+        """Rows per term of ``index`` (``level`` or ``source``), or None when not kept."""
+        if self.counts is None or index not in ("level", "source"):
+            return None
+        return dict(self.counts[index == "source"])
 
     def may_hold(self, index: str, term: Any) -> bool:
         """Whether some row may have ``term`` in ``index`` (level, source, tag or token)."""
@@ -311,6 +321,13 @@ class SegmentTerms:
         words = pc.unique(pc.list_flatten(table.column("words"))).to_pylist()
         tags = pc.unique(pc.list_flatten(table.column("tags"))).to_pylist()
         instants = table.column("instant")
+
+        def counted(column: str) -> tuple[tuple[str, int], ...]:
+            vc = pc.value_counts(table.column(column))
+            pairs = zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist(),
+                        strict=True)
+            return tuple(sorted((str(v), int(n)) for v, n in pairs))
+
         return cls(
             lo=pc.min(instants).as_py(), hi=pc.max(instants).as_py(), rows=table.num_rows,
             level=frozenset(pc.unique(table.column("level")).to_pylist()),
@@ -318,6 +335,7 @@ class SegmentTerms:
             tag=frozenset(tags), token=frozenset(words),
             numeric=frozenset(n[len(NUMERIC_PREFIX):] for n in table.column_names
                               if n.startswith(NUMERIC_PREFIX)),
+            counts=(counted("level"), counted("source")),
         )
 
     def to_bytes(self) -> bytes:
@@ -326,7 +344,8 @@ class SegmentTerms:
         raw = orjson.dumps({"v": FORMAT_VERSION, "lo": self.lo, "hi": self.hi,
                             "rows": self.rows, "level": sorted(self.level),
                             "source": sorted(self.source), "tag": sorted(self.tag),
-                            "token": sorted(self.token), "numeric": sorted(self.numeric)})
+                            "token": sorted(self.token), "numeric": sorted(self.numeric),
+                            "counts": self.counts})
         body: bytes = pa.compress(raw, "zstd", asbytes=True)
         return len(raw).to_bytes(8, "little") + body
 
@@ -335,5 +354,11 @@ class SegmentTerms:
         pa = pyarrow()
         size = int.from_bytes(data[:8], "little")
         d = orjson.loads(pa.decompress(data[8:], size, "zstd", asbytes=True))
+        counts = d.get("counts")
+        kept = None if counts is None else tuple(
+            tuple((str(v), int(n)) for v, n in part) for part in counts)
+        if kept is not None and len(kept) != 2:
+            raise ValueError("a term index's counts are not (level, source)")
         return cls(d["lo"], d["hi"], d["rows"], frozenset(d["level"]), frozenset(d["source"]),
-                   frozenset(d["tag"]), frozenset(d["token"]), frozenset(d.get("numeric", ())))
+                   frozenset(d["tag"]), frozenset(d["token"]), frozenset(d.get("numeric", ())),
+                   kept)

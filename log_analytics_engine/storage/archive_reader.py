@@ -42,7 +42,7 @@ from ..query.aggregate import (
     parse_interval,
     parse_metrics,
 )
-from ..query.nodes import Node, QueryContext
+from ..query.nodes import MatchAll, Node, QueryContext
 from ..query.order import TIME_KEYS, order_entry_list
 from ..query.residual import Deadline
 from ..query.sql import DIALECTS, Dialect, compile_sql, may_match, time_span
@@ -200,11 +200,17 @@ class ArchiveReader:
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
         return f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
 
+    def _checked(self) -> list[Any] | None:
+        """Inside :meth:`within`: raise if the deadline passed; the cursors to interrupt."""
+        bound: list[Any] | None = getattr(self._local, "cursors", None)
+        if bound is not None:
+            self._local.deadline.check()
+        return bound
+
     def _run(self, sql: str, params: dict[str, Any]) -> Any:
         cursor = self._con.cursor()
-        bound: list[Any] | None = getattr(self._local, "cursors", None)
-        if bound is not None:  # inside within(): checked now, interrupted when it passes
-            self._local.deadline.check()
+        bound = self._checked()
+        if bound is not None:  # interrupted when the deadline passes
             bound.append(cursor)
         return cursor.sql(sql, params=params or None)
 
@@ -345,6 +351,12 @@ class ArchiveReader:
         if not files:
             return {} if group is not None or seconds is not None else (
                 numbers.finish(parsed, 0, []))
+        if (isinstance(node, MatchAll) and group in ("level", "source") and seconds is None
+                and field is None):
+            counted = self._counted(files, group)
+            if counted is not None:  # every segment keeps its rows per term: no scan
+                return {k: numbers.finish(parsed, counted[k], [])
+                        for k in sorted(counted, key=lambda k: key_order((k,)))}
         keys: list[str] = []
         if seconds is not None:
             keys.append(self.dialect.bucket.format(repr(float(seconds))))
@@ -370,6 +382,20 @@ class ArchiveReader:
             values = row[width + 1] if field is not None else []
             out[key[0] if width == 1 else key] = numbers.finish(parsed, row[width], values)
         return out
+
+    def _counted(self, files: list[str], group: str) -> dict[str, int] | None:
+        """Rows per level or source over ``files`` from their term indexes (None when a
+        segment does not keep them). O(segments x terms)."""
+        self._checked()  # answers without a query: the deadline is checked all the same
+        total: dict[str, int] = {}
+        for path in files:
+            seg = self.terms(os.path.relpath(path, self.directory))
+            part = None if seg is None else seg.count_of(group)
+            if part is None:
+                return None
+            for term, n in part.items():
+                total[term] = total.get(term, 0) + n
+        return total
 
     def _grouped(self, files: list[str], pred: Any, keys: list[str], group: str | None,
                  field: str | None, exact_text: bool,

@@ -381,3 +381,68 @@ def test_a_running_archive_query_is_interrupted_at_its_deadline(tmp_path: Path) 
         reader._run(endless, {}).fetchall()
     assert reader._run("SELECT 42", {}).fetchall() == [(42,)]  # usable afterwards
     reader.close()
+
+
+def _counting(reader: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The SQL statements ``reader`` runs from now on."""
+    ran: list[str] = []
+    real = reader._run
+
+    def spy(sql: str, params: dict[str, Any]) -> Any:
+        ran.append(sql)
+        return real(sql, params)
+
+    monkeypatch.setattr(reader, "_run", spy)
+    return ran
+
+
+@pytest.mark.parametrize("group", ["level", "source"])
+def test_counts_by_level_or_source_come_from_the_term_indexes(
+    tmp_path: Path, group: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over the whole archive (no filter, counts only), each segment's rows per level and
+    per source answer without a scan; the same answer as the SQL path and the engine's."""
+    entries = [LogEntry(1753092000 + 900 * i, ("INFO", "ERROR", "warn")[i % 3], f"m {i}",
+                        source=("api", "", "db", "é")[i % 4]) for i in range(40)]
+    writer = SegmentWriter(tmp_path)
+    writer.write(entries[:25], list(range(25)))
+    writer.write(entries[25:], list(range(25, 40)))
+    engine = LogAnalyticsEngine()
+    engine.ingest_logs(entries)
+    with Archive(tmp_path) as archive:
+        ran = _counting(archive._run, monkeypatch)
+        fast = archive.aggregate(group_by=group)
+        both = archive.aggregate(group_by=group, metrics=["count", "count"])
+        assert not ran  # no query
+        assert fast == engine.aggregate(group_by=group)
+        assert both == engine.aggregate(group_by=group, metrics=["count", "count"])
+        assert list(fast) == list(engine.aggregate(group_by=group))  # same key order
+        filtered = archive.aggregate({"keyword": "m"}, group_by=group)
+        assert ran  # a filter: the SQL path
+        assert filtered == fast
+        monkeypatch.setattr(archive._run, "_counted", lambda files, g: None)
+        assert archive.aggregate(group_by=group) == fast  # the SQL path agrees
+
+
+def test_segments_without_counts_take_the_sql_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A term index written before counts were kept (no ``counts`` key) is still read."""
+    import orjson
+
+    writer = SegmentWriter(tmp_path)
+    writer.write([LogEntry(0, "ERROR", "a", "db"), LogEntry(1, "INFO", "b", "db")], [0, 1])
+    with Archive(tmp_path) as archive:
+        name = archive.segments()[0]
+    path = tmp_path / name.replace(".parquet", ".terms")
+    seg = SegmentTerms.from_bytes(path.read_bytes())
+    raw = orjson.dumps({"v": "1", "lo": seg.lo, "hi": seg.hi, "rows": seg.rows,
+                        "level": sorted(seg.level), "source": sorted(seg.source),
+                        "tag": sorted(seg.tag), "token": sorted(seg.token)})
+    path.write_bytes(len(raw).to_bytes(8, "little") + pa.compress(raw, "zstd", asbytes=True))
+    with Archive(tmp_path) as archive:
+        assert archive._run.terms(name).counts is None
+        ran = _counting(archive._run, monkeypatch)
+        assert archive.aggregate(group_by="level") == {"ERROR": {"count": 1},
+                                                       "INFO": {"count": 1}}
+        assert ran
