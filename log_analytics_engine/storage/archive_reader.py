@@ -202,9 +202,10 @@ class ArchiveReader:
 
     def _checked(self) -> list[Any] | None:
         """Inside :meth:`within`: raise if the deadline passed; the cursors to interrupt."""
-        bound: list[Any] | None = getattr(self._local, "cursors", None)
+        local = getattr(self, "_local", None)  # a Spark reader has none
+        bound: list[Any] | None = getattr(local, "cursors", None)
         if bound is not None:
-            self._local.deadline.check()
+            local.deadline.check()
         return bound
 
     def _run(self, sql: str, params: dict[str, Any]) -> Any:

@@ -78,7 +78,8 @@ def test_spark_backtest_equals_the_replay_of_the_same_entries(spark: Any,
 def test_time_buckets_and_percentiles_match_duckdb(spark: Any, folder: Path) -> None:
     with Archive(folder) as duck, Archive(folder, executor="spark", spark=spark) as sp:
         for kwargs in ({"interval": "1h"}, {"group_by": "level", "interval": 1800},
-                       {"group_by": "tags"},
+                       {"group_by": "tags"}, {"group_by": "level"},  # term counts
+                       {"group_by": "source", "metrics": ["count"]},
                        {"group_by": "source", "metrics": ["count", "p95:latency_ms",
                                                           "sum:n", "avg:latency_ms"]}):
             assert sp.aggregate(**kwargs) == duck.aggregate(**kwargs), kwargs
