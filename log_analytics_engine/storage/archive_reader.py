@@ -202,7 +202,7 @@ class ArchiveReader:
 
     def _checked(self) -> list[Any] | None:
         """Inside :meth:`within`: raise if the deadline passed; the cursors to interrupt."""
-        local = getattr(self, "_local", None)  # a Spark reader has none
+        local: Any = getattr(self, "_local", None)  # a Spark reader has none
         bound: list[Any] | None = getattr(local, "cursors", None)
         if bound is not None:
             local.deadline.check()
