@@ -27,6 +27,8 @@ from typing import Any, Protocol
 
 from .alerts import Alert, AlertRule, backtest
 from .errors import InvalidFilterError
+from .events.archive_sessions import archive_sessions
+from .events.kpis import kpis_of, session_filter
 from .events.sessions import DEFAULT_KEY, SessionsResult, build_sessions
 from .model.entry import LogEntry
 from .query.compile import Filters, compile
@@ -125,9 +127,30 @@ class Archive:
                  user_field: str = "user_id", feature_field: str = "feature") -> SessionsResult:
         """Start/end sessions of the matching entries, as :meth:`LogAnalyticsEngine.sessions`.
         O(k) memory for the k matching events."""
-        events = self._run.entries(compile(filters))
+        node = compile(filters)
+        if isinstance(self._run, ArchiveReader):  # DuckDB or Spark: pairs by window functions
+            return archive_sessions(self._run, node, key, action_field, start, end,
+                                    user_field=user_field, feature_field=feature_field)
+        events = self._run.entries(node)
         return build_sessions(events, [e.ts for e in events], key, action_field, start, end,
                               user_field=user_field, feature_field=feature_field)
+
+    def kpis(self, filters: Filters = None, group_by: str = "game",
+             min_minutes: float | None = None,
+             allowed_regions: Iterable[str] | None = None) -> dict[Any, dict[str, Any]]:
+        """Game-telemetry KPIs of archived session entries (each with ``minutes_played``,
+        ``crashed`` and the ``group_by`` field in its metadata, as
+        :func:`~log_analytics_engine.events.kpis.clean_sessions` leaves a row):
+        ``{group: {"sessions", "total_minutes", "avg_minutes", "crash_rate"}}``, groups
+        sorted, as :func:`~log_analytics_engine.events.kpis.compute_kpis` computes them.
+        ``min_minutes`` and ``allowed_regions`` select sessions as the telemetry pipeline
+        does. Two grouped aggregations run on the executor (SQL when the group values are
+        text and the filters compile exactly; a minutes threshold is checked row by row)."""
+        if not isinstance(group_by, str) or not group_by:
+            raise InvalidFilterError("group_by", group_by, "expected a field name")
+        node = compile(filters) & session_filter(min_minutes, allowed_regions)
+        return kpis_of(lambda n, metrics: self._run.aggregate(n, group_by, None, metrics),
+                       node)
 
     def to_pandas(self, filters: Filters = None) -> Any:
         """Matching entries as a ``pandas.DataFrame`` (the engine's typed columns)."""

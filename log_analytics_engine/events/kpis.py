@@ -29,7 +29,7 @@ nodes (:class:`~log_analytics_engine.query.nodes.Compare`, ``FieldEquals``) and 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,7 @@ __all__ = [
     "build_raw_dataframe",
     "clean_sessions",
     "compute_kpis",
+    "kpis_of",
     "run_telemetry_pipeline",
     "session_filter",
 ]
@@ -168,11 +169,13 @@ def clean_sessions(
     if isinstance(node, MatchAll) or not kept:
         return kept, rejected
     engine = _load(kept)
-    chosen = {id(e) for e in engine.entries(node)}
+    # by position: entries are built on demand, so two reads give distinct objects (whose
+    # id() a freed one's may take)
+    chosen = engine.positions(node)
     selected: list[dict[str, Any]] = []
     short = session_filter(min_minutes) if min_minutes is not None else None
-    for row, entry in zip(kept, engine.entries(), strict=True):
-        if id(entry) in chosen:
+    for pos, (row, entry) in enumerate(zip(kept, engine.entries(), strict=True)):
+        if pos in chosen:
             selected.append(row)
         elif short is not None and not short.match(entry):
             rejected.append(_reject(row, f"{MINUTES} {row[MINUTES]:g} below {min_minutes:g}"))
@@ -193,10 +196,17 @@ def compute_kpis(
     if not rows:
         return {}
     engine = _load(rows, group_by)
-    node = compile(filters)
-    base = engine.aggregate(node, group_by,
-                            metrics=["count", f"sum:{MINUTES}", f"avg:{MINUTES}"])
-    crashes = engine.aggregate(node & FieldEquals("crashed", True), group_by)
+    return kpis_of(lambda node, metrics: engine.aggregate(node, group_by, metrics=metrics),
+                   compile(filters))
+
+
+def kpis_of(aggregate: Callable[[Node, list[str] | None], Mapping[Any, Any]],
+            node: Node) -> dict[Any, dict[str, Any]]:
+    """The KPIs of the session entries ``node`` selects, from two grouped aggregations
+    (``aggregate(node, metrics)``, grouped by the KPI's field): an engine's, or an archive
+    executor's, which runs them where the data is. Groups in sorted order."""
+    base = aggregate(node, ["count", f"sum:{MINUTES}", f"avg:{MINUTES}"])
+    crashes = aggregate(node & FieldEquals("crashed", True), None)
     out: dict[Any, dict[str, Any]] = {}
     for group, m in base.items():
         n = m["count"]

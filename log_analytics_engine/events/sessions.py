@@ -48,6 +48,8 @@ __all__ = [
     "build_sessions",
     "field_column",
     "format_duration",
+    "session_fields",
+    "sessions_result",
     "snapshot",
 ]
 
@@ -277,13 +279,7 @@ def build_sessions(
     metrics (taken from the key when it holds them, else from the start event).
     Runtime complexity: O(k) for k events, plus O(s log s) to order s incomplete sessions.
     """
-    fields = (key,) if isinstance(key, str) else tuple(key)
-    if not fields or not all(isinstance(f, str) and f for f in fields):
-        raise InvalidFilterError("key", key, "expected one or more field names")
-    if not isinstance(action_field, str) or not action_field:
-        raise InvalidFilterError("action_field", action_field, "expected a field name")
-    if start == end:
-        raise InvalidFilterError("end", end, "start and end actions must differ")
+    fields = session_fields(key, action_field, start, end)
     columns = [field_column(entries, f) for f in fields]
     keys = list(zip(*columns, strict=True))
     actions = field_column(entries, action_field)
@@ -296,7 +292,6 @@ def build_sessions(
     s_keys = list(map(keys.__getitem__, s_pos))
     starts = list(map(stamps.__getitem__, s_pos))
     ends = list(map(stamps.__getitem__, e_pos))
-    durations = list(map(sub, ends, starts))
     incomplete = [IncompleteSession(keys[p], stamps[p], actions[p], why) for p, why in inc]
 
     def metric_values(name: str) -> list[Any]:
@@ -309,6 +304,34 @@ def build_sessions(
         pairs = s_keys
     else:
         pairs = list(zip(metric_values(user_field), metric_values(feature_field), strict=True))
+    return sessions_result(fields, s_keys, starts, ends, pairs, incomplete, len(keys), skipped)
+
+
+def session_fields(key: str | Sequence[str], action_field: str, start: Any,
+                   end: Any) -> tuple[str, ...]:
+    """The key's field names, once the arguments of a sessions query are checked
+    (:class:`InvalidFilterError` otherwise)."""
+    fields = (key,) if isinstance(key, str) else tuple(key)
+    if not fields or not all(isinstance(f, str) and f for f in fields):
+        raise InvalidFilterError("key", key, "expected one or more field names")
+    if not isinstance(action_field, str) or not action_field:
+        raise InvalidFilterError("action_field", action_field, "expected a field name")
+    if start == end:
+        raise InvalidFilterError("end", end, "start and end actions must differ")
+    return fields
+
+
+def sessions_result(
+    fields: tuple[str, ...], s_keys: list[tuple[Any, ...]], starts: list[float],
+    ends: list[float], pairs: list[tuple[Any, Any]], incomplete: list[IncompleteSession],
+    events: int, skipped: int,
+) -> SessionsResult:
+    """The metrics of paired sessions: ``s_keys``, ``starts`` and ``ends`` of the complete
+    sessions in order of their end, the (user, feature) ``pairs`` of each, the incomplete
+    sessions in time order. Whoever pairs the events (this module, or an archive executor's
+    window functions) hands them here, so the figures are computed one way. O(s log s) for
+    s sessions."""
+    durations = list(map(sub, ends, starts))
     try:
         per_pair = _grouped(pairs, durations)
     except TypeError:  # an unhashable user or feature value taken from the start events
@@ -319,13 +342,13 @@ def build_sessions(
         by_feature=_by_feature(per_pair),
         by_user=_by_user(per_pair),
         by_hour=_by_hour(starts, durations),
-        events=len(keys),
+        events=events,
         skipped=skipped,
         _keys=s_keys,
         _starts=starts,
         _ends=ends,
     )
-    log.debug("sessions: %d events, %d complete, %d incomplete", len(keys), len(s_keys),
+    log.debug("sessions: %d events, %d complete, %d incomplete", events, len(s_keys),
               len(incomplete))
     return result
 

@@ -49,6 +49,10 @@ class EventTable:
         """The matching entries in ingestion order. O(p + k)."""
         return [self.store.get(i) for i in execute(compile(filters), self.ctx)]
 
+    def positions(self, filters: Filters = None) -> set[int]:
+        """The positions (ingestion order, from 0) of the matching entries. O(p + k)."""
+        return set(execute(compile(filters), self.ctx))
+
     def aggregate(self, filters: Filters = None, group_by: str | Sequence[str] | None = None,
                   metrics: Iterable[Any] | None = None) -> dict[Any, Any]:
         """As :meth:`LogAnalyticsEngine.aggregate`, without time buckets."""

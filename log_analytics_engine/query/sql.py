@@ -24,6 +24,7 @@ can match (segment pruning), and :func:`time_span` gives the instants a tree can
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -45,7 +46,8 @@ from .nodes import (
     TimeRange,
 )
 
-__all__ = ["DIALECTS", "Dialect", "SqlPredicate", "compile_sql", "may_match", "time_span"]
+__all__ = ["DIALECTS", "Dialect", "SqlPredicate", "compile_sql", "may_match", "text_value",
+           "time_span"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,13 @@ class Dialect:
     float_list: str = "list(TRY_CAST({0} AS DOUBLE) ORDER BY id) FILTER (WHERE {1})"
     text_list: str = "list(CAST({0} AS VARCHAR) ORDER BY id) FILTER (WHERE {1})"
     distinct_tags: str = "unnest(list_distinct(tags))"
+    #: The JSON text value at path ``{0}`` of the metadata as text (when it is a string);
+    #: ``str_kind``/``null_kind``/``bool_kind``: the tests of ``json_kind`` for a string, a
+    #: JSON null and a boolean.
+    json_text: str = "json_extract_string(metadata, {0})"
+    str_kind: str = "{0} = 'VARCHAR'"
+    null_kind: str = "{0} = 'NULL'"
+    bool_kind: str = "{0} = 'BOOLEAN'"
 
     def contains(self, column: str, value: str) -> str:
         return self.list_contains.format(column, value)
@@ -94,12 +103,16 @@ DIALECTS: dict[str, Dialect] = {
                     "CAST({0} AS DOUBLE))) FILTER (WHERE {1})), x -> x.v)"),
         text_list=("transform(array_sort(collect_list(named_struct('i', id, 'v', "
                    "to_json({0}))) FILTER (WHERE {1})), x -> x.v)"),
-        distinct_tags="explode(array_distinct(tags))"),
+        distinct_tags="explode(array_distinct(tags))",
+        json_text="variant_get(try_parse_json(metadata), {0}, 'string')",
+        str_kind="{0} = 'STRING'",
+        null_kind="{0} = 'VOID'"),
 }
 
 _COLUMN_OF_INDEX = {"level": "level", "source": "source"}
 _LIST_OF_INDEX = {"tag": "tags", "token": "words"}
 _OPTIONAL = frozenset(("thread_id", "request_id", "user_id"))
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass
@@ -205,7 +218,49 @@ class _Builder:
             if isinstance(value, str):
                 return f"(COALESCE({name} = {self.p(value)}, FALSE) OR {fallback})", False
             return fallback, False
+        exact = self._meta_equals(name, value)
+        if exact is not None:
+            return exact, True
         return self.meta_has(name, value), False
+
+    def _meta_equals(self, name: str, value: Any) -> str | None:
+        """Exact SQL for ``same_value(metadata.get(name), value)`` with a text or bool
+        ``value`` and a plain key name (a bool equals only a JSON boolean: filters do not take
+        ``True`` for ``1``), or None: other values keep the superset test and the residual
+        check."""
+        if not _PLAIN_KEY.match(name) or not isinstance(value, (str, bool)):
+            return None
+        d = self.d
+        path = f"'$.{name}'"
+        kind = d.json_kind.format(d.json_value.format(path))
+        text = d.json_text.format(path)
+        if isinstance(value, str):
+            return f"COALESCE({d.str_kind.format(kind)} AND {text} = {self.p(value)}, FALSE)"
+        truth = "true" if value else "false"
+        return f"COALESCE({d.bool_kind.format(kind)} AND {text} = '{truth}', FALSE)"
+
+
+def text_value(d: Dialect, name: str) -> tuple[str, str] | None:
+    """``(value, other)`` SQL for field ``name`` resolved as :meth:`LogEntry.get` does:
+    ``value`` is its text (NULL when missing or not text), ``other`` holds where it is
+    present but not text (a number, a list...). ``None`` for a field SQL does not resolve
+    this way (``timestamp``, ``tags``, a metadata key that is not a plain name)."""
+    if name in ("level", "message"):
+        return name, "FALSE"
+    if name in ATTRIBUTES and name not in _OPTIONAL and name != "source":
+        return None
+    if not _PLAIN_KEY.match(name):
+        return None
+    path = f"'$.{name}'"
+    kind = d.json_kind.format(d.json_value.format(path))
+    is_text = d.str_kind.format(kind)
+    meta = f"(CASE WHEN {is_text} THEN {d.json_text.format(path)} END)"
+    other = f"COALESCE(NOT ({is_text}) AND NOT ({d.null_kind.format(kind)}), FALSE)"
+    if name == "source":  # an empty source falls back to the metadata key
+        return f"(CASE WHEN source <> '' THEN source ELSE {meta} END)", f"(source = '' AND {other})"
+    if name in _OPTIONAL:  # a missing id falls back to the metadata key
+        return f"COALESCE({name}, {meta})", f"({name} IS NULL AND {other})"
+    return meta, other
 
 
 def compile_sql(node: Filters, dialect: str | Dialect = "duckdb") -> SqlPredicate:

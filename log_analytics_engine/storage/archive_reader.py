@@ -45,7 +45,7 @@ from ..query.aggregate import (
 from ..query.nodes import MatchAll, Node, QueryContext
 from ..query.order import TIME_KEYS, order_entry_list
 from ..query.residual import Deadline
-from ..query.sql import DIALECTS, Dialect, compile_sql, may_match, time_span
+from ..query.sql import DIALECTS, Dialect, compile_sql, may_match, text_value, time_span
 from . import archive_numbers as numbers
 from .archive_format import (
     NUMERIC_PREFIX,
@@ -215,6 +215,18 @@ class ArchiveReader:
             bound.append(cursor)
         return cursor.sql(sql, params=params or None)
 
+    def source(self, files: list[str]) -> str:
+        """The SQL relation over ``files`` (``FROM`` text) in this executor."""
+        return self._from(files)
+
+    def table(self, sql: str, params: dict[str, Any]) -> Any:
+        """Run ``sql`` (over :meth:`source` relations) and return its result as Arrow."""
+        return _arrow_table(self._run(sql, params))
+
+    def rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Run ``sql`` and return its (few) rows as tuples."""
+        return [tuple(r) for r in self._run(sql, params).fetchall()]
+
     @contextlib.contextmanager
     def within(self, deadline: Deadline) -> Iterator[None]:
         """Bound the queries this thread runs in the block by ``deadline``: each is checked
@@ -344,8 +356,11 @@ class ArchiveReader:
         if field is not None and (field in ATTRIBUTES or not _PLAIN_FIELD.match(field)):
             return None
         group = fields[0] if fields else None
+        text = None  # a metadata field (or an id that falls back to it) grouped by its text
         if group is not None and group not in ("level", "source", "tags", "tag"):
-            return None
+            text = text_value(self.dialect, group)
+            if text is None or group == "message":
+                return None
         if group is not None and field is not None and group in ("tags", "tag"):
             return None
         files = self.files(node, only)
@@ -361,7 +376,14 @@ class ArchiveReader:
         keys: list[str] = []
         if seconds is not None:
             keys.append(self.dialect.bucket.format(repr(float(seconds))))
-        if group in ("tags", "tag"):
+        if text is not None:
+            # SQL groups by type, Python by equality (1 == 1.0 == True): only text values
+            # (and missing ones, the None group) are grouped in SQL
+            check = f"SELECT count(*) FROM {self._from(files)} WHERE ({pred.sql}) AND {text[1]}"
+            if self.rows(check, pred.params)[0][0]:
+                return None
+            keys.append(text[0])
+        elif group in ("tags", "tag"):
             keys.append("tag")
         elif group is not None:
             keys.append(_GROUP_COLUMNS[group])

@@ -185,10 +185,12 @@ def test_term_index_prunes_segments_and_round_trips(tmp_path: Path) -> None:
 def test_compiler_marks_what_sql_decides_exactly() -> None:
     assert compile_sql({"level": "ERROR", "keyword": "db", "source_prefix": "shop"}).exact
     assert compile_sql("NOT tag:prod OR message:'x'").exact
-    for inexact in ({"regex": "a.b"}, {"region": "eu"}, "latency_ms:>5", {"user_id": "u1"},
-                    '"two words"'):
+    for exact in ({"region": "eu"}, {"crashed": True}, "NOT region:eu", {"ok": False}):
+        assert compile_sql(exact).exact, exact  # text and bool equality of a metadata key
+    for inexact in ({"regex": "a.b"}, {"region": 3}, "latency_ms:>5", {"user_id": "u1"},
+                    '"two words"', {"a.b": "x"}):
         assert not compile_sql(inexact).exact, inexact
-    rolled = compile_sql("NOT region:eu AND level:INFO")
+    rolled = compile_sql("NOT latency_ms:>5 AND level:INFO")
     assert rolled.params == {"p0": "INFO"}
     assert "$p0" in rolled.sql
 

@@ -167,3 +167,30 @@ def test_to_pandas_without_pandas_names_the_extra(monkeypatch: pytest.MonkeyPatc
         TelemetryResult({}, [], []).to_pandas()
     with pytest.raises(ImportError):
         build_raw_dataframe([])
+
+
+def test_selection_does_not_depend_on_entry_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Entries are built on demand: two reads give distinct objects (and a freed one's id()
+    # may be taken by another row's). Selection is by position, so it holds when every read
+    # returns fresh copies.
+    import copy
+
+    from log_analytics_engine.events.table import EventTable
+
+    read = EventTable.entries
+    alive: list[Any] = []
+
+    def fresh(self: EventTable, filters: Any = None) -> list[Any]:
+        got = [copy.copy(e) for e in read(self, filters)]
+        alive.append(got)  # kept alive: no address is reused
+        return got
+
+    monkeypatch.setattr(EventTable, "entries", fresh)
+    rows = [{"session_id": str(i), "game": "G", "minutes_played": 1.0 + i, "timestamp": 0}
+            for i in range(50)]
+    rows[37]["region"] = "EU"
+    rows[3]["minutes_played"] = 0.5
+    kept, rejected = clean_sessions(rows, min_minutes=1, allowed_regions=["EU"])
+    assert [r["session_id"] for r in kept] == ["37"]
+    assert [r["reason"] for r in rejected if r["session_id"] == "3"] == [
+        "minutes_played 0.5 below 1"]
