@@ -17,7 +17,7 @@ import orjson
 
 from ..query.aggregate import metric_name, numeric_metric
 
-__all__ = ["Picked", "finish", "picked", "positions", "select", "values"]
+__all__ = ["Picked", "arrays", "finish", "picked", "positions", "select", "values"]
 
 
 def positions(n: int, quantiles: list[float]) -> list[int]:
@@ -119,6 +119,21 @@ def values(column: Any, exact_text: bool) -> list[list[Any]]:
             else:
                 values = cell.values.to_numpy(zero_copy_only=False)
                 out.append(np.sort(values, kind="stable").tolist())
+    return out
+
+
+def arrays(column: Any) -> list[Any]:
+    """Each row's list of doubles in the Arrow ``column`` as a numpy array (empty for a
+    NULL list), unsorted. O(values)."""
+    import numpy as np
+
+    out: list[Any] = []
+    for chunk in column.chunks:
+        flat = chunk.values.to_numpy(zero_copy_only=False)
+        offsets = chunk.offsets.to_numpy()
+        missing = chunk.is_null().to_numpy(zero_copy_only=False)
+        for row in range(len(chunk)):
+            out.append(np.empty(0) if missing[row] else flat[offsets[row]:offsets[row + 1]])
     return out
 
 

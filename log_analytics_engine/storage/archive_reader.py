@@ -42,7 +42,7 @@ from ..query.aggregate import (
     parse_interval,
     parse_metrics,
 )
-from ..query.nodes import MatchAll, Node, QueryContext
+from ..query.nodes import And, IndexTerm, MatchAll, Node, QueryContext, TimeRange
 from ..query.order import TIME_KEYS, order_entry_list
 from ..query.residual import Deadline
 from ..query.sql import DIALECTS, Dialect, compile_sql, may_match, text_value, time_span
@@ -54,6 +54,7 @@ from .archive_format import (
     SegmentTerms,
     table_entries,
 )
+from .archive_runs import RUNS_SUFFIX, read_runs, select_sorted
 
 __all__ = ["ArchiveReader", "ScratchTable", "list_segments"]
 
@@ -390,7 +391,12 @@ class ArchiveReader:
         quantiles = None
         if all(k in ("count", "min", "max") or k[0] == "p" for k, _ in parsed):
             quantiles = sorted({float(k[1:]) for k, _ in parsed if k[0] == "p"})
-        rows = self._grouped(files, pred, keys, group, field, False, quantiles)
+        rows = None
+        if (quantiles is not None and field is not None and seconds is None
+                and group in (None, "level") and self._typed(files, field)):
+            rows = self._from_runs(node, files, pred, field, group, quantiles)
+        if rows is None:
+            rows = self._grouped(files, pred, keys, group, field, False, quantiles)
         if field is not None and any(r[len(keys) + 2] for r in rows):
             rows = self._grouped(files, pred, keys, group, field, True)  # integers: exact text
         out: dict[Any, Any] = {}
@@ -419,6 +425,57 @@ class ArchiveReader:
             for term, n in part.items():
                 total[term] = total.get(term, 0) + n
         return total
+
+    def _from_runs(self, node: Node, files: list[str], pred: Any, field: str,
+                   group: str | None, quantiles: list[float]) -> list[list[Any]] | None:
+        """The rows :meth:`_grouped` gives for count, min, max and percentiles of ``field``
+        overall or by level, from the segments' sorted value runs (:mod:`.archive_runs`):
+        a segment the query covers whole (no filter but time and level) gives its runs, one
+        it covers in part is read with SQL and sorted; the order statistics are selected
+        over the runs without reading every value. None when a segment has no usable runs
+        or the query filters on anything else. O(r log n) per position for r runs."""
+        import numpy as np
+
+        wanted = _time_and_levels(node)
+        if wanted is None:
+            return None
+        lo, hi, levels = wanted
+        self._checked()
+        runs: dict[str, list[Any]] = {}
+        rows: dict[str, int] = {}
+        partial: list[str] = []
+        for path in files:
+            seg = self.terms(os.path.relpath(path, self.directory))
+            if seg is None:
+                return None
+            if not (lo <= seg.lo and seg.hi <= hi):
+                partial.append(path)
+                continue
+            got = read_runs(path[: -len(SEGMENT_SUFFIX)] + RUNS_SUFFIX, field)
+            if got is None or not got.exact:
+                return None
+            for level, n in got.rows.items():
+                if levels is None or level in levels:
+                    rows[level] = rows.get(level, 0) + n
+                    runs.setdefault(level, []).append(got.runs.get(level, np.empty(0)))
+        if partial:  # the segments the time range cuts: their matching values, sorted
+            column = NUMERIC_PREFIX + field
+            sql = (f"SELECT level, count(*) AS n, list({column}) FILTER (WHERE {column} IS "
+                   f"NOT NULL) AS v FROM {self._from(partial)} WHERE {pred.sql} GROUP BY level")
+            table = _arrow_table(self._run(sql, pred.params))
+            for level, n, values in zip(table.column("level").to_pylist(),
+                                        table.column("n").to_pylist(),
+                                        numbers.arrays(table.column("v")), strict=True):
+                run = np.sort(values)
+                if np.isnan(run).any() or np.signbit(run[run == 0]).any():
+                    return None  # the exact path keeps their order
+                rows[level] = rows.get(level, 0) + n
+                runs.setdefault(level, []).append(run)
+        if group is None:
+            merged = [r for level in rows for r in runs[level]]
+            return [[sum(rows.values()), _picked(merged, quantiles), 0]]
+        return [[level, rows[level], _picked(runs[level], quantiles), 0]
+                for level in rows if rows[level]]
 
     def _grouped(self, files: list[str], pred: Any, keys: list[str], group: str | None,
                  field: str | None, exact_text: bool,
@@ -474,6 +531,34 @@ class ArchiveReader:
                                        numbers.values(table.column(i), exact_text)
                                        for i, name in enumerate(table.column_names)),
                                      strict=True)]
+
+
+def _picked(runs: list[Any], quantiles: list[float]) -> numbers.Picked:
+    n = sum(len(r) for r in runs)
+    if not n:
+        return numbers.Picked(0, {})
+    return numbers.Picked(n, select_sorted(runs, numbers.positions(n, quantiles)))
+
+
+def _time_and_levels(node: Node) -> tuple[float, float, set[str] | None] | None:
+    """``(lo, hi, levels)`` when ``node`` only bounds the time and picks levels (a conjunction
+    of time ranges and level terms), else None. ``levels`` None: any level."""
+    lo, hi = -math.inf, math.inf
+    levels: set[str] | None = None
+    parts = list(node.children) if isinstance(node, And) else [node]
+    for part in parts:
+        if isinstance(part, MatchAll):
+            continue
+        if isinstance(part, TimeRange):
+            if math.isnan(part.lo) or math.isnan(part.hi):
+                return None
+            lo, hi = max(lo, part.lo), min(hi, part.hi)
+        elif isinstance(part, IndexTerm) and part.index == "level" and isinstance(
+                part.term, str):
+            levels = {part.term} if levels is None else levels & {part.term}
+        else:
+            return None
+    return lo, hi, levels
 
 
 def _hour_start(m: re.Match[str]) -> float:

@@ -3,9 +3,10 @@
 A :class:`SegmentWriter` turns a batch of entries into one segment per UTC hour of event time
 (:mod:`.archive_format`). Each segment is written under a hidden temporary name in its
 partition folder, then renamed (``os.replace``, atomic on POSIX within a folder): its term
-index first, its Parquet file last, so a reader that sees ``<name>.parquet`` sees a complete
-segment and its index. Names are unique (nanoseconds, process id, 48 random bits), so many
-processes can archive into one shared folder without coordination.
+index and value runs (:mod:`.archive_runs`) first, its Parquet file last, so a reader that
+sees ``<name>.parquet`` sees a complete segment and its sidecars. Names are unique
+(nanoseconds, process id, 48 random bits), so many processes can archive into one shared
+folder without coordination.
 
 :func:`archive_files` streams JSONL, text and gzip files (the ingest readers, line-numbered
 rejects) into segments with bounded memory: at most ``buffer_entries`` entries are held, then
@@ -38,6 +39,7 @@ from .archive_format import (
     hour_partition,
     pyarrow,
 )
+from .archive_runs import RUNS_SUFFIX, encode_runs
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -145,10 +147,13 @@ class SegmentWriter:
 
     def _prepare(self, hour: str, entries: list[LogEntry], ids: list[int]) -> _Segment:
         table = entries_table(entries, ids)
-        terms = SegmentTerms.of_table(table).to_bytes()
+        sidecars = {TERMS_SUFFIX: SegmentTerms.of_table(table).to_bytes()}
+        runs = encode_runs(table)
+        if runs is not None:
+            sidecars[RUNS_SUFFIX] = runs
         self._seq += 1
         name = f"{time.time_ns():x}-{self._prefix}-{self._seq}"
-        return _Segment(hour, name, table, terms)
+        return _Segment(hour, name, table, sidecars)
 
     def _store(self, segment: _Segment) -> None:
         self._store_all([segment])
@@ -156,40 +161,39 @@ class SegmentWriter:
     def _store_all(self, segments: list[_Segment]) -> None:
         """Stage every segment, then publish them all; on a failure remove what was staged
         or published (a reader may have listed a published one for that moment)."""
-        staged: list[tuple[str, str, str, str]] = []
+        staged: list[list[tuple[str, str]]] = []
         try:
             for segment in segments:
                 staged.append(self._stage(segment))
-            for tmp_terms, terms, tmp_data, final in staged:
-                os.replace(tmp_terms, terms)
-                os.replace(tmp_data, final)  # the segment appears, whole, here
+            for moves in staged:
+                for tmp, final in moves:  # the sidecars first: the data file comes last
+                    os.replace(tmp, final)  # the segment appears, whole, at the last one
         except BaseException as exc:
-            for paths in staged:
-                for path in paths:
+            for moves in staged:
+                for path in (p for move in moves for p in move):
                     with contextlib.suppress(OSError):
                         os.unlink(path)
             if not isinstance(exc, OSError):
                 raise
-            where = staged[-1][3] if staged else self.directory
+            where = staged[-1][-1][1] if staged else self.directory
             raise StoragePathError(where, f"cannot write archive segment: {exc}") from exc
         self.written.extend(segment.relative for segment in segments)
 
-    def _stage(self, segment: _Segment) -> tuple[str, str, str, str]:
-        """Write a segment's term index and data under hidden names; return (hidden terms,
-        terms, hidden data, data). Removes its own files when it fails."""
+    def _stage(self, segment: _Segment) -> list[tuple[str, str]]:
+        """Write a segment's sidecars (term index, value runs) and data under hidden names;
+        return the (hidden, final) paths, data last. Removes its own files when it fails."""
         pa = pyarrow()
         folder = os.path.join(self.directory, segment.hour)
         name = segment.name
-        paths = (os.path.join(folder, f".{name}{TERMS_SUFFIX}.tmp"),
-                 os.path.join(folder, name + TERMS_SUFFIX),
-                 os.path.join(folder, f".{name}{SEGMENT_SUFFIX}.tmp"),
-                 os.path.join(folder, name + SEGMENT_SUFFIX))
-        tmp_terms, _, tmp_data, _ = paths
+        moves = [(os.path.join(folder, f".{name}{suffix}.tmp"), os.path.join(folder, name + suffix))
+                 for suffix in (*segment.sidecars, SEGMENT_SUFFIX)]
         try:
             os.makedirs(folder, exist_ok=True)
-            with open(tmp_terms, "wb") as fh:
-                fh.write(segment.terms)
-                self._sync(fh)
+            for (tmp, _), body in zip(moves, segment.sidecars.values(), strict=False):
+                with open(tmp, "wb") as fh:
+                    fh.write(body)
+                    self._sync(fh)
+            tmp_data = moves[-1][0]
             pa.parquet.write_table(
                 segment.table, tmp_data, compression="zstd", compression_level=ZSTD_LEVEL,
                 row_group_size=ROW_GROUP_ROWS, use_dictionary=DICTIONARY_COLUMNS,
@@ -198,11 +202,11 @@ class SegmentWriter:
                 with open(tmp_data, "rb") as fh:
                     os.fsync(fh.fileno())
         except BaseException:
-            for leftover in (tmp_data, tmp_terms):
+            for tmp, _ in moves:
                 with contextlib.suppress(OSError):
-                    os.unlink(leftover)
+                    os.unlink(tmp)
             raise
-        return paths
+        return moves
 
     def _sync(self, fh: object) -> None:
         if self.fsync:
@@ -239,12 +243,12 @@ def by_hour(entries: Sequence[LogEntry], ids: Sequence[int],
 
 @dataclass
 class _Segment:
-    """A segment ready to store: its partition, unique name, table and term index bytes."""
+    """A segment ready to store: its partition, unique name, table and sidecar files."""
 
     hour: str
     name: str
     table: pa.Table
-    terms: bytes
+    sidecars: dict[str, bytes]  # file suffix -> bytes (term index, value runs)
 
     @property
     def relative(self) -> str:

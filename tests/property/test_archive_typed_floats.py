@@ -108,7 +108,9 @@ def test_a_negative_zero_sends_the_typed_path_to_the_exact_one(monkeypatch: Any)
         return grouped(self, *args, **kw)
 
     monkeypatch.setattr(ArchiveReader, "_grouped", spy)
-    for lats, exact in (([0.0, 2.5, 0.0], [False]), ([0.0, 2.5, -0.0], [False, True])):
+    # without a -0.0 the sorted value runs answer (no scan); with one, the typed scan finds
+    # it and the exact path answers
+    for lats, exact in (([0.0, 2.5, 0.0], []), ([0.0, 2.5, -0.0], [False, True])):
         built = _build([("INFO", i, v) for i, v in enumerate(lats)])
         engine = LogAnalyticsEngine()
         engine.ingest_logs(built)
@@ -119,3 +121,79 @@ def test_a_negative_zero_sends_the_typed_path_to_the_exact_one(monkeypatch: Any)
                 got = archive.aggregate(group_by="level", metrics=METRICS)
         assert seen == exact
         assert _bits(got) == _bits(engine.aggregate(group_by="level", metrics=METRICS))
+
+
+@settings(max_examples=examples(1.0))
+@given(entries, st.lists(st.integers(0, 60), max_size=3), st.integers(-100, 7300),
+       st.integers(0, 7400), st.sampled_from((None, "INFO", "ERROR")), st.booleans())
+def test_value_runs_answer_as_the_engine(rows, cuts, start, span, level, negzero) -> None:
+    """Percentiles overall or by level, over a time range that covers some segments whole
+    and cuts others (read with SQL), and a level filter: from the sorted value runs."""
+    from log_analytics_engine.storage.archive_reader import ArchiveReader
+
+    if not negzero:
+        rows = [(lv, s, 0.0 if isinstance(x, float) and x == 0 else x) for lv, s, x in rows]
+    built = _build(rows)
+    engine = LogAnalyticsEngine()
+    engine.ingest_logs(built)
+    filters: dict[str, Any] = {"start_time": 1753099200.0 + start,
+                               "end_time": 1753099200.0 + start + span}
+    if level is not None:
+        filters["level"] = level
+    answered: list[bool] = []
+    from_runs = ArchiveReader._from_runs
+
+    def spy(self: Any, *args: Any) -> Any:
+        got = from_runs(self, *args)
+        answered.append(got is not None)
+        return got
+
+    with tempfile.TemporaryDirectory() as folder, \
+            pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ArchiveReader, "_from_runs", spy)
+        writer = SegmentWriter(folder)
+        bounds = [0, *sorted(c for c in cuts if 0 < c < len(built)), len(built)]
+        for lo, hi in itertools.pairwise(bounds):
+            if lo < hi:
+                writer.write(built[lo:hi], range(lo, hi))
+        with Archive(folder) as archive:
+            for group_by in ("level", None):
+                want = engine.aggregate(filters, group_by=group_by, metrics=METRICS)
+                got = archive.aggregate(filters, group_by=group_by, metrics=METRICS)
+                assert _bits(got) == _bits(want)
+    has_negzero = any(isinstance(x, float) and x == 0 and math.copysign(1, x) < 0
+                      for _, _, x in rows)
+    if not has_negzero:
+        assert all(answered)  # every query that reached the runs was answered by them
+
+
+def test_unreadable_value_runs_fall_back_to_the_scan(tmp_path: Any) -> None:
+    import pathlib
+
+    built = _build([("INFO", i, float(i)) for i in range(50)])
+    SegmentWriter(tmp_path).write(built, range(len(built)))
+    for runs in pathlib.Path(tmp_path).rglob("*.runs"):
+        runs.write_bytes(b"\x05\x00\x00\x00\x00\x00\x00\x00junk!")
+    engine = LogAnalyticsEngine()
+    engine.ingest_logs(built)
+    with Archive(tmp_path) as archive:
+        got = archive.aggregate(group_by="level", metrics=METRICS)
+    assert _bits(got) == _bits(engine.aggregate(group_by="level", metrics=METRICS))
+
+
+def test_runs_hold_each_levels_values_sorted(tmp_path: Any) -> None:
+    import pathlib
+
+    from log_analytics_engine.storage.archive_runs import read_runs
+
+    rows = [("INFO", 0, 3.5), ("ERROR", 1, 1.0), ("INFO", 2, -2.0), ("INFO", 3, "x"),
+            ("DEBUG", 4, None), ("INFO", 5, 3.5)]
+    SegmentWriter(tmp_path).write(_build(rows), range(len(rows)))
+    (path,) = pathlib.Path(tmp_path).rglob("*.runs")
+    got = read_runs(str(path), "lat")
+    assert got is not None
+    assert got.exact
+    assert {k: v.tolist() for k, v in got.runs.items()} == {
+        "DEBUG": [], "ERROR": [1.0], "INFO": [-2.0, 3.5, 3.5]}
+    assert got.rows == {"DEBUG": 1, "ERROR": 1, "INFO": 4}
+    assert read_runs(str(path), "other") is None
