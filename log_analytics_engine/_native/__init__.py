@@ -30,6 +30,8 @@ kernel                        used by
 ``entries_from_rows``         ``storage.sqlite.decode_rows``
 ``entries_from_chunk``        ``storage.sqlite.Storage`` (reopening)
 ``word_lists``                ``storage.archive_format.words_array`` (the words column)
+``string_buffers``            ``storage.archive_format.text_array`` (text columns)
+``string_list_buffers``       ``storage.archive_format.text_array`` (the tags column)
 ============================  =====================================================
 
 Two flags say where the best path differs, not only its speed:
@@ -84,6 +86,8 @@ __all__ = [
     "sorted_numbers",
     "speedups",
     "split_ordered",
+    "string_buffers",
+    "string_list_buffers",
     "summarize_numbers",
     "take_entries",
     "time_order",
@@ -97,7 +101,8 @@ KERNELS = (
     "count_values", "decode_records", "encode_chunk", "encode_records", "entries_from_chunk",
     "entries_from_lines", "entries_from_rows", "filter_instants", "gather", "gather_numbers",
     "ingest_blocks", "ingest_records", "numeric_column", "numeric_records", "sorted_numbers",
-    "split_ordered", "summarize_numbers", "take_entries", "time_order", "word_lists",
+    "split_ordered", "string_buffers", "string_list_buffers", "summarize_numbers",
+    "take_entries", "time_order", "word_lists",
 )
 
 speedups: ModuleType | None
@@ -130,6 +135,8 @@ numeric_column = python.numeric_column
 numeric_records = python.numeric_records
 sorted_numbers = python.sorted_numbers
 split_ordered = python.split_ordered
+string_buffers = python.string_buffers
+string_list_buffers = python.string_list_buffers
 summarize_numbers = python.summarize_numbers
 time_order = python.time_order
 word_lists = python.word_lists

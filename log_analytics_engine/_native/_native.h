@@ -494,6 +494,8 @@ INTERNAL PyObject *py_ingest_blocks(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_ingest_records(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_numeric_records(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_word_lists(PyObject *module, PyObject *args);
+INTERNAL PyObject *py_string_buffers(PyObject *module, PyObject *values);
+INTERNAL PyObject *py_string_list_buffers(PyObject *module, PyObject *lists);
 INTERNAL PyObject *py_time_order(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_encode_records(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_decode_records(PyObject *module, PyObject *args);

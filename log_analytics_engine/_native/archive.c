@@ -84,3 +84,171 @@ done:
     PyMem_Free(buf);
     return result;
 }
+
+/* The UTF-8 bytes of each str of ``values`` (None: a null) appended to ``data`` (grown as
+ * needed), with ``off`` (int32, n + 1) and ``valid`` (a bitmap, or NULL: no nulls seen yet,
+ * allocated at the first None). Returns 0, or -1 with an exception set: TypeError for a
+ * value that is neither, UnicodeEncodeError for a lone surrogate, OverflowError past 2 GiB
+ * (the int32 offsets of an Arrow string array). */
+typedef struct {
+    char *data;
+    Py_ssize_t size, cap;
+} Bytes;
+
+static int
+append_utf8(Bytes *b, PyObject *s)
+{
+    Py_ssize_t len;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(s, &len);
+    if (utf8 == NULL)
+        return -1;
+    if (len > INT32_MAX - b->size) {
+        PyErr_SetString(PyExc_OverflowError, "text column over 2 GiB");
+        return -1;
+    }
+    if (b->size + len > b->cap) {
+        Py_ssize_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->size + len)
+            cap *= 2;
+        char *grown = PyMem_Realloc(b->data, (size_t)cap);
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        b->data = grown;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->size, utf8, (size_t)len);
+    b->size += len;
+    return 0;
+}
+
+/* string_buffers(values) -> (offsets, data, validity or None): the buffers of an Arrow
+ * string array of a list of str and None (validity: the bitmap, bit set = a value; None
+ * when no value is null). The strings' UTF-8 is copied once, without a Python object per
+ * value. */
+PyObject *
+py_string_buffers(PyObject *module, PyObject *values)
+{
+    (void)module;
+    if (!PyList_Check(values)) {
+        PyErr_SetString(PyExc_TypeError, "string_buffers expects a list");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(values);
+    if (n >= INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "too many values for one text column");
+        return NULL;
+    }
+    Bytes b = {NULL, 0, 0};
+    PyObject *offsets = PyBytes_FromStringAndSize(NULL, (n + 1) * (Py_ssize_t)sizeof(int32_t));
+    PyObject *valid = NULL, *result = NULL;
+    if (offsets == NULL)
+        return NULL;
+    int32_t *off = (int32_t *)PyBytes_AS_STRING(offsets);
+    unsigned char *bits = NULL;
+    off[0] = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyList_GET_ITEM(values, i);
+        if (v == Py_None) {
+            if (valid == NULL) {  /* the first null: every value before it was set */
+                valid = PyBytes_FromStringAndSize(NULL, (n + 7) / 8);
+                if (valid == NULL)
+                    goto done;
+                bits = (unsigned char *)PyBytes_AS_STRING(valid);
+                memset(bits, 0xff, (size_t)((n + 7) / 8));
+            }
+            bits[i >> 3] &= (unsigned char)~(1u << (i & 7));
+        }
+        else if (!PyUnicode_Check(v)) {
+            PyErr_Format(PyExc_TypeError, "a text value must be a str or None, not %s",
+                         Py_TYPE(v)->tp_name);
+            goto done;
+        }
+        else if (append_utf8(&b, v) < 0)
+            goto done;
+        off[i + 1] = (int32_t)b.size;
+    }
+    PyObject *data = PyBytes_FromStringAndSize(b.data ? b.data : "", b.size);
+    if (data == NULL)
+        goto done;
+    result = PyTuple_Pack(3, offsets, data, valid ? valid : Py_None);
+    Py_DECREF(data);
+done:
+    Py_DECREF(offsets);
+    Py_XDECREF(valid);
+    PyMem_Free(b.data);
+    return result;
+}
+
+/* string_list_buffers(lists) -> (list_offsets, offsets, data): the buffers of an Arrow
+ * list<string> array of a list of lists of str (no nulls: an entry's tags). */
+PyObject *
+py_string_list_buffers(PyObject *module, PyObject *lists)
+{
+    (void)module;
+    if (!PyList_Check(lists)) {
+        PyErr_SetString(PyExc_TypeError, "string_list_buffers expects a list");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(lists), total = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *items = PyList_GET_ITEM(lists, i);
+        if (!PyList_Check(items)) {
+            PyErr_Format(PyExc_TypeError, "a text list must be a list, not %s",
+                         Py_TYPE(items)->tp_name);
+            return NULL;
+        }
+        total += PyList_GET_SIZE(items);
+    }
+    if (n >= INT32_MAX || total >= INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "too many values for one text list column");
+        return NULL;
+    }
+    Bytes b = {NULL, 0, 0};
+    PyObject *lists_off = PyBytes_FromStringAndSize(NULL, (n + 1) * (Py_ssize_t)sizeof(int32_t));
+    PyObject *offsets = PyBytes_FromStringAndSize(NULL,
+                                                  (total + 1) * (Py_ssize_t)sizeof(int32_t));
+    PyObject *result = NULL;
+    if (lists_off == NULL || offsets == NULL)
+        goto done;
+    int32_t *lo = (int32_t *)PyBytes_AS_STRING(lists_off);
+    int32_t *off = (int32_t *)PyBytes_AS_STRING(offsets);
+    Py_ssize_t k = 0;
+    lo[0] = 0;
+    off[0] = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *items = PyList_GET_ITEM(lists, i);
+        Py_ssize_t m = PyList_GET_SIZE(items);
+        if (k + m > total) {  /* a list grew since it was counted (another thread) */
+            PyErr_SetString(PyExc_RuntimeError, "a text list changed while it was read");
+            goto done;
+        }
+        for (Py_ssize_t j = 0; j < m; j++) {
+            PyObject *v = PyList_GET_ITEM(items, j);
+            if (!PyUnicode_Check(v)) {
+                PyErr_Format(PyExc_TypeError, "a text value must be a str, not %s",
+                             Py_TYPE(v)->tp_name);
+                goto done;
+            }
+            if (append_utf8(&b, v) < 0)
+                goto done;
+            off[++k] = (int32_t)b.size;
+        }
+        lo[i + 1] = (int32_t)k;
+    }
+    if (k != total) {
+        PyErr_SetString(PyExc_RuntimeError, "a text list changed while it was read");
+        goto done;
+    }
+    PyObject *data = PyBytes_FromStringAndSize(b.data ? b.data : "", b.size);
+    if (data == NULL)
+        goto done;
+    result = PyTuple_Pack(3, lists_off, offsets, data);
+    Py_DECREF(data);
+done:
+    Py_XDECREF(lists_off);
+    Py_XDECREF(offsets);
+    PyMem_Free(b.data);
+    return result;
+}

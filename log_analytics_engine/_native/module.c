@@ -138,6 +138,12 @@ static PyMethodDef methods[] = {
     {"word_lists", py_word_lists, METH_VARARGS,
      "word_lists(messages) -> (terms, codes, offsets): the distinct words of each message as "
      "int32 term numbers in first-use order, and the int32 offsets of each message's run."},
+    {"string_buffers", py_string_buffers, METH_O,
+     "string_buffers(values) -> (offsets, data, validity or None): the buffers of an Arrow "
+     "string array of a list of str and None."},
+    {"string_list_buffers", py_string_list_buffers, METH_O,
+     "string_list_buffers(lists) -> (list_offsets, offsets, data): the buffers of an Arrow "
+     "list<string> array of a list of lists of str."},
     {"entries_from_rows", py_entries_from_rows, METH_VARARGS,
      "entries_from_rows(rows, stamps, canon) -> entries: LogEntry objects from a stored "
      "chunk's field arrays and instants."},

@@ -43,6 +43,8 @@ __all__ = [
     "numeric_records",
     "sorted_numbers",
     "split_ordered",
+    "string_buffers",
+    "string_list_buffers",
     "summarize_numbers",
     "take_entries",
     "time_order",
@@ -132,6 +134,58 @@ def word_lists(messages: list[str]) -> tuple[list[str], bytes, bytes]:
         codes.extend(sorted({add(w, len(number)) for w in toks}))
         offsets.append(len(codes))
     return list(number), codes.tobytes(), offsets.tobytes()
+
+
+def string_buffers(values: list[str | None]) -> tuple[bytes, bytes, bytes | None]:
+    """The buffers of an Arrow string array of ``values`` (str, or None for a null):
+    ``(offsets, data, validity)``: int32 offsets (native order, one more than the values)
+    into the concatenated UTF-8 ``data``, and the validity bitmap (bit i set: value i is
+    not null; padding bits set), or None when no value is null. O(total size)."""
+    if type(values) is not list:
+        raise TypeError("string_buffers expects a list")
+    if len(values) >= 2**31 - 1:
+        raise OverflowError("too many values for one text column")
+    data = bytearray()
+    offsets = array("i", [0])
+    nulls = []
+    for i, v in enumerate(values):
+        if v is None:
+            nulls.append(i)
+        elif isinstance(v, str):
+            data += v.encode("utf-8")
+            if len(data) > 2**31 - 1:
+                raise OverflowError("text column over 2 GiB")
+        else:
+            raise TypeError(f"a text value must be a str or None, not {type(v).__name__}")
+        offsets.append(len(data))
+    valid = None
+    if nulls:
+        bits = bytearray(b"\xff" * ((len(values) + 7) // 8))
+        for i in nulls:
+            bits[i >> 3] &= ~(1 << (i & 7)) & 0xFF
+        valid = bytes(bits)
+    return offsets.tobytes(), bytes(data), valid
+
+
+def string_list_buffers(lists: list[list[str]]) -> tuple[bytes, bytes, bytes]:
+    """The buffers of an Arrow list<string> array of ``lists`` (lists of str, no nulls):
+    ``(list_offsets, offsets, data)``, int32 offsets in native order. O(total size)."""
+    if type(lists) is not list:
+        raise TypeError("string_list_buffers expects a list")
+    list_offsets = array("i", [0])
+    flat: list[str | None] = []
+    for items in lists:
+        if type(items) is not list:
+            raise TypeError(f"a text list must be a list, not {type(items).__name__}")
+        for v in items:
+            if not isinstance(v, str):
+                raise TypeError(f"a text value must be a str, not {type(v).__name__}")
+        flat.extend(items)
+        list_offsets.append(len(flat))
+    if len(flat) >= 2**31 - 1:
+        raise OverflowError("too many values for one text list column")
+    offsets, data, _ = string_buffers(flat)
+    return list_offsets.tobytes(), offsets, data
 
 
 def _block_lines(blocks: list[bytes], kernel: str

@@ -113,3 +113,88 @@ def test_words_column_equals_the_gatherers_words_on_both_kernels(messages: list[
     assert got.to_pylist() == want
     with native.use_python():
         assert words_array(entries).equals(got)
+
+
+# -- text columns straight into Arrow buffers ---------------------------------------------
+_TEXT = st.one_of(st.none(), st.text(max_size=12), _WORDISH,
+                  st.sampled_from(["", "é", "👍", "\x00", "\ud800"]))
+
+
+def _outcome(kernel: Any, values: Any) -> Any:
+    try:
+        return kernel(values)
+    except (TypeError, ValueError, OverflowError) as exc:  # UnicodeEncodeError: a ValueError
+        return type(exc)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_TEXT, max_size=40))
+def test_python_string_buffers_are_the_arrow_string_array(values: list[Any]) -> None:
+    got = _outcome(native.python.string_buffers, values)
+    if isinstance(got, type):  # a lone surrogate: not UTF-8, pa.array refuses it too
+        assert got is UnicodeEncodeError
+        assert any(isinstance(v, str) and "\ud800" in v for v in values)
+        return
+    offsets, data, valid = got
+    arr = pa.Array.from_buffers(pa.string(), len(values), [
+        None if valid is None else pa.py_buffer(valid), pa.py_buffer(offsets),
+        pa.py_buffer(data)])
+    arr.validate(full=True)
+    assert arr.to_pylist() == values
+    assert (valid is None) == (None not in values)
+
+
+@pytest.mark.skipif(speedups is None, reason="the C accelerator is not built")
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(_TEXT, st.integers(), st.binary(max_size=3)), max_size=40))
+def test_c_string_buffers_equal_the_python_kernel(values: list[Any]) -> None:
+    assert speedups is not None
+    assert _outcome(speedups.string_buffers, values) == _outcome(
+        native.python.string_buffers, values)
+
+
+@pytest.mark.skipif(speedups is None, reason="the C accelerator is not built")
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(st.one_of(st.text(max_size=6), st.sampled_from(["\ud800", "é"])),
+                         max_size=5), max_size=30))
+def test_c_string_list_buffers_equal_the_python_kernel(lists: list[list[str]]) -> None:
+    assert speedups is not None
+    got = _outcome(speedups.string_list_buffers, lists)
+    assert got == _outcome(native.python.string_list_buffers, lists)
+    if not isinstance(got, type):
+        list_offsets, offsets, data = got
+        flat = pa.Array.from_buffers(pa.string(), len(offsets) // 4 - 1, [
+            None, pa.py_buffer(offsets), pa.py_buffer(data)])
+        starts = pa.Array.from_buffers(pa.int32(), len(lists) + 1, [
+            None, pa.py_buffer(list_offsets)])
+        assert pa.ListArray.from_arrays(starts, flat).to_pylist() == lists
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_TEXT, max_size=30), st.lists(st.lists(st.text(max_size=4), max_size=3),
+                                              max_size=30))
+def test_text_columns_equal_pa_array_whatever_the_values(values: list[Any],
+                                                         lists: list[list[str]]) -> None:
+    from log_analytics_engine.storage.archive_format import text_array, text_list_array
+
+    try:
+        want = pa.array(values, pa.string())
+    except (pa.ArrowException, UnicodeError) as exc:
+        with pytest.raises(type(exc)):
+            text_array(values)
+    else:
+        got = text_array(values)
+        got.validate(full=True)
+        assert got.equals(want)
+    assert text_list_array(lists).equals(pa.array(lists, pa.list_(pa.string())))
+
+
+@pytest.mark.skipif(speedups is None, reason="the C accelerator is not built")
+def test_string_kernels_refuse_what_is_not_a_list() -> None:
+    assert speedups is not None
+    for kernel in (speedups.string_buffers, speedups.string_list_buffers,
+                   native.python.string_buffers, native.python.string_list_buffers):
+        with pytest.raises(TypeError):
+            kernel(("a", "b"))
+    with pytest.raises(TypeError):
+        speedups.string_list_buffers([["a"], "b"])
