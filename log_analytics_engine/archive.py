@@ -144,8 +144,8 @@ class Archive:
         ``{group: {"sessions", "total_minutes", "avg_minutes", "crash_rate"}}``, groups
         sorted, as :func:`~log_analytics_engine.events.kpis.compute_kpis` computes them.
         ``min_minutes`` and ``allowed_regions`` select sessions as the telemetry pipeline
-        does. Two grouped aggregations run on the executor (SQL when the group values are
-        text and the filters compile exactly; a minutes threshold is checked row by row)."""
+        does. Two grouped aggregations run on the executor (in SQL when the group values are
+        text and the filters compile exactly, as the threshold and regions do)."""
         if not isinstance(group_by, str) or not group_by:
             raise InvalidFilterError("group_by", group_by, "expected a field name")
         node = compile(filters) & session_filter(min_minutes, allowed_regions)

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._gc import gc_paused
 from ..query.sql import compile_sql, text_value
 from .sessions import (
     NO_END,
@@ -61,13 +62,14 @@ def archive_sessions(
     module docstring), by the engine's code over the matching entries otherwise. O(s) rows
     back for s sessions."""
     fields = session_fields(key, action_field, start, end)
-    got = _paired(reader, node, fields, action_field, start, end, user_field, feature_field,
-                  only)
-    if got is not None:
-        return got
-    events = reader.entries(node, only=only)
-    return build_sessions(events, [e.ts for e in events], fields, action_field, start, end,
-                          user_field=user_field, feature_field=feature_field)
+    with gc_paused():  # hundreds of thousands of session tuples, and no cycle among them
+        got = _paired(reader, node, fields, action_field, start, end, user_field,
+                      feature_field, only)
+        if got is not None:
+            return got
+        events = reader.entries(node, only=only)
+        return build_sessions(events, [e.ts for e in events], fields, action_field, start,
+                              end, user_field=user_field, feature_field=feature_field)
 
 
 def _paired(reader: ArchiveReader, node: Node, fields: tuple[str, ...], action_field: str,

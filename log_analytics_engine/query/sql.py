@@ -76,11 +76,14 @@ class Dialect:
     distinct_tags: str = "unnest(list_distinct(tags))"
     #: The JSON text value at path ``{0}`` of the metadata as text (when it is a string);
     #: ``str_kind``/``null_kind``/``bool_kind``: the tests of ``json_kind`` for a string, a
-    #: JSON null and a boolean.
+    #: JSON null and a boolean; ``json_double``/``json_int``: the value at ``{0}`` as a DOUBLE
+    #: (a float kind) and as an integer (an int kind), exactly.
     json_text: str = "json_extract_string(metadata, {0})"
     str_kind: str = "{0} = 'VARCHAR'"
     null_kind: str = "{0} = 'NULL'"
     bool_kind: str = "{0} = 'BOOLEAN'"
+    json_double: str = "TRY_CAST(json_extract(metadata, {0}) AS DOUBLE)"
+    json_int: str = "TRY_CAST(json_extract(metadata, {0}) AS HUGEINT)"
 
     def contains(self, column: str, value: str) -> str:
         return self.list_contains.format(column, value)
@@ -106,9 +109,15 @@ DIALECTS: dict[str, Dialect] = {
         distinct_tags="explode(array_distinct(tags))",
         json_text="variant_get(try_parse_json(metadata), {0}, 'string')",
         str_kind="{0} = 'STRING'",
-        null_kind="{0} = 'VOID'"),
+        null_kind="{0} = 'VOID'",
+        json_double="variant_get(try_parse_json(metadata), {0}, 'double')",
+        json_int="variant_get(try_parse_json(metadata), {0}, 'bigint')"),
 }
 
+#: The integer an int compares with for each operator: ``n >= x`` iff ``n >= ceil(x)``,
+#: ``n > x`` iff ``n > floor(x)``, ``n <= x`` iff ``n <= floor(x)``, ``n < x`` iff
+#: ``n < ceil(x)``.
+_INT_BOUND = {">=": math.ceil, ">": math.floor, "<=": math.floor, "<": math.ceil}
 _COLUMN_OF_INDEX = {"level": "level", "source": "source"}
 _LIST_OF_INDEX = {"tag": "tags", "token": "words"}
 _OPTIONAL = frozenset(("thread_id", "request_id", "user_id"))
@@ -173,6 +182,9 @@ class _Builder:
                 return "TRUE", False
             return "(" + " AND ".join(parts) + ")", len(node.words) == 1
         if isinstance(node, Compare):
+            compared = self._compare(node)
+            if compared is not None:
+                return compared, True
             if node.field in ATTRIBUTES and node.field not in _OPTIONAL:
                 return "TRUE", False
             return self.meta_has(node.field), False
@@ -222,6 +234,28 @@ class _Builder:
         if exact is not None:
             return exact, True
         return self.meta_has(name, value), False
+
+    def _compare(self, node: Compare) -> str | None:
+        """Exact SQL for a numeric comparison of a plain metadata key with a finite threshold
+        of at most 2**53 in magnitude (every such number is a double), or None. A JSON float
+        compares as a double, exactly as Python compares it; a JSON integer compares as an
+        integer with the threshold rounded the way the operator needs (``n >= 2.5`` is
+        ``n >= 3``), so a 64-bit integer is never rounded to a double; anything else (text,
+        a bool, null, missing) never matches, as :meth:`Compare.match` says."""
+        value = node.value
+        if (node.field in ATTRIBUTES or not _PLAIN_KEY.match(node.field)
+                or isinstance(value, bool) or not isinstance(value, (int, float))
+                or not math.isfinite(value) or abs(value) > 2**53
+                or node.op not in _INT_BOUND):
+            return None
+        d = self.d
+        path = f"'$.{node.field}'"
+        kind = d.json_kind.format(d.json_value.format(path))
+        bound = _INT_BOUND[node.op](value)
+        as_float = f"({d.float_kind.format(kind)} AND {d.json_double.format(path)} {node.op} " \
+                   f"{float(value)!r})"
+        as_int = f"({d.int_kind.format(kind)} AND {d.json_int.format(path)} {node.op} {bound})"
+        return f"COALESCE({as_float} OR {as_int}, FALSE)"
 
     def _meta_equals(self, name: str, value: Any) -> str | None:
         """Exact SQL for ``same_value(metadata.get(name), value)`` with a text or bool

@@ -452,7 +452,9 @@ class ArchiveReader:
                 partial.append(path)
                 continue
             got = read_runs(path[: -len(SEGMENT_SUFFIX)] + RUNS_SUFFIX, field)
-            if got is None or not got.exact:
+            if got is None or not got.exact:  # written before runs were kept, or damaged
+                log.debug("archive segment %s: no usable value runs of %s (SQL path)",
+                          path, field)
                 return None
             for level, n in got.rows.items():
                 if levels is None or level in levels:

@@ -1,8 +1,8 @@
 """Game KPIs over the archive (``Archive.kpis``) equal the telemetry pipeline's
 (:func:`~log_analytics_engine.events.kpis.compute_kpis` after ``clean_sessions``) for random
 messy session rows, thresholds and allowed regions, on DuckDB and (a smaller budget) on
-Spark. With text group values and no minutes threshold, the two aggregations must run in
-SQL (no entry is pulled back to be aggregated in Python).
+Spark. With text group values the two aggregations must run in SQL (the minutes threshold
+and the regions compile exactly; no entry is pulled back to be aggregated in Python).
 """
 
 from __future__ import annotations
@@ -63,14 +63,12 @@ def test_archive_kpis_equal_the_pipelines(raw, chosen, cut) -> None:
     kept, _ = clean_sessions(raw)
     with tempfile.TemporaryDirectory() as folder:
         _archive(kept, folder, cut)
-        with Archive(folder) as archive:
-            if min_minutes is None:  # exact filters, text groups: both aggregations in SQL
-                with mock.patch.object(archive_reader, "ScratchTable",
-                                       side_effect=AssertionError("aggregated in Python")):
-                    got = archive.kpis(group_by=group_by, allowed_regions=regions)
-            else:
-                got = archive.kpis(group_by=group_by, min_minutes=min_minutes,
-                                   allowed_regions=regions)
+        with Archive(folder) as archive, \
+                mock.patch.object(archive_reader, "ScratchTable",
+                                  side_effect=AssertionError("aggregated in Python")):
+            # the filters compile exactly, the groups are text: both aggregations in SQL
+            got = archive.kpis(group_by=group_by, min_minutes=min_minutes,
+                               allowed_regions=regions)
     assert list(got.items()) == list(_want(raw, min_minutes, regions, group_by).items())
 
 

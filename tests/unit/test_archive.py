@@ -185,12 +185,14 @@ def test_term_index_prunes_segments_and_round_trips(tmp_path: Path) -> None:
 def test_compiler_marks_what_sql_decides_exactly() -> None:
     assert compile_sql({"level": "ERROR", "keyword": "db", "source_prefix": "shop"}).exact
     assert compile_sql("NOT tag:prod OR message:'x'").exact
-    for exact in ({"region": "eu"}, {"crashed": True}, "NOT region:eu", {"ok": False}):
-        assert compile_sql(exact).exact, exact  # text and bool equality of a metadata key
-    for inexact in ({"regex": "a.b"}, {"region": 3}, "latency_ms:>5", {"user_id": "u1"},
-                    '"two words"', {"a.b": "x"}):
+    # text and bool equality, and numeric comparisons, of a plain metadata key
+    for exact in ({"region": "eu"}, {"crashed": True}, "NOT region:eu", {"ok": False},
+                  "latency_ms:>5", "latency_ms:<=2.5 AND NOT n:>=1"):
+        assert compile_sql(exact).exact, exact
+    for inexact in ({"regex": "a.b"}, {"region": 3}, "user_id:>5", {"user_id": "u1"},
+                    '"two words"', {"a.b": "x"}, "lat:>=1e300"):
         assert not compile_sql(inexact).exact, inexact
-    rolled = compile_sql("NOT latency_ms:>5 AND level:INFO")
+    rolled = compile_sql("NOT user_id:>5 AND level:INFO")
     assert rolled.params == {"p0": "INFO"}
     assert "$p0" in rolled.sql
 
@@ -448,3 +450,23 @@ def test_segments_without_counts_take_the_sql_path(
         assert archive.aggregate(group_by="level") == {"ERROR": {"count": 1},
                                                        "INFO": {"count": 1}}
         assert ran
+
+
+def test_numeric_comparisons_in_sql_mean_what_the_engine_means(tmp_path: Path) -> None:
+    # ints compare as ints (no rounding of 64-bit values to doubles), floats as doubles,
+    # bools, text and missing values never match; thresholds between two integers
+    values = [2, 3, 2.5, 2.4999999999999996, -0.0, 0, True, False, "3", "eu", None,
+              2**63 - 1, -(2**63), 9007199254740993, 1e300, -1e-300, [1], {"a": 1}]
+    built = [LogEntry(float(i), "INFO", "m", metadata={} if v is None else {"n": v})
+             for i, v in enumerate(values)]
+    engine = LogAnalyticsEngine()
+    engine.ingest_logs(built)
+    SegmentWriter(tmp_path).write(built, range(len(built)))
+    with Archive(tmp_path) as archive:
+        for q in ("n:>2", "n:>=2.5", "n:<2.5", "n:<=0", "n:>9007199254740992", "n:<-1e-301",
+                  "n:>=-9007199254740992", "NOT n:>2", {"n": "eu"}, {"n": True},
+                  {"n": False}, {"n": "3"}):
+            assert compile_sql(q).exact, q
+            assert archive.count_logs(q) == engine.count_logs(q), q
+            assert [e.metadata for e in archive.query_logs(q)] == [
+                e.metadata for e in engine.query_logs(q)], q

@@ -83,3 +83,24 @@ def test_time_buckets_and_percentiles_match_duckdb(spark: Any, folder: Path) -> 
                        {"group_by": "source", "metrics": ["count", "p95:latency_ms",
                                                           "sum:n", "avg:latency_ms"]}):
             assert sp.aggregate(**kwargs) == duck.aggregate(**kwargs), kwargs
+
+
+def test_exact_metadata_predicates_on_spark_mean_what_the_engine_means(spark: Any,
+                                                                       tmp_path: Path) -> None:
+    from log_analytics_engine import LogAnalyticsEngine
+
+    values = [2, 3, 2.5, 2.4999999999999996, -0.0, 0, True, False, "3", "eu", None,
+              2**63 - 1, -(2**63), 1e300, -1e-300, [1], {"a": 1}]
+    built = [LogEntry(T0 + i, "INFO", "m", metadata={} if v is None else {"n": v})
+             for i, v in enumerate(values)]
+    engine = LogAnalyticsEngine()
+    engine.ingest_logs(built)
+    SegmentWriter(tmp_path).write(built, range(len(built)))
+    queries: list[Any] = ["n:>2", "n:>=2.5", "n:<2.5", "n:<=0", "NOT n:>2", {"n": "eu"},
+                          {"n": True}, {"n": False}, {"n": "3"}]
+    with Archive(tmp_path, executor="spark", spark=spark) as archive:
+        for q in queries:
+            assert compile_sql(q, "spark").exact, q
+            assert archive.count_logs(q) == engine.count_logs(q), q
+            assert [e.metadata for e in archive.query_logs(q)] == [
+                e.metadata for e in engine.query_logs(q)], q
