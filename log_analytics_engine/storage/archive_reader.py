@@ -324,7 +324,13 @@ class ArchiveReader:
         return len(self.by_id(node, only))
 
     def _typed(self, files: list[str], field: str) -> bool:
-        """Whether every one of ``files`` has a typed copy of metadata ``field``."""
+        """Whether every one of ``files`` has a typed copy of metadata ``field`` that this
+        executor's SQL reads (the Spark reader says no: it reads numbers through VARIANT)."""
+        return self._with_copy(files, field)
+
+    def _with_copy(self, files: list[str], field: str) -> bool:
+        """Whether every one of ``files`` has a typed copy of metadata ``field`` (and so its
+        sorted value runs, in segments written since they are kept)."""
         for path in files:
             seg = self.terms(os.path.relpath(path, self.directory))
             if seg is None or field not in seg.numeric:
@@ -393,7 +399,7 @@ class ArchiveReader:
             quantiles = sorted({float(k[1:]) for k, _ in parsed if k[0] == "p"})
         rows = None
         if (quantiles is not None and field is not None and seconds is None
-                and group in (None, "level") and self._typed(files, field)):
+                and group in (None, "level") and self._with_copy(files, field)):
             rows = self._from_runs(node, files, pred, field, group, quantiles)
         if rows is None:
             rows = self._grouped(files, pred, keys, group, field, False, quantiles)
@@ -431,9 +437,11 @@ class ArchiveReader:
         """The rows :meth:`_grouped` gives for count, min, max and percentiles of ``field``
         overall or by level, from the segments' sorted value runs (:mod:`.archive_runs`):
         a segment the query covers whole (no filter but time and level) gives its runs, one
-        it covers in part is read with SQL and sorted; the order statistics are selected
-        over the runs without reading every value. None when a segment has no usable runs
-        or the query filters on anything else. O(r log n) per position for r runs."""
+        it covers in part is read with SQL and sorted (on an executor that reads the typed
+        copies: DuckDB; on Spark such a query takes its SQL path); the order statistics are
+        selected over the runs without reading every value. None when a segment has no
+        usable runs or the query filters on anything else. O(r log n) per position for r
+        runs. The runs are read by this process (the driver), as the term indexes are."""
         import numpy as np
 
         wanted = _time_and_levels(node)
@@ -460,6 +468,8 @@ class ArchiveReader:
                 if levels is None or level in levels:
                     rows[level] = rows.get(level, 0) + n
                     runs.setdefault(level, []).append(got.runs.get(level, np.empty(0)))
+        if partial and not self._typed(partial, field):
+            return None  # an executor that does not read the typed copy (Spark): its SQL path
         if partial:  # the segments the time range cuts: their matching values, sorted
             column = NUMERIC_PREFIX + field
             sql = (f"SELECT level, count(*) AS n, list({column}) FILTER (WHERE {column} IS "

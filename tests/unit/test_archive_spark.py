@@ -104,3 +104,29 @@ def test_exact_metadata_predicates_on_spark_mean_what_the_engine_means(spark: An
             assert archive.count_logs(q) == engine.count_logs(q), q
             assert [e.metadata for e in archive.query_logs(q)] == [
                 e.metadata for e in engine.query_logs(q)], q
+
+
+def test_spark_reads_percentiles_from_the_value_runs(spark: Any, folder: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from log_analytics_engine import LogAnalyticsEngine
+    from log_analytics_engine.storage.archive_spark import SparkArchiveReader
+
+    entries = [LogEntry(T0 + i * 600, "ERROR" if i % 2 else "INFO", f"db timeout {i}",
+                        "api" if i % 3 else "db", tags=["prod"] if i % 2 else [],
+                        metadata={"latency_ms": i * 1.5, "n": i}) for i in range(20)]
+    engine = LogAnalyticsEngine()
+    engine.ingest_logs(entries)
+    metrics = ["count", "min:latency_ms", "p50:latency_ms", "p95:latency_ms"]
+    cut = {"start_time": T0 + 1500}  # inside the first hour: that segment is cut
+    with Archive(folder, executor="spark", spark=spark) as archive:
+        jobs: list[str] = []
+        run = SparkArchiveReader._run
+        monkeypatch.setattr(SparkArchiveReader, "_run",
+                            lambda self, sql, params: jobs.append(sql) or run(self, sql, params))
+        for group_by in ("level", None):
+            want = engine.aggregate(group_by=group_by, metrics=metrics)
+            assert archive.aggregate(group_by=group_by, metrics=metrics) == want
+        assert jobs == []  # whole segments: the runs answer on the driver, no Spark job
+        want = engine.aggregate(cut, group_by="level", metrics=metrics)
+        assert archive.aggregate(cut, group_by="level", metrics=metrics) == want
+        assert jobs  # a cut segment: Spark's own SQL path
