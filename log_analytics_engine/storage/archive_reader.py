@@ -459,7 +459,7 @@ class ArchiveReader:
             if not (lo <= seg.lo and seg.hi <= hi):
                 partial.append(path)
                 continue
-            got = read_runs(path[: -len(SEGMENT_SUFFIX)] + RUNS_SUFFIX, field)
+            got = read_runs(path[: -len(SEGMENT_SUFFIX)] + RUNS_SUFFIX, field, seg.rows)
             if got is None or not got.exact:  # written before runs were kept, or damaged
                 log.debug("archive segment %s: no usable value runs of %s (SQL path)",
                           path, field)

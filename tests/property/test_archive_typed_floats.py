@@ -197,3 +197,72 @@ def test_runs_hold_each_levels_values_sorted(tmp_path: Any) -> None:
         "DEBUG": [], "ERROR": [1.0], "INFO": [-2.0, 3.5, 3.5]}
     assert got.rows == {"DEBUG": 1, "ERROR": 1, "INFO": 4}
     assert read_runs(str(path), "other") is None
+
+
+def _rewrite_runs(path: Any, change: Any) -> None:
+    import orjson
+
+    data = path.read_bytes()
+    size = int.from_bytes(data[:8], "little")
+    header = orjson.loads(data[8:8 + size])
+    body = data[8 + size:]
+    header, body = change(header, body)
+    raw = orjson.dumps(header)
+    path.write_bytes(len(raw).to_bytes(8, "little") + raw + body)
+
+
+def _huge(h: Any, b: bytes) -> Any:
+    h["fields"][0]["raw"] = 2**50
+    return h, b
+
+
+def _codec(h: Any, b: bytes) -> Any:
+    h["fields"][0]["codec"] = "brotli-or-worse"
+    return h, b
+
+
+def _counts(h: Any, b: bytes) -> Any:
+    h["fields"][0]["levels"][0][1] += 1
+    return h, b
+
+
+def _rows(h: Any, b: bytes) -> Any:
+    h["fields"][0]["rows"][0][1] = 10**9
+    return h, b
+
+
+def _negative(h: Any, b: bytes) -> Any:
+    h["fields"][0]["levels"] = [["INFO", -5], ["INFO", 55]]
+    return h, b
+
+
+def _shuffled(h: Any, b: bytes) -> Any:
+    import numpy as np
+    import pyarrow as pa
+
+    f = h["fields"][0]
+    values = np.frombuffer(pa.decompress(b, f["raw"], f["codec"], asbytes=True), np.float64)
+    body = pa.compress(values[::-1].copy().tobytes(), f["codec"], asbytes=True)
+    f["size"] = len(body)
+    return h, body
+
+
+@pytest.mark.parametrize("change", [_huge, _codec, _counts, _rows, _negative, _shuffled])
+def test_inconsistent_value_runs_are_not_read(tmp_path: Any, change: Any) -> None:
+    """A damaged or hostile ``.runs`` file (on shared storage anything can be written) is
+    refused before any allocation it asks for, and the scan answers."""
+    import pathlib
+
+    from log_analytics_engine.storage.archive_runs import read_runs
+
+    built = _build([("INFO", i, float(i % 7)) for i in range(50)])
+    SegmentWriter(tmp_path).write(built, range(len(built)))
+    (path,) = pathlib.Path(tmp_path).rglob("*.runs")
+    assert read_runs(str(path), "lat", 50) is not None
+    _rewrite_runs(path, change)
+    assert read_runs(str(path), "lat", 50) is None
+    engine = LogAnalyticsEngine()
+    engine.ingest_logs(built)
+    with Archive(tmp_path) as archive:
+        got = archive.aggregate(group_by="level", metrics=METRICS)
+    assert _bits(got) == _bits(engine.aggregate(group_by="level", metrics=METRICS))
