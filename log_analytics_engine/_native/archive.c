@@ -102,6 +102,8 @@ append_utf8(Bytes *b, PyObject *s)
     const char *utf8 = PyUnicode_AsUTF8AndSize(s, &len);
     if (utf8 == NULL)
         return -1;
+    if (len == 0)  /* nothing to copy (and no buffer yet, maybe: memcpy wants one) */
+        return 0;
     if (len > INT32_MAX - b->size) {
         PyErr_SetString(PyExc_OverflowError, "text column over 2 GiB");
         return -1;
