@@ -125,6 +125,18 @@ append_utf8(Bytes *b, PyObject *s)
     return 0;
 }
 
+/* append_utf8 of a value that must be a str (TypeError naming ``what`` otherwise). */
+static int
+append_str(Bytes *b, PyObject *v, const char *what)
+{
+    if (!PyUnicode_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "a text value must be %s, not %s", what,
+                     Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    return append_utf8(b, v);
+}
+
 /* string_buffers(values) -> (offsets, data, validity or None): the buffers of an Arrow
  * string array of a list of str and None (validity: the bitmap, bit set = a value; None
  * when no value is null). The strings' UTF-8 is copied once, without a Python object per
@@ -162,12 +174,7 @@ py_string_buffers(PyObject *module, PyObject *values)
             }
             bits[i >> 3] &= (unsigned char)~(1u << (i & 7));
         }
-        else if (!PyUnicode_Check(v)) {
-            PyErr_Format(PyExc_TypeError, "a text value must be a str or None, not %s",
-                         Py_TYPE(v)->tp_name);
-            goto done;
-        }
-        else if (append_utf8(&b, v) < 0)
+        else if (append_str(&b, v, "a str or None") < 0)
             goto done;
         off[i + 1] = (int32_t)b.size;
     }
@@ -227,13 +234,7 @@ py_string_list_buffers(PyObject *module, PyObject *lists)
             goto done;
         }
         for (Py_ssize_t j = 0; j < m; j++) {
-            PyObject *v = PyList_GET_ITEM(items, j);
-            if (!PyUnicode_Check(v)) {
-                PyErr_Format(PyExc_TypeError, "a text value must be a str, not %s",
-                             Py_TYPE(v)->tp_name);
-                goto done;
-            }
-            if (append_utf8(&b, v) < 0)
+            if (append_str(&b, PyList_GET_ITEM(items, j), "a str") < 0)
                 goto done;
             off[++k] = (int32_t)b.size;
         }

@@ -41,21 +41,16 @@ def picked(column: Any, quantiles: list[float]) -> list[Picked]:
     import numpy as np
 
     out: list[Picked] = []
-    for chunk in column.chunks:
-        flat = chunk.values.to_numpy(zero_copy_only=False)
-        offsets = chunk.offsets.to_numpy()
-        missing = chunk.is_null().to_numpy(zero_copy_only=False)
-        for row in range(len(chunk)):
-            part = flat[offsets[row]:offsets[row + 1]]
-            n = len(part)
-            if missing[row] or not n:
-                out.append(Picked(0, {}))
-                continue
-            picked = Picked(n, select(part, positions(n, quantiles)))
-            zeros = part == 0
-            if zeros.any():
-                picked.negative_zeros = int(np.count_nonzero(np.signbit(part[zeros])))
-            out.append(picked)
+    for part in arrays(column):
+        n = len(part)
+        if not n:
+            out.append(Picked(0, {}))
+            continue
+        picked = Picked(n, select(part, positions(n, quantiles)))
+        zeros = part == 0
+        if zeros.any():
+            picked.negative_zeros = int(np.count_nonzero(np.signbit(part[zeros])))
+        out.append(picked)
     return out
 
 

@@ -15,15 +15,14 @@ import pytest
 pytest.importorskip("pyarrow")
 pytest.importorskip("duckdb")
 
-import itertools
 
+from archive_helpers import write_cut
 from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import archive_specs, filter_dicts, raw_filters, trees
 
 from log_analytics_engine import Archive, LogAnalyticsEngine, LogEntry, Retention
-from log_analytics_engine.storage.archive_writer import SegmentWriter
 
 pytestmark = pytest.mark.property
 
@@ -55,15 +54,6 @@ def shown(entries: list[LogEntry]) -> list[tuple[float, dict[str, Any]]]:
     return [(e.ts, e.to_dict()) for e in entries]
 
 
-def _write(entries: list[LogEntry], cuts: list[int], folder: str) -> None:
-    """The entries as segments, cut into writes at ``cuts`` (ids = positions)."""
-    writer = SegmentWriter(folder)
-    bounds = [0, *sorted(c for c in cuts if 0 < c < len(entries)), len(entries)]
-    for lo, hi in itertools.pairwise(bounds):
-        if lo < hi:
-            writer.write(entries[lo:hi], range(lo, hi))
-
-
 def _same(engine: LogAnalyticsEngine, other: Any, query: Any, sort: dict[str, Any],
           agg: dict[str, Any], **flag: Any) -> None:
     assert shown(other.query_logs(query, **sort, **flag)) == shown(
@@ -85,7 +75,7 @@ def test_archive_on_duckdb_equals_the_engine(specs, cuts, query, sort, agg) -> N
     engine = LogAnalyticsEngine()
     engine.ingest_logs(entries)
     with tempfile.TemporaryDirectory() as folder:
-        _write(entries, cuts, folder)
+        write_cut(entries, cuts, folder)
         with Archive(folder) as archive:
             _same(engine, archive, query, sort, agg)
             assert archive.sessions(query).to_dict() == engine.sessions(query).to_dict()

@@ -18,6 +18,7 @@ import pytest
 pytest.importorskip("pyarrow")
 pytest.importorskip("duckdb")
 
+from archive_helpers import write_cut
 from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,7 +26,6 @@ from hypothesis import strategies as st
 from log_analytics_engine import Archive, LogAnalyticsEngine, LogEntry
 from log_analytics_engine.events import archive_sessions
 from log_analytics_engine.events.sessions import SessionsResult
-from log_analytics_engine.storage.archive_writer import SegmentWriter
 
 pytestmark = pytest.mark.property
 
@@ -60,14 +60,6 @@ def full(r: SessionsResult) -> tuple[Any, ...]:
             r.by_feature, r.by_user, r.by_hour, r.events, r.skipped, r.to_dict())
 
 
-def _write(entries: list[LogEntry], cut: int, folder: str) -> None:
-    writer = SegmentWriter(folder)
-    cut = min(cut, len(entries))
-    for lo, hi in ((0, cut), (cut, len(entries))):
-        if lo < hi:
-            writer.write(entries[lo:hi], range(lo, hi))
-
-
 def _text_only(entries: list[LogEntry], names: tuple[str, ...]) -> bool:
     return all(e.get(n) is None or isinstance(e.get(n), str) for e in entries for n in names)
 
@@ -85,7 +77,7 @@ def test_archive_sessions_equal_the_engines(entries, cut, key, query, metric_fie
     want = engine.sessions(query, **kwargs)
     names = ((key,) if isinstance(key, str) else key) + metric_fields
     with tempfile.TemporaryDirectory() as folder:
-        _write(entries, cut, folder)
+        write_cut(entries, [cut], folder)
         with Archive(folder) as archive:
             if _text_only(entries, names):  # the window-function path must answer
                 with mock.patch.object(archive_sessions, "build_sessions",
@@ -102,7 +94,7 @@ def test_other_start_and_end_values_pair_in_the_engine() -> None:
     engine = LogAnalyticsEngine()
     engine.ingest_logs(entries)
     with tempfile.TemporaryDirectory() as folder:
-        _write(entries, 1, folder)
+        write_cut(entries, [1], folder)
         with Archive(folder) as archive:
             got = archive.sessions(start=1, end=2)
     assert full(got) == full(engine.sessions(start=1, end=2))
@@ -123,7 +115,7 @@ def test_spark_pairs_sessions_as_the_engine(spark: Any, entries: list[LogEntry],
     engine.ingest_logs(entries)
     want = engine.sessions(query, key=key)
     with tempfile.TemporaryDirectory() as folder:
-        _write(entries, cut, folder)
+        write_cut(entries, [cut], folder)
         with Archive(folder, executor="spark", spark=spark) as archive, \
                 mock.patch.object(archive_sessions, "build_sessions",
                                   side_effect=AssertionError("not paired in SQL")):

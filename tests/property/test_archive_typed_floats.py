@@ -6,7 +6,6 @@ not numbers, groups of zero, one, two and more values, by level and by level and
 
 from __future__ import annotations
 
-import itertools
 import math
 import tempfile
 from typing import Any
@@ -16,6 +15,7 @@ import pytest
 pytest.importorskip("pyarrow")
 pytest.importorskip("duckdb")
 
+from archive_helpers import write_cut
 from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -68,11 +68,7 @@ def test_typed_float_order_statistics_equal_the_engine(rows, cuts, interval, neg
     engine = LogAnalyticsEngine()
     engine.ingest_logs(built)
     with tempfile.TemporaryDirectory() as folder:
-        writer = SegmentWriter(folder)
-        bounds = [0, *sorted(c for c in cuts if 0 < c < len(built)), len(built)]
-        for lo, hi in itertools.pairwise(bounds):
-            if lo < hi:
-                writer.write(built[lo:hi], range(lo, hi))
+        write_cut(built, cuts, folder)
         with Archive(folder) as archive:
             for group_by in ("level", None):
                 want = engine.aggregate(group_by=group_by, interval=interval, metrics=METRICS)
@@ -151,11 +147,7 @@ def test_value_runs_answer_as_the_engine(rows, cuts, start, span, level, negzero
     with tempfile.TemporaryDirectory() as folder, \
             pytest.MonkeyPatch.context() as patch:
         patch.setattr(ArchiveReader, "_from_runs", spy)
-        writer = SegmentWriter(folder)
-        bounds = [0, *sorted(c for c in cuts if 0 < c < len(built)), len(built)]
-        for lo, hi in itertools.pairwise(bounds):
-            if lo < hi:
-                writer.write(built[lo:hi], range(lo, hi))
+        write_cut(built, cuts, folder)
         with Archive(folder) as archive:
             for group_by in ("level", None):
                 want = engine.aggregate(filters, group_by=group_by, metrics=METRICS)
