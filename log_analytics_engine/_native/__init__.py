@@ -32,6 +32,7 @@ kernel                        used by
 ``word_lists``                ``storage.archive_format.words_array`` (the words column)
 ``string_buffers``            ``storage.archive_format.text_array`` (text columns)
 ``string_list_buffers``       ``storage.archive_format.text_array`` (the tags column)
+``entry_columns``             ``storage.archive_format.entries_table`` (entries -> columns)
 ============================  =====================================================
 
 Two flags say where the best path differs, not only its speed:
@@ -73,6 +74,7 @@ __all__ = [
     "entries_from_chunk",
     "entries_from_lines",
     "entries_from_rows",
+    "entry_columns",
     "filter_instants",
     "gather",
     "gather_numbers",
@@ -99,9 +101,9 @@ __all__ = [
 #: The names of the kernels, each a function of :mod:`.python` and of ``_speedups``.
 KERNELS = (
     "count_values", "decode_records", "encode_chunk", "encode_records", "entries_from_chunk",
-    "entries_from_lines", "entries_from_rows", "filter_instants", "gather", "gather_numbers",
-    "ingest_blocks", "ingest_records", "numeric_column", "numeric_records", "sorted_numbers",
-    "split_ordered", "string_buffers", "string_list_buffers", "summarize_numbers",
+    "entries_from_lines", "entries_from_rows", "entry_columns", "filter_instants", "gather",
+    "gather_numbers", "ingest_blocks", "ingest_records", "numeric_column", "numeric_records",
+    "sorted_numbers", "split_ordered", "string_buffers", "string_list_buffers", "summarize_numbers",
     "take_entries", "time_order", "word_lists",
 )
 
@@ -126,6 +128,7 @@ encode_chunk = python.encode_chunk
 entries_from_chunk = python.entries_from_chunk
 entries_from_lines = python.entries_from_lines
 entries_from_rows = python.entries_from_rows
+entry_columns = python.entry_columns
 filter_instants = python.filter_instants
 gather = python.gather
 gather_numbers = python.gather_numbers

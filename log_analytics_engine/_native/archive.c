@@ -255,3 +255,269 @@ done:
     PyMem_Free(b.data);
     return result;
 }
+
+/* One text column being built: the UTF-8 bytes, the int32 offsets (n + 1) and the validity
+ * bitmap (NULL until the first null). */
+typedef struct {
+    Bytes b;
+    PyObject *offsets, *valid;
+    int32_t *off;
+    unsigned char *bits;
+} TextColumn;
+
+static int
+text_column_init(TextColumn *c, Py_ssize_t n)
+{
+    memset(c, 0, sizeof(*c));
+    c->offsets = PyBytes_FromStringAndSize(NULL, (n + 1) * (Py_ssize_t)sizeof(int32_t));
+    if (c->offsets == NULL)
+        return -1;
+    c->off = (int32_t *)PyBytes_AS_STRING(c->offsets);
+    c->off[0] = 0;
+    return 0;
+}
+
+/* Row i of n: v (a str; None only when nullable). */
+static int
+text_column_put(TextColumn *c, Py_ssize_t i, Py_ssize_t n, PyObject *v, int nullable,
+                const char *name)
+{
+    if (v == Py_None && nullable) {
+        if (c->valid == NULL) {
+            c->valid = PyBytes_FromStringAndSize(NULL, (n + 7) / 8);
+            if (c->valid == NULL)
+                return -1;
+            c->bits = (unsigned char *)PyBytes_AS_STRING(c->valid);
+            memset(c->bits, 0xff, (size_t)((n + 7) / 8));
+        }
+        c->bits[i >> 3] &= (unsigned char)~(1u << (i & 7));
+    }
+    else if (!PyUnicode_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "an entry's %s must be a str, not %s", name,
+                     Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    else if (append_utf8(&c->b, v) < 0)
+        return -1;
+    c->off[i + 1] = (int32_t)c->b.size;
+    return 0;
+}
+
+/* (offsets, data, validity or None), as string_buffers returns them. */
+static PyObject *
+text_column_result(TextColumn *c)
+{
+    PyObject *data = PyBytes_FromStringAndSize(c->b.data ? c->b.data : "", c->b.size);
+    if (data == NULL)
+        return NULL;
+    PyObject *r = PyTuple_Pack(3, c->offsets, data, c->valid ? c->valid : Py_None);
+    Py_DECREF(data);
+    return r;
+}
+
+static void
+text_column_free(TextColumn *c)
+{
+    Py_XDECREF(c->offsets);
+    Py_XDECREF(c->valid);
+    PyMem_Free(c->b.data);
+}
+
+#define N_TEXT 7
+static const int text_slots[N_TEXT] = {S_TIMESTAMP, S_LEVEL, S_SOURCE, S_MESSAGE,
+                                       S_THREAD_ID, S_REQUEST_ID, S_USER_ID};
+static const char *const text_names[N_TEXT] = {"timestamp", "level", "source", "message",
+                                               "thread_id", "request_id", "user_id"};
+
+/* entry_columns(entries, order) -> (instants, texts, tags, messages, metadata): the columns
+ * of the exact LogEntry objects of ``entries`` at the positions ``order`` (None: all, as
+ * they are), read from their slots in one pass (python.entry_columns is the
+ * specification). */
+PyObject *
+py_entry_columns(PyObject *module, PyObject *args)
+{
+    State *st = get_state(module);
+    PyObject *entries, *order;
+    if (!PyArg_ParseTuple(args, "OO:entry_columns", &entries, &order))
+        return NULL;
+    if (!PyList_Check(entries) || (order != Py_None && !PyList_Check(order))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "entry_columns expects a list of entries and a list of positions");
+        return NULL;
+    }
+    if (check_configured(st) < 0)
+        return NULL;
+    Py_ssize_t size = PyList_GET_SIZE(entries);
+    Py_ssize_t n = order == Py_None ? size : PyList_GET_SIZE(order);
+    if (n >= INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "too many entries for one segment");
+        return NULL;
+    }
+    /* the positions first (as the specification checks them), into a C array: the lists
+     * may not change under us (nothing here calls back into Python but fill_lazy) */
+    Py_ssize_t *pos = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Py_ssize_t));
+    if (pos == NULL)
+        return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (order == Py_None) {
+            pos[i] = i;
+            continue;
+        }
+        PyObject *k = PyList_GET_ITEM(order, i);
+        if (!PyLong_CheckExact(k)) {
+            PyErr_Format(PyExc_TypeError, "a position must be an int, not %s",
+                         Py_TYPE(k)->tp_name);
+            PyMem_Free(pos);
+            return NULL;
+        }
+        Py_ssize_t v = PyLong_AsSsize_t(k);
+        if (v == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            v = -1;
+        }
+        if (v < 0 || v >= size) {
+            PyErr_SetString(PyExc_IndexError, "a position out of range");
+            PyMem_Free(pos);
+            return NULL;
+        }
+        pos[i] = v;
+    }
+    TextColumn text[N_TEXT];
+    int inited = 0;
+    Bytes tag_data = {NULL, 0, 0};
+    PyObject *instants = NULL, *messages = NULL, *metadata = NULL, *tag_lists = NULL;
+    PyObject *tag_offsets = NULL, *result = NULL;
+    Py_ssize_t tag_count = 0, tag_cap = 0;
+    int32_t *toff = NULL;
+    for (; inited < N_TEXT; inited++)
+        if (text_column_init(&text[inited], n) < 0)
+            goto done;
+    instants = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(double));
+    messages = PyList_New(n);
+    metadata = PyList_New(n);
+    tag_lists = PyBytes_FromStringAndSize(NULL, (n + 1) * (Py_ssize_t)sizeof(int32_t));
+    if (instants == NULL || messages == NULL || metadata == NULL || tag_lists == NULL)
+        goto done;
+    double *ts = (double *)PyBytes_AS_STRING(instants);
+    int32_t *tlo = (int32_t *)PyBytes_AS_STRING(tag_lists);
+    tlo[0] = 0;
+    tag_cap = n + 1;
+    toff = PyMem_Malloc((size_t)tag_cap * sizeof(int32_t));
+    if (toff == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    toff[0] = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (pos[i] >= PyList_GET_SIZE(entries)) {  /* fill_lazy ran Python: the list shrank */
+            PyErr_SetString(PyExc_RuntimeError, "the entries changed while they were read");
+            goto done;
+        }
+        PyObject *e = PyList_GET_ITEM(entries, pos[i]);
+        if (Py_TYPE(e) != st->entry_type) {
+            PyErr_Format(PyExc_TypeError, "an entry must be a LogEntry, not %s",
+                         Py_TYPE(e)->tp_name);
+            goto done;
+        }
+        Py_INCREF(e);  /* fill_lazy may run Python code */
+        int ok = entry_ready(st, e) == 0;
+        PyObject *t = ok ? SLOT(st, e, S_TS) : NULL;
+        if (ok && (t == NULL || !PyFloat_CheckExact(t))) {
+            PyErr_SetString(PyExc_TypeError, "an entry's instant must be a float");
+            ok = 0;
+        }
+        if (ok)
+            ts[i] = PyFloat_AS_DOUBLE(t);
+        for (int c = 0; ok && c < N_TEXT; c++) {
+            PyObject *v = SLOT(st, e, text_slots[c]);
+            if (v == NULL) {
+                PyErr_Format(PyExc_TypeError, "an entry's %s is not set", text_names[c]);
+                ok = 0;
+            }
+            else if (text_column_put(&text[c], i, n, v, c >= 4, text_names[c]) < 0)
+                ok = 0;
+        }
+        PyObject *tags = ok ? SLOT(st, e, S_TAGS) : NULL;
+        if (ok && (tags == NULL || !PyList_Check(tags))) {
+            PyErr_SetString(PyExc_TypeError, "an entry's tags must be a list");
+            ok = 0;
+        }
+        for (Py_ssize_t j = 0; ok && j < PyList_GET_SIZE(tags); j++) {
+            if (tag_count + 1 >= tag_cap) {
+                if (tag_cap > INT32_MAX / 2) {
+                    PyErr_SetString(PyExc_OverflowError,
+                                    "too many values for one text list column");
+                    ok = 0;
+                    break;
+                }
+                int32_t *grown = PyMem_Realloc(toff, (size_t)tag_cap * 2 * sizeof(int32_t));
+                if (grown == NULL) {
+                    PyErr_NoMemory();
+                    ok = 0;
+                    break;
+                }
+                toff = grown;
+                tag_cap *= 2;
+            }
+            if (append_str(&tag_data, PyList_GET_ITEM(tags, j), "a str") < 0) {
+                ok = 0;
+                break;
+            }
+            toff[++tag_count] = (int32_t)tag_data.size;
+        }
+        if (ok) {
+            tlo[i + 1] = (int32_t)tag_count;
+            PyObject *m = SLOT(st, e, S_MESSAGE), *md = SLOT(st, e, S_METADATA);
+            if (md == NULL) {
+                PyErr_SetString(PyExc_TypeError, "an entry's metadata is not set");
+                ok = 0;
+            }
+            else {
+                Py_INCREF(m);
+                PyList_SET_ITEM(messages, i, m);
+                Py_INCREF(md);
+                PyList_SET_ITEM(metadata, i, md);
+            }
+        }
+        Py_DECREF(e);
+        if (!ok)
+            goto done;
+    }
+    tag_offsets = PyBytes_FromStringAndSize((const char *)toff,
+                                            (tag_count + 1) * (Py_ssize_t)sizeof(int32_t));
+    PyObject *tag_bytes = tag_offsets == NULL ? NULL
+        : PyBytes_FromStringAndSize(tag_data.data ? tag_data.data : "", tag_data.size);
+    if (tag_bytes == NULL)
+        goto done;
+    PyObject *tag_cols = PyTuple_Pack(3, tag_lists, tag_offsets, tag_bytes);
+    Py_DECREF(tag_bytes);
+    PyObject *texts = tag_cols == NULL ? NULL : PyTuple_New(N_TEXT);
+    if (texts == NULL) {
+        Py_XDECREF(tag_cols);
+        goto done;
+    }
+    for (int c = 0; c < N_TEXT; c++) {
+        PyObject *col = text_column_result(&text[c]);
+        if (col == NULL) {
+            Py_DECREF(texts);
+            Py_DECREF(tag_cols);
+            goto done;
+        }
+        PyTuple_SET_ITEM(texts, c, col);
+    }
+    result = PyTuple_Pack(5, instants, texts, tag_cols, messages, metadata);
+    Py_DECREF(texts);
+    Py_DECREF(tag_cols);
+done:
+    for (int c = 0; c < inited; c++)
+        text_column_free(&text[c]);
+    PyMem_Free(pos);
+    PyMem_Free(toff);
+    PyMem_Free(tag_data.data);
+    Py_XDECREF(instants);
+    Py_XDECREF(messages);
+    Py_XDECREF(metadata);
+    Py_XDECREF(tag_lists);
+    Py_XDECREF(tag_offsets);
+    return result;
+}

@@ -144,6 +144,9 @@ static PyMethodDef methods[] = {
     {"string_list_buffers", py_string_list_buffers, METH_O,
      "string_list_buffers(lists) -> (list_offsets, offsets, data): the buffers of an Arrow "
      "list<string> array of a list of lists of str."},
+    {"entry_columns", py_entry_columns, METH_VARARGS,
+     "entry_columns(entries, order) -> (instants, texts, tags, messages, metadata): the "
+     "column buffers of LogEntry objects at the positions order (None: all), in one pass."},
     {"entries_from_rows", py_entries_from_rows, METH_VARARGS,
      "entries_from_rows(rows, stamps, canon) -> entries: LogEntry objects from a stored "
      "chunk's field arrays and instants."},

@@ -34,6 +34,7 @@ __all__ = [
     "entries_from_chunk",
     "entries_from_lines",
     "entries_from_rows",
+    "entry_columns",
     "filter_instants",
     "gather",
     "gather_numbers",
@@ -186,6 +187,52 @@ def string_list_buffers(lists: list[list[str]]) -> tuple[bytes, bytes, bytes]:
         raise OverflowError("too many values for one text list column")
     offsets, data, _ = string_buffers(flat)
     return list_offsets.tobytes(), offsets, data
+
+
+#: The text columns :func:`entry_columns` returns, in this order.
+ENTRY_TEXT = ("timestamp", "level", "source", "message", "thread_id", "request_id", "user_id")
+_NULLABLE = frozenset(("thread_id", "request_id", "user_id"))
+
+Buffers = tuple[bytes, bytes, bytes | None]
+
+
+def entry_columns(entries: list[LogEntry], order: list[int] | None
+                  ) -> tuple[bytes, tuple[Buffers, ...], tuple[bytes, bytes, bytes],
+                             list[str], list[dict[str, Any]]]:
+    """The columns of ``entries`` taken at the positions ``order`` (``None``: as they are),
+    in one pass over the entries: ``(instants, texts, tags, messages, metadata)``, the
+    instants as a float64 buffer (native order), the buffers of the :data:`ENTRY_TEXT`
+    columns as :func:`string_buffers` gives them, the tags' as :func:`string_list_buffers`
+    does, and the messages and metadata dicts as lists. TypeError when an entry is not an
+    exact LogEntry or a field is not of its usual type (a timestamp that is not a str, ...):
+    the caller then takes the general path; IndexError for a position out of range.
+    O(n + total size)."""
+    if type(entries) is not list or (order is not None and type(order) is not list):
+        raise TypeError("entry_columns expects a list of entries and a list of positions")
+    n = len(entries)
+    if order is None:
+        rows = list(entries)
+    else:
+        for k in order:
+            if type(k) is not int:
+                raise TypeError(f"a position must be an int, not {type(k).__name__}")
+            if not 0 <= k < n:
+                raise IndexError("a position out of range")
+        rows = [entries[k] for k in order]
+    for e in rows:
+        if type(e) is not LogEntry:
+            raise TypeError(f"an entry must be a LogEntry, not {type(e).__name__}")
+        if type(e.ts) is not float:
+            raise TypeError("an entry's instant must be a float")
+    texts = []
+    for name in ENTRY_TEXT:
+        values = [getattr(e, name) for e in rows]
+        if name not in _NULLABLE and any(v is None for v in values):
+            raise TypeError(f"an entry's {name} must be a str, not NoneType")
+        texts.append(string_buffers(values))
+    return (array("d", [e.ts for e in rows]).tobytes(), tuple(texts),
+            string_list_buffers([e.tags for e in rows]), [e.message for e in rows],
+            [e.metadata for e in rows])
 
 
 def _block_lines(blocks: list[bytes], kernel: str

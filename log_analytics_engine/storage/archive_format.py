@@ -99,14 +99,14 @@ MAX_NUMERIC = 8
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def float_columns(entries: Sequence[LogEntry]) -> dict[str, list[float | None]]:
-    """Typed copies of metadata fields whose numbers are all floats in ``entries``: a
-    numeric metric then reads a DOUBLE column instead of parsing the metadata JSON. A field
+def float_columns(mds: Sequence[dict[str, Any]]) -> dict[str, list[float | None]]:
+    """Typed copies of metadata fields whose numbers are all floats in the metadata dicts
+    ``mds`` of a batch: a numeric metric then reads a DOUBLE column instead of parsing the
+    metadata JSON. A field
     with an integer value anywhere in the batch gets no copy (integers stay exact in the
     JSON); non-numbers are NULL in the copy, as the engine's metrics skip them.
     O(n * fields) with C-level passes (one per distinct field; a batch with many distinct
     fields takes the per-item loop)."""
-    mds = [e.metadata for e in entries]
     fields: set[str] = set().union(*mds) if mds else set()
     if len(fields) > _MANY_FIELDS:
         return _float_columns_loop(mds)
@@ -127,7 +127,7 @@ _MANY_FIELDS = 64
 _FLOAT_OR_NONE = frozenset((float, type(None)))
 
 
-def _float_columns_loop(mds: list[dict[str, Any]]) -> dict[str, list[float | None]]:
+def _float_columns_loop(mds: Sequence[dict[str, Any]]) -> dict[str, list[float | None]]:
     """:func:`float_columns` by one loop over every metadata item (many distinct fields)."""
     numbers: dict[str, bool] = {}
     for md in mds:
@@ -167,23 +167,71 @@ def hour_partition(instant: float) -> str:
 def entries_table(entries: Sequence[LogEntry], ids: Sequence[int]) -> pa.Table:
     """The Arrow table of ``entries`` (with their ``ids``), sorted by (instant, id).
 
-    The rows are put in order first (:func:`time_order`), then each column is built in one
-    pass (text columns straight into Arrow buffers, :func:`text_array`); the words come from
-    the indexing kernel (:func:`words_array`), each row's list in the order the ordered
-    batch first used its words (taking a dictionary list column into a new order costs
-    more than building it). O(n log n).
+    The rows are put in order first (:func:`time_order`); with the C kernels one pass over
+    the entries in that order writes every plain column's buffers
+    (:func:`~log_analytics_engine._native.entry_columns`), otherwise each column is built in
+    one pass of its own (:func:`text_array`); the words come from the indexing kernel
+    (:func:`words_array`), each row's list in the order the ordered batch first used its
+    words (taking a dictionary list column into a new order costs more than building it).
+    O(n log n).
     """
     pa = pyarrow()
-    pc = pa.compute
-    text = pa.string()
     ts = [e.ts for e in entries]
     order = time_order(ts, ids)
     if order is not None:
-        entries = [entries[k] for k in order]
         ids = [ids[k] for k in order]
-        ts = [ts[k] for k in order]
-    words = words_array(entries)
-    instants = pa.array(ts, pa.float64())
+    built = _kernel_columns(entries, order) if native.available else None
+    if built is None:
+        if order is not None:
+            entries = [entries[k] for k in order]
+            ts = [ts[k] for k in order]
+        built = _python_columns(entries, ts)
+    plain, messages, mds = built
+    instants = plain[0]
+    micros = pa.compute.cast(pa.compute.round(pa.compute.multiply(instants, 1e6)), pa.int64())
+    columns = [instants, micros.cast(pa.timestamp("us", tz="UTC")), *plain[1:],
+               metadata_array(mds), pa.array(ids, pa.int64()), words_array(messages)]
+    full = schema()
+    for key, values in float_columns(mds).items():
+        columns.append(pa.array(values, pa.float64()))
+        full = full.append(pa.field(NUMERIC_PREFIX + key, pa.float64()))
+    return pa.Table.from_arrays(columns, schema=full)
+
+
+#: What :func:`_kernel_columns` and :func:`_python_columns` build: the columns from
+#: ``instant`` to ``user_id`` (:data:`COLUMNS`), the messages and the metadata dicts.
+_Built = tuple[list["pa.Array"], list[str], list[dict[str, Any]]]
+
+
+def _kernel_columns(entries: Sequence[LogEntry], order: list[int] | None) -> _Built | None:
+    """The plain columns from one pass of the ``entry_columns`` kernel, or None when the
+    batch has what it does not take (a timestamp given as a number, a subclass of LogEntry,
+    a lone surrogate): the general path then decides as before."""
+    pa = pyarrow()
+    rows = entries if type(entries) is list else list(entries)
+    try:
+        instants, texts, tags, messages, mds = native.entry_columns(rows, order)
+    except (TypeError, ValueError, OverflowError, RuntimeError):
+        return None
+    n = len(messages)
+    text = pa.string()
+    stamp, level, source, message, thread, request, user = (
+        pa.Array.from_buffers(text, n, [None if valid is None else pa.py_buffer(valid),
+                                        pa.py_buffer(offsets), pa.py_buffer(data)])
+        for offsets, data, valid in texts)
+    list_offsets, offsets, data = tags
+    flat = pa.Array.from_buffers(text, len(offsets) // 4 - 1, [
+        None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    starts = pa.Array.from_buffers(pa.int32(), n + 1, [None, pa.py_buffer(list_offsets)])
+    return ([pa.Array.from_buffers(pa.float64(), n, [None, pa.py_buffer(instants)]), stamp,
+             pa.nulls(n, text), level, source, message, pa.ListArray.from_arrays(starts, flat),
+             thread, request, user], messages, mds)
+
+
+def _python_columns(entries: Sequence[LogEntry], ts: list[float]) -> _Built:
+    """The plain columns of entries already in order, a pass per column."""
+    pa = pyarrow()
+    text = pa.string()
     stamps = [e.timestamp for e in entries]
     # a timestamp given as text or a number is kept as it is; any other (a datetime) as the
     # ISO text LogEntry.to_dict gives it, as the JSONL archive and the durable copy do
@@ -195,23 +243,16 @@ def entries_table(entries: Sequence[LogEntry], ids: Sequence[int]) -> pa.Table:
         ts_text = pa.array([s if isinstance(s, str) else None for s in shown], text)
         ts_json = pa.array([None if isinstance(s, str) else dumps(s).decode() for s in shown],
                            text)
-    micros = pc.cast(pc.round(pc.multiply(instants, 1e6)), pa.int64())
-    columns = [
-        instants, micros.cast(pa.timestamp("us", tz="UTC")), ts_text, ts_json,
-        text_array([e.level for e in entries]),
-        text_array([e.source for e in entries]),
-        text_array([e.message for e in entries]),
-        text_list_array([e.tags for e in entries]),
-        text_array([e.thread_id for e in entries]),
-        text_array([e.request_id for e in entries]),
-        text_array([e.user_id for e in entries]),
-        metadata_array([e.metadata for e in entries]), pa.array(ids, pa.int64()), words,
-    ]
-    full = schema()
-    for key, values in float_columns(entries).items():
-        columns.append(pa.array(values, pa.float64()))
-        full = full.append(pa.field(NUMERIC_PREFIX + key, pa.float64()))
-    return pa.Table.from_arrays(columns, schema=full)
+    messages = [e.message for e in entries]
+    return ([pa.array(ts, pa.float64()), ts_text, ts_json,
+             text_array([e.level for e in entries]),
+             text_array([e.source for e in entries]),
+             text_array([e.message for e in entries]),
+             text_list_array([e.tags for e in entries]),
+             text_array([e.thread_id for e in entries]),
+             text_array([e.request_id for e in entries]),
+             text_array([e.user_id for e in entries])], messages,
+            [e.metadata for e in entries])
 
 
 def time_order(instants: Sequence[float], ids: Sequence[int]) -> list[int] | None:
@@ -286,15 +327,15 @@ def text_list_array(lists: list[list[str]]) -> pa.Array:
     return pa.array(lists, pa.list_(text))
 
 
-def words_array(entries: Sequence[LogEntry]) -> pa.Array:
-    """The distinct words of each entry's message, as
+def words_array(messages: list[str]) -> pa.Array:
+    """The distinct words of each of the entries' ``messages``, as
     :func:`~log_analytics_engine.model.tokenize.tokenize` gives them (each list in the order
     the batch first used its words). The ``word_lists`` kernel (in C when built; the same
     tokenizer that fills the word index) returns the column's buffers, which Arrow wraps
     without a Python object per word. O(total words)."""
     pa = pyarrow()
-    n = len(entries)
-    terms, codes, offsets = native.word_lists([e.message for e in entries])
+    n = len(messages)
+    terms, codes, offsets = native.word_lists(messages)
     if not terms:
         return pa.array([[] for _ in range(n)], words_type())
     i32 = pa.int32()

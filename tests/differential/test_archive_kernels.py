@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import archive_specs
 
 from log_analytics_engine import LogEntry
 from log_analytics_engine import _native as native
@@ -108,11 +109,11 @@ def _gathered_words(entries: list[LogEntry]) -> list[list[str]]:
 def test_words_column_equals_the_gatherers_words_on_both_kernels(messages: list[str]) -> None:
     entries = [LogEntry(i, "INFO", m) for i, m in enumerate(messages)]
     want = _gathered_words(entries)
-    got = words_array(entries)
+    got = words_array(messages)
     assert got.type == words_type()
     assert got.to_pylist() == want
     with native.use_python():
-        assert words_array(entries).equals(got)
+        assert words_array(messages).equals(got)
 
 
 # -- text columns straight into Arrow buffers ---------------------------------------------
@@ -198,3 +199,79 @@ def test_string_kernels_refuse_what_is_not_a_list() -> None:
             kernel(("a", "b"))
     with pytest.raises(TypeError):
         speedups.string_list_buffers([["a"], "b"])
+
+
+# -- entry_columns: every plain column of a batch in one pass --------------------------------
+class _Entry(LogEntry):
+    __slots__ = ()
+
+
+def _column_outcome(kernel: Any, entries: list[Any], order: Any) -> Any:
+    try:
+        return kernel(entries, order)
+    except (TypeError, ValueError, OverflowError, IndexError) as exc:
+        return type(exc)
+
+
+_ODD_ROWS = st.one_of(
+    st.builds(lambda s: s.build(), archive_specs),
+    st.sampled_from([None, "not an entry", 3]),
+    st.builds(lambda i: LogEntry(i, "INFO", "a number as the timestamp"), st.integers(0, 99)),
+    st.builds(lambda m: _Entry("2025-07-21T10:00:00Z", "INFO", m), st.text(max_size=4)),
+    st.builds(lambda t: LogEntry("2025-07-21T10:00:00Z", "INFO", "x", tags=[t]),
+              st.sampled_from(["\ud800", "é", ""])),
+)
+
+
+@pytest.mark.skipif(speedups is None, reason="the C accelerator is not built")
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.builds(lambda s: s.build(), archive_specs), max_size=25), st.data())
+def test_c_entry_columns_equal_the_python_kernel(entries: list[LogEntry],
+                                                 data: st.DataObject) -> None:
+    assert speedups is not None
+    n = len(entries)
+    order = data.draw(st.one_of(st.none(), st.permutations(range(n)).map(list),
+                                st.lists(st.integers(-2, n + 1), max_size=30)))
+    if data.draw(st.booleans()) and n:
+        entries[data.draw(st.integers(0, n - 1))] = data.draw(_ODD_ROWS)
+    got = _column_outcome(speedups.entry_columns, entries, order)
+    assert got == _column_outcome(native.python.entry_columns, entries, order)
+    if not isinstance(got, type):  # the buffers are the columns of the rows taken
+        rows = entries if order is None else [entries[k] for k in order]
+        instants, texts, _, messages, mds = got
+        assert array("d", instants).tolist() == [e.ts for e in rows]
+        assert messages == [e.message for e in rows]
+        assert mds == [e.metadata for e in rows]
+        for name, (offsets, data_, valid) in zip(native.python.ENTRY_TEXT, texts, strict=True):
+            column = pa.Array.from_buffers(pa.string(), len(rows), [
+                None if valid is None else pa.py_buffer(valid), pa.py_buffer(offsets),
+                pa.py_buffer(data_)])
+            column.validate(full=True)
+            assert column.to_pylist() == [getattr(e, name) for e in rows]
+
+
+@pytest.mark.skipif(speedups is None, reason="the C accelerator is not built")
+def test_entry_columns_read_lazy_entries_whole() -> None:
+    from log_analytics_engine import LogAnalyticsEngine
+
+    assert speedups is not None
+    engine = LogAnalyticsEngine()
+    engine.ingest_logs([LogEntry(f"2025-07-21T10:00:{i % 60:02d}Z", "INFO", f"m {i}",
+                                 request_id=f"r{i}", tags=["t"]) for i in range(3000)])
+    lazy = engine.query_logs({}, page_size=None)
+    fresh = [LogEntry(e.timestamp, e.level, e.message, source=e.source,
+                      request_id=e.request_id, tags=list(e.tags)) for e in lazy]
+    lazy = engine.query_logs({}, page_size=None)  # fresh lazy entries: nothing read yet
+    assert speedups.entry_columns(lazy, None) == speedups.entry_columns(fresh, None)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_ODD_ROWS.filter(lambda e: isinstance(e, LogEntry)), max_size=20))
+def test_entries_table_is_the_same_on_either_path(entries: list[LogEntry]) -> None:
+    from log_analytics_engine.storage.archive_format import entries_table
+
+    ids = list(range(len(entries)))
+    got = entries_table(entries, ids)
+    got.validate(full=True)
+    with native.use_python():
+        assert entries_table(entries, ids).equals(got)

@@ -34,7 +34,7 @@ _SETTINGS = settings(max_examples=200, suppress_health_check=[HealthCheck.too_sl
 @given(st.lists(archive_specs, max_size=30))
 def test_float_columns_equal_the_per_item_loop(specs: list[Any]) -> None:
     entries = [s.build() for s in specs]
-    got = float_columns(entries)
+    got = float_columns([e.metadata for e in entries])
     want = _float_columns_loop([e.metadata for e in entries])
     assert list(got) == list(want)
     for k in got:  # the same values, the same types (-0.0 and NaN by their repr)
@@ -51,7 +51,7 @@ def test_float_columns_on_dense_numeric_metadata(mds: list[dict[str, Any]]) -> N
 
     entries = [LogEntry(i, metadata=md) for i, md in enumerate(mds)]
     want = _float_columns_loop([e.metadata for e in entries])
-    assert repr(float_columns(entries)) == repr(want)
+    assert repr(float_columns([e.metadata for e in entries])) == repr(want)
 
 
 @_SETTINGS
