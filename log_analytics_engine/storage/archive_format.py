@@ -28,7 +28,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import pairwise, repeat
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -49,6 +49,7 @@ __all__ = [
     "SegmentTerms",
     "entries_table",
     "hour_partition",
+    "hour_tables",
     "pyarrow",
     "schema",
     "table_entries",
@@ -175,17 +176,48 @@ def entries_table(entries: Sequence[LogEntry], ids: Sequence[int]) -> pa.Table:
     words (taking a dictionary list column into a new order costs more than building it).
     O(n log n).
     """
-    pa = pyarrow()
+    entries = entries if type(entries) is list else list(entries)
+    ts = [e.ts for e in entries]
+    return _table_at(entries, ts, ids, time_order(ts, ids))
+
+
+def hour_tables(entries: Sequence[LogEntry], ids: Sequence[int]) -> list[tuple[str, pa.Table]]:
+    """The segments of a batch: ``(hour partition, table)`` for each UTC hour of the
+    instants of ``entries`` (with their ``ids``), hours ascending, each table
+    :func:`entries_table` of that hour's entries. The batch is put in (instant, id) order
+    once; an hour's rows are then a run of that order (UTC hours are whole multiples of
+    3600 seconds since the epoch). O(n log n)."""
+    import numpy as np
+
+    if len(entries) != len(ids):
+        raise ValueError("entries and ids must have the same length")
+    if not entries:
+        return []
+    entries = entries if type(entries) is list else list(entries)
     ts = [e.ts for e in entries]
     order = time_order(ts, ids)
+    stamps = np.array(ts, np.float64)
     if order is not None:
-        ids = [ids[k] for k in order]
+        stamps = stamps[np.array(order, np.intp)]
+    hours = np.floor_divide(stamps, 3600.0)
+    if hours[0] == hours[-1]:  # sorted: one hour
+        return [(hour_partition(float(stamps[0])), _table_at(entries, ts, ids, order))]
+    positions = order if order is not None else list(range(len(entries)))
+    cuts = [0, *(np.flatnonzero(np.diff(hours)) + 1).tolist(), len(entries)]
+    return [(hour_partition(float(stamps[a])), _table_at(entries, ts, ids, positions[a:b]))
+            for a, b in pairwise(cuts)]
+
+
+def _table_at(entries: list[LogEntry], ts: list[float], ids: Sequence[int],
+              order: list[int] | None) -> pa.Table:
+    """The table of the entries at the positions ``order`` (in (instant, id) order;
+    ``None``: all of them, already in that order), ``ts`` their instants."""
+    pa = pyarrow()
+    ids = list(ids) if order is None else [ids[k] for k in order]
     built = _kernel_columns(entries, order) if native.available else None
     if built is None:
-        if order is not None:
-            entries = [entries[k] for k in order]
-            ts = [ts[k] for k in order]
-        built = _python_columns(entries, ts)
+        rows = entries if order is None else [entries[k] for k in order]
+        built = _python_columns(rows, ts if order is None else [ts[k] for k in order])
     plain, messages, mds = built
     instants = plain[0]
     micros = pa.compute.cast(pa.compute.round(pa.compute.multiply(instants, 1e6)), pa.int64())
@@ -203,14 +235,13 @@ def entries_table(entries: Sequence[LogEntry], ids: Sequence[int]) -> pa.Table:
 _Built = tuple[list["pa.Array"], list[str], list[dict[str, Any]]]
 
 
-def _kernel_columns(entries: Sequence[LogEntry], order: list[int] | None) -> _Built | None:
+def _kernel_columns(entries: list[LogEntry], order: list[int] | None) -> _Built | None:
     """The plain columns from one pass of the ``entry_columns`` kernel, or None when the
     batch has what it does not take (a timestamp given as a number, a subclass of LogEntry,
     a lone surrogate): the general path then decides as before."""
     pa = pyarrow()
-    rows = entries if type(entries) is list else list(entries)
     try:
-        instants, texts, tags, messages, mds = native.entry_columns(rows, order)
+        instants, texts, tags, messages, mds = native.entry_columns(entries, order)
     except (TypeError, ValueError, OverflowError, RuntimeError):
         return None
     n = len(messages)
@@ -397,7 +428,7 @@ class SegmentTerms:
         """The term index of a segment's table (O(rows + words))."""
         pa = pyarrow()
         pc = pa.compute
-        words = pc.unique(pc.list_flatten(table.column("words"))).to_pylist()
+        words = _distinct_words(table.column("words"))
         tags = pc.unique(pc.list_flatten(table.column("tags"))).to_pylist()
         instants = table.column("instant")
 
@@ -441,3 +472,19 @@ class SegmentTerms:
         return cls(d["lo"], d["hi"], d["rows"], frozenset(d["level"]), frozenset(d["source"]),
                    frozenset(d["tag"]), frozenset(d["token"]), frozenset(d.get("numeric", ())),
                    kept)
+
+
+def _distinct_words(column: pa.ChunkedArray) -> list[str]:
+    """The distinct words of a words column: its dictionary when it has one chunk (a
+    segment as :func:`entries_table` builds it, whose dictionary holds exactly the words
+    used; a superset would only make :meth:`SegmentTerms.may_hold` less selective), else
+    by hashing every word. O(distinct words), O(words) for the general case."""
+    pa = pyarrow()
+    if column.num_chunks == 1:
+        values = column.chunk(0).values
+        if isinstance(values, pa.DictionaryArray):
+            words: list[str] = values.dictionary.to_pylist()
+            if None not in words:
+                return words
+    flat: list[str] = pa.compute.unique(pa.compute.list_flatten(column)).to_pylist()
+    return flat

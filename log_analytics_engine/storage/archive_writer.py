@@ -35,8 +35,7 @@ from .archive_format import (
     SEGMENT_SUFFIX,
     TERMS_SUFFIX,
     SegmentTerms,
-    entries_table,
-    hour_partition,
+    hour_tables,
     pyarrow,
 )
 from .archive_runs import RUNS_SUFFIX, encode_runs
@@ -46,7 +45,7 @@ if TYPE_CHECKING:
 
     from ..model.entry import LogEntry
 
-__all__ = ["ArchiveImport", "SegmentWriter", "archive_files", "by_hour"]
+__all__ = ["ArchiveImport", "SegmentWriter", "archive_files"]
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +103,7 @@ class SegmentWriter:
         archived twice (in background mode, per segment). Raises :class:`StoragePathError`
         when the folder cannot be written. O(n log n)."""
         self._raise_failure()
-        segments = [self._prepare(hour, *part) for hour, part in by_hour(entries, ids)]
+        segments = [self._prepare(hour, table) for hour, table in hour_tables(entries, ids)]
         if self._queue is None:
             self._store_all(segments)
         else:
@@ -145,8 +144,7 @@ class SegmentWriter:
                 except BaseException as exc:  # re-raised in the caller's thread
                     self._failure = exc
 
-    def _prepare(self, hour: str, entries: list[LogEntry], ids: list[int]) -> _Segment:
-        table = entries_table(entries, ids)
+    def _prepare(self, hour: str, table: pa.Table) -> _Segment:
         sidecars = {TERMS_SUFFIX: SegmentTerms.of_table(table).to_bytes()}
         runs = encode_runs(table)
         if runs is not None:
@@ -212,33 +210,6 @@ class SegmentWriter:
         if self.fsync:
             fh.flush()  # type: ignore[attr-defined]
             os.fsync(fh.fileno())  # type: ignore[attr-defined]
-
-
-def by_hour(entries: Sequence[LogEntry], ids: Sequence[int],
-            ) -> list[tuple[str, tuple[list[LogEntry], list[int]]]]:
-    """``entries`` and their ``ids`` grouped by the UTC hour partition of their instants
-    (:func:`hour_partition`), hours ascending, each group in the given order. The hours
-    are computed in one vectorized pass (floor(instant / 3600): UTC hours are whole multiples
-    of 3600 seconds since the epoch). O(n log n)."""
-    import numpy as np
-
-    if len(entries) != len(ids):
-        raise ValueError("entries and ids must have the same length")
-    if not entries:
-        return []
-    entries = list(entries)
-    ids = list(ids)
-    hours = np.floor_divide(np.array([e.ts for e in entries], np.float64), 3600.0)
-    if hours[0] == hours[-1] and (hours == hours[0]).all():
-        return [(hour_partition(entries[0].ts), (entries, ids))]
-    order = np.argsort(hours, kind="stable")
-    starts = np.flatnonzero(np.diff(hours[order])) + 1
-    out = []
-    for part in np.split(order, starts):
-        pick = part.tolist()
-        group = [entries[k] for k in pick]
-        out.append((hour_partition(group[0].ts), (group, [ids[k] for k in pick])))
-    return out
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The archive's fast column paths equal their plain definitions on random entries: the
 typed float copies (one C-level pass per field vs the per-item loop), the metadata column
 (one orjson comprehension vs the codec), and the grouping of a batch by hour partition
-(vectorized vs ``hour_partition`` per entry)."""
+(one ordering of the batch cut into hours vs ``hour_partition`` per entry)."""
 
 from __future__ import annotations
 
@@ -17,12 +17,13 @@ from strategies import archive_specs
 
 from log_analytics_engine.storage.archive_format import (
     _float_columns_loop,
+    entries_table,
     float_columns,
     hour_partition,
+    hour_tables,
     metadata_array,
     time_order,
 )
-from log_analytics_engine.storage.archive_writer import by_hour
 from log_analytics_engine.storage.codec import dumps
 
 pytestmark = pytest.mark.property
@@ -71,23 +72,24 @@ def test_metadata_column_falls_back_to_the_codec_for_what_orjson_refuses() -> No
 @_SETTINGS
 @given(st.lists(st.one_of(st.floats(-1e10, 1e11, allow_nan=False),
                           st.integers(-10**9, 10**11).map(float),
-                          st.integers(-5, 5).map(lambda h: h * 3600.0)), max_size=40))
-def test_by_hour_equals_hour_partition_per_entry(instants: list[float]) -> None:
+                          st.integers(-5, 5).map(lambda h: h * 3600.0)), max_size=40),
+       st.booleans())
+def test_hour_tables_are_the_tables_of_each_hour(instants: list[float], text: bool) -> None:
     from log_analytics_engine import LogEntry
+    from log_analytics_engine.model.timeparse import format_instant
 
-    entries = [LogEntry(t) for t in instants]
+    # timestamps as text take the C kernel when it is built; numbers the general path
+    entries = [LogEntry(format_instant(t) if text else t) for t in instants]
     ids = list(range(100, 100 + len(entries)))
     want: dict[str, tuple[list[Any], list[int]]] = {}
     for e, i in zip(entries, ids, strict=True):
         part = want.setdefault(hour_partition(e.ts), ([], []))
         part[0].append(e)
         part[1].append(i)
-    got = by_hour(entries, ids)
+    got = hour_tables(entries, ids)
     assert [h for h, _ in got] == sorted(want)
-    for hour, (group, group_ids) in got:
-        assert group == want[hour][0]
-        assert group_ids == want[hour][1]
-        assert all(a is b for a, b in zip(group, want[hour][0], strict=True))
+    for hour, table in got:
+        assert table.equals(entries_table(*want[hour]))
 
 
 @_SETTINGS
@@ -100,3 +102,23 @@ def test_time_order_is_the_stable_instant_id_order(rows: list[tuple[float, int]]
     want = sorted(range(len(rows)), key=lambda k: (instants[k], ids[k]))
     got = time_order(instants, ids)
     assert (got if got is not None else list(range(len(rows)))) == want
+
+
+@_SETTINGS
+@given(st.lists(archive_specs, max_size=30), st.integers(0, 30))
+def test_term_index_holds_exactly_the_words_of_its_rows(specs: list[Any], cut: int) -> None:
+    import pyarrow as pa
+
+    from log_analytics_engine.model.tokenize import tokenize
+    from log_analytics_engine.storage.archive_format import SegmentTerms, entries_table
+
+    entries = [s.build() for s in specs]
+    table = entries_table(entries, list(range(len(entries))))
+    want = {w for e in entries for w in tokenize(e.message)}
+    assert SegmentTerms.of_table(table).token == want  # the dictionary of one chunk
+    # a table of several chunks (or a slice, whose dictionary is wider) hashes the words
+    parts = pa.concat_tables([table.slice(0, cut), table.slice(cut)])
+    assert SegmentTerms.of_table(parts).token == want
+    sliced = table.slice(0, cut)
+    held = {w for e in sorted(entries, key=lambda e: e.ts)[:cut] for w in tokenize(e.message)}
+    assert SegmentTerms.of_table(sliced).token >= held
