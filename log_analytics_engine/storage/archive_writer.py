@@ -256,20 +256,32 @@ def archive_files(
     first_id: int = 0,
     progress: Callable[[int], None] | None = None,
     limits: InputLimits = DEFAULT_LIMITS,
-    background: bool = True,
+    background: bool | None = None,
 ) -> ArchiveImport:
     """Stream JSONL / text files (plain or gzip, older gzip JSONL archives included) into
     segments in ``directory``. Memory: at most ``buffer_entries`` entries at a time. Ids
     number the entries from ``first_id`` in reading order. ``progress(bytes_read)`` is called
     after each batch. Bad lines are rejected with their numbers (in ``reports``).
     ``background``: Parquet files are written by a writer thread while the next batch is
-    read (see :class:`SegmentWriter`); ``False`` writes each in turn."""
+    read (see :class:`SegmentWriter`); ``False`` writes each in turn; ``None`` (the
+    default): a writer thread when the process may run on more than one CPU (on one, the
+    two threads would only take turns)."""
     if buffer_entries < 1:
         raise ValueError(f"buffer_entries must be >= 1, got {buffer_entries!r}")
     result = ArchiveImport()
+    if background is None:
+        background = _usable_cpus() > 1
     with SegmentWriter(directory, background=background) as writer:
         _import(paths, writer, result, file_type, buffer_entries, first_id, progress, limits)
     return result
+
+
+def _usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity on this OS (macOS, Windows)
+        return os.cpu_count() or 1
 
 
 def _import(paths: Iterable[str | os.PathLike[str]], writer: SegmentWriter,

@@ -48,6 +48,25 @@ def test_background_and_in_turn_imports_write_the_same_segments(tmp_path: Path) 
         assert archive.count_logs("disk") == 60
 
 
+@pytest.mark.parametrize(("cpus", "threaded"), [(1, False), (2, True)])
+def test_the_writer_thread_is_used_only_with_more_than_one_cpu(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpus: int, threaded: bool) -> None:
+    from log_analytics_engine.storage import archive_writer
+
+    seen: list[bool] = []
+    real = archive_writer.SegmentWriter
+
+    def writer(directory: Any, *, background: bool = False) -> SegmentWriter:
+        seen.append(background)
+        return real(directory, background=background)
+
+    monkeypatch.setattr(archive_writer, "_usable_cpus", lambda: cpus)
+    monkeypatch.setattr(archive_writer, "SegmentWriter", writer)
+    result = archive_files([_corpus(tmp_path / "in.jsonl")], tmp_path / "a")
+    assert seen == [threaded]
+    assert result.entries == 60
+
+
 def test_a_background_writer_lists_segments_in_order_once_closed(tmp_path: Path) -> None:
     with SegmentWriter(tmp_path, background=True) as writer:
         names = writer.write([LogEntry(3600 * h, "INFO", f"h{h}") for h in (2, 0, 1)],
