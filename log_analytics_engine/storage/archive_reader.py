@@ -48,6 +48,7 @@ from ..query.residual import Deadline
 from ..query.sql import DIALECTS, Dialect, compile_sql, may_match, text_value, time_span
 from . import archive_numbers as numbers
 from .archive_format import (
+    MAX_TERMS_BYTES,
     NUMERIC_PREFIX,
     SEGMENT_SUFFIX,
     TERMS_SUFFIX,
@@ -169,8 +170,9 @@ class ArchiveReader:
                 return self._terms[name]
         path = os.path.join(self.directory, name[: -len(SEGMENT_SUFFIX)] + TERMS_SUFFIX)
         try:
-            with open(path, "rb") as fh:
-                terms: SegmentTerms | None = SegmentTerms.from_bytes(fh.read())
+            with open(path, "rb") as fh:  # one byte over the limit is enough to refuse it
+                terms: SegmentTerms | None = SegmentTerms.from_bytes(
+                    fh.read(MAX_TERMS_BYTES + 1))
         except (OSError, ValueError, KeyError) as exc:
             log.warning("archive segment %s has no readable term index: %s", name, exc)
             terms = None

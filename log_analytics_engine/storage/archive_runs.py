@@ -131,7 +131,7 @@ def read_runs(path: str, field: str, max_rows: int | None = None) -> FieldRuns |
         if (any(count < 0 for _, count in levels) or any(n < 0 for n in rows.values())
                 or entry["raw"] != 8 * total or entry["codec"] not in _CODECS
                 or len(body) != entry["size"]
-                or (max_rows is not None and sum(rows.values()) > max_rows)):
+                or (max_rows is not None and max(total, sum(rows.values())) > max_rows)):
             return None
         raw = pa.decompress(body, entry["raw"], entry["codec"], asbytes=True) if body else b""
         values = np.frombuffer(raw, np.float64)

@@ -223,6 +223,13 @@ def _rows(h: Any, b: bytes) -> Any:
     return h, b
 
 
+def _declared(h: Any, b: bytes) -> Any:  # sizes that add up, to more rows than the segment's
+    f = h["fields"][0]
+    f["levels"][0][1] += 10**9
+    f["raw"] = 8 * sum(n for _, n in f["levels"])
+    return h, b
+
+
 def _negative(h: Any, b: bytes) -> Any:
     h["fields"][0]["levels"] = [["INFO", -5], ["INFO", 55]]
     return h, b
@@ -239,7 +246,8 @@ def _shuffled(h: Any, b: bytes) -> Any:
     return h, body
 
 
-@pytest.mark.parametrize("change", [_huge, _codec, _counts, _rows, _negative, _shuffled])
+@pytest.mark.parametrize("change", [_huge, _codec, _counts, _rows, _declared, _negative,
+                                    _shuffled])
 def test_inconsistent_value_runs_are_not_read(tmp_path: Any, change: Any) -> None:
     """A damaged or hostile ``.runs`` file (on shared storage anything can be written) is
     refused before any allocation it asks for, and the scan answers."""
