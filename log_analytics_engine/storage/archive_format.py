@@ -52,6 +52,7 @@ __all__ = [
     "hour_tables",
     "pyarrow",
     "schema",
+    "segment_problem",
     "table_entries",
     "text_array",
     "text_list_array",
@@ -519,6 +520,38 @@ def _count_pair(pair: Any) -> tuple[str, int]:
             or type(pair[1]) is not int or pair[1] < 0):
         raise ValueError("a term index's counts are not (text, count) pairs")
     return pair[0], pair[1]
+
+
+def segment_problem(path: str) -> str | None:
+    """Why the Parquet file at ``path`` is not a segment the readers can query (unreadable,
+    or a column of :func:`schema` missing or of another type), or None when it is one.
+    Reads the file's footer only. O(columns)."""
+    pa = pyarrow()
+    try:
+        found = pa.parquet.ParquetFile(path).schema_arrow
+    except (OSError, pa.ArrowException, ValueError, MemoryError) as exc:
+        return f"unreadable Parquet ({exc})"
+    for field in schema():
+        if found.get_field_index(field.name) < 0:
+            return f"no column {field.name!r}"
+        got = found.field(field.name).type
+        if field.name == "words":
+            ok = pa.types.is_list(got) and _text_type(got.value_type)
+        else:
+            ok = got == field.type or (_text_type(got) and _text_type(field.type))
+        if not ok:
+            return f"column {field.name!r} is {got}, not {field.type}"
+    for name in found.names:
+        if name.startswith(NUMERIC_PREFIX) and found.field(name).type != pa.float64():
+            return f"column {name!r} is {found.field(name).type}, not double"
+    return None
+
+
+def _text_type(t: pa.DataType) -> bool:
+    pa = pyarrow()
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
 
 
 def _distinct_words(column: pa.ChunkedArray) -> list[str]:

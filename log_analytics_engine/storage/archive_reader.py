@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from ..errors import MissingExtraError, QueryTimeoutError
+from ..errors import MissingExtraError, QueryTimeoutError, StorageCorruptError
 from ..index.postings import IndexSet, Postings
 from ..index.store import Store
 from ..ingest.driver import IngestDriver
@@ -53,6 +53,7 @@ from .archive_format import (
     SEGMENT_SUFFIX,
     TERMS_SUFFIX,
     SegmentTerms,
+    segment_problem,
     table_entries,
 )
 from .archive_runs import RUNS_SUFFIX, read_runs, select_sorted
@@ -107,12 +108,37 @@ def _duckdb() -> Any:
 
 def _arrow_table(relation: Any) -> Any:
     fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
-    return fetch()
+    with _damage_named():
+        return fetch()
 
 
 def _arrow_batches(relation: Any, rows: int) -> Iterator[Any]:
     reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch
-    yield from reader(rows)
+    with _damage_named():
+        yield from reader(rows)
+
+
+def _fetchall(relation: Any) -> list[Any]:
+    with _damage_named():
+        rows: list[Any] = relation.fetchall()
+    return rows
+
+
+_NAMED_FILE = re.compile(r"""["']([^"']+\.parquet)["']""")
+
+
+@contextlib.contextmanager
+def _damage_named() -> Iterator[None]:
+    """DuckDB's error reading a segment whose footer looked right (a damaged page) as
+    :class:`StorageCorruptError` naming the file; any other error as it is."""
+    duckdb = _duckdb()
+    try:
+        yield
+    except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+        m = _NAMED_FILE.search(str(exc))
+        if m is None:
+            raise
+        raise StorageCorruptError(m.group(1), f"damaged archive segment: {exc}") from exc
 
 
 class ScratchTable:
@@ -149,16 +175,21 @@ class ArchiveReader:
     dialect: Dialect = DIALECTS["duckdb"]
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
-        self.directory = os.fspath(directory)
+        self._segments_of(directory)
         self._con = _duckdb().connect(":memory:")
-        self._terms: dict[str, SegmentTerms | None] = {}
-        self._lock = threading.Lock()
         self._local = threading.local()  # the deadline of this thread's queries
 
     def close(self) -> None:
         self._con.close()
 
     # -- segments -------------------------------------------------------------------------
+    def _segments_of(self, directory: str | os.PathLike[str]) -> None:
+        """What every executor keeps about the folder's segments (both constructors)."""
+        self.directory = os.fspath(directory)
+        self._terms: dict[str, SegmentTerms | None] = {}
+        self._valid: set[str] = set()  # segments whose footer was checked
+        self._lock = threading.Lock()
+
     def segments(self) -> list[str]:
         """Every complete segment now in the folder."""
         return list_segments(self.directory)
@@ -195,8 +226,24 @@ class ArchiveReader:
             seg = self.terms(name)
             if seg is not None and not may_match(node, seg):
                 continue
-            kept.append(os.path.join(self.directory, name))
+            kept.append(self.checked(name))
         return kept
+
+    def checked(self, name: str) -> str:
+        """The path of the segment ``name`` once its footer shows a segment the queries can
+        read (checked once per reader: segments are immutable); else
+        :class:`StorageCorruptError` naming the file, rather than an executor's error in the
+        middle of a query, or rows silently left out."""
+        path = os.path.join(self.directory, name)
+        with self._lock:
+            if name in self._valid:
+                return path
+        problem = segment_problem(path)
+        if problem is not None:
+            raise StorageCorruptError(path, f"not a readable archive segment: {problem}")
+        with self._lock:
+            self._valid.add(name)
+        return path
 
     # -- queries --------------------------------------------------------------------------
     def _from(self, files: list[str]) -> str:
@@ -228,7 +275,7 @@ class ArchiveReader:
 
     def rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """Run ``sql`` and return its (few) rows as tuples."""
-        return [tuple(r) for r in self._run(sql, params).fetchall()]
+        return [tuple(r) for r in _fetchall(self._run(sql, params))]
 
     @contextlib.contextmanager
     def within(self, deadline: Deadline) -> Iterator[None]:
@@ -322,7 +369,7 @@ class ArchiveReader:
         pred = compile_sql(node, self.dialect)
         if pred.exact:
             sql = f"SELECT count(*) FROM {self._from(files)} WHERE {pred.sql}"
-            return int(self._run(sql, pred.params).fetchall()[0][0])
+            return int(_fetchall(self._run(sql, pred.params))[0][0])
         return len(self.by_id(node, only))
 
     def _typed(self, files: list[str], field: str) -> bool:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
@@ -84,10 +83,8 @@ class SparkArchiveReader(ArchiveReader):
 
     def __init__(self, directory: str | os.PathLike[str], spark: Any = None) -> None:
         # Not ArchiveReader.__init__: no DuckDB connection here.
-        self.directory = os.fspath(directory)
+        self._segments_of(directory)
         self.spark = spark_session(spark)
-        self._terms = {}
-        self._lock = threading.Lock()
         self._views: OrderedDict[tuple[str, ...], str] = OrderedDict()
         self._prefix = f"log_archive_{os.getpid()}_{id(self):x}_"
 

@@ -1,0 +1,81 @@
+"""A segment that is not what the writer wrote (garbage, cut short, another program's
+Parquet, a column of another type, a damaged page) stops a query with
+:class:`StorageCorruptError` naming the file: never an executor's own error, never an
+answer that silently leaves its rows out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+pa = pytest.importorskip("pyarrow")
+pytest.importorskip("duckdb")
+import pyarrow.parquet as pq  # noqa: E402
+
+from log_analytics_engine import Archive, LogEntry, StorageCorruptError  # noqa: E402
+from log_analytics_engine.storage.archive_format import segment_problem  # noqa: E402
+from log_analytics_engine.storage.archive_writer import SegmentWriter  # noqa: E402
+
+pytestmark = pytest.mark.unit
+
+
+def _archive(folder: Path) -> Path:
+    """Two hours of entries; returns the first hour's segment."""
+    with SegmentWriter(folder) as writer:
+        writer.write([LogEntry(3600 * 5 + i, ("INFO", "ERROR")[i % 2], f"disk full {i} " * 40,
+                               metadata={"lat": i * 1.5}) for i in range(400)], range(400))
+        writer.write([LogEntry(3600 * 7 + i, "INFO", f"other {i}") for i in range(5)],
+                     range(400, 405))
+    return sorted(folder.rglob("*.parquet"))[0]
+
+
+def _garbage(path: Path) -> None:
+    path.write_bytes(b"not parquet" * 10)
+
+
+def _cut(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _foreign(path: Path) -> None:
+    pq.write_table(pa.table({"x": [1, 2]}), path)
+
+
+def _retyped(path: Path) -> None:
+    table = pq.read_table(path)
+    i = table.schema.get_field_index("id")
+    pq.write_table(table.set_column(i, "id", table.column("id").cast(pa.string())), path)
+
+
+def _damaged_page(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    for i in range(len(data) // 4, len(data) // 2):
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", [_garbage, _cut, _foreign, _retyped, _damaged_page])
+def test_a_damaged_segment_is_named_in_a_storage_corrupt_error(
+        tmp_path: Path, damage: Callable[[Path], None]) -> None:
+    segment = _archive(tmp_path)
+    damage(segment)
+    with Archive(tmp_path) as archive:
+        with pytest.raises(StorageCorruptError) as caught:
+            archive.query_logs({"level": "ERROR"}, page_size=None)
+        assert caught.value.path == str(segment)
+        assert str(segment) in str(caught.value)
+        # a query whose pruning leaves the damaged segment out still answers
+        assert archive.count_logs({"start_time": "1970-01-01T07:00:00Z"}) == 5
+
+
+def test_segment_problem_names_what_is_wrong(tmp_path: Path) -> None:
+    segment = _archive(tmp_path)
+    assert segment_problem(str(segment)) is None
+    _retyped(segment)
+    assert segment_problem(str(segment)) == "column 'id' is string, not int64"
+    _foreign(segment)
+    assert segment_problem(str(segment)) == "no column 'instant'"
+    _garbage(segment)
+    assert (segment_problem(str(segment)) or "").startswith("unreadable Parquet")
