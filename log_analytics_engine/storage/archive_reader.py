@@ -124,6 +124,7 @@ def _fetchall(relation: Any) -> list[Any]:
     return rows
 
 
+_GLOB = re.compile(r"[*?\[\]{}\\]")
 _NAMED_FILE = re.compile(r"""["']([^"']+\.parquet)["']""")
 
 
@@ -239,6 +240,8 @@ class ArchiveReader:
             if name in self._valid:
                 return path
         problem = segment_problem(path)
+        if _GLOB.search(name):  # both executors read a path as a pattern: it could match more
+            problem = "its name has a glob character (* ? [ ] { } \\); rename it"
         if problem is not None:
             raise StorageCorruptError(path, f"not a readable archive segment: {problem}")
         with self._lock:

@@ -79,3 +79,20 @@ def test_segment_problem_names_what_is_wrong(tmp_path: Path) -> None:
     assert segment_problem(str(segment)) == "no column 'instant'"
     _garbage(segment)
     assert (segment_problem(str(segment)) or "").startswith("unreadable Parquet")
+
+
+@pytest.mark.parametrize("name", ["*", "a?", "[ab]", "{x,y}"])
+def test_a_segment_named_like_a_pattern_is_refused_not_read_twice(tmp_path: Path,
+                                                                  name: str) -> None:
+    """The executors read a path as a glob: ``*.parquet`` beside other segments would read
+    them again."""
+    import shutil
+
+    segment = _archive(tmp_path)
+    copy = segment.with_name(name + ".parquet")
+    shutil.copy(segment, copy)
+    shutil.copy(segment.with_suffix(".terms"), copy.with_suffix(".terms"))
+    with Archive(tmp_path) as archive, pytest.raises(StorageCorruptError) as caught:
+        archive.count_logs({"keyword": "disk"})
+    assert caught.value.path == str(copy)
+    assert "glob" in caught.value.reason
