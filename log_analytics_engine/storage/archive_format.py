@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .. import _native as native
-from ..errors import MissingExtraError
-from ..model.entry import ATTRIBUTES, LogEntry, assemble
+from ..errors import MissingExtraError, StorageCorruptError
+from ..model.entry import ATTRIBUTES, LEVELS, LogEntry, assemble
 from ..model.timeparse import format_instant
 from .codec import OPTIONS, default, dumps, loads
 
@@ -377,21 +377,61 @@ def words_array(messages: list[str]) -> pa.Array:
     return pa.ListArray.from_arrays(starts, flat)
 
 
-def table_entries(table: pa.Table) -> list[LogEntry]:
+def table_entries(table: pa.Table, where: str = "archive") -> list[LogEntry]:
     """The entries of an Arrow table with the archive's columns (extra columns ignored), in
-    its row order. Built without re-parsing: the instant is the stored one. O(rows)."""
+    its row order. Built without re-parsing: the instant is the stored one. A row the writer
+    never writes (a missing level, source, message or timestamp, a level that is not one of
+    :data:`~log_analytics_engine.model.entry.LEVELS`, an instant that is not finite, metadata
+    that is not a JSON object): :class:`StorageCorruptError` naming ``where``, not an entry
+    that breaks later. O(rows)."""
+    _check_rows(table, where)
     cols = {name: table.column(name).to_pylist() for name in (
         "instant", "timestamp", "timestamp_json", "level", "source", "message", "tags",
         "thread_id", "request_id", "user_id", "metadata")}
     out: list[LogEntry] = []
     append = out.append
-    for instant, text, raw, level, source, message, tags, thread, request, user, meta in zip(
-            cols["instant"], cols["timestamp"], cols["timestamp_json"], cols["level"],
-            cols["source"], cols["message"], cols["tags"], cols["thread_id"],
-            cols["request_id"], cols["user_id"], cols["metadata"], strict=True):
-        append(assemble(instant, text if raw is None else loads(raw), level, message, source,
-                        thread, request, user, tags, loads(meta) if meta is not None else None))
+    try:
+        for instant, text, raw, level, source, message, tags, thread, request, user, meta in zip(
+                cols["instant"], cols["timestamp"], cols["timestamp_json"], cols["level"],
+                cols["source"], cols["message"], cols["tags"], cols["thread_id"],
+                cols["request_id"], cols["user_id"], cols["metadata"], strict=True):
+            stamp = text if raw is None else loads(raw)
+            md = loads(meta) if meta is not None else None
+            if type(md) not in _DICT_OR_NONE or type(stamp) not in _STAMP_TYPES:
+                raise ValueError("metadata that is not an object or a timestamp of no kind")
+            append(assemble(instant, stamp, level, message, source, thread, request, user,
+                            tags, md))
+    except ValueError as exc:  # orjson's JSONDecodeError too
+        raise StorageCorruptError(where, f"a row the writer never writes: {exc}") from exc
     return out
+
+
+_DICT_OR_NONE = frozenset((dict, type(None)))
+_STAMP_TYPES = frozenset((str, int, float))
+
+
+def _check_rows(table: pa.Table, where: str) -> None:
+    """The column-wide checks of :func:`table_entries` (vectorized)."""
+    if not table.num_rows:  # (pc.all of nothing is null)
+        return
+    pa = pyarrow()
+    pc = pa.compute
+    problem = None
+    for name in ("level", "source", "message", "instant", "tags"):
+        if table.column(name).null_count:
+            problem = f"a row without {name}"
+    if problem is None and not pc.all(pc.is_in(table.column("level"),
+                                               value_set=pa.array(LEVELS))).as_py():
+        problem = "a level that is not one of " + ", ".join(LEVELS)
+    elif problem is None and not pc.all(pc.is_finite(table.column("instant"))).as_py():
+        problem = "an instant that is not a finite number"
+    elif problem is None and pc.list_flatten(table.column("tags")).null_count:
+        problem = "a tag that is missing"
+    elif problem is None and pc.any(pc.and_(pc.is_null(table.column("timestamp")), pc.is_null(
+            table.column("timestamp_json")))).as_py():
+        problem = "a row without a timestamp"
+    if problem is not None:
+        raise StorageCorruptError(where, f"a row the writer never writes: {problem}")
 
 
 @dataclass(frozen=True)

@@ -345,10 +345,10 @@ class ArchiveReader:
         if pred.exact:
             if limit is not None:
                 sql += f" LIMIT {int(limit)}"
-            return table_entries(_arrow_table(self._run(sql, pred.params)))
+            return table_entries(_arrow_table(self._run(sql, pred.params)), self.directory)
         kept: list[LogEntry] = []
         for batch in _arrow_batches(self._run(sql, pred.params), BATCH_ROWS):
-            kept.extend(e for e in table_entries(batch) if node.match(e))
+            kept.extend(e for e in table_entries(batch, self.directory) if node.match(e))
             if limit is not None and len(kept) >= limit:
                 return kept[:limit]
         return kept
@@ -361,7 +361,7 @@ class ArchiveReader:
         pred = compile_sql(node, self.dialect)
         sql = (f"SELECT {_ENTRY_COLUMNS} FROM {self._from(files)} WHERE {pred.sql} "
                f"ORDER BY id, instant")
-        got = table_entries(_arrow_table(self._run(sql, pred.params)))
+        got = table_entries(_arrow_table(self._run(sql, pred.params)), self.directory)
         return got if pred.exact else [e for e in got if node.match(e)]
 
     def count(self, node: Node, only: Callable[[str], bool] | None = None) -> int:

@@ -96,3 +96,37 @@ def test_a_segment_named_like_a_pattern_is_refused_not_read_twice(tmp_path: Path
         archive.count_logs({"keyword": "disk"})
     assert caught.value.path == str(copy)
     assert "glob" in caught.value.reason
+
+
+def _column(name: str, values: Callable[[int], pa.Array]) -> Callable[[Path], None]:
+    def change(path: Path) -> None:
+        table = pq.read_table(path)
+        i = table.schema.get_field_index(name)
+        pq.write_table(table.set_column(i, table.schema.field(i), values(table.num_rows)), path)
+    change.__name__ = name
+    return change
+
+
+_TEXT = pa.string()
+_ROWS = {
+    "metadata not JSON": _column("metadata", lambda n: pa.array(["{no"] * n, _TEXT)),
+    "metadata a list": _column("metadata", lambda n: pa.array(["[1, 2]"] * n, _TEXT)),
+    "no level": _column("level", lambda n: pa.array([None] * n, _TEXT)),
+    "an unknown level": _column("level", lambda n: pa.array(["LOUD"] * n, _TEXT)),
+    "no message": _column("message", lambda n: pa.array([None] * n, _TEXT)),
+    "a missing tag": _column("tags", lambda n: pa.array([[None]] * n, pa.list_(_TEXT))),
+    # the entries have numbers for timestamps: no text, their JSON in timestamp_json
+    "no timestamp": _column("timestamp_json", lambda n: pa.array([None] * n, _TEXT)),
+    "a timestamp of no kind": _column("timestamp_json", lambda n: pa.array(["[]"] * n, _TEXT)),
+    "an instant not finite": _column("instant", lambda n: pa.array([float("nan")] * n)),
+}
+
+
+@pytest.mark.parametrize("damage", list(_ROWS.values()), ids=list(_ROWS))
+def test_a_row_the_writer_never_writes_is_refused_not_returned(
+        tmp_path: Path, damage: Callable[[Path], None]) -> None:
+    damage(_archive(tmp_path))
+    with Archive(tmp_path) as archive, pytest.raises(StorageCorruptError) as caught:
+        archive.query_logs({}, page_size=None)
+    assert caught.value.path == str(tmp_path)
+    assert "never writes" in caught.value.reason
