@@ -34,6 +34,7 @@ from .model.entry import LogEntry
 from .query.compile import Filters, compile
 from .query.nodes import And, Node, Or
 from .query.order import page_window
+from .storage.archive_format import refuse_url
 from .storage.archive_reader import ArchiveReader
 
 __all__ = ["EXECUTORS", "Archive", "Executor"]
@@ -92,6 +93,7 @@ class Archive:
             raise InvalidFilterError("executor", executor,
                                      f"expected one of {sorted(EXECUTORS)}")
         self.directory = os.fspath(directory)
+        refuse_url(self.directory)  # os.listdir would find nothing: empty answers
         self.executor = executor
         self._run: Executor = EXECUTORS[executor](self.directory, spark)
 

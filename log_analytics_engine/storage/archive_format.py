@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .. import _native as native
-from ..errors import MissingExtraError, StorageCorruptError
+from ..errors import MissingExtraError, StorageCorruptError, StoragePathError
 from ..model.entry import ATTRIBUTES, LEVELS, LogEntry, assemble
 from ..model.timeparse import format_instant
 from .codec import OPTIONS, default, dumps, loads
@@ -51,6 +51,7 @@ __all__ = [
     "hour_partition",
     "hour_tables",
     "pyarrow",
+    "refuse_url",
     "schema",
     "segment_problem",
     "table_entries",
@@ -67,6 +68,19 @@ FORMAT_VERSION = "1"
 
 COLUMNS = ("instant", "time", "timestamp", "timestamp_json", "level", "source", "message",
            "tags", "thread_id", "request_id", "user_id", "metadata", "id", "words")
+
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def refuse_url(directory: str) -> None:
+    """:class:`StoragePathError` for a URL (``s3a://``, ``hdfs://``): the archive is read
+    and written with the file API, where a URL names no folder (a reader would answer empty,
+    a writer make a local folder ``s3a:``)."""
+    if _URL.match(directory):
+        raise StoragePathError(directory, "a URL: this version reads and writes a folder "
+                               "with the file API; mount the shared storage (NFS, CephFS, a "
+                               "FUSE mount of an object store) and give its path")
 
 
 def pyarrow() -> Any:

@@ -37,6 +37,7 @@ from .archive_format import (
     SegmentTerms,
     hour_tables,
     pyarrow,
+    refuse_url,
 )
 from .archive_runs import RUNS_SUFFIX, encode_runs
 
@@ -77,6 +78,7 @@ class SegmentWriter:
     def __init__(self, directory: str | os.PathLike[str], *, fsync: bool = False,
                  background: bool = False) -> None:
         self.directory = os.fspath(directory)
+        refuse_url(self.directory)
         self.fsync = fsync
         self.written: list[str] = []
         self._prefix = f"{os.getpid()}-{secrets.token_hex(6)}"

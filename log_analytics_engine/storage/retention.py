@@ -23,6 +23,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StoragePathError
+from .archive_format import refuse_url
 from .codec import dumps
 
 if TYPE_CHECKING:
@@ -148,6 +149,7 @@ class Evictor:
         self.segments: SegmentWriter | None = None
         if retention.archive_dir is not None:
             self.archive_dir = os.fspath(retention.archive_dir)
+            refuse_url(self.archive_dir)  # before makedirs makes a local folder "s3a:"
             try:
                 os.makedirs(self.archive_dir, exist_ok=True)
             except OSError as exc:

@@ -130,3 +130,34 @@ def test_a_row_the_writer_never_writes_is_refused_not_returned(
         archive.query_logs({}, page_size=None)
     assert caught.value.path == str(tmp_path)
     assert "never writes" in caught.value.reason
+
+
+@pytest.mark.parametrize("url", ["s3a://bucket/logs", "hdfs://nn:8020/logs", "file:///tmp/x"])
+def test_a_url_is_refused_rather_than_answered_empty(url: str) -> None:
+    from log_analytics_engine import StoragePathError
+
+    with pytest.raises(StoragePathError, match="mount"):
+        Archive(url)
+
+
+def test_a_writer_refuses_a_url_rather_than_making_a_local_folder(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch
+                                                                  ) -> None:
+    from log_analytics_engine import StoragePathError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StoragePathError, match="URL"):
+        SegmentWriter("s3a://bucket/logs")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("archive_format", ["parquet", "jsonl"])
+def test_retention_refuses_a_url_archive_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             archive_format: str) -> None:
+    from log_analytics_engine import LogAnalyticsEngine, Retention, StoragePathError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StoragePathError, match="URL"):
+        LogAnalyticsEngine(retention=Retention(max_entries=10, archive_dir="s3a://b/logs",
+                                               archive_format=archive_format))
+    assert list(tmp_path.iterdir()) == []
