@@ -137,6 +137,73 @@ append_str(Bytes *b, PyObject *v, const char *what)
     return append_utf8(b, v);
 }
 
+/* One text column being built: the UTF-8 bytes, the int32 offsets (n + 1) and the validity
+ * bitmap (NULL until the first null). */
+typedef struct {
+    Bytes b;
+    PyObject *offsets, *valid;
+    int32_t *off;
+    unsigned char *bits;
+} TextColumn;
+
+static int
+text_column_init(TextColumn *c, Py_ssize_t n)
+{
+    memset(c, 0, sizeof(*c));
+    c->offsets = PyBytes_FromStringAndSize(NULL, (n + 1) * (Py_ssize_t)sizeof(int32_t));
+    if (c->offsets == NULL)
+        return -1;
+    c->off = (int32_t *)PyBytes_AS_STRING(c->offsets);
+    c->off[0] = 0;
+    return 0;
+}
+
+/* Row i of n: v (a str; None only when nullable); ``name`` the value in a TypeError. */
+static int
+text_column_put(TextColumn *c, Py_ssize_t i, Py_ssize_t n, PyObject *v, int nullable,
+                const char *name)
+{
+    if (v == Py_None && nullable) {
+        if (c->valid == NULL) {
+            c->valid = PyBytes_FromStringAndSize(NULL, (n + 7) / 8);
+            if (c->valid == NULL)
+                return -1;
+            c->bits = (unsigned char *)PyBytes_AS_STRING(c->valid);
+            memset(c->bits, 0xff, (size_t)((n + 7) / 8));
+        }
+        c->bits[i >> 3] &= (unsigned char)~(1u << (i & 7));
+    }
+    else if (!PyUnicode_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "%s must be %s, not %s", name,
+                     nullable ? "a str or None" : "a str", Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    else if (append_utf8(&c->b, v) < 0)
+        return -1;
+    c->off[i + 1] = (int32_t)c->b.size;
+    return 0;
+}
+
+/* (offsets, data, validity or None), as string_buffers returns them. */
+static PyObject *
+text_column_result(TextColumn *c)
+{
+    PyObject *data = PyBytes_FromStringAndSize(c->b.data ? c->b.data : "", c->b.size);
+    if (data == NULL)
+        return NULL;
+    PyObject *r = PyTuple_Pack(3, c->offsets, data, c->valid ? c->valid : Py_None);
+    Py_DECREF(data);
+    return r;
+}
+
+static void
+text_column_free(TextColumn *c)
+{
+    Py_XDECREF(c->offsets);
+    Py_XDECREF(c->valid);
+    PyMem_Free(c->b.data);
+}
+
 /* string_buffers(values) -> (offsets, data, validity or None): the buffers of an Arrow
  * string array of a list of str and None (validity: the bitmap, bit set = a value; None
  * when no value is null). The strings' UTF-8 is copied once, without a Python object per
@@ -154,39 +221,16 @@ py_string_buffers(PyObject *module, PyObject *values)
         PyErr_SetString(PyExc_OverflowError, "too many values for one text column");
         return NULL;
     }
-    Bytes b = {NULL, 0, 0};
-    PyObject *offsets = PyBytes_FromStringAndSize(NULL, (n + 1) * (Py_ssize_t)sizeof(int32_t));
-    PyObject *valid = NULL, *result = NULL;
-    if (offsets == NULL)
-        return NULL;
-    int32_t *off = (int32_t *)PyBytes_AS_STRING(offsets);
-    unsigned char *bits = NULL;
-    off[0] = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *v = PyList_GET_ITEM(values, i);
-        if (v == Py_None) {
-            if (valid == NULL) {  /* the first null: every value before it was set */
-                valid = PyBytes_FromStringAndSize(NULL, (n + 7) / 8);
-                if (valid == NULL)
-                    goto done;
-                bits = (unsigned char *)PyBytes_AS_STRING(valid);
-                memset(bits, 0xff, (size_t)((n + 7) / 8));
-            }
-            bits[i >> 3] &= (unsigned char)~(1u << (i & 7));
-        }
-        else if (append_str(&b, v, "a str or None") < 0)
-            goto done;
-        off[i + 1] = (int32_t)b.size;
-    }
-    PyObject *data = PyBytes_FromStringAndSize(b.data ? b.data : "", b.size);
-    if (data == NULL)
+    TextColumn c;
+    PyObject *result = NULL;
+    if (text_column_init(&c, n) < 0)
         goto done;
-    result = PyTuple_Pack(3, offsets, data, valid ? valid : Py_None);
-    Py_DECREF(data);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (text_column_put(&c, i, n, PyList_GET_ITEM(values, i), 1, "a text value") < 0)
+            goto done;
+    result = text_column_result(&c);
 done:
-    Py_DECREF(offsets);
-    Py_XDECREF(valid);
-    PyMem_Free(b.data);
+    text_column_free(&c);
     return result;
 }
 
@@ -256,78 +300,12 @@ done:
     return result;
 }
 
-/* One text column being built: the UTF-8 bytes, the int32 offsets (n + 1) and the validity
- * bitmap (NULL until the first null). */
-typedef struct {
-    Bytes b;
-    PyObject *offsets, *valid;
-    int32_t *off;
-    unsigned char *bits;
-} TextColumn;
-
-static int
-text_column_init(TextColumn *c, Py_ssize_t n)
-{
-    memset(c, 0, sizeof(*c));
-    c->offsets = PyBytes_FromStringAndSize(NULL, (n + 1) * (Py_ssize_t)sizeof(int32_t));
-    if (c->offsets == NULL)
-        return -1;
-    c->off = (int32_t *)PyBytes_AS_STRING(c->offsets);
-    c->off[0] = 0;
-    return 0;
-}
-
-/* Row i of n: v (a str; None only when nullable). */
-static int
-text_column_put(TextColumn *c, Py_ssize_t i, Py_ssize_t n, PyObject *v, int nullable,
-                const char *name)
-{
-    if (v == Py_None && nullable) {
-        if (c->valid == NULL) {
-            c->valid = PyBytes_FromStringAndSize(NULL, (n + 7) / 8);
-            if (c->valid == NULL)
-                return -1;
-            c->bits = (unsigned char *)PyBytes_AS_STRING(c->valid);
-            memset(c->bits, 0xff, (size_t)((n + 7) / 8));
-        }
-        c->bits[i >> 3] &= (unsigned char)~(1u << (i & 7));
-    }
-    else if (!PyUnicode_Check(v)) {
-        PyErr_Format(PyExc_TypeError, "an entry's %s must be a str, not %s", name,
-                     Py_TYPE(v)->tp_name);
-        return -1;
-    }
-    else if (append_utf8(&c->b, v) < 0)
-        return -1;
-    c->off[i + 1] = (int32_t)c->b.size;
-    return 0;
-}
-
-/* (offsets, data, validity or None), as string_buffers returns them. */
-static PyObject *
-text_column_result(TextColumn *c)
-{
-    PyObject *data = PyBytes_FromStringAndSize(c->b.data ? c->b.data : "", c->b.size);
-    if (data == NULL)
-        return NULL;
-    PyObject *r = PyTuple_Pack(3, c->offsets, data, c->valid ? c->valid : Py_None);
-    Py_DECREF(data);
-    return r;
-}
-
-static void
-text_column_free(TextColumn *c)
-{
-    Py_XDECREF(c->offsets);
-    Py_XDECREF(c->valid);
-    PyMem_Free(c->b.data);
-}
-
 #define N_TEXT 7
 static const int text_slots[N_TEXT] = {S_TIMESTAMP, S_LEVEL, S_SOURCE, S_MESSAGE,
                                        S_THREAD_ID, S_REQUEST_ID, S_USER_ID};
-static const char *const text_names[N_TEXT] = {"timestamp", "level", "source", "message",
-                                               "thread_id", "request_id", "user_id"};
+static const char *const text_names[N_TEXT] = {
+    "an entry's timestamp", "an entry's level", "an entry's source", "an entry's message",
+    "an entry's thread_id", "an entry's request_id", "an entry's user_id"};
 
 /* entry_columns(entries, order) -> (instants, texts, tags, messages, metadata): the columns
  * of the exact LogEntry objects of ``entries`` at the positions ``order`` (None: all, as
@@ -431,7 +409,7 @@ py_entry_columns(PyObject *module, PyObject *args)
         for (int c = 0; ok && c < N_TEXT; c++) {
             PyObject *v = SLOT(st, e, text_slots[c]);
             if (v == NULL) {
-                PyErr_Format(PyExc_TypeError, "an entry's %s is not set", text_names[c]);
+                PyErr_Format(PyExc_TypeError, "%s is not set", text_names[c]);
                 ok = 0;
             }
             else if (text_column_put(&text[c], i, n, v, c >= 4, text_names[c]) < 0)
