@@ -20,6 +20,7 @@ query. Needs the ``archive`` extra.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
@@ -34,6 +35,7 @@ from .model.entry import LogEntry
 from .query.compile import Filters, compile
 from .query.nodes import And, Node, Or
 from .query.order import page_window
+from .query.residual import Deadline, deadline_of
 from .storage.archive_format import refuse_url
 from .storage.archive_reader import ArchiveReader
 
@@ -55,6 +57,8 @@ class Executor(Protocol):
                   metrics: Any = None) -> dict[Any, Any]: ...
 
     def segments(self) -> list[str]: ...
+
+    def within(self, deadline: Deadline) -> contextlib.AbstractContextManager[None]: ...
 
     def close(self) -> None: ...
 
@@ -99,30 +103,47 @@ class Archive:
 
     def query_logs(self, filters: Filters = None, sort_by: str | None = None,
                    sort_desc: bool = False, page: int | None = None,
-                   page_size: int | None = None) -> list[LogEntry]:
+                   page_size: int | None = None, *,
+                   timeout: float | None = None) -> list[LogEntry]:
         """Entries matching every filter, in time order (ties by id), pages from 0.
 
         Runtime complexity: a scan of the segments that pruning keeps (time partitions and
-        term indexes), of the columns the predicate reads; O(k) to build k entries.
+        term indexes), of the columns the predicate reads; O(k) to build k entries. Past
+        ``timeout`` seconds the executor's work is cancelled and
+        :class:`~log_analytics_engine.QueryTimeoutError` raised (as on every read method).
         """
         offset, limit = page_window(page, page_size)
-        return list(self._run.entries(compile(filters), sort_by, sort_desc, offset, limit))
+        node = compile(filters)
+        with self._within(timeout):
+            return list(self._run.entries(node, sort_by, sort_desc, offset, limit))
 
     def search(self, q: str, sort_by: str | None = None, sort_desc: bool = False,
-               page: int | None = None, page_size: int | None = None) -> list[LogEntry]:
+               page: int | None = None, page_size: int | None = None, *,
+               timeout: float | None = None) -> list[LogEntry]:
         """Entries matching a query string (``'level:ERROR "connection refused"'``)."""
-        return self.query_logs(q, sort_by, sort_desc, page, page_size)
+        return self.query_logs(q, sort_by, sort_desc, page, page_size, timeout=timeout)
 
-    def count_logs(self, filters: Filters = None) -> int:
+    def count_logs(self, filters: Filters = None, *, timeout: float | None = None) -> int:
         """How many entries match, without building them (one SQL ``count``)."""
-        return int(self._run.count(compile(filters)))
+        node = compile(filters)
+        with self._within(timeout):
+            return int(self._run.count(node))
 
     def aggregate(self, filters: Filters = None, group_by: str | Sequence[str] | None = None,
                   interval: str | float | None = None,
-                  metrics: Iterable[Any] | None = None) -> dict[Any, Any]:
+                  metrics: Iterable[Any] | None = None, *,
+                  timeout: float | None = None) -> dict[Any, Any]:
         """Grouped metrics, as :meth:`LogAnalyticsEngine.aggregate` (same shape, order and
         percentile definition)."""
-        return dict(self._run.aggregate(compile(filters), group_by, interval, metrics))
+        node = compile(filters)
+        with self._within(timeout):
+            return dict(self._run.aggregate(node, group_by, interval, metrics))
+
+    def _within(self, timeout: float | None) -> contextlib.AbstractContextManager[None]:
+        """The executor's bound on this thread's queries (none when ``timeout`` is None)."""
+        if timeout is None:
+            return contextlib.nullcontext()
+        return self._run.within(deadline_of(timeout))
 
     def sessions(self, filters: Filters = None, key: str | Sequence[str] = DEFAULT_KEY,
                  action_field: str = "action", start: Any = "start", end: Any = "end", *,

@@ -124,6 +124,18 @@ def _fetchall(relation: Any) -> list[Any]:
     return rows
 
 
+def _logged(interrupt: Callable[[], None]) -> Callable[[], None]:
+    """``interrupt`` for a timer thread: a failure (the query ended meanwhile, the session
+    went away) is logged, never left to escape the thread."""
+    def run() -> None:
+        try:
+            interrupt()
+        except Exception as exc:  # a timer has no caller to raise to
+            log.debug("cancelling an archive query at its deadline failed: %s", exc)
+
+    return run
+
+
 _GLOB = re.compile(r"[*?\[\]{}\\]")
 _NAMED_FILE = re.compile(r"""["']([^"']+\.parquet)["']""")
 
@@ -178,7 +190,6 @@ class ArchiveReader:
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self._segments_of(directory)
         self._con = _duckdb().connect(":memory:")
-        self._local = threading.local()  # the deadline of this thread's queries
 
     def close(self) -> None:
         self._con.close()
@@ -190,6 +201,7 @@ class ArchiveReader:
         self._terms: dict[str, SegmentTerms | None] = {}
         self._valid: set[str] = set()  # segments whose footer was checked
         self._lock = threading.Lock()
+        self._local = threading.local()  # the deadline of this thread's queries
 
     def segments(self) -> list[str]:
         """Every complete segment now in the folder."""
@@ -255,10 +267,9 @@ class ArchiveReader:
 
     def _checked(self) -> list[Any] | None:
         """Inside :meth:`within`: raise if the deadline passed; the cursors to interrupt."""
-        local: Any = getattr(self, "_local", None)  # a Spark reader has none
-        bound: list[Any] | None = getattr(local, "cursors", None)
+        bound: list[Any] | None = getattr(self._local, "cursors", None)
         if bound is not None:
-            local.deadline.check()
+            self._local.deadline.check()
         return bound
 
     def _run(self, sql: str, params: dict[str, Any]) -> Any:
@@ -283,8 +294,9 @@ class ArchiveReader:
     @contextlib.contextmanager
     def within(self, deadline: Deadline) -> Iterator[None]:
         """Bound the queries this thread runs in the block by ``deadline``: each is checked
-        before it starts, and DuckDB is interrupted when the timeout passes; either way the
-        block raises :class:`QueryTimeoutError`."""
+        before it starts (and between the batches whose rows are checked in Python), and
+        the executor's work is cancelled when the timeout passes; either way the block
+        raises :class:`QueryTimeoutError`."""
         if deadline.until is None and deadline.cancel is None:
             yield
             return
@@ -293,18 +305,32 @@ class ArchiveReader:
         timer = None
         if deadline.until is not None:
             timer = threading.Timer(max(0.0, deadline.until - time.monotonic()),
-                                    lambda: [c.interrupt() for c in list(cursors)])
+                                    _logged(self._interrupter(cursors)))
             timer.daemon = True
             timer.start()
         try:
             yield
-        except _duckdb().InterruptException as exc:
+        except Exception as exc:
+            if not self._interrupted(exc, deadline):
+                raise
             raise QueryTimeoutError(
                 f"the query took longer than {deadline.timeout:g} s (archive)") from exc
         finally:
             if timer is not None:
                 timer.cancel()
             del self._local.cursors, self._local.deadline
+
+    def _interrupter(self, cursors: list[Any]) -> Callable[[], None]:
+        """What the timer calls when the deadline passes (in its own thread)."""
+        def interrupt() -> None:
+            for cursor in list(cursors):
+                cursor.interrupt()
+
+        return interrupt
+
+    def _interrupted(self, exc: Exception, deadline: Deadline) -> bool:
+        """Whether ``exc`` is the executor giving up on the timer's cancel."""
+        return isinstance(exc, _duckdb().InterruptException)
 
     def entries(self, node: Node, sort_by: str | None = None, descending: bool = False,
                 offset: int = 0, limit: int | None = None,
@@ -348,6 +374,7 @@ class ArchiveReader:
             return table_entries(_arrow_table(self._run(sql, pred.params)), self.directory)
         kept: list[LogEntry] = []
         for batch in _arrow_batches(self._run(sql, pred.params), BATCH_ROWS):
+            self._checked()  # the rows are checked here, in Python: between batches
             kept.extend(e for e in table_entries(batch, self.directory) if node.match(e))
             if limit is not None and len(kept) >= limit:
                 return kept[:limit]

@@ -18,13 +18,16 @@ the ``spark`` extra (pyspark >= 4.0) and a Java 17 runtime.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..errors import MissingExtraError
+from ..query.residual import Deadline
 from ..query.sql import DIALECTS
 from .archive_reader import ArchiveReader
 
@@ -115,10 +118,42 @@ class SparkArchiveReader(ArchiveReader):
             self.spark.catalog.dropTempView(old)
         return name
 
+    @contextlib.contextmanager
+    def within(self, deadline: Deadline) -> Iterator[None]:
+        """:meth:`ArchiveReader.within` on Spark: the thread's jobs run in a job group of
+        their own, which the timer cancels (a Spark Connect session, without a
+        ``sparkContext``, is checked before each statement only)."""
+        context = getattr(self.spark, "sparkContext", None) if deadline.until else None
+        if context is None:
+            with super().within(deadline):
+                yield
+            return
+        self._local.group = group = f"{self._prefix}q{next(_names)}"
+        context.setJobGroup(group, "log_analytics_engine archive query", True)
+        try:
+            with super().within(deadline):
+                yield
+        finally:
+            context.setLocalProperty("spark.jobGroup.id", None)
+            del self._local.group
+
+    def _interrupter(self, cursors: list[Any]) -> Callable[[], None]:
+        group = getattr(self._local, "group", None)
+        context = getattr(self.spark, "sparkContext", None)
+        if group is None or context is None:
+            return lambda: None
+        return lambda: context.cancelJobGroup(group)
+
+    def _interrupted(self, exc: Exception, deadline: Deadline) -> bool:
+        """A cancelled job group surfaces as whatever error the Py4J call raised: any error
+        after the deadline is the timeout's."""
+        return deadline.until is not None and time.monotonic() >= deadline.until
+
     def _typed(self, files: list[str], field: str) -> bool:
         """Never: the typed numeric columns are read through DuckDB-only SQL (list slicing,
         ``signbit``); Spark reads numeric metadata through the dialect's VARIANT path."""
         return False
 
     def _run(self, sql: str, params: dict[str, Any]) -> Any:
+        self._checked()
         return _Result(self.spark.sql(sql, args=params or None))

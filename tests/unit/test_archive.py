@@ -387,6 +387,26 @@ def test_a_running_archive_query_is_interrupted_at_its_deadline(tmp_path: Path) 
     reader.close()
 
 
+def test_archive_read_methods_honour_a_timeout(tmp_path: Path) -> None:
+    SegmentWriter(tmp_path).write([LogEntry(3600 * (i % 3) + i, ("INFO", "ERROR")[i % 2],
+                                            f"m{i} disk", metadata={"lat": i / 2})
+                                   for i in range(60)], range(60))
+    with Archive(tmp_path) as archive:
+        calls = {
+            "query_logs": lambda t: archive.query_logs({"keyword": "disk"}, timeout=t),
+            "search": lambda t: archive.search("level:ERROR", timeout=t),
+            "count_logs": lambda t: archive.count_logs({"level": "ERROR"}, timeout=t),
+            "count_all": lambda t: archive.count_logs(timeout=t),  # from the term indexes
+            "aggregate": lambda t: archive.aggregate(group_by="level", metrics=["p95:lat"],
+                                                     timeout=t),
+            "residual": lambda t: archive.query_logs({"regex": "^m1"}, timeout=t),
+        }
+        for name, call in calls.items():
+            assert call(60) == call(None), name
+            with pytest.raises(QueryTimeoutError, match="longer than"):
+                call(1e-9)
+
+
 def _counting(reader: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The SQL statements ``reader`` runs from now on."""
     ran: list[str] = []

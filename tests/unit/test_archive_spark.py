@@ -130,3 +130,24 @@ def test_spark_reads_percentiles_from_the_value_runs(spark: Any, folder: Path,
         want = engine.aggregate(cut, group_by="level", metrics=metrics)
         assert archive.aggregate(cut, group_by="level", metrics=metrics) == want
         assert jobs  # a cut segment: Spark's own SQL path
+
+
+def test_a_running_spark_query_is_cancelled_at_its_deadline(spark: Any, folder: Path) -> None:
+    """The thread's jobs run in a job group of their own, which the timer cancels."""
+    import time
+
+    from log_analytics_engine import QueryTimeoutError
+    from log_analytics_engine.query.residual import Deadline
+    from log_analytics_engine.storage.archive_spark import SparkArchiveReader
+
+    reader = SparkArchiveReader(folder, spark)
+    endless = "SELECT count(*) FROM range(1000000000000) a"
+    started = time.monotonic()
+    with pytest.raises(QueryTimeoutError, match="archive"), reader.within(Deadline(3.0)):
+        reader._run(endless, {}).fetchall()
+    assert time.monotonic() - started < 60  # cancelled, not run to its end
+    assert spark.sparkContext.getLocalProperty("spark.jobGroup.id") is None
+    with Archive(folder, executor="spark", spark=spark) as archive:
+        assert archive.count_logs({"level": "ERROR"}, timeout=600) == 10  # usable afterwards
+        with pytest.raises(QueryTimeoutError):
+            archive.count_logs({"level": "ERROR"}, timeout=1e-9)
