@@ -516,8 +516,8 @@ class ArchiveReader:
         """The rows :meth:`_grouped` gives for count, min, max and percentiles of ``field``
         overall or by level, from the segments' sorted value runs (:mod:`.archive_runs`):
         a segment the query covers whole (no filter but time and level) gives its runs, one
-        it covers in part is read with SQL and sorted (on an executor that reads the typed
-        copies: DuckDB; on Spark such a query takes its SQL path); the order statistics are
+        it covers in part is read with SQL (:meth:`_cut_values`, its typed copy) and sorted;
+        the order statistics are
         selected over the runs without reading every value. None when a segment has no
         usable runs or the query filters on anything else. O(r log n) per position for r
         runs. The runs are read by this process (the driver), as the term indexes are."""
@@ -547,13 +547,10 @@ class ArchiveReader:
                 if levels is None or level in levels:
                     rows[level] = rows.get(level, 0) + n
                     runs.setdefault(level, []).append(got.runs.get(level, np.empty(0)))
-        if partial and not self._typed(partial, field):
-            return None  # an executor that does not read the typed copy (Spark): its SQL path
+        if partial and not self._with_copy(partial, field):
+            return None  # a segment without the typed copy: the SQL path
         if partial:  # the segments the time range cuts: their matching values, sorted
-            column = NUMERIC_PREFIX + field
-            sql = (f"SELECT level, count(*) AS n, list({column}) FILTER (WHERE {column} IS "
-                   f"NOT NULL) AS v FROM {self._from(partial)} WHERE {pred.sql} GROUP BY level")
-            table = _arrow_table(self._run(sql, pred.params))
+            table = self._cut_values(partial, pred, NUMERIC_PREFIX + field)
             for level, n, values in zip(table.column("level").to_pylist(),
                                         table.column("n").to_pylist(),
                                         numbers.arrays(table.column("v")), strict=True):
@@ -567,6 +564,13 @@ class ArchiveReader:
             return [[sum(rows.values()), _picked(merged, quantiles), 0]]
         return [[level, rows[level], _picked(runs[level], quantiles), 0]
                 for level in rows if rows[level]]
+
+    def _cut_values(self, files: list[str], pred: Any, column: str) -> Any:
+        """Per level of the rows of ``files`` matching ``pred``: ``level``, their count
+        ``n`` and the non-null values ``v`` of the typed ``column`` (Arrow)."""
+        sql = (f"SELECT level, count(*) AS n, list({column}) FILTER (WHERE {column} IS "
+               f"NOT NULL) AS v FROM {self._from(files)} WHERE {pred.sql} GROUP BY level")
+        return _arrow_table(self._run(sql, pred.params))
 
     def _grouped(self, files: list[str], pred: Any, keys: list[str], group: str | None,
                  field: str | None, exact_text: bool,

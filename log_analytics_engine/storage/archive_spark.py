@@ -149,6 +149,20 @@ class SparkArchiveReader(ArchiveReader):
         after the deadline is the timeout's."""
         return deadline.until is not None and time.monotonic() >= deadline.until
 
+    def _cut_values(self, files: list[str], pred: Any, column: str) -> Any:
+        """:meth:`ArchiveReader._cut_values` on Spark: the segments (a time range cuts at
+        most the two at its ends) read with the typed column added to the schema, in a view
+        of this call's own."""
+        name = f"{self._prefix}cut{next(_names)}"
+        (self.spark.read.schema(f"{SPARK_SCHEMA}, `{column}` DOUBLE").parquet(*files)
+         .createOrReplaceTempView(name))
+        try:
+            sql = (f"SELECT level, count(*) AS n, collect_list(`{column}`) AS v FROM {name} "
+                   f"WHERE {pred.sql} GROUP BY level")
+            return self._run(sql, pred.params).fetch_arrow_table()
+        finally:
+            self.spark.catalog.dropTempView(name)
+
     def _typed(self, files: list[str], field: str) -> bool:
         """Never: the typed numeric columns are read through DuckDB-only SQL (list slicing,
         ``signbit``); Spark reads numeric metadata through the dialect's VARIANT path."""

@@ -17,7 +17,7 @@ pytest.importorskip("duckdb")
 
 from archive_helpers import write_cut
 from conftest import examples
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from log_analytics_engine import Archive, LogAnalyticsEngine, LogEntry
@@ -119,12 +119,29 @@ def test_a_negative_zero_sends_the_typed_path_to_the_exact_one(monkeypatch: Any)
         assert _bits(got) == _bits(engine.aggregate(group_by="level", metrics=METRICS))
 
 
+_RANGES = (entries, st.lists(st.integers(0, 60), max_size=3), st.integers(-100, 7300),
+           st.integers(0, 7400), st.sampled_from((None, "INFO", "ERROR")), st.booleans())
+
+
 @settings(max_examples=examples(1.0))
-@given(entries, st.lists(st.integers(0, 60), max_size=3), st.integers(-100, 7300),
-       st.integers(0, 7400), st.sampled_from((None, "INFO", "ERROR")), st.booleans())
+@given(*_RANGES)
 def test_value_runs_answer_as_the_engine(rows, cuts, start, span, level, negzero) -> None:
     """Percentiles overall or by level, over a time range that covers some segments whole
     and cuts others (read with SQL), and a level filter: from the sorted value runs."""
+    _check_runs(rows, cuts, start, span, level, negzero)
+
+
+@settings(max_examples=examples(0.12), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(*_RANGES)
+def test_spark_value_runs_answer_as_the_engine(spark: Any, rows, cuts, start, span, level,
+                                               negzero) -> None:
+    """The same on Spark: runs read by the driver, cut segments through Spark SQL."""
+    _check_runs(rows, cuts, start, span, level, negzero, spark)
+
+
+def _check_runs(rows: Any, cuts: Any, start: int, span: int, level: str | None,
+                negzero: bool, spark: Any = None) -> None:
     from log_analytics_engine.storage.archive_reader import ArchiveReader
 
     if not negzero:
@@ -144,11 +161,12 @@ def test_value_runs_answer_as_the_engine(rows, cuts, start, span, level, negzero
         answered.append(got is not None)
         return got
 
+    executor = "duckdb" if spark is None else "spark"
     with tempfile.TemporaryDirectory() as folder, \
             pytest.MonkeyPatch.context() as patch:
         patch.setattr(ArchiveReader, "_from_runs", spy)
         write_cut(built, cuts, folder)
-        with Archive(folder) as archive:
+        with Archive(folder, executor=executor, spark=spark) as archive:
             for group_by in ("level", None):
                 want = engine.aggregate(filters, group_by=group_by, metrics=METRICS)
                 got = archive.aggregate(filters, group_by=group_by, metrics=METRICS)
