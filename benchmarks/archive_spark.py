@@ -46,6 +46,10 @@ def queries(rare: str, hour: tuple[str, str]) -> dict[str, Callable[[Archive], A
                                                   page=0, page_size=50),
         "p95 latency_ms by level": lambda a: a.aggregate(group_by="level",
                                                          metrics=["p95:latency_ms"]),
+        # from half past the first full hour to many hours later: two segments cut
+        "p95 by level, a range cutting segments": lambda a: a.aggregate(
+            {"start_time": str(float(start) + 1800), "end_time": str(float(start) + 86400)},
+            group_by="level", metrics=["p95:latency_ms"]),
         "count per 1 h bucket": lambda a: a.aggregate(interval="1h"),
         "backtest (2 threshold rules)": lambda a: [x.to_dict() for x in a.backtest(rules)],
     }
