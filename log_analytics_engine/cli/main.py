@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..errors import UnknownFieldWarning
+from ..errors import LogAnalyticsError, UnknownFieldWarning
 from .alerts import register_alerts
 from .archive import register_archive
 from .common import (
@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"log-analytics: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, LogAnalyticsError) as exc:  # a damaged archive, a timeout
         print(f"log-analytics: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:

@@ -18,6 +18,7 @@ from .common import (
     make_engine,
     note_unknown_fields,
     positive,
+    positive_float,
     query_node,
 )
 
@@ -43,6 +44,8 @@ def register_query(sub: Any) -> None:
     p.add_argument("--limit", type=positive, default=None, help="print at most N entries")
     p.add_argument("--desc", action="store_true", help="newest first")
     p.add_argument("--count", action="store_true", help="print only the number of matches")
+    p.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS",
+                   help="give up after this long (the query is cancelled)")
     add_type(p)
     add_archive_options(p)
     p.set_defaults(func=guarded(cmd_query))
@@ -61,12 +64,13 @@ def cmd_query(args: argparse.Namespace) -> int:
         note_unknown_fields(engine, node)
     out = Out()
     if args.count:
-        count = engine.count_logs(node)
+        count = engine.count_logs(node, timeout=args.timeout)
         out.line(str(count))
         if not count:
             print("log-analytics: no entries matched", file=sys.stderr)
         return 0
-    entries = engine.query_logs(node, sort_desc=args.desc, page_size=args.limit)
+    entries = engine.query_logs(node, sort_desc=args.desc, page_size=args.limit,
+                                timeout=args.timeout)
     if not entries:
         print("log-analytics: no entries matched", file=sys.stderr)
     if args.format == "table":

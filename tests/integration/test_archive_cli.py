@@ -153,3 +153,22 @@ def test_archive_json_output_round_trips(archived: Path, engine: LogAnalyticsEng
     want = [e.to_dict() for e in engine.query_logs("source:*", page_size=5)]
     assert [r["message"] for r in rows] == [w["message"] for w in want]
     assert os.path.isdir(archived)
+
+
+def test_a_damaged_archive_and_a_timeout_end_with_one_line(archived: Path,
+                                                           tmp_path: Path) -> None:
+    import shutil
+
+    slow = run("query", "--archive", str(archived), "-q", "level:ERROR", "--timeout", "1e-9")
+    assert slow.returncode != 0
+    assert "Traceback" not in slow.stderr
+    assert "longer than" in slow.stderr
+    damaged = tmp_path / "damaged"
+    shutil.copytree(archived, damaged)
+    segment = sorted(damaged.rglob("*.parquet"))[0]
+    segment.write_bytes(b"not parquet")
+    result = run("query", "--archive", str(damaged), "-q", "level:ERROR", "--count")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert str(segment) in result.stderr
