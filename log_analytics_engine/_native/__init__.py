@@ -33,6 +33,7 @@ kernel                        used by
 ``string_buffers``            ``storage.archive_format.text_array`` (text columns)
 ``string_list_buffers``       ``storage.archive_format.text_array`` (the tags column)
 ``entry_columns``             ``storage.archive_format.entries_table`` (entries -> columns)
+``json_array_buffers``        ``storage.archive_format.metadata_array`` (the metadata column)
 ============================  =====================================================
 
 Two flags say where the best path differs, not only its speed:
@@ -81,6 +82,7 @@ __all__ = [
     "indexed_reads",
     "ingest_blocks",
     "ingest_records",
+    "json_array_buffers",
     "numeric_column",
     "numeric_records",
     "python",
@@ -102,9 +104,9 @@ __all__ = [
 KERNELS = (
     "count_values", "decode_records", "encode_chunk", "encode_records", "entries_from_chunk",
     "entries_from_lines", "entries_from_rows", "entry_columns", "filter_instants", "gather",
-    "gather_numbers", "ingest_blocks", "ingest_records", "numeric_column", "numeric_records",
-    "sorted_numbers", "split_ordered", "string_buffers", "string_list_buffers", "summarize_numbers",
-    "take_entries", "time_order", "word_lists",
+    "gather_numbers", "ingest_blocks", "ingest_records", "json_array_buffers", "numeric_column",
+    "numeric_records", "sorted_numbers", "split_ordered", "string_buffers", "string_list_buffers",
+    "summarize_numbers", "take_entries", "time_order", "word_lists",
 )
 
 speedups: ModuleType | None
@@ -134,6 +136,7 @@ gather = python.gather
 gather_numbers = python.gather_numbers
 ingest_blocks = python.ingest_blocks
 ingest_records = python.ingest_records
+json_array_buffers = python.json_array_buffers
 numeric_column = python.numeric_column
 numeric_records = python.numeric_records
 sorted_numbers = python.sorted_numbers

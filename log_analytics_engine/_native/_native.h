@@ -497,6 +497,7 @@ INTERNAL PyObject *py_word_lists(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_string_buffers(PyObject *module, PyObject *values);
 INTERNAL PyObject *py_string_list_buffers(PyObject *module, PyObject *lists);
 INTERNAL PyObject *py_entry_columns(PyObject *module, PyObject *args);
+INTERNAL PyObject *py_json_array_buffers(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_time_order(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_encode_records(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_decode_records(PyObject *module, PyObject *args);

@@ -499,3 +499,96 @@ done:
     Py_XDECREF(tag_offsets);
     return result;
 }
+
+/* json_array_buffers(data, n) -> (offsets, data, validity or None): the elements of the JSON
+ * array ``data`` (one orjson.dumps of a list) as the buffers of an Arrow string array,
+ * ``null`` as a null (python.json_array_buffers is the specification). */
+PyObject *
+py_json_array_buffers(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *data;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "O!n:json_array_buffers", &PyBytes_Type, &data, &n))
+        return NULL;
+    if (n < 0 || n >= INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "a count out of range");
+        return NULL;
+    }
+    const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(data);
+    Py_ssize_t len = PyBytes_GET_SIZE(data);
+    if (len < 2 || s[0] != '[' || s[len - 1] != ']') {
+        PyErr_SetString(PyExc_ValueError, "not a JSON array");
+        return NULL;
+    }
+    if (len - 2 > INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "text column over 2 GiB");
+        return NULL;
+    }
+    TextColumn c;
+    PyObject *result = NULL;
+    if (text_column_init(&c, n) < 0)
+        goto done;
+    /* the elements' bytes are at most the array's: one allocation */
+    c.b.cap = len > 2 ? len - 2 : 1;
+    c.b.data = PyMem_Malloc((size_t)c.b.cap);
+    if (c.b.data == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t count = 0, start = 1;
+    int depth = 0, in_string = 0, escaped = 0;
+    for (Py_ssize_t i = 1; i < len; i++) {
+        unsigned char ch = s[i];
+        int end = 0;
+        if (in_string) {
+            if (escaped)
+                escaped = 0;
+            else if (ch == '\\')
+                escaped = 1;
+            else if (ch == '"')
+                in_string = 0;
+            if (i == len - 1)  /* the closing ] inside a string: not an array */
+                break;
+            continue;
+        }
+        if (ch == '"')
+            in_string = 1;
+        else if (ch == '[' || ch == '{')
+            depth++;
+        else if ((ch == ']' || ch == '}') && i < len - 1) {  /* not the array's own ] */
+            if (--depth < 0)
+                break;
+        }
+        else if (ch == ',' && depth == 0)
+            end = 1;
+        if (i == len - 1)
+            end = len > 2;  /* the closing ]: the last element, unless the array is empty */
+        if (!end)
+            continue;
+        Py_ssize_t size = i - start;
+        if (size == 0 || count >= n) {
+            count = -1;
+            break;
+        }
+        if (size == 4 && memcmp(s + start, "null", 4) == 0) {
+            if (text_column_put(&c, count, n, Py_None, 1, "an element") < 0)
+                goto done;
+        }
+        else {
+            memcpy(c.b.data + c.b.size, s + start, (size_t)size);
+            c.b.size += size;
+            c.off[count + 1] = (int32_t)c.b.size;
+        }
+        count++;
+        start = i + 1;
+    }
+    if (in_string || depth != 0 || count != n) {
+        PyErr_Format(PyExc_ValueError, "a JSON array of other than %zd elements", n);
+        goto done;
+    }
+    result = text_column_result(&c);
+done:
+    text_column_free(&c);
+    return result;
+}

@@ -144,6 +144,9 @@ static PyMethodDef methods[] = {
     {"string_list_buffers", py_string_list_buffers, METH_O,
      "string_list_buffers(lists) -> (list_offsets, offsets, data): the buffers of an Arrow "
      "list<string> array of a list of lists of str."},
+    {"json_array_buffers", py_json_array_buffers, METH_VARARGS,
+     "json_array_buffers(data, n) -> (offsets, data, validity or None): the n elements of a "
+     "JSON array (one orjson.dumps of a list) as the buffers of an Arrow string array."},
     {"entry_columns", py_entry_columns, METH_VARARGS,
      "entry_columns(entries, order) -> (instants, texts, tags, messages, metadata): the "
      "column buffers of LogEntry objects at the positions order (None: all), in one pass."},

@@ -40,6 +40,7 @@ __all__ = [
     "gather_numbers",
     "ingest_blocks",
     "ingest_records",
+    "json_array_buffers",
     "numeric_column",
     "numeric_records",
     "sorted_numbers",
@@ -187,6 +188,66 @@ def string_list_buffers(lists: list[list[str]]) -> tuple[bytes, bytes, bytes]:
         raise OverflowError("too many values for one text list column")
     offsets, data, _ = string_buffers(flat)
     return list_offsets.tobytes(), offsets, data
+
+
+def json_array_buffers(data: bytes, n: int) -> tuple[bytes, bytes, bytes | None]:
+    """The buffers of an Arrow string array of the ``n`` elements of the JSON array
+    ``data`` (as one ``orjson.dumps`` of a list writes it: no whitespace), each element's
+    JSON text as it stands, ``null`` as a null: what :func:`string_buffers` gives for the
+    elements dumped one by one. ValueError when ``data`` is not such an array of ``n``
+    elements. The text is not decoded (orjson writes UTF-8). O(len(data))."""
+    if type(data) is not bytes or type(n) is not int:
+        raise TypeError("json_array_buffers expects bytes and an int")
+    if n < 0 or n >= 2**31 - 1:
+        raise ValueError("a count out of range")
+    if len(data) < 2 or data[0] != 0x5B or data[-1] != 0x5D:
+        raise ValueError("not a JSON array")
+    parts: list[bytes] = []
+    depth, in_string, escaped, start = 0, False, False, 1
+    for i in range(1, len(data) - 1):
+        c = data[i]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == 0x5C:
+                escaped = True
+            elif c == 0x22:
+                in_string = False
+        elif c == 0x22:
+            in_string = True
+        elif c in (0x5B, 0x7B):
+            depth += 1
+        elif c in (0x5D, 0x7D):
+            depth -= 1
+            if depth < 0:
+                raise ValueError("not a JSON array")
+        elif c == 0x2C and depth == 0:
+            parts.append(data[start:i])
+            start = i + 1
+    if in_string or depth:
+        raise ValueError("not a JSON array")
+    if len(data) > 2:
+        parts.append(data[start:len(data) - 1])
+    if len(parts) != n or any(not p for p in parts):
+        raise ValueError(f"a JSON array of {len(parts)} elements, not {n}")
+    offsets = array("i", [0])
+    out = bytearray()
+    nulls = []
+    for i, part in enumerate(parts):
+        if part == b"null":
+            nulls.append(i)
+        else:
+            out += part
+            if len(out) > 2**31 - 1:
+                raise OverflowError("text column over 2 GiB")
+        offsets.append(len(out))
+    valid = None
+    if nulls:
+        bits = bytearray(b"\xff" * ((n + 7) // 8))
+        for i in nulls:
+            bits[i >> 3] &= ~(1 << (i & 7)) & 0xFF
+        valid = bytes(bits)
+    return offsets.tobytes(), bytes(out), valid
 
 
 #: The text columns :func:`entry_columns` returns, in this order.

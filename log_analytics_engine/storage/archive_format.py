@@ -228,7 +228,7 @@ def _table_at(entries: list[LogEntry], ts: list[float], ids: Sequence[int],
     """The table of the entries at the positions ``order`` (in (instant, id) order;
     ``None``: all of them, already in that order), ``ts`` their instants."""
     pa = pyarrow()
-    ids = list(ids) if order is None else [ids[k] for k in order]
+    id_column = _id_column(ids, order)
     built = _kernel_columns(entries, order) if native.available else None
     if built is None:
         rows = entries if order is None else [entries[k] for k in order]
@@ -237,12 +237,24 @@ def _table_at(entries: list[LogEntry], ts: list[float], ids: Sequence[int],
     instants = plain[0]
     micros = pa.compute.cast(pa.compute.round(pa.compute.multiply(instants, 1e6)), pa.int64())
     columns = [instants, micros.cast(pa.timestamp("us", tz="UTC")), *plain[1:],
-               metadata_array(mds), pa.array(ids, pa.int64()), words_array(messages)]
+               metadata_array(mds), id_column, words_array(messages)]
     full = schema()
     for key, values in float_columns(mds).items():
         columns.append(pa.array(values, pa.float64()))
         full = full.append(pa.field(NUMERIC_PREFIX + key, pa.float64()))
     return pa.Table.from_arrays(columns, schema=full)
+
+
+def _id_column(ids: Sequence[int], order: list[int] | None) -> pa.Array:
+    """The ids at the positions ``order``: a bulk import's range of ids gathered by numpy,
+    other ids one by one."""
+    import numpy as np
+
+    pa = pyarrow()
+    if type(ids) is range and ids.step == 1:
+        values = np.arange(ids.start, ids.stop, dtype=np.int64)
+        return pa.array(values if order is None else values[np.array(order, np.intp)])
+    return pa.array(list(ids) if order is None else [ids[k] for k in order], pa.int64())
 
 
 #: What :func:`_kernel_columns` and :func:`_python_columns` build: the columns from
@@ -328,7 +340,22 @@ _STR = frozenset((str,))
 
 def metadata_array(mds: Sequence[dict[str, Any]]) -> pa.Array:
     """The metadata column: each non-empty dict as JSON text from the one codec
-    (:func:`~.codec.dumps`), NULL for an empty one. O(total size)."""
+    (:func:`~.codec.dumps`), NULL for an empty one. With the C kernels the batch is dumped
+    as one JSON array, which ``json_array_buffers`` cuts into the column's buffers (orjson
+    writes an element of a list as it writes it alone; three times faster than a call per
+    dict). O(total size)."""
+    pa = pyarrow()
+    if native.available:
+        try:
+            whole = _orjson_dumps([md if md else None for md in mds], default=default,
+                                  option=OPTIONS)
+            offsets, data, valid = native.json_array_buffers(whole, len(mds))
+        except (TypeError, ValueError, OverflowError):  # as one dict at a time, below
+            pass
+        else:
+            return pa.Array.from_buffers(pa.string(), len(mds), [
+                None if valid is None else pa.py_buffer(valid), pa.py_buffer(offsets),
+                pa.py_buffer(data)])
     try:  # the common case in one comprehension; what orjson refuses goes through dumps
         raw = [_orjson_dumps(md, default=default, option=OPTIONS).decode() if md else None
                for md in mds]

@@ -275,3 +275,69 @@ def test_entries_table_is_the_same_on_either_path(entries: list[LogEntry]) -> No
     got.validate(full=True)
     with native.use_python():
         assert entries_table(entries, ids).equals(got)
+
+
+# -- json_array_buffers: the metadata column from one dump of the batch ----------------------
+_META = st.one_of(st.none(), st.just({}), st.dictionaries(
+    st.text(max_size=4), st.recursive(
+        st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | st.floats(allow_nan=False)
+        | st.text(st.characters(blacklist_categories=("Cs",)), max_size=6),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner,
+                                                                   max_size=3),
+        max_leaves=6), max_size=4))
+
+
+def _column_of(buffers: Any, n: int) -> Any:
+    offsets, data, valid = buffers
+    column = pa.Array.from_buffers(pa.string(), n, [
+        None if valid is None else pa.py_buffer(valid), pa.py_buffer(offsets),
+        pa.py_buffer(data)])
+    column.validate(full=True)
+    return column
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_META, max_size=30))
+def test_json_array_buffers_are_each_element_dumped_alone(mds: list[Any]) -> None:
+    import orjson
+
+    from log_analytics_engine.storage.codec import OPTIONS, default
+
+    whole = orjson.dumps([md if md else None for md in mds], default=default, option=OPTIONS)
+    want = [orjson.dumps(md, default=default, option=OPTIONS).decode() if md else None
+            for md in mds]
+    got = native.python.json_array_buffers(whole, len(mds))
+    assert _column_of(got, len(mds)).to_pylist() == want
+    if speedups is not None:
+        assert speedups.json_array_buffers(whole, len(mds)) == got
+
+
+_NOT_ARRAYS = st.one_of(
+    st.binary(max_size=12),
+    st.sampled_from([b"[", b"]", b"[]]", b"[[1]", b"[1,]", b"[,1]", b'["]', b'["a\\"]',
+                     b"[1]]", b"[{]}", b"{}", b"[}", b"[1],[2]", b"[null,null]", b"[1,2]"]),
+)
+
+
+@settings(max_examples=400)
+@given(_NOT_ARRAYS, st.integers(0, 3))
+def test_c_json_array_buffers_refuse_what_the_python_kernel_refuses(data: bytes, n: int) -> None:
+    def outcome(kernel: Any) -> Any:
+        try:
+            return kernel(data, n)
+        except (ValueError, OverflowError) as exc:
+            return type(exc)
+
+    want = outcome(native.python.json_array_buffers)
+    if speedups is not None:
+        assert outcome(speedups.json_array_buffers) == want
+
+
+def test_the_metadata_column_is_the_same_on_either_path() -> None:
+    from log_analytics_engine.storage.archive_format import metadata_array
+
+    mds: list[Any] = [{"a": 1.5, "b": 'x"y\\'}, {}, {"n": [1, {"k": None}]}, {"é": "👍"}, {}]
+    got = metadata_array(mds)
+    with native.use_python():
+        assert metadata_array(mds).equals(got)
+    assert got.to_pylist()[1] is None

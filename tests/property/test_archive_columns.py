@@ -90,6 +90,10 @@ def test_hour_tables_are_the_tables_of_each_hour(instants: list[float], text: bo
     assert [h for h, _ in got] == sorted(want)
     for hour, table in got:
         assert table.equals(entries_table(*want[hour]))
+    # a range of ids (a bulk import's) is gathered by numpy: the same tables
+    ranged = hour_tables(entries, range(100, 100 + len(entries)))
+    assert [h for h, _ in ranged] == [h for h, _ in got]
+    assert all(a.equals(b) for (_, a), (_, b) in zip(ranged, got, strict=True))
 
 
 @_SETTINGS
