@@ -11,6 +11,7 @@ Callers use the chosen function through this module, read at call time
 kernel                        used by
 ============================  =====================================================
 ``entries_from_lines``        ``ingest.files.read_entries`` (JSON lines -> entries)
+``entries_from_blocks``       ``ingest.files.read_entries`` (a file's blocks -> entries)
 ``ingest_blocks``             ``ingest.files.read_indexed`` (lines -> entries + postings)
 ``ingest_records``            ``ingest.files.read_records`` (lines -> records + postings)
 ``gather``                    ``index.postings.IndexSet.gather`` (postings of a batch)
@@ -36,7 +37,7 @@ kernel                        used by
 ``json_array_buffers``        ``storage.archive_format.metadata_array`` (the metadata column)
 ============================  =====================================================
 
-Two flags say where the best path differs, not only its speed:
+Three flags say where the best path differs, not only its speed:
 
 * ``tokenizing_gather``: :func:`gather` given no words tokenizes in C, faster than tokenizing
   beforehand even with a cache; the Python gatherer would tokenize without one.
@@ -72,6 +73,7 @@ __all__ = [
     "decode_records",
     "encode_chunk",
     "encode_records",
+    "entries_from_blocks",
     "entries_from_chunk",
     "entries_from_lines",
     "entries_from_rows",
@@ -102,11 +104,12 @@ __all__ = [
 
 #: The names of the kernels, each a function of :mod:`.python` and of ``_speedups``.
 KERNELS = (
-    "count_values", "decode_records", "encode_chunk", "encode_records", "entries_from_chunk",
-    "entries_from_lines", "entries_from_rows", "entry_columns", "filter_instants", "gather",
-    "gather_numbers", "ingest_blocks", "ingest_records", "json_array_buffers", "numeric_column",
-    "numeric_records", "sorted_numbers", "split_ordered", "string_buffers", "string_list_buffers",
-    "summarize_numbers", "take_entries", "time_order", "word_lists",
+    "count_values", "decode_records", "encode_chunk", "encode_records", "entries_from_blocks",
+    "entries_from_chunk", "entries_from_lines", "entries_from_rows", "entry_columns",
+    "filter_instants", "gather", "gather_numbers", "ingest_blocks", "ingest_records",
+    "json_array_buffers", "numeric_column", "numeric_records", "sorted_numbers", "split_ordered",
+    "string_buffers", "string_list_buffers", "summarize_numbers", "take_entries", "time_order",
+    "word_lists",
 )
 
 speedups: ModuleType | None
@@ -127,6 +130,7 @@ decode_records = python.decode_records
 encode_records = python.encode_records
 take_entries = python.take_entries
 encode_chunk = python.encode_chunk
+entries_from_blocks = python.entries_from_blocks
 entries_from_chunk = python.entries_from_chunk
 entries_from_lines = python.entries_from_lines
 entries_from_rows = python.entries_from_rows

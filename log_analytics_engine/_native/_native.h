@@ -5,7 +5,8 @@
  *   timestamp.c  ISO 8601 timestamps -> UTC instants (parse_iso)
  *   entry.c      LogEntry objects: building them, the garbage collector, the dict path
  *   parse.c      the direct JSON line parser, entries_from_lines, direct_entry
- *   postings.c   the word tokenizer and the postings of a batch: gather, ingest_blocks
+ *   postings.c   the word tokenizer and the postings of a batch: gather, ingest_blocks,
+ *                entries_from_blocks
  *   archive.c    word_lists: the words column of an archive segment
  *   timeorder.c  time_order, filter_instants, split_ordered
  *   codec.c      the durable copy's chunks: encode_chunk, entries_from_rows/_chunk
@@ -491,6 +492,7 @@ INTERNAL PyObject *py_direct_entry(PyObject *module, PyObject *line);
 INTERNAL PyObject *py_entries_from_lines(PyObject *module, PyObject *lines);
 INTERNAL PyObject *py_gather(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_ingest_blocks(PyObject *module, PyObject *args);
+INTERNAL PyObject *py_entries_from_blocks(PyObject *module, PyObject *blocks);
 INTERNAL PyObject *py_ingest_records(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_numeric_records(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_word_lists(PyObject *module, PyObject *args);

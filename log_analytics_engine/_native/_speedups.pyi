@@ -25,6 +25,9 @@ def ingest_blocks(
     blocks: list[bytes], first_id: int, canon: dict[str, str], levels: dict[str, Ids],
     sources: dict[str, Ids], tags: dict[str, Ids], words: dict[str, Ids],
 ) -> tuple[list[LogEntry], int, list[tuple[int, bytes]]]: ...
+def entries_from_blocks(
+    blocks: list[bytes],
+) -> tuple[list[LogEntry], int, list[tuple[int, bytes]]]: ...
 def entries_from_chunk(
     data: bytes, stamps: list[float], canon: dict[str, str]
 ) -> list[LogEntry] | None: ...

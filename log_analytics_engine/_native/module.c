@@ -131,6 +131,9 @@ static PyMethodDef methods[] = {
     {"entries_from_lines", py_entries_from_lines, METH_O,
      "entries_from_lines(lines) -> (entries, bad): one LogEntry per JSON line, None where the "
      "line is rejected (the Python reader re-reads those for the exact reason)."},
+    {"entries_from_blocks", py_entries_from_blocks, METH_O,
+     "entries_from_blocks(blocks) -> (entries, lines, bad): entries_from_lines over blocks of "
+     "whole lines, split here; bad holds (index, line) of the lines that did not parse."},
     {"gather", py_gather, METH_VARARGS,
      "gather(entries, first_id, canon, levels, sources, tags, words, tokens): fill each dict "
      "with term -> array('I') of the ids of the entries that carry it (tokens None: "

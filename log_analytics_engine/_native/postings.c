@@ -604,39 +604,18 @@ add_bad_line(PyObject *bad, Py_ssize_t line_no, const unsigned char *p,
     return rc;
 }
 
-/* entries_from_lines and gather in one pass over whole blocks of a file: each entry is
- * indexed right after it is built, while it is still in the CPU cache (two passes over a
- * batch read every entry back from memory). Each block holds complete lines (the last block
- * of a file may end without a newline), split here, so a line that parses becomes an entry
- * without ever being a bytes object. Returns (entries, lines, bad): the entries of the good
- * lines (ids from first_id), the number of lines, and (index, line with its newline) of each
- * line that did not parse (blank or bad; the Python reader re-reads those for the reason). */
-PyObject *
-py_ingest_blocks(PyObject *module, PyObject *args)
+/* The entries of blocks of whole lines (the last block of a file may end without a newline),
+ * split here, so a line that parses becomes an entry without ever being a bytes object.
+ * Appends to entries the entries of the good lines (each gathered into g right after it is
+ * built, while it is still in the CPU cache, when g is not NULL, with ids from first_id),
+ * and to bad (index, line with its newline) of each line that did not parse but blank ones
+ * (the Python reader re-reads those for the reason). Returns the number of lines, or -1. */
+static Py_ssize_t
+blocks_entries(State *st, PyObject *blocks, Gatherer *g, Py_ssize_t first_id,
+               PyObject *entries, PyObject *bad)
 {
-    State *st = get_state(module);
-    PyObject *blocks, *canon, *levels_out, *sources_out, *tags_out, *words_out;
-    Py_ssize_t first_id;
-    if (!PyArg_ParseTuple(args, "O!nO!O!O!O!O!:ingest_blocks", &PyList_Type, &blocks,
-                          &first_id, &PyDict_Type, &canon, &PyDict_Type, &levels_out,
-                          &PyDict_Type, &sources_out, &PyDict_Type, &tags_out, &PyDict_Type,
-                          &words_out))
-        return NULL;
-    if (check_configured(st) < 0)
-        return NULL;
-    Py_ssize_t nblocks = PyList_GET_SIZE(blocks);
-    if (blocks_size(blocks, first_id, "ingest_blocks") < 0)
-        return NULL;
-    PyObject *entries = PyList_New(0), *bad = PyList_New(0);
-    Gatherer g;
-    int ready = 0;
-    if (entries == NULL || bad == NULL)
-        goto fail;
-    ready = 1;  /* gatherer_init leaves g safe to free, even when it fails */
-    if (gatherer_init(&g, st, canon) < 0)
-        goto fail;
     Py_ssize_t line_no = 0, good = 0;
-    for (Py_ssize_t b = 0; b < nblocks; b++) {
+    for (Py_ssize_t b = 0; b < PyList_GET_SIZE(blocks); b++) {
         PyObject *block = PyList_GET_ITEM(blocks, b);
         const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(block);
         const unsigned char *end = p + PyBytes_GET_SIZE(block);
@@ -652,39 +631,96 @@ py_ingest_blocks(PyObject *module, PyObject *args)
             }
             int r = direct_entry(st, p, stop - p, &entry);
             if (r < 0)
-                goto fail;
+                return -1;
             if (r == 0) {  /* orjson's turn: the line as a bytes object (rare) */
                 PyObject *line = PyBytes_FromStringAndSize((const char *)p, stop - p);
                 if (line == NULL)
-                    goto fail;
+                    return -1;
                 entry = line_entry(st, line);
                 Py_DECREF(line);
                 if (entry == NULL) {
                     if (PyErr_Occurred())
-                        goto fail;
+                        return -1;
                     if (add_bad_line(bad, line_no, p, next) < 0)
-                        goto fail;
+                        return -1;
                 }
             }
             if (entry != NULL) {
                 int rc = PyList_Append(entries, entry);
                 Py_DECREF(entry);
-                if (rc < 0 || gather_entry(&g, entry, (uint32_t)(first_id + good), NULL) < 0)
-                    goto fail;
+                if (rc < 0 || (g != NULL &&
+                               gather_entry(g, entry, (uint32_t)(first_id + good), NULL) < 0))
+                    return -1;
                 good++;
             }
             line_no++;
             p = next;
         }
     }
-    if (gatherer_emit(&g, levels_out, sources_out, tags_out, words_out) < 0)
+    return line_no;
+}
+
+/* entries_from_lines and gather in one pass over whole blocks of a file (two passes over a
+ * batch would read every entry back from memory). Returns (entries, lines, bad) as
+ * blocks_entries fills them. */
+PyObject *
+py_ingest_blocks(PyObject *module, PyObject *args)
+{
+    State *st = get_state(module);
+    PyObject *blocks, *canon, *levels_out, *sources_out, *tags_out, *words_out;
+    Py_ssize_t first_id;
+    if (!PyArg_ParseTuple(args, "O!nO!O!O!O!O!:ingest_blocks", &PyList_Type, &blocks,
+                          &first_id, &PyDict_Type, &canon, &PyDict_Type, &levels_out,
+                          &PyDict_Type, &sources_out, &PyDict_Type, &tags_out, &PyDict_Type,
+                          &words_out))
+        return NULL;
+    if (check_configured(st) < 0)
+        return NULL;
+    if (blocks_size(blocks, first_id, "ingest_blocks") < 0)
+        return NULL;
+    PyObject *entries = PyList_New(0), *bad = PyList_New(0);
+    Gatherer g;
+    int ready = 0;
+    if (entries == NULL || bad == NULL)
+        goto fail;
+    ready = 1;  /* gatherer_init leaves g safe to free, even when it fails */
+    if (gatherer_init(&g, st, canon) < 0)
+        goto fail;
+    Py_ssize_t lines = blocks_entries(st, blocks, &g, first_id, entries, bad);
+    if (lines < 0 || gatherer_emit(&g, levels_out, sources_out, tags_out, words_out) < 0)
         goto fail;
     gatherer_free(&g);
-    return Py_BuildValue("(NnN)", entries, line_no, bad);
+    return Py_BuildValue("(NnN)", entries, lines, bad);
 fail:
     if (ready)
         gatherer_free(&g);
     Py_XDECREF(entries);
     Py_XDECREF(bad);
     return NULL;
+}
+
+/* entries_from_lines over whole blocks of a file, split here: (entries, lines, bad) as
+ * blocks_entries fills them, without gathering postings (the archive import's reader). */
+PyObject *
+py_entries_from_blocks(PyObject *module, PyObject *blocks)
+{
+    State *st = get_state(module);
+    if (check_arg(st, blocks, &PyList_Type, "entries_from_blocks expects a list of bytes") < 0)
+        return NULL;
+    for (Py_ssize_t b = 0; b < PyList_GET_SIZE(blocks); b++) {
+        if (!PyBytes_CheckExact(PyList_GET_ITEM(blocks, b))) {
+            PyErr_SetString(PyExc_TypeError, "entries_from_blocks expects a list of bytes");
+            return NULL;
+        }
+    }
+    PyObject *entries = PyList_New(0), *bad = PyList_New(0);
+    Py_ssize_t lines = -1;
+    if (entries != NULL && bad != NULL)
+        lines = blocks_entries(st, blocks, NULL, 0, entries, bad);
+    if (lines < 0) {
+        Py_XDECREF(entries);
+        Py_XDECREF(bad);
+        return NULL;
+    }
+    return Py_BuildValue("(NnN)", entries, lines, bad);
 }

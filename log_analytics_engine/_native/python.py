@@ -321,12 +321,26 @@ def ingest_blocks(
     block of a file may end without a newline): ``(entries of the good lines, numbered from
     first_id; number of lines; (index, line with its newline) of each other line but the
     blank ones)``."""
-    raws, parsed = _block_lines(blocks, "ingest_blocks")
+    entries, count, bad = _block_entries(blocks, "ingest_blocks")
+    gather(entries, first_id, canon, levels, sources, tags, words, None)
+    return entries, count, bad
+
+
+def entries_from_blocks(blocks: list[bytes]
+                        ) -> tuple[list[LogEntry], int, list[tuple[int, bytes]]]:
+    """:func:`entries_from_lines` over blocks of whole lines (the last block of a file may
+    end without a newline): ``(entries of the good lines, number of lines, (index, line with
+    its newline) of each other line but the blank ones)``. O(total bytes)."""
+    return _block_entries(blocks, "entries_from_blocks")
+
+
+def _block_entries(blocks: list[bytes], kernel: str
+                   ) -> tuple[list[LogEntry], int, list[tuple[int, bytes]]]:
+    raws, parsed = _block_lines(blocks, kernel)
     entries = [e for e in parsed if e is not None]
     # a blank line (ASCII whitespace only) is skipped: counted, neither an entry nor bad
     bad = [(k, raw) for k, (raw, e) in enumerate(zip(raws, parsed, strict=True))
            if e is None and raw.strip()]
-    gather(entries, first_id, canon, levels, sources, tags, words, None)
     return entries, len(raws), bad
 
 

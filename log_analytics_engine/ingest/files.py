@@ -228,8 +228,21 @@ def _read_jsonl_batches(
     ``entries_from_lines``.
 
     It returns ``None`` for each line it could not turn into an entry; those lines (rare:
-    blank or bad) go through :func:`_read_line` for the exact rejection reason.
+    blank or bad) go through :func:`_read_line` for the exact rejection reason. A file goes
+    through ``entries_from_blocks`` instead: its blocks of whole lines are split in the
+    kernel, without a bytes object per line.
     """
+    if getattr(lines, "read", None) is not None:
+        for blocks, nbytes in _block_batches(lines, batch_size, max_line):  # type: ignore[arg-type]
+            good, count, rejected = native.entries_from_blocks(blocks)
+            good += _reread(rejected, line_no, report)
+            line_no += count
+            if good:
+                yield good
+            if on_line is not None:
+                on_line(nbytes)
+        note_limit(lines, report, line_no)
+        return
     for chunk, nbytes, newline in _line_chunks(lines, batch_size, max_line):  # type: ignore[arg-type]
         parsed, bad = native.entries_from_lines(chunk)
         if bad:

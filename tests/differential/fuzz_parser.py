@@ -6,7 +6,8 @@ and hand-written odd lines are mutated (bytes flipped, inserted, deleted, duplic
 spliced, truncated) or replaced by random bytes and random JSON, then fed to
 
 * ``entries_from_lines`` and ``direct_entry`` (JSON lines -> entries),
-* ``ingest_blocks`` (the same lines cut into blocks at random points, with postings),
+* ``ingest_blocks`` (the same lines cut into blocks at random points, with postings) and
+  ``entries_from_blocks`` (those blocks, without),
 * ``ingest_records`` (those blocks into records, chunk bits, first ids and table states
   drawn at random),
 * ``entries_from_chunk`` (mutated stored chunks),
@@ -154,7 +155,8 @@ def _postings(terms: tuple[dict[str, Any], ...]) -> list[dict[str, list[int]]]:
 
 
 def check_lines(c: Any, lines: list[bytes], rng: random.Random, taken: dict[str, int]) -> None:
-    """entries_from_lines, direct_entry and ingest_blocks of ``lines``: C == Python."""
+    """entries_from_lines, direct_entry, ingest_blocks and entries_from_blocks of ``lines``:
+    C == Python."""
     py = native.python
     got, got_bad = c.entries_from_lines(lines)
     want, want_bad = py.entries_from_lines(lines)
@@ -178,6 +180,10 @@ def check_lines(c: Any, lines: list[bytes], rng: random.Random, taken: dict[str,
     _check(all(_same(g, w) for g, w in zip(fast[0], slow[0], strict=True)), "ingest_blocks",
            blocks)
     _check(_postings(fast_terms) == _postings(slow_terms), "ingest_blocks postings", blocks)
+    plain = c.entries_from_blocks(blocks)
+    _check(plain[1:] == slow[1:] and len(plain[0]) == len(slow[0]) and
+           all(_same(g, w) for g, w in zip(plain[0], slow[0], strict=True)),
+           "entries_from_blocks", blocks)
     check_ingest_records(c, blocks, rng, taken)
 
 

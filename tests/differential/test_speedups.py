@@ -672,11 +672,27 @@ def test_ingest_blocks_splits_lines_and_hands_back_the_ones_that_did_not_parse()
         speedups.ingest_blocks(["text"], 0, {}, *terms)  # type: ignore[list-item]
 
 
+def test_entries_from_blocks_reads_blocks_as_ingest_blocks_without_postings() -> None:
+    assert speedups is not None
+    good = b'{"timestamp":"2025-07-20T08:26:40Z","message":"a b"}'
+    escaped = b'{"timestamp":"2025-07-20T08:26:41Z","message":"a\\tb"}'  # orjson's turn
+    blocks = [good + b"\n\n{bad\n", escaped + b"\r\n" + good + b"\n", b"  \n" + good]
+    for kernel in (speedups.entries_from_blocks, native.python.entries_from_blocks):
+        entries, lines, bad = kernel(blocks)
+        assert lines == 7
+        assert [e.message for e in entries] == ["a b", "a\tb", "a b", "a b"]
+        assert bad == [(2, b"{bad\n")]  # blank lines are skipped, not handed back
+        assert kernel([]) == ([], 0, [])
+        for wrong in (["text"], (good,), good, [bytearray(good)]):
+            with pytest.raises(TypeError, match="entries_from_blocks expects a list of bytes"):
+                kernel(wrong)  # type: ignore[arg-type]
+
+
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(lines=st.lists(_raw_lines(), max_size=12), cuts=st.lists(st.integers(0, 2000),
                                                                  max_size=4),
        first_id=st.integers(0, 2**31), end=st.sampled_from([b"", b"\n", b"\n\n"]))
-def test_ingest_blocks_equals_the_python_kernel(
+def test_ingest_blocks_and_entries_from_blocks_equal_the_python_kernels(
     lines: list[bytes], cuts: list[int], first_id: int, end: bytes
 ) -> None:
     """The C splitter, parser and gatherer in one pass against the Python kernel: the same
@@ -695,6 +711,11 @@ def test_ingest_blocks_equals_the_python_kernel(
     for got_terms, want_terms in zip(fast_terms, slow_terms, strict=True):
         assert {t: sorted(set(ids)) for t, ids in got_terms.items()} == {
             t: sorted(set(ids)) for t, ids in want_terms.items()}
+    plain = speedups.entries_from_blocks(blocks)  # the same split and parse, no postings
+    assert plain[1:] == slow[1:]
+    assert len(plain[0]) == len(slow[0])
+    for got, want in zip(plain[0], slow[0], strict=True):
+        _same_entry(got, want)
 
 
 def _records_alike(got: list[Any], want: list[Any]) -> None:
