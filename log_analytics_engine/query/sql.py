@@ -59,8 +59,8 @@ class Dialect:
     value at path ``{0}`` of the metadata; ``json_kind``: its type name, formatted with that
     value, tested by ``float_kind`` and ``int_kind`` (formatted with the type name);
     ``float_list``/``text_list``: an aggregate of a value (``{0}``) as DOUBLE / as its JSON
-    text, in id order, of the rows where ``{1}`` holds. ``distinct_tags``: a generator of
-    the distinct tags of a row.
+    text (the value at path ``{2}`` of the metadata), in id order, of the rows where ``{1}``
+    holds. ``distinct_tags``: a generator of the distinct tags of a row.
     """
 
     name: str
@@ -84,6 +84,10 @@ class Dialect:
     bool_kind: str = "{0} = 'BOOLEAN'"
     json_double: str = "TRY_CAST(json_extract(metadata, {0}) AS DOUBLE)"
     json_int: str = "TRY_CAST(json_extract(metadata, {0}) AS HUGEINT)"
+    #: Where ``json_value`` loses the sign of a zero fraction (Spark's VARIANT reads -0.0 as
+    #: the decimal 0): a test, formatted with the path, that the value's JSON text starts
+    #: with a minus sign (such a group takes the exact path). Empty: the value keeps it.
+    minus_text: str = ""
 
     def contains(self, column: str, value: str) -> str:
         return self.list_contains.format(column, value)
@@ -92,7 +96,9 @@ class Dialect:
 #: Spark SQL: ``60.0`` is a DECIMAL literal there, so widths are cast to DOUBLE; metadata
 #: values are read through the VARIANT type (pyspark >= 4.0), where a JSON integer is BIGINT
 #: and a JSON fraction DECIMAL(p,s) or DOUBLE; lists keep id order by sorting (id, value)
-#: pairs.
+#: pairs. Casts are the ``try_`` forms although a type test guards each: Spark may compute
+#: an aggregate's input before its ``FILTER`` (a string under ``CAST(... AS DOUBLE)`` failed
+#: the query), and it does not promise to test a conjunction left to right.
 DIALECTS: dict[str, Dialect] = {
     "duckdb": Dialect("duckdb", "${}", "list_contains({}, {})"),
     "spark": Dialect(
@@ -103,15 +109,17 @@ DIALECTS: dict[str, Dialect] = {
         float_kind="({0} = 'DOUBLE' OR {0} LIKE 'DECIMAL%')",
         int_kind="{0} = 'BIGINT'",
         float_list=("transform(array_sort(collect_list(named_struct('i', id, 'v', "
-                    "CAST({0} AS DOUBLE))) FILTER (WHERE {1})), x -> x.v)"),
+                    "TRY_CAST({0} AS DOUBLE))) FILTER (WHERE {1})), x -> x.v)"),
+        # the number's own JSON text: to_json of a VARIANT writes 0.0 as 0 and -0.0 as 0
         text_list=("transform(array_sort(collect_list(named_struct('i', id, 'v', "
-                   "to_json({0}))) FILTER (WHERE {1})), x -> x.v)"),
+                   "get_json_object(metadata, {2}))) FILTER (WHERE {1})), x -> x.v)"),
         distinct_tags="explode(array_distinct(tags))",
         json_text="variant_get(try_parse_json(metadata), {0}, 'string')",
         str_kind="{0} = 'STRING'",
         null_kind="{0} = 'VOID'",
-        json_double="variant_get(try_parse_json(metadata), {0}, 'double')",
-        json_int="variant_get(try_parse_json(metadata), {0}, 'bigint')"),
+        json_double="try_variant_get(try_parse_json(metadata), {0}, 'double')",
+        json_int="try_variant_get(try_parse_json(metadata), {0}, 'bigint')",
+        minus_text="startswith(ltrim(get_json_object(metadata, {0})), '-')"),
 }
 
 #: The integer an int compares with for each operator: ``n >= x`` iff ``n >= ceil(x)``,

@@ -604,15 +604,19 @@ class ArchiveReader:
                 select.append(f"list_sort({values}) AS v")
                 select.append("count(*) FILTER (WHERE j = 0 AND signbit(j)) AS ni")
         elif field is not None:
-            value = d.json_value.format(f"'$.{field}'")
-            inner = f"SELECT *, {value} AS j FROM ({inner}) AS q0"
+            path = f"'$.{field}'"
+            inner = f"SELECT *, {d.json_value.format(path)} AS j FROM ({inner}) AS q0"
             kind = d.json_kind.format("j")
+            exact = d.int_kind.format(kind)  # the rows that need the exact path
+            if d.minus_text:  # a -0.0 read as 0: the exact path keeps its text
+                exact += (f" OR ({d.float_kind.format(kind)} AND TRY_CAST(j AS DOUBLE) = 0 "
+                          f"AND {d.minus_text.format(path)})")
             if exact_text:
                 numeric = f"{d.float_kind.format(kind)} OR {d.int_kind.format(kind)}"
-                select.append(f"{d.text_list.format('j', numeric)} AS v")
+                select.append(f"{d.text_list.format('j', numeric, path)} AS v")
             else:
                 select.append(f"{d.float_list.format('j', d.float_kind.format(kind))} AS v")
-            select.append(f"count(*) FILTER (WHERE {d.int_kind.format(kind)}) AS ni")
+            select.append(f"count(*) FILTER (WHERE {exact}) AS ni")
         sql = f"SELECT {', '.join(select)} FROM ({inner}) AS q1"
         if keys:
             sql += " GROUP BY " + ", ".join(f"k{i}" for i in range(len(keys)))
