@@ -35,6 +35,8 @@ kernel                        used by
 ``string_list_buffers``       ``storage.archive_format.text_array`` (the tags column)
 ``entry_columns``             ``storage.archive_format.entries_table`` (entries -> columns)
 ``json_array_buffers``        ``storage.archive_format.metadata_array`` (the metadata column)
+``archive_columns``           ``storage.archive_batches.read_batches`` (lines -> columns)
+``word_lists_utf8``           ``storage.archive_batches.hour_segments`` (the words column)
 ============================  =====================================================
 
 Three flags say where the best path differs, not only its speed:
@@ -68,6 +70,7 @@ from . import python
 
 __all__ = [
     "KERNELS",
+    "archive_columns",
     "available",
     "count_values",
     "decode_records",
@@ -100,16 +103,18 @@ __all__ = [
     "tokenizing_gather",
     "use_python",
     "word_lists",
+    "word_lists_utf8",
 ]
 
 #: The names of the kernels, each a function of :mod:`.python` and of ``_speedups``.
 KERNELS = (
-    "count_values", "decode_records", "encode_chunk", "encode_records", "entries_from_blocks",
+    "archive_columns", "count_values", "decode_records", "encode_chunk", "encode_records",
+    "entries_from_blocks",
     "entries_from_chunk", "entries_from_lines", "entries_from_rows", "entry_columns",
     "filter_instants", "gather", "gather_numbers", "ingest_blocks", "ingest_records",
     "json_array_buffers", "numeric_column", "numeric_records", "sorted_numbers", "split_ordered",
     "string_buffers", "string_list_buffers", "summarize_numbers", "take_entries", "time_order",
-    "word_lists",
+    "word_lists", "word_lists_utf8",
 )
 
 speedups: ModuleType | None
@@ -125,6 +130,7 @@ if speedups is not None:  # bind the Python side it builds and calls
     set_lazy_readers(speedups.entry_getattr, speedups.fill_entry)
 
 # The chosen kernels (typed as their Python specification; _choose binds them).
+archive_columns = python.archive_columns
 count_values = python.count_values
 decode_records = python.decode_records
 encode_records = python.encode_records
@@ -150,6 +156,7 @@ string_list_buffers = python.string_list_buffers
 summarize_numbers = python.summarize_numbers
 time_order = python.time_order
 word_lists = python.word_lists
+word_lists_utf8 = python.word_lists_utf8
 available = False
 tokenizing_gather = False
 indexed_reads = False

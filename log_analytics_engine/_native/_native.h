@@ -7,7 +7,9 @@
  *   parse.c      the direct JSON line parser, entries_from_lines, direct_entry
  *   postings.c   the word tokenizer and the postings of a batch: gather, ingest_blocks,
  *                entries_from_blocks
- *   archive.c    word_lists: the words column of an archive segment
+ *   archive.c    the archive's columns: word_lists and word_lists_utf8 (the words column),
+ *                string_buffers, entry_columns, json_array_buffers, and archive_columns
+ *                (JSON lines straight into column buffers, the bulk import)
  *   timeorder.c  time_order, filter_instants, split_ordered
  *   codec.c      the durable copy's chunks: encode_chunk, entries_from_rows/_chunk
  *   aggregate.c  sorted_numbers, count_values
@@ -484,6 +486,43 @@ INTERNAL int level_code(State *st, PyObject *level);
 INTERNAL int timestamp_code(const char *s, Py_ssize_t len, double instant);
 INTERNAL PyObject *new_array(const State *st, char typecode, const void *data, Py_ssize_t nbytes);
 
+/* ingest.c: a JSON line of the common shape read into spans of the line (read_line: 1, 0 for
+ * a line for the entry path, -1 for an error; the caller releases ln->level and ln->text),
+ * and the entry path (entry_line: 1 with the entry, 0 for a bad line, -1 for an error). */
+#define MAX_TAGS 16
+#define MAX_META 32
+
+typedef struct {
+    const unsigned char *s;
+    Py_ssize_t n;
+} Span;
+
+typedef struct {
+    Span key;
+    unsigned char kind;  /* as recorded: 0 null, 1 false, 2 true, 3 int, 4 float, 5 str */
+    Number num;
+    Span tok;            /* a number's token (kinds 3 and 4) */
+    Span str;
+} Item;
+
+typedef struct {
+    PyObject *level;     /* a canonical level (a new reference) */
+    PyObject *text;      /* a message with bytes above 0x7F, decoded (a new reference) */
+    double instant;
+    Span ts;
+    int has_source;
+    Span source, message;
+    int has_id[3];
+    Span ids[3];
+    int ntags, nmeta;
+    Span tags[MAX_TAGS];
+    Item meta[MAX_META];
+} Line;
+
+INTERNAL int read_line(State *st, const unsigned char *line, Py_ssize_t n, Line *ln);
+INTERNAL int entry_line(State *st, const unsigned char *p, const unsigned char *stop,
+                        PyObject **entry);
+
 /* ---------------------------------------------------------------- the methods -------- */
 
 INTERNAL PyObject *py_configure(PyObject *module, PyObject *args);
@@ -496,6 +535,8 @@ INTERNAL PyObject *py_entries_from_blocks(PyObject *module, PyObject *blocks);
 INTERNAL PyObject *py_ingest_records(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_numeric_records(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_word_lists(PyObject *module, PyObject *args);
+INTERNAL PyObject *py_word_lists_utf8(PyObject *module, PyObject *args);
+INTERNAL PyObject *py_archive_columns(PyObject *module, PyObject *args);
 INTERNAL PyObject *py_string_buffers(PyObject *module, PyObject *values);
 INTERNAL PyObject *py_string_list_buffers(PyObject *module, PyObject *lists);
 INTERNAL PyObject *py_entry_columns(PyObject *module, PyObject *args);

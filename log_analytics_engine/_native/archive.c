@@ -1,45 +1,20 @@
 /*
- * The archive's kernels: word_lists, the buffers of a segment's words column (the distinct
- * words of each message as term numbers), from the word tokenizer of postings.c.
+ * The archive's kernels: word_lists and word_lists_utf8, the buffers of a segment's words
+ * column (the distinct words of each message as term numbers, from the word tokenizer of
+ * postings.c); string_buffers, string_list_buffers, entry_columns and json_array_buffers,
+ * the column buffers of entries; archive_columns, the bulk import's reader, from JSON lines
+ * straight to column buffers without an entry per line (read_line of ingest.c).
  */
 #include "_native.h"
 
 ORDER_CMP(cmp_u32, uint32_t)
 
-/* word_lists(messages) -> (terms, codes, offsets): the distinct words of each message as
- * term numbers (int32, ascending: the order in which the batch first used its words), the
- * terms in that order, and offsets (int32, one more than the messages): the column buffers
- * of the archive's words list (pyarrow wraps them without a Python object per word). */
-PyObject *
-py_word_lists(PyObject *module, PyObject *args)
+/* (terms, codes, offsets) of the words posted in ws for messages 0..n-1 (word_lists). */
+static PyObject *
+word_lists_result(Words *ws, Py_ssize_t n)
 {
-    State *st = get_state(module);
-    PyObject *messages;
-    if (!PyArg_ParseTuple(args, "O!:word_lists", &PyList_Type, &messages))
-        return NULL;
-    if (check_configured(st) < 0)
-        return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(messages);
-    if (check_ids(0, n) < 0)
-        return NULL;
-    Words ws;
-    memset(&ws, 0, sizeof(ws));
-    unsigned char *buf = NULL;
-    Py_ssize_t buf_size = 0;
     PyObject *terms = NULL, *codes = NULL, *offsets = NULL, *result = NULL;
-    if (table_init(&ws.table, 1024) < 0 || (ws.others = PyDict_New()) == NULL)
-        goto done;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *m = PyList_GET_ITEM(messages, i);
-        if (!PyUnicode_Check(m)) {
-            PyErr_Format(PyExc_TypeError, "a message must be a str, not %s",
-                         Py_TYPE(m)->tp_name);
-            goto done;
-        }
-        if (post_message(&ws, st->words_fn, m, (uint32_t)i, &buf, &buf_size) < 0)
-            goto done;
-    }
-    Registry *r = &ws.reg;
+    Registry *r = &ws->reg;
     if (r->npairs > INT32_MAX || r->n > INT32_MAX) {
         PyErr_SetString(PyExc_OverflowError, "too many words for one segment");
         goto done;
@@ -78,10 +53,126 @@ done:
     Py_XDECREF(terms);
     Py_XDECREF(codes);
     Py_XDECREF(offsets);
+    return result;
+}
+
+/* word_lists(messages) -> (terms, codes, offsets): the distinct words of each message as
+ * term numbers (int32, ascending: the order in which the batch first used its words), the
+ * terms in that order, and offsets (int32, one more than the messages): the column buffers
+ * of the archive's words list (pyarrow wraps them without a Python object per word). */
+PyObject *
+py_word_lists(PyObject *module, PyObject *args)
+{
+    State *st = get_state(module);
+    PyObject *messages;
+    if (!PyArg_ParseTuple(args, "O!:word_lists", &PyList_Type, &messages))
+        return NULL;
+    if (check_configured(st) < 0)
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(messages);
+    if (check_ids(0, n) < 0)
+        return NULL;
+    Words ws;
+    memset(&ws, 0, sizeof(ws));
+    unsigned char *buf = NULL;
+    Py_ssize_t buf_size = 0;
+    PyObject *result = NULL;
+    if (table_init(&ws.table, 1024) < 0 || (ws.others = PyDict_New()) == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *m = PyList_GET_ITEM(messages, i);
+        if (!PyUnicode_Check(m)) {
+            PyErr_Format(PyExc_TypeError, "a message must be a str, not %s",
+                         Py_TYPE(m)->tp_name);
+            goto done;
+        }
+        if (post_message(&ws, st->words_fn, m, (uint32_t)i, &buf, &buf_size) < 0)
+            goto done;
+    }
+    result = word_lists_result(&ws, n);
+done:
     registry_free(&ws.reg);
     PyMem_Free(ws.table.slots);
     Py_XDECREF(ws.others);
     PyMem_Free(buf);
+    return result;
+}
+
+/* word_lists_utf8(offsets, data, start, n) -> (terms, codes, offsets): word_lists of the n
+ * messages from row ``start`` of an Arrow string array's buffers (int32 offsets and UTF-8
+ * data, any objects with the buffer protocol), without a str per message: an ASCII message
+ * is tokenized from its bytes, any other decoded for tokenize.words, as post_message does
+ * (python.word_lists_utf8 is the specification). */
+PyObject *
+py_word_lists_utf8(PyObject *module, PyObject *args)
+{
+    State *st = get_state(module);
+    PyObject *off_obj, *data_obj;
+    Py_ssize_t start, n;
+    if (!PyArg_ParseTuple(args, "OOnn:word_lists_utf8", &off_obj, &data_obj, &start, &n))
+        return NULL;
+    if (check_configured(st) < 0)
+        return NULL;
+    if (start < 0 || n < 0 || check_ids(0, n) < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "a negative start or count");
+        return NULL;
+    }
+    Py_buffer ob, db;
+    if (PyObject_GetBuffer(off_obj, &ob, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(data_obj, &db, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(&ob);
+        return NULL;
+    }
+    Words ws;
+    memset(&ws, 0, sizeof(ws));
+    unsigned char *buf = NULL;
+    Py_ssize_t buf_size = 0;
+    PyObject *result = NULL;
+    if (ob.len / (Py_ssize_t)sizeof(int32_t) - 1 < start ||
+        ob.len / (Py_ssize_t)sizeof(int32_t) - 1 - start < n) {
+        PyErr_SetString(PyExc_ValueError, "rows beyond the offsets");
+        goto done;
+    }
+    if (table_init(&ws.table, 1024) < 0 || (ws.others = PyDict_New()) == NULL)
+        goto done;
+    const unsigned char *data = db.buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int32_t a, b;
+        memcpy(&a, (const char *)ob.buf + (start + i) * sizeof(int32_t), sizeof(int32_t));
+        memcpy(&b, (const char *)ob.buf + (start + i + 1) * sizeof(int32_t), sizeof(int32_t));
+        if (a < 0 || b < a || b > db.len) {
+            PyErr_SetString(PyExc_ValueError, "an offset out of the data");
+            goto done;
+        }
+        const unsigned char *m = data + a;
+        Py_ssize_t len = b - a;
+        unsigned char high = 0;
+        for (Py_ssize_t j = 0; j < len; j++)
+            high |= m[j];
+        int rc;
+        if (high < 0x80) {
+            rc = post_ascii_words(&ws, m, len, (uint32_t)i, &buf, &buf_size);
+        }
+        else {
+            PyObject *text = PyUnicode_DecodeUTF8((const char *)m, len, "strict");
+            if (text == NULL)
+                goto done;
+            rc = post_message(&ws, st->words_fn, text, (uint32_t)i, &buf, &buf_size);
+            Py_DECREF(text);
+        }
+        if (rc < 0)
+            goto done;
+    }
+    result = word_lists_result(&ws, n);
+done:
+    registry_free(&ws.reg);
+    PyMem_Free(ws.table.slots);
+    Py_XDECREF(ws.others);
+    PyMem_Free(buf);
+    PyBuffer_Release(&ob);
+    PyBuffer_Release(&db);
     return result;
 }
 
@@ -95,13 +186,10 @@ typedef struct {
     Py_ssize_t size, cap;
 } Bytes;
 
+/* Append s[:len] to b. */
 static int
-append_utf8(Bytes *b, PyObject *s)
+bytes_append(Bytes *b, const char *s, Py_ssize_t len)
 {
-    Py_ssize_t len;
-    const char *utf8 = PyUnicode_AsUTF8AndSize(s, &len);
-    if (utf8 == NULL)
-        return -1;
     if (len == 0)  /* nothing to copy (and no buffer yet, maybe: memcpy wants one) */
         return 0;
     if (len > INT32_MAX - b->size) {
@@ -120,9 +208,19 @@ append_utf8(Bytes *b, PyObject *s)
         b->data = grown;
         b->cap = cap;
     }
-    memcpy(b->data + b->size, utf8, (size_t)len);
+    memcpy(b->data + b->size, s, (size_t)len);
     b->size += len;
     return 0;
+}
+
+static int
+append_utf8(Bytes *b, PyObject *s)
+{
+    Py_ssize_t len;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(s, &len);
+    if (utf8 == NULL)
+        return -1;
+    return bytes_append(b, utf8, len);
 }
 
 /* append_utf8 of a value that must be a str (TypeError naming ``what`` otherwise). */
@@ -158,20 +256,39 @@ text_column_init(TextColumn *c, Py_ssize_t n)
     return 0;
 }
 
+/* Row i of n is a null (its offset is left to the caller). */
+static int
+text_column_null(TextColumn *c, Py_ssize_t i, Py_ssize_t n)
+{
+    if (c->valid == NULL) {
+        c->valid = PyBytes_FromStringAndSize(NULL, (n + 7) / 8);
+        if (c->valid == NULL)
+            return -1;
+        c->bits = (unsigned char *)PyBytes_AS_STRING(c->valid);
+        memset(c->bits, 0xff, (size_t)((n + 7) / 8));
+    }
+    c->bits[i >> 3] &= (unsigned char)~(1u << (i & 7));
+    return 0;
+}
+
+/* Row i: the UTF-8 s[:len] (0), or, with s NULL, a null of a column of n rows. */
+static int
+text_column_raw(TextColumn *c, Py_ssize_t i, Py_ssize_t n, const char *s, Py_ssize_t len)
+{
+    if (s == NULL ? text_column_null(c, i, n) < 0 : bytes_append(&c->b, s, len) < 0)
+        return -1;
+    c->off[i + 1] = (int32_t)c->b.size;
+    return 0;
+}
+
 /* Row i of n: v (a str; None only when nullable); ``name`` the value in a TypeError. */
 static int
 text_column_put(TextColumn *c, Py_ssize_t i, Py_ssize_t n, PyObject *v, int nullable,
                 const char *name)
 {
     if (v == Py_None && nullable) {
-        if (c->valid == NULL) {
-            c->valid = PyBytes_FromStringAndSize(NULL, (n + 7) / 8);
-            if (c->valid == NULL)
-                return -1;
-            c->bits = (unsigned char *)PyBytes_AS_STRING(c->valid);
-            memset(c->bits, 0xff, (size_t)((n + 7) / 8));
-        }
-        c->bits[i >> 3] &= (unsigned char)~(1u << (i & 7));
+        if (text_column_null(c, i, n) < 0)
+            return -1;
     }
     else if (!PyUnicode_Check(v)) {
         PyErr_Format(PyExc_TypeError, "%s must be %s, not %s", name,
@@ -590,5 +707,561 @@ py_json_array_buffers(PyObject *module, PyObject *args)
     result = text_column_result(&c);
 done:
     text_column_free(&c);
+    return result;
+}
+
+/* ------------------------------------------------------------ archive_columns ------- */
+
+/* The text columns of archive_columns, in the order it returns them. */
+enum { C_TIMESTAMP, C_TIMESTAMP_JSON, C_LEVEL, C_SOURCE, C_MESSAGE, C_THREAD, C_REQUEST,
+       C_USER, C_METADATA, N_COLS };
+
+#define NUM_KEYS 64  /* metadata fields tracked per call; more hands the blocks back */
+
+/* A metadata field with a plain name (a letter or _, then letters, digits, _): per row, 1
+ * when its value is a float (then in value), 2 when an int, else 0. */
+typedef struct {
+    char *name;
+    Py_ssize_t len;
+    unsigned char *kind;
+    double *value;
+} NumField;
+
+typedef struct {
+    State *st;
+    PyObject *dumps;                /* value -> JSON bytes (the archive's codec) */
+    Py_ssize_t cap, n;              /* rows allocated (a bound: the lines), rows written */
+    PyObject *instants;             /* bytes: cap doubles */
+    double *ts;
+    TextColumn text[N_COLS];
+    int inited;
+    PyObject *tag_lists;            /* bytes: int32 list offsets, cap + 1 */
+    int32_t *tlo, *toff;
+    Py_ssize_t tag_count, tag_cap;
+    Bytes tag_data;
+    NumField fields[NUM_KEYS];
+    int nfields, overflow;
+    int recent[MAX_META];           /* the field the item at each position last matched */
+} Columns;
+
+/* Whether s[:n] is a plain name (archive_format._PLAIN_KEY), in ASCII whatever the locale. */
+static int
+plain_name(const char *s, Py_ssize_t n)
+{
+    for (Py_ssize_t k = 0; k < n; k++) {
+        char c = s[k];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' ||
+              (k > 0 && c >= '0' && c <= '9')))
+            return 0;
+    }
+    return n > 0;
+}
+
+/* The tracked field named s[:n] (plain), added at its first sight; NULL past NUM_KEYS
+ * (overflow set) or with an exception. */
+static NumField *
+num_field(Columns *k, int item, const char *s, Py_ssize_t n)
+{
+    if (item >= 0 && item < MAX_META && k->recent[item] < k->nfields) {
+        NumField *f = &k->fields[k->recent[item]];
+        if (f->len == n && memcmp(f->name, s, (size_t)n) == 0)
+            return f;
+    }
+    for (int j = 0; j < k->nfields; j++) {
+        NumField *f = &k->fields[j];
+        if (f->len == n && memcmp(f->name, s, (size_t)n) == 0) {
+            if (item >= 0 && item < MAX_META)
+                k->recent[item] = j;
+            return f;
+        }
+    }
+    if (k->nfields == NUM_KEYS) {
+        k->overflow = 1;
+        return NULL;
+    }
+    NumField *f = &k->fields[k->nfields];
+    f->name = PyMem_Malloc((size_t)(n ? n : 1));
+    f->kind = PyMem_Calloc((size_t)k->cap, 1);
+    f->value = PyMem_Calloc((size_t)k->cap, sizeof(double));
+    if (f->name == NULL || f->kind == NULL || f->value == NULL) {
+        PyMem_Free(f->name);
+        PyMem_Free(f->kind);
+        PyMem_Free(f->value);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    memcpy(f->name, s, (size_t)n);
+    f->len = n;
+    if (item >= 0 && item < MAX_META)
+        k->recent[item] = k->nfields;
+    k->nfields++;
+    return f;
+}
+
+/* Note the value of a plain field in row i: kind 1 (a float, x) or 2 (an int). */
+static int
+note_number(Columns *k, int item, const char *name, Py_ssize_t len, int kind, double x)
+{
+    if (!plain_name(name, len))
+        return 0;
+    NumField *f = num_field(k, item, name, len);
+    if (f == NULL)
+        return k->overflow ? 0 : -1;
+    f->kind[k->n] = (unsigned char)kind;
+    if (kind == 1)
+        f->value[k->n] = x;
+    return 0;
+}
+
+static int
+put_tag(Columns *k, const char *s, Py_ssize_t len)
+{
+    if (k->tag_count + 1 >= k->tag_cap) {
+        if (k->tag_cap > INT32_MAX / 2) {
+            PyErr_SetString(PyExc_OverflowError, "too many values for one text list column");
+            return -1;
+        }
+        int32_t *grown = PyMem_Realloc(k->toff, (size_t)k->tag_cap * 2 * sizeof(int32_t));
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        k->toff = grown;
+        k->tag_cap *= 2;
+    }
+    if (bytes_append(&k->tag_data, s, len) < 0)
+        return -1;
+    k->toff[++k->tag_count] = (int32_t)k->tag_data.size;
+    return 0;
+}
+
+/* Whether a float token is exactly the text orjson writes for its value: no exponent, at
+ * most 15 significant digits (so that it is the shortest text that reads back as the same
+ * double), no trailing zero after the point but a lone one, and, below 1, at least 1e-4
+ * (orjson, as repr, writes smaller numbers with an exponent). */
+static int
+canonical_float(const unsigned char *s, Py_ssize_t n)
+{
+    const unsigned char *p = s, *end = s + n;
+    if (p < end && *p == '-')
+        p++;
+    const unsigned char *int_start = p;
+    while (p < end && *p >= '0' && *p <= '9')
+        p++;
+    Py_ssize_t int_digits = p - int_start;
+    if (int_digits == 0 || p == end || *p != '.')
+        return 0;
+    const unsigned char *frac = ++p;
+    while (p < end && *p >= '0' && *p <= '9')
+        p++;
+    Py_ssize_t frac_digits = p - frac;
+    if (p != end || frac_digits == 0)
+        return 0;
+    int zero_int = int_digits == 1 && *int_start == '0';
+    if (frac_digits == 1 && frac[0] == '0')  /* x.0: an integer value */
+        return int_digits <= 15;
+    if (frac[frac_digits - 1] == '0')
+        return 0;
+    if (!zero_int)
+        return int_digits + frac_digits <= 15;
+    Py_ssize_t zeros = 0;
+    while (zeros < frac_digits && frac[zeros] == '0')
+        zeros++;
+    return zeros <= 3 && frac_digits - zeros <= 15;
+}
+
+/* Whether repr(x), which orjson writes the same, is positional (no exponent). */
+static int
+positional_float(double x)
+{
+    double a = fabs(x);
+    return a == 0.0 || (a >= 1e-4 && a < 1e15);
+}
+
+/* Append the JSON text of the metadata items of a line of the common shape. */
+static int
+put_json_items(Bytes *b, const Line *ln)
+{
+    char num[32];
+    if (bytes_append(b, "{", 1) < 0)
+        return -1;
+    for (int j = 0; j < ln->nmeta; j++) {
+        const Item *it = &ln->meta[j];
+        if ((j && bytes_append(b, ",", 1) < 0) || bytes_append(b, "\"", 1) < 0 ||
+            bytes_append(b, (const char *)it->key.s, it->key.n) < 0 ||
+            bytes_append(b, "\":", 2) < 0)
+            return -1;
+        int rc;
+        switch (it->kind) {
+        case 0:
+            rc = bytes_append(b, "null", 4);
+            break;
+        case 1:
+            rc = bytes_append(b, "false", 5);
+            break;
+        case 2:
+            rc = bytes_append(b, "true", 4);
+            break;
+        case 3:
+            rc = bytes_append(b, num, snprintf(num, sizeof num, "%lld", it->num.iv));
+            break;
+        case 4:
+            if (canonical_float(it->tok.s, it->tok.n)) {
+                rc = bytes_append(b, (const char *)it->tok.s, it->tok.n);
+            }
+            else {
+                char *text = PyOS_double_to_string(it->num.dv, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+                if (text == NULL)
+                    return -1;
+                rc = bytes_append(b, text, (Py_ssize_t)strlen(text));
+                PyMem_Free(text);
+            }
+            break;
+        default:
+            rc = bytes_append(b, "\"", 1) < 0 ||
+                 bytes_append(b, (const char *)it->str.s, it->str.n) < 0 ||
+                 bytes_append(b, "\"", 1) < 0 ? -1 : 0;
+        }
+        if (rc < 0)
+            return -1;
+    }
+    return bytes_append(b, "}", 1);
+}
+
+/* The row of a line of the common shape (read_line's spans). 1, 0 when a float of its
+ * metadata has no positional text (the entry path takes the line; nothing written), -1. */
+static int
+put_line(Columns *k, const Line *ln)
+{
+    for (int j = 0; j < ln->nmeta; j++)
+        if (ln->meta[j].kind == 4 && !canonical_float(ln->meta[j].tok.s, ln->meta[j].tok.n) &&
+            !positional_float(ln->meta[j].num.dv))
+            return 0;
+    Py_ssize_t i = k->n, cap = k->cap;
+    TextColumn *t = k->text;
+    Py_ssize_t level_len;
+    const char *level = PyUnicode_AsUTF8AndSize(ln->level, &level_len);
+    if (level == NULL)
+        return -1;
+    k->ts[i] = ln->instant;
+    const char *message = ln->message.s != NULL ? (const char *)ln->message.s : "";
+    const char *source = ln->has_source ? (const char *)ln->source.s : "";
+    if (text_column_raw(&t[C_TIMESTAMP], i, cap, (const char *)ln->ts.s, ln->ts.n) < 0 ||
+        text_column_raw(&t[C_TIMESTAMP_JSON], i, cap, NULL, 0) < 0 ||
+        text_column_raw(&t[C_LEVEL], i, cap, level, level_len) < 0 ||
+        text_column_raw(&t[C_SOURCE], i, cap, source, ln->has_source ? ln->source.n : 0) < 0 ||
+        text_column_raw(&t[C_MESSAGE], i, cap, message, ln->message.n) < 0)
+        return -1;
+    for (int j = 0; j < 3; j++)
+        if (text_column_raw(&t[C_THREAD + j], i, cap,
+                            ln->has_id[j] ? (const char *)ln->ids[j].s : NULL,
+                            ln->ids[j].n) < 0)
+            return -1;
+    for (int j = 0; j < ln->ntags; j++)
+        if (put_tag(k, (const char *)ln->tags[j].s, ln->tags[j].n) < 0)
+            return -1;
+    k->tlo[i + 1] = (int32_t)k->tag_count;
+    TextColumn *md = &t[C_METADATA];
+    if (ln->nmeta == 0) {
+        if (text_column_raw(md, i, cap, NULL, 0) < 0)
+            return -1;
+    }
+    else {
+        if (put_json_items(&md->b, ln) < 0)
+            return -1;
+        md->off[i + 1] = (int32_t)md->b.size;
+    }
+    for (int j = 0; j < ln->nmeta; j++) {
+        const Item *it = &ln->meta[j];
+        if ((it->kind == 3 || it->kind == 4) &&
+            note_number(k, j, (const char *)it->key.s, it->key.n, it->kind == 4 ? 1 : 2,
+                        it->num.dv) < 0)
+            return -1;
+    }
+    return 1;
+}
+
+/* Row i as the JSON text of v from the dumps callable (bytes). */
+static int
+put_dumped(Columns *k, TextColumn *c, PyObject *v)
+{
+    PyObject *raw = PyObject_CallOneArg(k->dumps, v);
+    if (raw == NULL)
+        return -1;
+    int rc = -1;
+    if (!PyBytes_Check(raw))
+        PyErr_SetString(PyExc_TypeError, "dumps must return bytes");
+    else
+        rc = text_column_raw(c, k->n, k->cap, PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw));
+    Py_DECREF(raw);
+    return rc;
+}
+
+/* The row of an entry the entry path built (an exact LogEntry): as entry_columns reads its
+ * slots, with a timestamp given as a number written as JSON, the metadata as its dumps. A
+ * value the columns do not take raises TypeError (the caller hands the blocks back). */
+static int
+put_entry(Columns *k, PyObject *e)
+{
+    State *st = k->st;
+    Py_ssize_t i = k->n, cap = k->cap;
+    TextColumn *t = k->text;
+    if (Py_TYPE(e) != st->entry_type || entry_ready(st, e) != 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "an entry must be a LogEntry");
+        return -1;
+    }
+    PyObject *instant = SLOT(st, e, S_TS), *stamp = SLOT(st, e, S_TIMESTAMP);
+    if (instant == NULL || !PyFloat_CheckExact(instant) || stamp == NULL) {
+        PyErr_SetString(PyExc_TypeError, "an entry's instant must be a float");
+        return -1;
+    }
+    k->ts[i] = PyFloat_AS_DOUBLE(instant);
+    if (PyUnicode_Check(stamp)) {
+        if (text_column_put(&t[C_TIMESTAMP], i, cap, stamp, 0, "a timestamp") < 0 ||
+            text_column_raw(&t[C_TIMESTAMP_JSON], i, cap, NULL, 0) < 0)
+            return -1;
+    }
+    else if (PyLong_Check(stamp) || PyFloat_Check(stamp)) {
+        if (text_column_raw(&t[C_TIMESTAMP], i, cap, NULL, 0) < 0 ||
+            put_dumped(k, &t[C_TIMESTAMP_JSON], stamp) < 0)
+            return -1;
+    }
+    else {
+        PyErr_SetString(PyExc_TypeError, "a timestamp of another kind");
+        return -1;
+    }
+    static const int slots[6] = {S_LEVEL, S_SOURCE, S_MESSAGE, S_THREAD_ID, S_REQUEST_ID,
+                                 S_USER_ID};
+    for (int c = 0; c < 6; c++) {
+        PyObject *v = SLOT(st, e, slots[c]);
+        if (v == NULL) {
+            PyErr_SetString(PyExc_TypeError, "a field is not set");
+            return -1;
+        }
+        if (text_column_put(&t[C_LEVEL + c], i, cap, v, c >= 3, "a text field") < 0)
+            return -1;
+    }
+    PyObject *tags = SLOT(st, e, S_TAGS), *md = SLOT(st, e, S_METADATA);
+    if (tags == NULL || !PyList_Check(tags) || md == NULL) {
+        PyErr_SetString(PyExc_TypeError, "an entry's tags must be a list");
+        return -1;
+    }
+    for (Py_ssize_t j = 0; j < PyList_GET_SIZE(tags); j++) {
+        PyObject *tag = PyList_GET_ITEM(tags, j);
+        Py_ssize_t len;
+        const char *s = PyUnicode_Check(tag) ? PyUnicode_AsUTF8AndSize(tag, &len) : NULL;
+        if (s == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "a tag must be a str");
+            return -1;
+        }
+        if (put_tag(k, s, len) < 0)
+            return -1;
+    }
+    k->tlo[i + 1] = (int32_t)k->tag_count;
+    if (md == Py_None || (PyDict_Check(md) && PyDict_GET_SIZE(md) == 0))
+        return text_column_raw(&t[C_METADATA], i, cap, NULL, 0);
+    if (!PyDict_Check(md)) {
+        PyErr_SetString(PyExc_TypeError, "an entry's metadata must be a dict");
+        return -1;
+    }
+    if (put_dumped(k, &t[C_METADATA], md) < 0)
+        return -1;
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    int item = 0;
+    while (PyDict_Next(md, &pos, &key, &value)) {
+        int kind = PyFloat_CheckExact(value) ? 1 : PyLong_CheckExact(value) ? 2 : 0;
+        if (kind && PyUnicode_Check(key)) {
+            Py_ssize_t len;
+            const char *name = PyUnicode_AsUTF8AndSize(key, &len);
+            if (name == NULL) {  /* a lone surrogate: not a plain name */
+                PyErr_Clear();
+            }
+            else if (note_number(k, item, name, len, kind,
+                                 kind == 1 ? PyFloat_AS_DOUBLE(value) : 0.0) < 0) {
+                return -1;
+            }
+        }
+        item++;
+    }
+    return 0;
+}
+
+static void
+columns_free(Columns *k)
+{
+    for (int c = 0; c < k->inited; c++)
+        text_column_free(&k->text[c]);
+    Py_XDECREF(k->instants);
+    Py_XDECREF(k->tag_lists);
+    PyMem_Free(k->toff);
+    PyMem_Free(k->tag_data.data);
+    for (int j = 0; j < k->nfields; j++) {
+        PyMem_Free(k->fields[j].name);
+        PyMem_Free(k->fields[j].kind);
+        PyMem_Free(k->fields[j].value);
+    }
+}
+
+/* (instants, texts, tags, fields) of the rows written (see py_archive_columns). */
+static PyObject *
+columns_result(Columns *k)
+{
+    PyObject *texts = PyTuple_New(N_COLS), *fields = PyList_New(0), *result = NULL;
+    PyObject *tag_offsets = NULL, *tag_bytes = NULL;
+    if (texts == NULL || fields == NULL)
+        goto done;
+    for (int c = 0; c < N_COLS; c++) {
+        PyObject *col = text_column_result(&k->text[c]);
+        if (col == NULL)
+            goto done;
+        PyTuple_SET_ITEM(texts, c, col);
+    }
+    tag_offsets = PyBytes_FromStringAndSize((const char *)k->toff,
+                                            (k->tag_count + 1) * (Py_ssize_t)sizeof(int32_t));
+    tag_bytes = PyBytes_FromStringAndSize(k->tag_data.data ? k->tag_data.data : "",
+                                          k->tag_data.size);
+    if (tag_offsets == NULL || tag_bytes == NULL)
+        goto done;
+    for (int j = 0; j < k->nfields; j++) {
+        NumField *f = &k->fields[j];
+        PyObject *item = Py_BuildValue(
+            "(s#y#y#)", f->name, f->len, (const char *)f->kind, k->n,
+            (const char *)f->value, k->n * (Py_ssize_t)sizeof(double));
+        if (item == NULL || PyList_Append(fields, item) < 0) {
+            Py_XDECREF(item);
+            goto done;
+        }
+        Py_DECREF(item);
+    }
+    result = Py_BuildValue("(OO(OOO)O)", k->instants, texts, k->tag_lists, tag_offsets,
+                           tag_bytes, fields);
+done:
+    Py_XDECREF(texts);
+    Py_XDECREF(fields);
+    Py_XDECREF(tag_offsets);
+    Py_XDECREF(tag_bytes);
+    return result;
+}
+
+/* archive_columns(blocks, dumps) -> (rows, lines, bad, columns) | None: the archive's
+ * columns of the entries of blocks of whole lines (entries_from_blocks' blocks), in file
+ * order, without a LogEntry for a line of the common shape: read_line's spans are copied
+ * into the columns' buffers and the metadata's JSON written here (for a float, its token
+ * when that is the text orjson writes, else repr, which orjson writes the same in the
+ * positional range; a line with another float takes the entry path). Any other line is
+ * built by the entry path and read as entry_columns reads it, its metadata (and a timestamp
+ * given as a number) turned into JSON by dumps. bad holds (index, line) of the lines that
+ * did not parse, as entries_from_blocks. columns is (instants, texts, tags, fields): texts
+ * the (offsets, data, validity or None) of timestamp, timestamp_json, level, source,
+ * message, thread_id, request_id, user_id and metadata; tags (list offsets, offsets, data);
+ * fields a list of (name, kinds, values) for each metadata field with a plain name that
+ * holds a number, kinds one byte per row (1 float, 2 int, 0 other or missing), values the
+ * floats (float64 per row). The buffers may be longer than the rows. None: more than
+ * NUM_KEYS such fields (the caller takes the entry path). python.archive_columns is the
+ * specification. */
+PyObject *
+py_archive_columns(PyObject *module, PyObject *args)
+{
+    State *st = get_state(module);
+    PyObject *blocks, *dumps;
+    if (!PyArg_ParseTuple(args, "O!O:archive_columns", &PyList_Type, &blocks, &dumps))
+        return NULL;
+    if (check_configured(st) < 0)
+        return NULL;
+    Py_ssize_t nblocks = PyList_GET_SIZE(blocks), cap = 0;
+    for (Py_ssize_t b = 0; b < nblocks; b++) {
+        PyObject *block = PyList_GET_ITEM(blocks, b);
+        if (!PyBytes_CheckExact(block)) {
+            PyErr_SetString(PyExc_TypeError, "archive_columns expects a list of bytes");
+            return NULL;
+        }
+        const char *p = PyBytes_AS_STRING(block), *end = p + PyBytes_GET_SIZE(block);
+        for (cap++; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+            cap++;
+    }
+    if (cap >= INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "too many lines for one batch");
+        return NULL;
+    }
+    Columns k;
+    memset(&k, 0, sizeof k);
+    k.st = st;
+    k.dumps = dumps;
+    k.cap = cap;
+    PyObject *bad = PyList_New(0), *result = NULL, *columns = NULL;
+    if (bad == NULL)
+        goto done;
+    for (; k.inited < N_COLS; k.inited++)
+        if (text_column_init(&k.text[k.inited], cap) < 0)
+            goto done;
+    k.instants = PyBytes_FromStringAndSize(NULL, (cap ? cap : 1) * (Py_ssize_t)sizeof(double));
+    k.tag_lists = PyBytes_FromStringAndSize(NULL, (cap + 1) * (Py_ssize_t)sizeof(int32_t));
+    k.tag_cap = cap + 1;
+    k.toff = PyMem_Malloc((size_t)k.tag_cap * sizeof(int32_t));
+    if (k.instants == NULL || k.tag_lists == NULL || k.toff == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto done;
+    }
+    k.ts = (double *)PyBytes_AS_STRING(k.instants);
+    k.tlo = (int32_t *)PyBytes_AS_STRING(k.tag_lists);
+    k.tlo[0] = 0;
+    k.toff[0] = 0;
+    Py_ssize_t line_no = 0;
+    for (Py_ssize_t b = 0; b < nblocks; b++) {
+        PyObject *block = PyList_GET_ITEM(blocks, b);
+        const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(block);
+        const unsigned char *end = p + PyBytes_GET_SIZE(block);
+        while (p < end) {
+            const unsigned char *nl = memchr(p, '\n', end - p);
+            const unsigned char *stop = nl != NULL ? nl : end;
+            const unsigned char *next = nl != NULL ? nl + 1 : end;
+            if (blank_line(p, stop)) {
+                line_no++;
+                p = next;
+                continue;
+            }
+            Line ln;
+            memset(&ln, 0, sizeof ln);
+            int r = read_line(st, p, stop - p, &ln);
+            if (r > 0)
+                r = put_line(&k, &ln);
+            Py_XDECREF(ln.level);
+            Py_XDECREF(ln.text);
+            if (r < 0)
+                goto done;
+            if (r == 0) {  /* the entry path */
+                PyObject *entry = NULL;
+                r = entry_line(st, p, stop, &entry);
+                if (r < 0)
+                    goto done;
+                if (r == 0 && add_bad_line(bad, line_no, p, next) < 0)
+                    goto done;
+                if (r > 0) {
+                    int rc = put_entry(&k, entry);
+                    Py_DECREF(entry);
+                    if (rc < 0)
+                        goto done;
+                }
+            }
+            if (k.overflow) {
+                result = Py_NewRef(Py_None);
+                goto done;
+            }
+            k.n += r > 0;
+            line_no++;
+            p = next;
+        }
+    }
+    columns = columns_result(&k);
+    if (columns != NULL)
+        result = Py_BuildValue("(nnOO)", k.n, line_no, bad, columns);
+done:
+    columns_free(&k);
+    Py_XDECREF(bad);
+    Py_XDECREF(columns);
     return result;
 }

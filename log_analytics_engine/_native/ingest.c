@@ -24,35 +24,6 @@
  */
 #include "_native.h"
 
-#define MAX_TAGS 16
-#define MAX_META 32
-
-typedef struct {
-    const unsigned char *s;
-    Py_ssize_t n;
-} Span;
-
-typedef struct {
-    Span key;
-    unsigned char kind;  /* as recorded: 0 null, 1 false, 2 true, 3 int, 4 float, 5 str */
-    Number num;
-    Span str;
-} Item;
-
-typedef struct {
-    PyObject *level;     /* a canonical level (a new reference) */
-    PyObject *text;      /* a message with bytes above 0x7F, decoded (a new reference) */
-    double instant;
-    Span ts;
-    int has_source;
-    Span source, message;
-    int has_id[3];
-    Span ids[3];
-    int ntags, nmeta;
-    Span tags[MAX_TAGS];
-    Item meta[MAX_META];
-} Line;
-
 /* A plain ASCII string token into *span: 1, or 0 (*bail set) for anything else. */
 static inline int
 ascii_span(Cursor *c, Span *span, int *bail)
@@ -110,7 +81,9 @@ read_scalar(Cursor *c, Item *it, int *bail)
             return 1;
         break;
     default: {
+        it->tok.s = c->p;
         int r = number_token(c, &it->num, bail);
+        it->tok.n = c->p - it->tok.s;
         it->kind = it->num.is_int ? 3 : 4;
         return r;
     }
@@ -154,7 +127,7 @@ read_metadata(Cursor *c, Line *ln, int *bail)
 }
 
 /* Step one: 1 with the line in *ln, 0 for a line for the entry path, -1 for an error. */
-static int
+int
 read_line(State *st, const unsigned char *line, Py_ssize_t n, Line *ln)
 {
     Cursor cur = {line, line + n, st}, *c = &cur;
@@ -424,7 +397,7 @@ cutter_next(Cutter *k, PyObject *kept_entry)
 
 /* A line for the entry path: its entry built (1), rejected without an exception (0: a bad
  * line), or an error (-1). */
-static int
+int
 entry_line(State *st, const unsigned char *p, const unsigned char *stop, PyObject **entry)
 {
     int r = direct_entry(st, p, stop - p, entry);

@@ -141,6 +141,12 @@ static PyMethodDef methods[] = {
     {"word_lists", py_word_lists, METH_VARARGS,
      "word_lists(messages) -> (terms, codes, offsets): the distinct words of each message as "
      "int32 term numbers in first-use order, and the int32 offsets of each message's run."},
+    {"word_lists_utf8", py_word_lists_utf8, METH_VARARGS,
+     "word_lists_utf8(offsets, data, start, n) -> (terms, codes, offsets): word_lists of n "
+     "messages from row start of an Arrow string array's buffers."},
+    {"archive_columns", py_archive_columns, METH_VARARGS,
+     "archive_columns(blocks, dumps) -> (rows, lines, bad, columns) | None: the archive's "
+     "column buffers of the entries of blocks of whole JSON lines, in file order."},
     {"string_buffers", py_string_buffers, METH_O,
      "string_buffers(values) -> (offsets, data, validity or None): the buffers of an Arrow "
      "string array of a list of str and None."},

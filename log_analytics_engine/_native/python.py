@@ -12,6 +12,7 @@ message (the indexes merge ids into bitmaps, so both give the same posting lists
 
 from __future__ import annotations
 
+import re
 from array import array
 from bisect import bisect_right
 from collections import defaultdict
@@ -294,6 +295,100 @@ def entry_columns(entries: list[LogEntry], order: list[int] | None
     return (array("d", [e.ts for e in rows]).tobytes(), tuple(texts),
             string_list_buffers([e.tags for e in rows]), [e.message for e in rows],
             [e.metadata for e in rows])
+
+
+#: Metadata fields :func:`archive_columns` tracks per call; more: ``None``.
+NUM_KEYS = 64
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+#: The text columns of :func:`archive_columns`, in its order.
+ARCHIVE_TEXT = ("timestamp", "timestamp_json", "level", "source", "message", "thread_id",
+                "request_id", "user_id", "metadata")
+
+ArchiveColumns = tuple[bytes, tuple[Buffers, ...], tuple[bytes, bytes, bytes],
+                       list[tuple[str, bytes, bytes]]]
+
+
+def archive_columns(blocks: list[bytes], dumps: Callable[[Any], bytes]
+                    ) -> tuple[int, int, list[tuple[int, bytes]], ArchiveColumns] | None:
+    """The archive's columns of the entries of blocks of whole lines, in file order:
+    ``(rows, lines, bad, (instants, texts, tags, fields))``, ``lines`` and ``bad`` as
+    :func:`entries_from_blocks` gives them. ``texts``: the buffers (:func:`string_buffers`)
+    of :data:`ARCHIVE_TEXT`: a timestamp given as text in ``timestamp``, one given as a
+    number as its JSON (``dumps``) in ``timestamp_json``; the metadata as the JSON ``dumps``
+    writes, null when empty. ``tags``: :func:`string_list_buffers`. ``fields``: ``(name,
+    kinds, values)`` for each metadata field with a plain name (``[A-Za-z_][A-Za-z0-9_]*``)
+    holding a number somewhere, in the order first seen: one byte per row (1: a float, then
+    in ``values``, float64 per row, else 0.0; 2: an int; 0: anything else or missing).
+    ``None`` when more than :data:`NUM_KEYS` fields qualify (the caller then builds the
+    columns from the entries). TypeError for an entry with a value of another type (the
+    caller does the same). The C kernel's buffers may be longer than the rows.
+    O(total bytes)."""
+    entries, lines, bad = entries_from_blocks(blocks)
+    n = len(entries)
+    columns: list[list[str | None]] = [[] for _ in ARCHIVE_TEXT]
+    fields: dict[str, tuple[bytearray, array[float]]] = {}
+    for i, e in enumerate(entries):
+        if type(e) is not LogEntry or type(e.ts) is not float:
+            raise TypeError("an entry must be a LogEntry with a float instant")
+        stamp = e.timestamp
+        if isinstance(stamp, str):
+            columns[0].append(stamp)
+            columns[1].append(None)
+        elif isinstance(stamp, (int, float)):
+            columns[0].append(None)
+            columns[1].append(dumps(stamp).decode())
+        else:
+            raise TypeError("a timestamp of another kind")
+        for c, name in enumerate(ENTRY_TEXT[1:], 2):
+            columns[c].append(getattr(e, name))
+        md = e.metadata
+        if md is not None and not isinstance(md, dict):
+            raise TypeError("an entry's metadata must be a dict")
+        columns[8].append(dumps(md).decode() if md else None)
+        for key, value in (md or {}).items():
+            kind = 1 if type(value) is float else 2 if type(value) is int else 0
+            if not kind or not isinstance(key, str) or not _PLAIN_NAME.fullmatch(key):
+                continue
+            if key not in fields:
+                if len(fields) == NUM_KEYS:
+                    return None
+                fields[key] = (bytearray(n), array("d", bytes(8 * n)))
+            kinds, values = fields[key]
+            kinds[i] = kind
+            if kind == 1:
+                values[i] = value
+    for c, name in enumerate(ARCHIVE_TEXT):
+        if name in ("level", "source", "message") and any(v is None for v in columns[c]):
+            raise TypeError(f"an entry's {name} must be a str, not NoneType")
+    texts = tuple(string_buffers(values) for values in columns)
+    tags = string_list_buffers([e.tags for e in entries])
+    return (n, lines, bad, (array("d", [e.ts for e in entries]).tobytes(), texts, tags,
+                            [(k, bytes(kinds), values.tobytes())
+                             for k, (kinds, values) in fields.items()]))
+
+
+def word_lists_utf8(offsets: Any, data: Any, start: int, n: int
+                    ) -> tuple[list[str], bytes, bytes]:
+    """:func:`word_lists` of the ``n`` messages from row ``start`` of an Arrow string
+    array's buffers (``offsets``: int32, native order; ``data``: UTF-8; any objects with
+    the buffer protocol). ValueError for rows or offsets out of range, UnicodeDecodeError
+    for bytes that are not UTF-8. O(total size)."""
+    if start < 0 or n < 0:
+        raise ValueError("a negative start or count")
+    view = memoryview(offsets).cast("B")
+    offs = array("i")
+    offs.frombytes(bytes(view[:len(view) // 4 * 4]))
+    raw = bytes(memoryview(data).cast("B"))
+    if len(offs) - 1 < start + n:
+        raise ValueError("rows beyond the offsets")
+    messages = []
+    for i in range(start, start + n):
+        a, b = offs[i], offs[i + 1]
+        if a < 0 or b < a or b > len(raw):
+            raise ValueError("an offset out of the data")
+        messages.append(raw[a:b].decode("utf-8"))
+    return word_lists(messages)
 
 
 def _block_lines(blocks: list[bytes], kernel: str

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import IO, Any, cast
+from typing import IO, Any, TypeVar, cast
 
 import orjson
 
@@ -37,6 +37,7 @@ __all__ = [
     "encoded_lines",
     "guess_file_type",
     "open_lines",
+    "read_converted",
     "read_entries",
     "read_indexed",
     "read_records",
@@ -45,6 +46,7 @@ __all__ = [
 FILE_TYPES = ("jsonl", "text")
 MAX_REJECTED = 100
 READ_BLOCK = 1 << 18  # bytes per read of a file: 256 KiB stays in the CPU cache
+T = TypeVar("T")
 _loads = orjson.loads
 _from_json = entry_from_json
 
@@ -307,6 +309,48 @@ def _block_batches(
             size = pending = 0
     if blocks or pending:
         yield blocks, pending
+
+
+def read_converted(
+    lines: IO[bytes] | Iterable[bytes],
+    file_type: str,
+    report: IngestReport,
+    convert: Callable[[list[LogEntry]], T],
+    batch_size: int = 8192,
+    on_line: Callable[[int], None] | None = None,
+    limits: InputLimits = DEFAULT_LIMITS,
+    kernel: Callable[[list[bytes]], tuple[T | None, int, list[tuple[int, bytes]]] | None]
+    | None = None,
+) -> Iterator[T]:
+    """:func:`read_entries`, each batch turned into something else (the archive import's
+    Arrow tables): by ``convert(entries)``, or for a JSONL file, when ``kernel`` is given, by
+    ``kernel(blocks)`` straight from its blocks of whole lines (no entry per line), which
+    returns ``(batch or None when no line was good, lines read, (index, line) of the bad
+    ones)``, or ``None`` to hand the blocks back to the entries path. The bad lines are
+    re-read for their rejection message; in file order, batch by batch."""
+    if kernel is None or file_type != "jsonl" or getattr(lines, "read", None) is None:
+        for batch in read_entries(lines, file_type, report, batch_size, on_line, limits):
+            yield convert(batch)
+        return
+    line_no = 0
+    for blocks, nbytes in _block_batches(lines, batch_size, limits.max_line_bytes):  # type: ignore[arg-type]
+        got = kernel(blocks)
+        if got is None:
+            entries, count, rejected = native.entries_from_blocks(blocks)
+            entries += _reread(rejected, line_no, report)
+            if entries:
+                yield convert(entries)
+        else:
+            converted, count, rejected = got
+            late = _reread(rejected, line_no, report)
+            if converted is not None:
+                yield converted
+            if late:  # pragma: no cover - the C reader agrees (tests)
+                yield convert(late)
+        line_no += count
+        if on_line is not None:
+            on_line(nbytes)
+    note_limit(lines, report, line_no)
 
 
 def _reread(bad: list[tuple[int, bytes]], line_no: int, report: IngestReport

@@ -129,7 +129,7 @@ _INT_BOUND = {">=": math.ceil, ">": math.floor, "<=": math.floor, "<": math.ceil
 _COLUMN_OF_INDEX = {"level": "level", "source": "source"}
 _LIST_OF_INDEX = {"tag": "tags", "token": "words"}
 _OPTIONAL = frozenset(("thread_id", "request_id", "user_id"))
-_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PLAIN_KEY = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 @dataclass

@@ -112,7 +112,7 @@ def schema() -> pa.Schema:
 NUMERIC_PREFIX = "num_"
 #: At most this many typed copies per segment.
 MAX_NUMERIC = 8
-_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+PLAIN_KEY = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def float_columns(mds: Sequence[dict[str, Any]]) -> dict[str, list[float | None]]:
@@ -127,7 +127,7 @@ def float_columns(mds: Sequence[dict[str, Any]]) -> dict[str, list[float | None]
     if len(fields) > _MANY_FIELDS:
         return _float_columns_loop(mds)
     out: dict[str, list[float | None]] = {}
-    for k in sorted(f for f in fields if type(f) is str and _PLAIN_KEY.match(f)
+    for k in sorted(f for f in fields if type(f) is str and PLAIN_KEY.match(f)
                     and f not in ATTRIBUTES):
         got = list(map(dict.get, mds, repeat(k)))
         kinds = set(map(type, got))
@@ -155,7 +155,7 @@ def _float_columns_loop(mds: Sequence[dict[str, Any]]) -> dict[str, list[float |
                 elif t is int:
                     numbers[k] = False
     keys = sorted(k for k, ok in numbers.items()
-                  if ok and _PLAIN_KEY.match(k) and k not in ATTRIBUTES)[:MAX_NUMERIC]
+                  if ok and PLAIN_KEY.match(k) and k not in ATTRIBUTES)[:MAX_NUMERIC]
     out: dict[str, list[float | None]] = {}
     for k in keys:
         got = [md.get(k) for md in mds]
@@ -229,10 +229,10 @@ def _table_at(entries: list[LogEntry], ts: list[float], ids: Sequence[int],
     ``None``: all of them, already in that order), ``ts`` their instants."""
     pa = pyarrow()
     id_column = _id_column(ids, order)
-    built = _kernel_columns(entries, order) if native.available else None
+    built = kernel_columns(entries, order) if native.available else None
     if built is None:
         rows = entries if order is None else [entries[k] for k in order]
-        built = _python_columns(rows, ts if order is None else [ts[k] for k in order])
+        built = python_columns(rows, ts if order is None else [ts[k] for k in order])
     plain, messages, mds = built
     instants = plain[0]
     micros = pa.compute.cast(pa.compute.round(pa.compute.multiply(instants, 1e6)), pa.int64())
@@ -257,12 +257,12 @@ def _id_column(ids: Sequence[int], order: list[int] | None) -> pa.Array:
     return pa.array(list(ids) if order is None else [ids[k] for k in order], pa.int64())
 
 
-#: What :func:`_kernel_columns` and :func:`_python_columns` build: the columns from
+#: What :func:`kernel_columns` and :func:`python_columns` build: the columns from
 #: ``instant`` to ``user_id`` (:data:`COLUMNS`), the messages and the metadata dicts.
 _Built = tuple[list["pa.Array"], list[str], list[dict[str, Any]]]
 
 
-def _kernel_columns(entries: list[LogEntry], order: list[int] | None) -> _Built | None:
+def kernel_columns(entries: list[LogEntry], order: list[int] | None) -> _Built | None:
     """The plain columns from one pass of the ``entry_columns`` kernel, or None when the
     batch has what it does not take (a timestamp given as a number, a subclass of LogEntry,
     a lone surrogate): the general path then decides as before."""
@@ -286,7 +286,7 @@ def _kernel_columns(entries: list[LogEntry], order: list[int] | None) -> _Built 
              thread, request, user], messages, mds)
 
 
-def _python_columns(entries: Sequence[LogEntry], ts: list[float]) -> _Built:
+def python_columns(entries: Sequence[LogEntry], ts: list[float]) -> _Built:
     """The plain columns of entries already in order, a pass per column."""
     pa = pyarrow()
     text = pa.string()
@@ -406,9 +406,13 @@ def words_array(messages: list[str]) -> pa.Array:
     the batch first used its words). The ``word_lists`` kernel (in C when built; the same
     tokenizer that fills the word index) returns the column's buffers, which Arrow wraps
     without a Python object per word. O(total words)."""
+    return words_from_lists(native.word_lists(messages), len(messages))
+
+
+def words_from_lists(lists: tuple[list[str], bytes, bytes], n: int) -> pa.Array:
+    """The words column of ``n`` messages from what ``word_lists`` returns for them."""
     pa = pyarrow()
-    n = len(messages)
-    terms, codes, offsets = native.word_lists(messages)
+    terms, codes, offsets = lists
     if not terms:
         return pa.array([[] for _ in range(n)], words_type())
     i32 = pa.int32()

@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import StoragePathError
-from ..ingest.files import IngestReport, guess_file_type, open_lines, read_entries
+from ..ingest.files import IngestReport, guess_file_type, open_lines
 from ..ingest.limits import DEFAULT_LIMITS, InputLimits
+from .archive_batches import hour_segments, read_batches
 from .archive_format import (
     NUMERIC_PREFIX,
     SEGMENT_SUFFIX,
@@ -104,8 +105,13 @@ class SegmentWriter:
         what the batch wrote, so a retried batch (retention retries the next time) is never
         archived twice (in background mode, per segment). Raises :class:`StoragePathError`
         when the folder cannot be written. O(n log n)."""
+        return self.write_tables(hour_tables(entries, ids))
+
+    def write_tables(self, tables: list[tuple[str, pa.Table]]) -> list[str]:
+        """:meth:`write` of segments already built: ``(hour partition, table)`` each (the
+        bulk import's :func:`~.archive_batches.hour_segments`)."""
         self._raise_failure()
-        segments = [self._prepare(hour, table) for hour, table in hour_tables(entries, ids)]
+        segments = [self._prepare(hour, table) for hour, table in tables]
         if self._queue is None:
             self._store_all(segments)
         else:
@@ -289,16 +295,22 @@ def _usable_cpus() -> int:
 def _import(paths: Iterable[str | os.PathLike[str]], writer: SegmentWriter,
             result: ArchiveImport, file_type: str | None, buffer_entries: int, first_id: int,
             progress: Callable[[int], None] | None, limits: InputLimits) -> None:
-    buffer: list[LogEntry] = []
+    arrow = pyarrow()
+    pending: list[pa.Table] = []  # batches in file order, held rows at most buffer_entries
+    held = 0
     next_id = first_id
 
     def flush(size: int) -> None:
-        nonlocal buffer, next_id
-        while len(buffer) >= size and buffer:
-            part, buffer = buffer[:size], buffer[size:]
-            result.segments += writer.write(part, range(next_id, next_id + len(part)))
-            result.entries += len(part)
-            next_id += len(part)
+        nonlocal pending, held, next_id
+        while held >= size and held:
+            whole = pending[0] if len(pending) == 1 else arrow.concat_tables(
+                pending, promote_options="default")  # a field missing from a batch: null
+            part = whole.slice(0, size)
+            rest = whole.slice(size)
+            pending, held = ([rest], rest.num_rows) if rest.num_rows else ([], 0)
+            result.segments += writer.write_tables(hour_segments(part, next_id))
+            result.entries += part.num_rows
+            next_id += part.num_rows
 
     for path in paths:
         kind = file_type or guess_file_type(path)
@@ -309,9 +321,10 @@ def _import(paths: Iterable[str | os.PathLike[str]], writer: SegmentWriter,
         except OSError as exc:
             raise StoragePathError(os.fspath(path), f"cannot read: {exc}") from exc
         with lines:
-            for batch in read_entries(lines, kind, report, min(32_768, buffer_entries), progress,
-                                      limits):
-                buffer.extend(batch)
-                report.count += len(batch)
+            for batch in read_batches(lines, kind, report, min(32_768, buffer_entries),
+                                      progress, limits):
+                pending.append(batch)
+                held += batch.num_rows
+                report.count += batch.num_rows
                 flush(buffer_entries)
-    flush(max(1, len(buffer)))
+    flush(max(1, held))

@@ -8,6 +8,8 @@ spliced, truncated) or replaced by random bytes and random JSON, then fed to
 * ``entries_from_lines`` and ``direct_entry`` (JSON lines -> entries),
 * ``ingest_blocks`` (the same lines cut into blocks at random points, with postings) and
   ``entries_from_blocks`` (those blocks, without),
+* ``archive_columns`` (those lines as one block of whole lines, into the archive's column
+  buffers) and ``word_lists_utf8`` (the words of its message column),
 * ``ingest_records`` (those blocks into records, chunk bits, first ids and table states
   drawn at random),
 * ``entries_from_chunk`` (mutated stored chunks),
@@ -27,6 +29,7 @@ import json
 import random
 import sys
 import time
+from array import array
 from collections.abc import Callable
 from itertools import pairwise
 from typing import Any
@@ -37,7 +40,7 @@ from log_analytics_engine import _native as native
 from log_analytics_engine.events.sample import generate_records
 from log_analytics_engine.model.entry import LogEntry
 from log_analytics_engine.model.timeparse import fast_instant
-from log_analytics_engine.storage.codec import OPTIONS, default
+from log_analytics_engine.storage.codec import OPTIONS, default, dumps
 
 _SLOTS = ("timestamp", "ts", "level", "message", "source", "thread_id", "request_id",
           "user_id", "tags", "metadata")
@@ -184,7 +187,56 @@ def check_lines(c: Any, lines: list[bytes], rng: random.Random, taken: dict[str,
     _check(plain[1:] == slow[1:] and len(plain[0]) == len(slow[0]) and
            all(_same(g, w) for g, w in zip(plain[0], slow[0], strict=True)),
            "entries_from_blocks", blocks)
+    check_archive_columns(c, data, taken)
     check_ingest_records(c, blocks, rng, taken)
+
+
+def _texts(buffers: tuple[bytes, bytes, bytes | None], rows: int) -> list[str | None]:
+    """The values of an Arrow string column's buffers (the first ``rows``)."""
+    offsets, data, valid = buffers
+    off = array("i")
+    off.frombytes(offsets[: 4 * (rows + 1)])
+    return [None if valid is not None and not valid[i >> 3] >> (i & 7) & 1
+            else data[off[i]:off[i + 1]].decode() for i in range(rows)]
+
+
+def _archive_rows(result: Any) -> Any:
+    """archive_columns' result as plain values (buffers may be longer than the rows)."""
+    if result is None:
+        return None
+    rows, count, bad, (instants, texts, tags, fields) = result
+    stamps = array("d")
+    stamps.frombytes(instants[: 8 * rows])
+    list_offsets, offsets, data = tags
+    lo = array("i")
+    lo.frombytes(list_offsets[: 4 * (rows + 1)])
+    flat = _texts((offsets, data, None), len(offsets) // 4 - 1)
+    numbers = []
+    for name, kinds, values in fields:
+        v = array("d")
+        v.frombytes(values[: 8 * rows])
+        numbers.append((name, [(k, repr(x) if k == 1 else None)
+                               for k, x in zip(kinds[:rows], v, strict=True)]))
+    return (rows, count, bad, [repr(x) for x in stamps], [_texts(t, rows) for t in texts],
+            [flat[lo[i]:lo[i + 1]] for i in range(rows)], numbers)
+
+
+def check_archive_columns(c: Any, data: bytes, taken: dict[str, int]) -> None:
+    """archive_columns of the lines as one block, and word_lists_utf8 of its messages."""
+    outcomes = []
+    for kernel in (c.archive_columns, native.python.archive_columns):
+        try:
+            outcomes.append(_archive_rows(kernel([data], dumps)))
+        except (TypeError, ValueError) as exc:
+            outcomes.append(type(exc))
+    _check(outcomes[0] == outcomes[1], "archive_columns", data)
+    got = c.archive_columns([data], dumps) if isinstance(outcomes[0], tuple) else None
+    if got is None:
+        return
+    taken["archive rows"] += got[0]
+    offsets, text, _ = got[3][1][4]  # the message column
+    _check(c.word_lists_utf8(offsets, text, 0, got[0]) ==
+           native.python.word_lists_utf8(offsets, text, 0, got[0]), "word_lists_utf8", data)
 
 
 def same_record_chunks(got: list[Any], want: list[Any]) -> bool:
@@ -302,8 +354,8 @@ def run(seconds: float, seed: int, log: Callable[[str], None]) -> int:
               "2025-07-20T08:26", "1999-12-31T23:59:59.999999-0800"]
     deadline = time.monotonic() + seconds
     batches = lines = 0
-    taken = dict.fromkeys(["entries", "direct", "chunks", "direct chunks", "records",
-                           "record batches", "timestamps", "parsed timestamps"], 0)
+    taken = dict.fromkeys(["entries", "direct", "archive rows", "chunks", "direct chunks",
+                           "records", "record batches", "timestamps", "parsed timestamps"], 0)
     try:
         while time.monotonic() < deadline:
             batch = []

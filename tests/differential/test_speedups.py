@@ -22,7 +22,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import entry_specs, fingerprint, json_records
+from strategies import entry_specs, fingerprint, json_records, raw_json_lines
 
 from log_analytics_engine import LogAnalyticsEngine, LogEntry
 from log_analytics_engine import _native as native
@@ -164,123 +164,8 @@ def test_entries_from_lines_propagates_errors_that_are_not_about_the_line() -> N
 
 
 # -- the direct JSON parser (lines of the common shape, without orjson's dict) -------------
-_WS = st.sampled_from(["", "", " ", "  ", "\t", "\r", " \r\n "])
-_NUMBER_TEXTS = st.one_of(
-    st.integers(-(2**70), 2**70).map(str),
-    st.floats(allow_nan=False, allow_infinity=False).map(repr),
-    st.floats(allow_nan=False, allow_infinity=False).map(lambda f: f"{f:.17e}"),
-    st.sampled_from(["0", "-0", "-0.0", "0.0", "1E5", "1e+5", "2.5e-3", "1e400", "-1e400",
-                     "1e-400", "01", "-01", "1.", ".5", "-", "+1", "1e", "1e+", "0x10", "1_0",
-                     "123456789012345678", "-123456789012345678", "1234567890123456789",
-                     "NaN", "Infinity", "-Infinity", "4.9e-324", "2.2250738585072014e-308",
-                     "1.7976931348623157e308", "0.1e1", "9007199254740993", "1.5E-7", "tru",
-                     "nul", "falsey"]),
-)
-_TEXTS = st.text(max_size=12)
-
-
-_VALID_NUMBERS = st.one_of(
-    st.integers(-(2**63), 2**63).map(str),
-    st.floats(allow_nan=False, allow_infinity=False).map(repr),
-    st.floats(allow_nan=False, allow_infinity=False).map(lambda f: f"{f:.17e}"),
-    st.sampled_from(["0", "-0", "-0.0", "1E5", "1e+5", "2.5e-3", "1e-400", "4.9e-324",
-                     "0.1e1", "9007199254740993", "1.5E-7", "123456789012345678"]),
-)
-
-
-@st.composite
-def _string_texts(draw: st.DrawFn, clean: bool = False) -> str:
-    """A JSON string token: escaped by json.dumps, raw UTF-8, or broken."""
-    text = draw(_TEXTS)
-    how = draw(st.sampled_from(["ascii", "raw", "raw", "raw"] + ([] if clean else ["broken"])))
-    if how == "ascii":
-        return json.dumps(text)
-    if how == "raw":  # what orjson.dumps writes: UTF-8, escapes only where JSON needs them
-        return orjson.dumps(text).decode()
-    return draw(st.sampled_from(['"\\"', '"\x01"', '"a', '"\\q"', "'a'", '"\\u12"']))
-
-
-@st.composite
-def _scalar_texts(draw: st.DrawFn, clean: bool = False) -> str:
-    if clean:
-        return draw(st.one_of(_string_texts(True), _VALID_NUMBERS,
-                              st.sampled_from(["true", "false", "null"])))
-    return draw(st.one_of(_string_texts(), _NUMBER_TEXTS,
-                          st.sampled_from(["true", "false", "null", "[]", "{}", '["a"]',
-                                           '{"a": 1}'])))
-
-
-_STAMPS = st.sampled_from([
-    '"2025-07-20T08:26:40.065Z"', '"2025-07-20 08:26:40+02:00"', '"2025-07-20T08:26:40"',
-    '"2025-07-20"', '"21/Jul/2025:12:00:00 +0000"', '"not a time"', "1753000000", "1753000000000.5",
-    "null", '"2025-13-01T00:00:00Z"', '"\\u0032025-07-20T08:26:40Z"', '"2025-07-20T08:26:40Z "',
-])
-_GOOD_STAMPS = st.sampled_from(['"2025-07-20T08:26:40.065Z"', '"2025-07-20 08:26:40+02:00"',
-                                '"2025-07-20T08:26:40"', '"2024-02-29T23:59:59.999999-0800"'])
-
-
-@st.composite
-def _field_texts(draw: st.DrawFn, key: str, clean: bool = False) -> str:
-    ws = _WS
-    if key == "timestamp":
-        return draw(_GOOD_STAMPS if clean else _STAMPS)
-    if key == "level":
-        return draw(st.sampled_from(['"INFO"', '"WARNING"', "null", '"ERROR"', '"FATAL"',
-                                     '"DEBUG"', '"TRACE"', '"CRITICAL"', '"WARN"', '"info"']
-                                    + ([] if clean else ['"Critical"', '"bogus"', '""', "3"])))
-    if key == "tags":
-        if not clean and draw(st.booleans()):
-            return draw(_scalar_texts())
-        if clean and draw(st.integers(0, 5)) == 0:
-            return "null"
-        items = draw(st.lists(_string_texts(clean), max_size=3))
-        return "[" + ",".join(draw(ws) + t + draw(ws) for t in items) + draw(ws) + "]"
-    if key == "metadata":
-        if draw(st.integers(0, 4)) == 0:
-            return "null" if clean else draw(_scalar_texts())
-        keys = draw(st.lists(st.one_of(_string_texts(clean), st.sampled_from(
-            ['"user_id"', '"latency_ms"', '"request_id"'])), max_size=4))
-        return "{" + ",".join(f"{draw(ws)}{k}{draw(ws)}:{draw(ws)}{draw(_scalar_texts(clean))}"
-                              for k in keys) + draw(ws) + "}"
-    if key == "message":
-        return draw(_string_texts(clean)) if clean else draw(
-            st.one_of(_string_texts(), st.sampled_from(["null", "1", "[]"])))
-    return draw(st.one_of(_string_texts(clean), st.sampled_from(
-        ["null"] if clean else ["null", "1", "[]"])))
-
-
-_FIELDS = ["timestamp", "level", "message", "source", "thread_id", "request_id", "user_id",
-           "tags", "metadata"]
-
-
-@st.composite
-def _raw_lines(draw: st.DrawFn) -> bytes:
-    """A JSON line written with every liberty the grammar allows (and, unless clean, a few
-    it does not)."""
-    clean = draw(st.booleans())
-    if clean:
-        keys = draw(st.lists(st.sampled_from(_FIELDS[1:]), unique=True, max_size=8))
-        keys.insert(draw(st.integers(0, len(keys))), "timestamp")
-    else:
-        keys = draw(st.lists(st.sampled_from([*_FIELDS, "timestamp", "extra", "ts"]),
-                             max_size=9))
-        if draw(st.integers(0, 3)):
-            keys = ["timestamp", *keys]
-    members = [f'{draw(_WS)}"{k}"{draw(_WS)}:{draw(_WS)}{draw(_field_texts(k, clean))}'
-               f"{draw(_WS)}" for k in keys]
-    data = (draw(_WS) + "{" + ",".join(members) + draw(_WS) + "}" + draw(_WS)).encode()
-    cut = "none" if clean else draw(st.sampled_from(["none", "truncate", "insert"]))
-    if cut == "truncate" and data:
-        data = data[: draw(st.integers(0, len(data) - 1))]
-    elif cut == "insert":
-        at = draw(st.integers(0, len(data)))
-        data = data[:at] + draw(st.sampled_from([b"\xff", b"\xc3", b"\x00", b",", b"}", b'"',
-                                                 b"\xe9", b"\xed\xa0\x80"])) + data[at:]
-    return data
-
-
 @settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow])
-@given(_raw_lines())
+@given(raw_json_lines())
 def test_direct_parser_builds_what_the_python_reader_builds(line: bytes) -> None:
     """Every line the direct parser takes gives the entry the Python reader builds; every
     line it leaves goes through orjson as before, with the same outcome."""
@@ -689,7 +574,7 @@ def test_entries_from_blocks_reads_blocks_as_ingest_blocks_without_postings() ->
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
-@given(lines=st.lists(_raw_lines(), max_size=12), cuts=st.lists(st.integers(0, 2000),
+@given(lines=st.lists(raw_json_lines(), max_size=12), cuts=st.lists(st.integers(0, 2000),
                                                                  max_size=4),
        first_id=st.integers(0, 2**31), end=st.sampled_from([b"", b"\n", b"\n\n"]))
 def test_ingest_blocks_and_entries_from_blocks_equal_the_python_kernels(
@@ -772,7 +657,7 @@ def _common_lines(draw: st.DrawFn) -> bytes:
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
-@given(lines=st.lists(_common_lines() | _raw_lines() | st.builds(
+@given(lines=st.lists(_common_lines() | raw_json_lines() | st.builds(
            lambda r, a: json.dumps(r, ensure_ascii=a).encode(), json_records(), st.booleans()),
            max_size=30),
        cuts=st.lists(st.integers(0, 4000), max_size=4), first_id=st.integers(0, 2**31),
@@ -860,7 +745,7 @@ def test_split_ordered_equals_the_python_kernel(
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
-@given(lines=st.lists(_raw_lines(), max_size=25), block=st.integers(16, 400),
+@given(lines=st.lists(raw_json_lines(), max_size=25), block=st.integers(16, 400),
        batch=st.integers(1, 9))
 def test_file_ingestion_equals_the_python_reader_on_odd_lines(
     tmp_path_factory: pytest.TempPathFactory, lines: list[bytes], block: int, batch: int
