@@ -134,6 +134,25 @@ blank_line(const unsigned char *p, const unsigned char *end)
     return 1;
 }
 
+/* The next line of a block of whole lines, from *p (below end): 1 with the line in [*p,
+ * *stop) (its newline excluded) and *next after it, the blank lines before it skipped and
+ * counted in *line_no; 0 when only blank lines were left (*p is then end). */
+static inline int
+next_line(const unsigned char **p, const unsigned char *end, const unsigned char **stop,
+          const unsigned char **next, Py_ssize_t *line_no)
+{
+    while (*p < end) {
+        const unsigned char *nl = memchr(*p, '\n', (size_t)(end - *p));
+        *stop = nl != NULL ? nl : end;
+        *next = nl != NULL ? nl + 1 : end;
+        if (!blank_line(*p, *stop))
+            return 1;
+        ++*line_no;  /* skipped, as the Python reader skips it */
+        *p = *next;
+    }
+    return 0;
+}
+
 INTERNAL State *get_state(PyObject *module);
 INTERNAL int check_configured(const State *st);
 INTERNAL int check_arg(const State *st, PyObject *arg, PyTypeObject *type, const char *expects);

@@ -1171,13 +1171,11 @@ py_archive_columns(PyObject *module, PyObject *args)
         return NULL;
     if (check_configured(st) < 0)
         return NULL;
+    if (blocks_size(blocks, 0, "archive_columns") < 0)
+        return NULL;
     Py_ssize_t nblocks = PyList_GET_SIZE(blocks), cap = 0;
     for (Py_ssize_t b = 0; b < nblocks; b++) {
         PyObject *block = PyList_GET_ITEM(blocks, b);
-        if (!PyBytes_CheckExact(block)) {
-            PyErr_SetString(PyExc_TypeError, "archive_columns expects a list of bytes");
-            return NULL;
-        }
         const char *p = PyBytes_AS_STRING(block), *end = p + PyBytes_GET_SIZE(block);
         for (cap++; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
             cap++;
@@ -1214,16 +1212,8 @@ py_archive_columns(PyObject *module, PyObject *args)
     for (Py_ssize_t b = 0; b < nblocks; b++) {
         PyObject *block = PyList_GET_ITEM(blocks, b);
         const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(block);
-        const unsigned char *end = p + PyBytes_GET_SIZE(block);
-        while (p < end) {
-            const unsigned char *nl = memchr(p, '\n', end - p);
-            const unsigned char *stop = nl != NULL ? nl : end;
-            const unsigned char *next = nl != NULL ? nl + 1 : end;
-            if (blank_line(p, stop)) {
-                line_no++;
-                p = next;
-                continue;
-            }
+        const unsigned char *end = p + PyBytes_GET_SIZE(block), *stop, *next;
+        while (next_line(&p, end, &stop, &next, &line_no)) {
             Line ln;
             memset(&ln, 0, sizeof ln);
             int r = read_line(st, p, stop - p, &ln);

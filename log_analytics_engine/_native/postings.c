@@ -618,17 +618,9 @@ blocks_entries(State *st, PyObject *blocks, Gatherer *g, Py_ssize_t first_id,
     for (Py_ssize_t b = 0; b < PyList_GET_SIZE(blocks); b++) {
         PyObject *block = PyList_GET_ITEM(blocks, b);
         const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(block);
-        const unsigned char *end = p + PyBytes_GET_SIZE(block);
-        while (p < end) {
-            const unsigned char *nl = memchr(p, '\n', end - p);
-            const unsigned char *stop = nl != NULL ? nl : end;
-            const unsigned char *next = nl != NULL ? nl + 1 : end;
+        const unsigned char *end = p + PyBytes_GET_SIZE(block), *stop, *next;
+        while (next_line(&p, end, &stop, &next, &line_no)) {
             PyObject *entry = NULL;
-            if (blank_line(p, stop)) {  /* skipped, as the Python reader skips it */
-                line_no++;
-                p = next;
-                continue;
-            }
             int r = direct_entry(st, p, stop - p, &entry);
             if (r < 0)
                 return -1;

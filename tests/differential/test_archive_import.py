@@ -281,3 +281,27 @@ def test_c_word_lists_utf8_equals_the_python_kernel(messages: list[str], skip: i
     data = b"" if data is None else data
     assert speedups.word_lists_utf8(offsets, data, skip, len(clean)) == \
         native.python.word_lists_utf8(offsets, data, skip, len(clean))
+
+
+def test_a_key_ending_in_a_newline_is_not_a_plain_name(tmp_path: Any) -> None:
+    """``re``'s ``$`` also matches before a final newline: ``"a\\n"`` once got a typed copy
+    column ``num_a\\n``. Now no kernel takes it for a plain name, and a query on it reads the
+    JSON and answers as the engine does."""
+    from log_analytics_engine import Archive, LogAnalyticsEngine
+    from log_analytics_engine.storage.archive_format import float_columns
+    from log_analytics_engine.storage.archive_writer import archive_files
+
+    assert float_columns([{"a\n": 1.5, "a": 2.5}]) == {"a": [2.5]}
+    lines = [json.dumps({"timestamp": f"2025-07-20T08:00:0{k}Z", "message": "m",
+                         "metadata": {"a\n": k + 0.5}}) for k in range(4)]
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    archive_files([path], tmp_path / "arch")
+    [segment] = list((tmp_path / "arch").rglob("*.parquet"))
+    assert not [n for n in pa.parquet.read_schema(segment).names if n.startswith("num_")]
+    engine = LogAnalyticsEngine()
+    engine.ingest_logs_from_file(path)
+    metrics = [("sum", "a\n"), ("max", "a\n")]
+    want = engine.aggregate(group_by="level", metrics=metrics)
+    assert want == {"INFO": {"sum_a\n": 8.0, "max_a\n": 3.5}}
+    assert Archive(tmp_path / "arch").aggregate(group_by="level", metrics=metrics) == want
