@@ -56,22 +56,22 @@ done:
     return result;
 }
 
-/* word_lists(messages) -> (terms, codes, offsets): the distinct words of each message as
- * term numbers (int32, ascending: the order in which the batch first used its words), the
- * terms in that order, and offsets (int32, one more than the messages): the column buffers
- * of the archive's words list (pyarrow wraps them without a Python object per word). */
-PyObject *
-py_word_lists(PyObject *module, PyObject *args)
+/* Where the messages of a word_lists call come from, and how message i is posted: a list
+ * of str (word_lists) or an Arrow string array's buffers (word_lists_utf8). */
+typedef struct {
+    State *st;
+    PyObject *messages;        /* word_lists */
+    Py_buffer offsets, data;   /* word_lists_utf8 */
+    Py_ssize_t start;
+} Messages;
+
+typedef int (*PostMessage)(Messages *m, Words *ws, Py_ssize_t i, unsigned char **buf,
+                           Py_ssize_t *buf_size);
+
+/* (terms, codes, offsets) of the n messages of m, each posted by post. */
+static PyObject *
+word_lists_of(Messages *m, Py_ssize_t n, PostMessage post)
 {
-    State *st = get_state(module);
-    PyObject *messages;
-    if (!PyArg_ParseTuple(args, "O!:word_lists", &PyList_Type, &messages))
-        return NULL;
-    if (check_configured(st) < 0)
-        return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(messages);
-    if (check_ids(0, n) < 0)
-        return NULL;
     Words ws;
     memset(&ws, 0, sizeof(ws));
     unsigned char *buf = NULL;
@@ -79,16 +79,9 @@ py_word_lists(PyObject *module, PyObject *args)
     PyObject *result = NULL;
     if (table_init(&ws.table, 1024) < 0 || (ws.others = PyDict_New()) == NULL)
         goto done;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *m = PyList_GET_ITEM(messages, i);
-        if (!PyUnicode_Check(m)) {
-            PyErr_Format(PyExc_TypeError, "a message must be a str, not %s",
-                         Py_TYPE(m)->tp_name);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (post(m, &ws, i, &buf, &buf_size) < 0)
             goto done;
-        }
-        if (post_message(&ws, st->words_fn, m, (uint32_t)i, &buf, &buf_size) < 0)
-            goto done;
-    }
     result = word_lists_result(&ws, n);
 done:
     registry_free(&ws.reg);
@@ -98,81 +91,94 @@ done:
     return result;
 }
 
+static int
+post_listed(Messages *m, Words *ws, Py_ssize_t i, unsigned char **buf, Py_ssize_t *buf_size)
+{
+    PyObject *message = PyList_GET_ITEM(m->messages, i);
+    if (!PyUnicode_Check(message)) {
+        PyErr_Format(PyExc_TypeError, "a message must be a str, not %s",
+                     Py_TYPE(message)->tp_name);
+        return -1;
+    }
+    return post_message(ws, m->st->words_fn, message, (uint32_t)i, buf, buf_size);
+}
+
+/* word_lists(messages) -> (terms, codes, offsets): the distinct words of each message as
+ * term numbers (int32, ascending: the order in which the batch first used its words), the
+ * terms in that order, and offsets (int32, one more than the messages): the column buffers
+ * of the archive's words list (pyarrow wraps them without a Python object per word). */
+PyObject *
+py_word_lists(PyObject *module, PyObject *args)
+{
+    Messages m = {get_state(module), NULL, {0}, {0}, 0};
+    if (!PyArg_ParseTuple(args, "O!:word_lists", &PyList_Type, &m.messages))
+        return NULL;
+    if (check_configured(m.st) < 0 || check_ids(0, PyList_GET_SIZE(m.messages)) < 0)
+        return NULL;
+    return word_lists_of(&m, PyList_GET_SIZE(m.messages), post_listed);
+}
+
+/* Row start + i of the buffers: an ASCII message tokenized from its bytes, any other
+ * decoded (strictly) for tokenize.words, as post_message does. */
+static int
+post_buffered(Messages *m, Words *ws, Py_ssize_t i, unsigned char **buf, Py_ssize_t *buf_size)
+{
+    int32_t a, b;
+    const char *offsets = (const char *)m->offsets.buf + (m->start + i) * sizeof(int32_t);
+    memcpy(&a, offsets, sizeof(int32_t));
+    memcpy(&b, offsets + sizeof(int32_t), sizeof(int32_t));
+    if (a < 0 || b < a || b > m->data.len) {
+        PyErr_SetString(PyExc_ValueError, "an offset out of the data");
+        return -1;
+    }
+    const unsigned char *s = (const unsigned char *)m->data.buf + a;
+    Py_ssize_t len = b - a;
+    unsigned char high = 0;
+    for (Py_ssize_t j = 0; j < len; j++)
+        high |= s[j];
+    if (high < 0x80)
+        return post_ascii_words(ws, s, len, (uint32_t)i, buf, buf_size);
+    PyObject *text = PyUnicode_DecodeUTF8((const char *)s, len, "strict");
+    if (text == NULL)
+        return -1;
+    int rc = post_message(ws, m->st->words_fn, text, (uint32_t)i, buf, buf_size);
+    Py_DECREF(text);
+    return rc;
+}
+
 /* word_lists_utf8(offsets, data, start, n) -> (terms, codes, offsets): word_lists of the n
  * messages from row ``start`` of an Arrow string array's buffers (int32 offsets and UTF-8
- * data, any objects with the buffer protocol), without a str per message: an ASCII message
- * is tokenized from its bytes, any other decoded for tokenize.words, as post_message does
+ * data, any objects with the buffer protocol), without a str per message
  * (python.word_lists_utf8 is the specification). */
 PyObject *
 py_word_lists_utf8(PyObject *module, PyObject *args)
 {
-    State *st = get_state(module);
+    Messages m = {get_state(module), NULL, {0}, {0}, 0};
     PyObject *off_obj, *data_obj;
-    Py_ssize_t start, n;
-    if (!PyArg_ParseTuple(args, "OOnn:word_lists_utf8", &off_obj, &data_obj, &start, &n))
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "OOnn:word_lists_utf8", &off_obj, &data_obj, &m.start, &n))
         return NULL;
-    if (check_configured(st) < 0)
+    if (check_configured(m.st) < 0)
         return NULL;
-    if (start < 0 || n < 0 || check_ids(0, n) < 0) {
+    if (m.start < 0 || n < 0 || check_ids(0, n) < 0) {
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_ValueError, "a negative start or count");
         return NULL;
     }
-    Py_buffer ob, db;
-    if (PyObject_GetBuffer(off_obj, &ob, PyBUF_SIMPLE) < 0)
+    if (PyObject_GetBuffer(off_obj, &m.offsets, PyBUF_SIMPLE) < 0)
         return NULL;
-    if (PyObject_GetBuffer(data_obj, &db, PyBUF_SIMPLE) < 0) {
-        PyBuffer_Release(&ob);
+    if (PyObject_GetBuffer(data_obj, &m.data, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(&m.offsets);
         return NULL;
     }
-    Words ws;
-    memset(&ws, 0, sizeof(ws));
-    unsigned char *buf = NULL;
-    Py_ssize_t buf_size = 0;
     PyObject *result = NULL;
-    if (ob.len / (Py_ssize_t)sizeof(int32_t) - 1 < start ||
-        ob.len / (Py_ssize_t)sizeof(int32_t) - 1 - start < n) {
+    Py_ssize_t rows = m.offsets.len / (Py_ssize_t)sizeof(int32_t) - 1;
+    if (rows < m.start || rows - m.start < n)
         PyErr_SetString(PyExc_ValueError, "rows beyond the offsets");
-        goto done;
-    }
-    if (table_init(&ws.table, 1024) < 0 || (ws.others = PyDict_New()) == NULL)
-        goto done;
-    const unsigned char *data = db.buf;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        int32_t a, b;
-        memcpy(&a, (const char *)ob.buf + (start + i) * sizeof(int32_t), sizeof(int32_t));
-        memcpy(&b, (const char *)ob.buf + (start + i + 1) * sizeof(int32_t), sizeof(int32_t));
-        if (a < 0 || b < a || b > db.len) {
-            PyErr_SetString(PyExc_ValueError, "an offset out of the data");
-            goto done;
-        }
-        const unsigned char *m = data + a;
-        Py_ssize_t len = b - a;
-        unsigned char high = 0;
-        for (Py_ssize_t j = 0; j < len; j++)
-            high |= m[j];
-        int rc;
-        if (high < 0x80) {
-            rc = post_ascii_words(&ws, m, len, (uint32_t)i, &buf, &buf_size);
-        }
-        else {
-            PyObject *text = PyUnicode_DecodeUTF8((const char *)m, len, "strict");
-            if (text == NULL)
-                goto done;
-            rc = post_message(&ws, st->words_fn, text, (uint32_t)i, &buf, &buf_size);
-            Py_DECREF(text);
-        }
-        if (rc < 0)
-            goto done;
-    }
-    result = word_lists_result(&ws, n);
-done:
-    registry_free(&ws.reg);
-    PyMem_Free(ws.table.slots);
-    Py_XDECREF(ws.others);
-    PyMem_Free(buf);
-    PyBuffer_Release(&ob);
-    PyBuffer_Release(&db);
+    else
+        result = word_lists_of(&m, n, post_buffered);
+    PyBuffer_Release(&m.offsets);
+    PyBuffer_Release(&m.data);
     return result;
 }
 
@@ -417,12 +423,149 @@ done:
     return result;
 }
 
+/* One list<string> column being built (an entry's tags): the list offsets (int32, n + 1,
+ * a bytes object), the items' offsets (grown as needed) and their UTF-8. */
+typedef struct {
+    PyObject *lists;
+    int32_t *lo, *off;
+    Py_ssize_t count, cap;
+    Bytes b;
+} TagColumn;
+
+static int
+tag_column_init(TagColumn *t, Py_ssize_t n)
+{
+    memset(t, 0, sizeof(*t));
+    t->lists = PyBytes_FromStringAndSize(NULL, (n + 1) * (Py_ssize_t)sizeof(int32_t));
+    t->cap = n + 1;
+    t->off = PyMem_Malloc((size_t)t->cap * sizeof(int32_t));
+    if (t->lists == NULL || t->off == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        return -1;
+    }
+    t->lo = (int32_t *)PyBytes_AS_STRING(t->lists);
+    t->lo[0] = 0;
+    t->off[0] = 0;
+    return 0;
+}
+
+/* Append the item s[:len] to the row being built. */
+static int
+tag_column_item(TagColumn *t, const char *s, Py_ssize_t len)
+{
+    if (t->count + 1 >= t->cap) {
+        if (t->cap > INT32_MAX / 2) {
+            PyErr_SetString(PyExc_OverflowError, "too many values for one text list column");
+            return -1;
+        }
+        int32_t *grown = PyMem_Realloc(t->off, (size_t)t->cap * 2 * sizeof(int32_t));
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        t->off = grown;
+        t->cap *= 2;
+    }
+    if (bytes_append(&t->b, s, len) < 0)
+        return -1;
+    t->off[++t->count] = (int32_t)t->b.size;
+    return 0;
+}
+
+/* Row i ends after the items appended so far. */
+static void
+tag_column_end_row(TagColumn *t, Py_ssize_t i)
+{
+    t->lo[i + 1] = (int32_t)t->count;
+}
+
+/* Row i: the items of ``tags``, which must be a list of str (TypeError otherwise). */
+static int
+tag_column_list(TagColumn *t, Py_ssize_t i, PyObject *tags)
+{
+    if (tags == NULL || !PyList_Check(tags)) {
+        PyErr_SetString(PyExc_TypeError, "an entry's tags must be a list");
+        return -1;
+    }
+    for (Py_ssize_t j = 0; j < PyList_GET_SIZE(tags); j++) {
+        PyObject *tag = PyList_GET_ITEM(tags, j);
+        Py_ssize_t len;
+        const char *s = PyUnicode_Check(tag) ? PyUnicode_AsUTF8AndSize(tag, &len) : NULL;
+        if (s == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_TypeError, "a tag must be a str, not %s",
+                             Py_TYPE(tag)->tp_name);
+            return -1;
+        }
+        if (tag_column_item(t, s, len) < 0)
+            return -1;
+    }
+    tag_column_end_row(t, i);
+    return 0;
+}
+
+/* (list offsets, offsets, data), as string_list_buffers returns them. */
+static PyObject *
+tag_column_result(TagColumn *t)
+{
+    PyObject *offsets = PyBytes_FromStringAndSize((const char *)t->off,
+                                                  (t->count + 1) * (Py_ssize_t)sizeof(int32_t));
+    PyObject *data = offsets == NULL ? NULL
+        : PyBytes_FromStringAndSize(t->b.data ? t->b.data : "", t->b.size);
+    PyObject *result = data == NULL ? NULL : PyTuple_Pack(3, t->lists, offsets, data);
+    Py_XDECREF(offsets);
+    Py_XDECREF(data);
+    return result;
+}
+
+static void
+tag_column_free(TagColumn *t)
+{
+    Py_XDECREF(t->lists);
+    PyMem_Free(t->off);
+    PyMem_Free(t->b.data);
+}
+
+/* A tuple of text_column_result of each of the count columns. */
+static PyObject *
+text_columns_tuple(TextColumn *cols, int count)
+{
+    PyObject *texts = PyTuple_New(count);
+    for (int c = 0; texts != NULL && c < count; c++) {
+        PyObject *col = text_column_result(&cols[c]);
+        if (col == NULL)
+            Py_CLEAR(texts);
+        else
+            PyTuple_SET_ITEM(texts, c, col);
+    }
+    return texts;
+}
+
 #define N_TEXT 7
 static const int text_slots[N_TEXT] = {S_TIMESTAMP, S_LEVEL, S_SOURCE, S_MESSAGE,
                                        S_THREAD_ID, S_REQUEST_ID, S_USER_ID};
 static const char *const text_names[N_TEXT] = {
     "an entry's timestamp", "an entry's level", "an entry's source", "an entry's message",
     "an entry's thread_id", "an entry's request_id", "an entry's user_id"};
+
+/* Row i (of n) of the text columns of the slots text_slots[first:] of an exact, ready
+ * LogEntry (cols[0] for text_slots[first]): str, or None from thread_id on. */
+static int
+entry_texts(const State *st, PyObject *e, TextColumn *cols, int first, Py_ssize_t i,
+            Py_ssize_t n)
+{
+    for (int c = first; c < N_TEXT; c++) {
+        PyObject *v = SLOT(st, e, text_slots[c]);
+        if (v == NULL) {
+            PyErr_Format(PyExc_TypeError, "%s is not set", text_names[c]);
+            return -1;
+        }
+        if (text_column_put(&cols[c - first], i, n, v, c >= 4, text_names[c]) < 0)
+            return -1;
+    }
+    return 0;
+}
 
 /* entry_columns(entries, order) -> (instants, texts, tags, messages, metadata): the columns
  * of the exact LogEntry objects of ``entries`` at the positions ``order`` (None: all, as
@@ -478,31 +621,21 @@ py_entry_columns(PyObject *module, PyObject *args)
         pos[i] = v;
     }
     TextColumn text[N_TEXT];
-    int inited = 0;
-    Bytes tag_data = {NULL, 0, 0};
-    PyObject *instants = NULL, *messages = NULL, *metadata = NULL, *tag_lists = NULL;
-    PyObject *tag_offsets = NULL, *result = NULL;
-    Py_ssize_t tag_count = 0, tag_cap = 0;
-    int32_t *toff = NULL;
+    TagColumn tags;
+    int inited = 0, tags_ready = 0;
+    PyObject *instants = NULL, *messages = NULL, *metadata = NULL, *result = NULL;
     for (; inited < N_TEXT; inited++)
         if (text_column_init(&text[inited], n) < 0)
             goto done;
+    tags_ready = 1;  /* tag_column_init leaves it safe to free, even when it fails */
+    if (tag_column_init(&tags, n) < 0)
+        goto done;
     instants = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(double));
     messages = PyList_New(n);
     metadata = PyList_New(n);
-    tag_lists = PyBytes_FromStringAndSize(NULL, (n + 1) * (Py_ssize_t)sizeof(int32_t));
-    if (instants == NULL || messages == NULL || metadata == NULL || tag_lists == NULL)
+    if (instants == NULL || messages == NULL || metadata == NULL)
         goto done;
     double *ts = (double *)PyBytes_AS_STRING(instants);
-    int32_t *tlo = (int32_t *)PyBytes_AS_STRING(tag_lists);
-    tlo[0] = 0;
-    tag_cap = n + 1;
-    toff = PyMem_Malloc((size_t)tag_cap * sizeof(int32_t));
-    if (toff == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    toff[0] = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         if (pos[i] >= PyList_GET_SIZE(entries)) {  /* fill_lazy ran Python: the list shrank */
             PyErr_SetString(PyExc_RuntimeError, "the entries changed while they were read");
@@ -523,45 +656,9 @@ py_entry_columns(PyObject *module, PyObject *args)
         }
         if (ok)
             ts[i] = PyFloat_AS_DOUBLE(t);
-        for (int c = 0; ok && c < N_TEXT; c++) {
-            PyObject *v = SLOT(st, e, text_slots[c]);
-            if (v == NULL) {
-                PyErr_Format(PyExc_TypeError, "%s is not set", text_names[c]);
-                ok = 0;
-            }
-            else if (text_column_put(&text[c], i, n, v, c >= 4, text_names[c]) < 0)
-                ok = 0;
-        }
-        PyObject *tags = ok ? SLOT(st, e, S_TAGS) : NULL;
-        if (ok && (tags == NULL || !PyList_Check(tags))) {
-            PyErr_SetString(PyExc_TypeError, "an entry's tags must be a list");
-            ok = 0;
-        }
-        for (Py_ssize_t j = 0; ok && j < PyList_GET_SIZE(tags); j++) {
-            if (tag_count + 1 >= tag_cap) {
-                if (tag_cap > INT32_MAX / 2) {
-                    PyErr_SetString(PyExc_OverflowError,
-                                    "too many values for one text list column");
-                    ok = 0;
-                    break;
-                }
-                int32_t *grown = PyMem_Realloc(toff, (size_t)tag_cap * 2 * sizeof(int32_t));
-                if (grown == NULL) {
-                    PyErr_NoMemory();
-                    ok = 0;
-                    break;
-                }
-                toff = grown;
-                tag_cap *= 2;
-            }
-            if (append_str(&tag_data, PyList_GET_ITEM(tags, j), "a str") < 0) {
-                ok = 0;
-                break;
-            }
-            toff[++tag_count] = (int32_t)tag_data.size;
-        }
+        ok = ok && entry_texts(st, e, text, 0, i, n) == 0 &&
+             tag_column_list(&tags, i, SLOT(st, e, S_TAGS)) == 0;
         if (ok) {
-            tlo[i + 1] = (int32_t)tag_count;
             PyObject *m = SLOT(st, e, S_MESSAGE), *md = SLOT(st, e, S_METADATA);
             if (md == NULL) {
                 PyErr_SetString(PyExc_TypeError, "an entry's metadata is not set");
@@ -578,42 +675,21 @@ py_entry_columns(PyObject *module, PyObject *args)
         if (!ok)
             goto done;
     }
-    tag_offsets = PyBytes_FromStringAndSize((const char *)toff,
-                                            (tag_count + 1) * (Py_ssize_t)sizeof(int32_t));
-    PyObject *tag_bytes = tag_offsets == NULL ? NULL
-        : PyBytes_FromStringAndSize(tag_data.data ? tag_data.data : "", tag_data.size);
-    if (tag_bytes == NULL)
-        goto done;
-    PyObject *tag_cols = PyTuple_Pack(3, tag_lists, tag_offsets, tag_bytes);
-    Py_DECREF(tag_bytes);
-    PyObject *texts = tag_cols == NULL ? NULL : PyTuple_New(N_TEXT);
-    if (texts == NULL) {
-        Py_XDECREF(tag_cols);
-        goto done;
-    }
-    for (int c = 0; c < N_TEXT; c++) {
-        PyObject *col = text_column_result(&text[c]);
-        if (col == NULL) {
-            Py_DECREF(texts);
-            Py_DECREF(tag_cols);
-            goto done;
-        }
-        PyTuple_SET_ITEM(texts, c, col);
-    }
-    result = PyTuple_Pack(5, instants, texts, tag_cols, messages, metadata);
-    Py_DECREF(texts);
-    Py_DECREF(tag_cols);
+    PyObject *tag_cols = tag_column_result(&tags);
+    PyObject *texts = tag_cols == NULL ? NULL : text_columns_tuple(text, N_TEXT);
+    if (texts != NULL)
+        result = PyTuple_Pack(5, instants, texts, tag_cols, messages, metadata);
+    Py_XDECREF(texts);
+    Py_XDECREF(tag_cols);
 done:
     for (int c = 0; c < inited; c++)
         text_column_free(&text[c]);
+    if (tags_ready)
+        tag_column_free(&tags);
     PyMem_Free(pos);
-    PyMem_Free(toff);
-    PyMem_Free(tag_data.data);
     Py_XDECREF(instants);
     Py_XDECREF(messages);
     Py_XDECREF(metadata);
-    Py_XDECREF(tag_lists);
-    Py_XDECREF(tag_offsets);
     return result;
 }
 
@@ -735,10 +811,8 @@ typedef struct {
     double *ts;
     TextColumn text[N_COLS];
     int inited;
-    PyObject *tag_lists;            /* bytes: int32 list offsets, cap + 1 */
-    int32_t *tlo, *toff;
-    Py_ssize_t tag_count, tag_cap;
-    Bytes tag_data;
+    TagColumn tags;
+    int tags_ready;
     NumField fields[NUM_KEYS];
     int nfields, overflow;
     int recent[MAX_META];           /* the field the item at each position last matched */
@@ -810,28 +884,6 @@ note_number(Columns *k, int item, const char *name, Py_ssize_t len, int kind, do
     f->kind[k->n] = (unsigned char)kind;
     if (kind == 1)
         f->value[k->n] = x;
-    return 0;
-}
-
-static int
-put_tag(Columns *k, const char *s, Py_ssize_t len)
-{
-    if (k->tag_count + 1 >= k->tag_cap) {
-        if (k->tag_cap > INT32_MAX / 2) {
-            PyErr_SetString(PyExc_OverflowError, "too many values for one text list column");
-            return -1;
-        }
-        int32_t *grown = PyMem_Realloc(k->toff, (size_t)k->tag_cap * 2 * sizeof(int32_t));
-        if (grown == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        k->toff = grown;
-        k->tag_cap *= 2;
-    }
-    if (bytes_append(&k->tag_data, s, len) < 0)
-        return -1;
-    k->toff[++k->tag_count] = (int32_t)k->tag_data.size;
     return 0;
 }
 
@@ -958,9 +1010,9 @@ put_line(Columns *k, const Line *ln)
                             ln->ids[j].n) < 0)
             return -1;
     for (int j = 0; j < ln->ntags; j++)
-        if (put_tag(k, (const char *)ln->tags[j].s, ln->tags[j].n) < 0)
+        if (tag_column_item(&k->tags, (const char *)ln->tags[j].s, ln->tags[j].n) < 0)
             return -1;
-    k->tlo[i + 1] = (int32_t)k->tag_count;
+    tag_column_end_row(&k->tags, i);
     TextColumn *md = &t[C_METADATA];
     if (ln->nmeta == 0) {
         if (text_column_raw(md, i, cap, NULL, 0) < 0)
@@ -1031,35 +1083,14 @@ put_entry(Columns *k, PyObject *e)
         PyErr_SetString(PyExc_TypeError, "a timestamp of another kind");
         return -1;
     }
-    static const int slots[6] = {S_LEVEL, S_SOURCE, S_MESSAGE, S_THREAD_ID, S_REQUEST_ID,
-                                 S_USER_ID};
-    for (int c = 0; c < 6; c++) {
-        PyObject *v = SLOT(st, e, slots[c]);
-        if (v == NULL) {
-            PyErr_SetString(PyExc_TypeError, "a field is not set");
-            return -1;
-        }
-        if (text_column_put(&t[C_LEVEL + c], i, cap, v, c >= 3, "a text field") < 0)
-            return -1;
-    }
-    PyObject *tags = SLOT(st, e, S_TAGS), *md = SLOT(st, e, S_METADATA);
-    if (tags == NULL || !PyList_Check(tags) || md == NULL) {
-        PyErr_SetString(PyExc_TypeError, "an entry's tags must be a list");
+    PyObject *md = SLOT(st, e, S_METADATA);
+    if (entry_texts(st, e, &t[C_LEVEL], 1, i, cap) < 0 ||
+        tag_column_list(&k->tags, i, SLOT(st, e, S_TAGS)) < 0)
+        return -1;
+    if (md == NULL) {
+        PyErr_SetString(PyExc_TypeError, "an entry's metadata is not set");
         return -1;
     }
-    for (Py_ssize_t j = 0; j < PyList_GET_SIZE(tags); j++) {
-        PyObject *tag = PyList_GET_ITEM(tags, j);
-        Py_ssize_t len;
-        const char *s = PyUnicode_Check(tag) ? PyUnicode_AsUTF8AndSize(tag, &len) : NULL;
-        if (s == NULL) {
-            if (!PyErr_Occurred())
-                PyErr_SetString(PyExc_TypeError, "a tag must be a str");
-            return -1;
-        }
-        if (put_tag(k, s, len) < 0)
-            return -1;
-    }
-    k->tlo[i + 1] = (int32_t)k->tag_count;
     if (md == Py_None || (PyDict_Check(md) && PyDict_GET_SIZE(md) == 0))
         return text_column_raw(&t[C_METADATA], i, cap, NULL, 0);
     if (!PyDict_Check(md)) {
@@ -1095,9 +1126,8 @@ columns_free(Columns *k)
     for (int c = 0; c < k->inited; c++)
         text_column_free(&k->text[c]);
     Py_XDECREF(k->instants);
-    Py_XDECREF(k->tag_lists);
-    PyMem_Free(k->toff);
-    PyMem_Free(k->tag_data.data);
+    if (k->tags_ready)
+        tag_column_free(&k->tags);
     for (int j = 0; j < k->nfields; j++) {
         PyMem_Free(k->fields[j].name);
         PyMem_Free(k->fields[j].kind);
@@ -1109,21 +1139,9 @@ columns_free(Columns *k)
 static PyObject *
 columns_result(Columns *k)
 {
-    PyObject *texts = PyTuple_New(N_COLS), *fields = PyList_New(0), *result = NULL;
-    PyObject *tag_offsets = NULL, *tag_bytes = NULL;
-    if (texts == NULL || fields == NULL)
-        goto done;
-    for (int c = 0; c < N_COLS; c++) {
-        PyObject *col = text_column_result(&k->text[c]);
-        if (col == NULL)
-            goto done;
-        PyTuple_SET_ITEM(texts, c, col);
-    }
-    tag_offsets = PyBytes_FromStringAndSize((const char *)k->toff,
-                                            (k->tag_count + 1) * (Py_ssize_t)sizeof(int32_t));
-    tag_bytes = PyBytes_FromStringAndSize(k->tag_data.data ? k->tag_data.data : "",
-                                          k->tag_data.size);
-    if (tag_offsets == NULL || tag_bytes == NULL)
+    PyObject *texts = text_columns_tuple(k->text, N_COLS), *fields = PyList_New(0);
+    PyObject *tags = tag_column_result(&k->tags), *result = NULL;
+    if (texts == NULL || fields == NULL || tags == NULL)
         goto done;
     for (int j = 0; j < k->nfields; j++) {
         NumField *f = &k->fields[j];
@@ -1136,13 +1154,11 @@ columns_result(Columns *k)
         }
         Py_DECREF(item);
     }
-    result = Py_BuildValue("(OO(OOO)O)", k->instants, texts, k->tag_lists, tag_offsets,
-                           tag_bytes, fields);
+    result = PyTuple_Pack(4, k->instants, texts, tags, fields);
 done:
     Py_XDECREF(texts);
     Py_XDECREF(fields);
-    Py_XDECREF(tag_offsets);
-    Py_XDECREF(tag_bytes);
+    Py_XDECREF(tags);
     return result;
 }
 
@@ -1195,19 +1211,13 @@ py_archive_columns(PyObject *module, PyObject *args)
     for (; k.inited < N_COLS; k.inited++)
         if (text_column_init(&k.text[k.inited], cap) < 0)
             goto done;
-    k.instants = PyBytes_FromStringAndSize(NULL, (cap ? cap : 1) * (Py_ssize_t)sizeof(double));
-    k.tag_lists = PyBytes_FromStringAndSize(NULL, (cap + 1) * (Py_ssize_t)sizeof(int32_t));
-    k.tag_cap = cap + 1;
-    k.toff = PyMem_Malloc((size_t)k.tag_cap * sizeof(int32_t));
-    if (k.instants == NULL || k.tag_lists == NULL || k.toff == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_NoMemory();
+    k.tags_ready = 1;  /* tag_column_init leaves it safe to free, even when it fails */
+    if (tag_column_init(&k.tags, cap) < 0)
         goto done;
-    }
+    k.instants = PyBytes_FromStringAndSize(NULL, (cap ? cap : 1) * (Py_ssize_t)sizeof(double));
+    if (k.instants == NULL)
+        goto done;
     k.ts = (double *)PyBytes_AS_STRING(k.instants);
-    k.tlo = (int32_t *)PyBytes_AS_STRING(k.tag_lists);
-    k.tlo[0] = 0;
-    k.toff[0] = 0;
     Py_ssize_t line_no = 0;
     for (Py_ssize_t b = 0; b < nblocks; b++) {
         PyObject *block = PyList_GET_ITEM(blocks, b);
