@@ -1,5 +1,6 @@
 """What other Parquet layouts would cost: the measurements behind the archive's write settings
-and behind the rare-word query's miss (BENCHMARKS.md, "Layouts tried").
+and behind the rare-word query's miss (BENCHMARKS.md, "the layouts tried" and "The rare
+word's floor").
 
 A plain script over an existing archive (``log-analytics archive CORPUS --to DIR``):
 
@@ -18,6 +19,15 @@ A plain script over an existing archive (``log-analytics archive CORPUS --to DIR
   segments' entry columns, for scale. Row fetches cost about as much as reading the segments
   whole: neither reader skips pages for a row selection, so positions alone do not make a
   rare word cheap.
+* **The floor of any page-skipping reader** (``--page-rows``; needs ``pip install
+  zstandard``, whose calls cost 0.2 us where pyarrow's ``Codec`` takes 10). The same
+  segments' entry columns are cut into pages of that many rows (plain values; dictionary
+  indices for the repeating columns, whose dictionaries a reader would keep in memory), each
+  page compressed alone at the writer's zstd level. For each hit, only the one page per
+  column that holds it is decompressed: no page header, no value decoding, no entry built.
+  Printed: bytes per row of those pages (dictionaries included) against the archive's own
+  bytes for the same columns, and the decompression time per hit and for all the hits. The
+  time is a lower bound for any reader that fetches rows from compressed pages of that size.
 """
 
 from __future__ import annotations
@@ -34,7 +44,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from log_analytics_engine import Archive
@@ -98,12 +110,88 @@ def read_whole(paths: list[Path]) -> int:
     return sum(int(pq.read_table(p, columns=ENTRY_COLUMNS).num_rows) for p in paths)
 
 
+#: Entry columns a page-skipping reader would keep as dictionary indices.
+PAGE_DICTIONARY = {"level", "source", "thread_id", "user_id", "tags"}
+
+
+def page_payloads(column: pa.ChunkedArray, name: str,
+                  page_rows: int) -> tuple[list[bytes], bytes]:
+    """Plain page payloads of one column, and the dictionary a reader would hold (or b"")."""
+    arr = column.combine_chunks()
+    n = len(arr)
+    starts = range(0, n, page_rows)
+    if name == "tags":
+        lengths = pc.list_value_length(arr).fill_null(0).to_numpy(zero_copy_only=False)
+        ends = np.concatenate([[0], np.cumsum(lengths)])
+        encoded = pc.dictionary_encode(pc.list_flatten(arr))
+        idx = encoded.indices.fill_null(0).to_numpy().astype(np.int32)
+        lens = lengths.astype(np.int32)
+        pages = [lens[i:i + page_rows].tobytes()
+                 + idx[ends[i]:ends[min(i + page_rows, n)]].tobytes() for i in starts]
+        return pages, plain_strings(encoded.dictionary)
+    if name in PAGE_DICTIONARY:
+        encoded = pc.dictionary_encode(arr)
+        idx = encoded.indices.fill_null(0).to_numpy().astype(np.int32)
+        return [idx[i:i + page_rows].tobytes() for i in starts], plain_strings(encoded.dictionary)
+    if pa.types.is_string(arr.type):
+        arr = arr.fill_null("")
+        offsets = np.frombuffer(arr.buffers()[1], np.int32)[arr.offset:arr.offset + n + 1]
+        data = arr.buffers()[2].to_pybytes()
+        lengths = np.diff(offsets).astype(np.int32)
+        return [lengths[i:i + page_rows].tobytes()
+                + data[offsets[i]:offsets[min(i + page_rows, n)]] for i in starts], b""
+    values = arr.to_numpy(zero_copy_only=False)
+    return [values[i:i + page_rows].tobytes() for i in starts], b""
+
+
+def plain_strings(arr: pa.Array) -> bytes:
+    return b"".join(len(v).to_bytes(4, "little") + v for v in
+                    (s.encode() for s in arr.to_pylist()))
+
+
+def column_bytes(paths: list[Path], names: set[str]) -> int:
+    """Compressed bytes of these columns in these segments, as their footers give them."""
+    total = 0
+    for path in paths:
+        meta = pq.ParquetFile(path).metadata
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            total += sum(group.column(c).total_compressed_size for c in range(group.num_columns)
+                         if group.column(c).path_in_schema.split(".")[0] in names)
+    return total
+
+
+def page_floor(tables: list[pa.Table], hits: list[list[int]], page_rows: int,
+               runs: int) -> tuple[float, float, int]:
+    """(bytes per row of the paged columns, seconds to decompress each hit's pages, bytes
+    those pages hold)."""
+    import zstandard  # a benchmark-only tool: 0.2 us per call where pyarrow's Codec takes 10
+
+    compress = zstandard.ZstdCompressor(level=w.ZSTD_LEVEL).compress
+    decompress = zstandard.ZstdDecompressor().decompress
+    size = rows = 0
+    wanted: list[bytes] = []  # each hit's page of each column, compressed
+    for table, rows_hit in zip(tables, hits, strict=True):
+        rows += table.num_rows
+        for name in [*ENTRY_COLUMNS, "id"]:
+            pages, dictionary = page_payloads(table[name], name, page_rows)
+            frames = [compress(p) for p in pages]
+            size += sum(map(len, frames)) + len(compress(dictionary))
+            wanted += [frames[r // page_rows] for r in rows_hit]
+
+    def fetch() -> int:
+        return sum(len(decompress(f)) for f in wanted)
+    secs, out = median_time(fetch, runs)
+    return size / rows, secs, out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("archive")
     ap.add_argument("--segments", type=int, default=30)
     ap.add_argument("--word", default="databasesha2119")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--page-rows", type=int, nargs="*", default=[16, 64, 256, 1024, 8192])
     args = ap.parse_args()
     segments = sorted(Path(args.archive).rglob("*.parquet"))[:args.segments]
     tables = [pq.ParquetFile(p).read() for p in segments]
@@ -149,6 +237,14 @@ def main() -> None:
             for name, run in runs.items():
                 secs, n = median_time(run, args.runs)
                 print(f"  {name:42} {secs * 1e3:8.1f} ms  ({n:,} rows)")
+        own = column_bytes(segments, {*ENTRY_COLUMNS, "id"})
+        print(f"\nthe floor of a page-skipping reader: the archive's entry columns take "
+              f"{own / rows:.1f} B/row; each hit decompresses one page per column")
+        for page_rows in args.page_rows:
+            per_row, secs, out = page_floor(tables, hits, page_rows, args.runs)
+            print(f"  {page_rows:5} rows/page {per_row:7.1f} B/row (+{per_row - own / rows:5.1f}) "
+                  f"{secs / max(found, 1) * 1e6:7.1f} us/hit {secs * 1e3:8.1f} ms "
+                  f"{out / max(found, 1) / 1024:7.1f} KB/hit {out / secs / 1e9:5.2f} GB/s")
     finally:
         shutil.rmtree(work)
 
